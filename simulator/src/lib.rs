@@ -1,0 +1,1 @@
+//! NSX + Kubernetes API simulator (being built under issue 3).

@@ -1,0 +1,66 @@
+//! `nsx-migrate`: the command line. Kept thin: it parses flags, calls the library crates, adds
+//! context to their errors and maps outcomes to the exit codes documented in `docs/cli.md`.
+
+mod cmd;
+mod exit;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "nsx-migrate",
+    version,
+    about = "Plan, apply and audit VMware NSX Manager-to-Policy migrations with a reviewable plan file",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the JSON Schema of the plan file or of a journal record.
+    Schema(cmd::schema::Args),
+    /// Check a plan file: TOML syntax, schema, dependencies and seal. Exits 0 when valid.
+    Validate(cmd::validate::Args),
+    /// Show a plan for review: summary, findings with remedies, steps per phase with diffs.
+    Show(cmd::show::Args),
+    /// Print the step dependency graph of a plan in Graphviz DOT.
+    Graph(cmd::graph::Args),
+    /// Re-seal a plan after a deliberate, reviewed hand edit (recomputes plan_id).
+    Seal(cmd::seal::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are not errors; usage errors are invalid input (never 2,
+            // which the seeds reserve for "restart NCP in Manager mode").
+            let code = if e.use_stderr() {
+                exit::INVALID_INPUT
+            } else {
+                exit::SUCCESS
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Schema(args) => cmd::schema::run(args),
+        Command::Validate(args) => cmd::validate::run(args),
+        Command::Show(args) => cmd::show::run(args),
+        Command::Graph(args) => cmd::graph::run(args),
+        Command::Seal(args) => cmd::seal::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::INVALID_INPUT)
+        }
+    }
+}
