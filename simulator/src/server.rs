@@ -1,0 +1,528 @@
+//! HTTP front: listener, authentication, client limits, latency, request log, fault injection
+//! hooks and dispatch to the API modules.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State as AxState};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::api::{ApiError, Reply, Req};
+use crate::faults::{FaultAction, Faults};
+use crate::state::{Session, State};
+use crate::util::{SplitMix64, base64_decode, now_ms, parse_form};
+use crate::{SimConfig, SimError};
+
+/// State shared by all request handlers.
+pub struct Shared {
+    pub config: Arc<SimConfig>,
+    pub state: Mutex<State>,
+    pub log: Mutex<Vec<Value>>,
+    log_file: Option<Mutex<std::fs::File>>,
+    limits: Mutex<LimitState>,
+    pub faults: Mutex<Faults>,
+    jitter_rng: Mutex<SplitMix64>,
+    requests: AtomicU64,
+    shutdown: watch::Sender<bool>,
+    pub kill: crate::conn::KillSwitch,
+}
+
+#[derive(Default)]
+struct LimitState {
+    /// client -> (unix second, count in that second)
+    rate: HashMap<String, (i64, u32)>,
+    inflight: HashMap<String, u32>,
+    global_inflight: u32,
+}
+
+/// Lock a mutex, recovering from poisoning (a panicked handler must not wedge the simulator).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A running simulator.
+pub struct SimHandle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    join: tokio::task::JoinHandle<()>,
+}
+
+impl SimHandle {
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Every request so far, as the JSON objects also written to the request log file.
+    pub fn request_log(&self) -> Vec<Value> {
+        lock(&self.shared.log).clone()
+    }
+
+    /// The full simulator state as JSON (same document as `GET /_sim/state` and the state file).
+    pub fn state_dump(&self) -> Value {
+        lock(&self.shared.state).dump()
+    }
+
+    /// Stop serving and wait until the server task has finished.
+    pub async fn shutdown(self) {
+        let _ = self.shared.shutdown.send(true);
+        let _ = self.join.await;
+    }
+
+    /// Wait until the server stops on its own (exit after N requests) or is shut down.
+    pub async fn wait(self) {
+        let _ = self.join.await;
+    }
+}
+
+pub async fn start(config: Arc<SimConfig>, st: State) -> Result<SimHandle, SimError> {
+    let faults = match &config.faults {
+        Some(f) => Faults::load(f, config.seed)?,
+        None => Faults::empty(config.seed),
+    };
+    let log_file = match &config.request_log {
+        Some(p) => Some(Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| SimError::StateFile {
+                    file: p.clone(),
+                    message: format!("cannot open request log: {e}"),
+                })?,
+        )),
+        None => None,
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| SimError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| SimError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let (tx, mut rx) = watch::channel(false);
+    let kill = crate::conn::KillSwitch::default();
+    let shared = Arc::new(Shared {
+        jitter_rng: Mutex::new(SplitMix64::new(config.seed ^ 0xA5A5)),
+        config,
+        state: Mutex::new(st),
+        log: Mutex::new(Vec::new()),
+        log_file,
+        limits: Mutex::new(LimitState::default()),
+        faults: Mutex::new(faults),
+        requests: AtomicU64::new(0),
+        shutdown: tx,
+        kill: kill.clone(),
+    });
+    let app = Router::new()
+        .fallback(handle)
+        .with_state(shared.clone())
+        .into_make_service_with_connect_info::<crate::conn::Peer>();
+    let listener = crate::conn::KillableListener::new(listener, kill);
+    let join = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                while !*rx.borrow() {
+                    if rx.changed().await.is_err() {
+                        break;
+                    }
+                }
+            })
+            .await;
+    });
+    Ok(SimHandle { addr, shared, join })
+}
+
+fn to_response(reply: Reply) -> Response {
+    let mut builder = Response::builder().status(reply.status);
+    for (k, v) in &reply.headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    let body = match reply.body {
+        Some(v) => {
+            builder = builder.header("content-type", "application/json");
+            Body::from(serde_json::to_vec(&v).unwrap_or_default())
+        }
+        None => Body::empty(),
+    };
+    builder.body(body).unwrap_or_else(|_| {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
+}
+
+fn error_reply(e: &ApiError) -> Reply {
+    Reply {
+        status: e.status,
+        body: Some(e.body()),
+        headers: Vec::new(),
+    }
+}
+
+struct InflightGuard {
+    shared: Arc<Shared>,
+    client: String,
+}
+
+impl Drop for InflightGuard {
+    fn drop(&mut self) {
+        let mut l = lock(&self.shared.limits);
+        if let Some(n) = l.inflight.get_mut(&self.client) {
+            *n = n.saturating_sub(1);
+        }
+        l.global_inflight = l.global_inflight.saturating_sub(1);
+    }
+}
+
+/// Apply per-client rate and concurrency limits. Returns a guard that releases the slot.
+fn admit(shared: &Arc<Shared>, client: &str) -> Result<InflightGuard, ApiError> {
+    let lim = &shared.config.limits;
+    let mut l = lock(&shared.limits);
+    if lim.global_concurrency > 0 && l.global_inflight >= lim.global_concurrency {
+        return Err(ApiError::new(
+            503,
+            503,
+            "common-services",
+            format!(
+                "The server is busy: more than {} requests are being processed. Please retry later.",
+                lim.global_concurrency
+            ),
+        ));
+    }
+    let inflight = l.inflight.get(client).copied().unwrap_or(0);
+    if lim.client_concurrency > 0 && inflight >= lim.client_concurrency {
+        return Err(ApiError::new(
+            429,
+            429,
+            "common-services",
+            format!(
+                "Client '{client}' exceeded concurrent request limit of {}.",
+                lim.client_concurrency
+            ),
+        ));
+    }
+    if lim.client_rate_per_sec > 0 {
+        let sec = now_ms().div_euclid(1000);
+        let e = l.rate.entry(client.to_string()).or_insert((sec, 0));
+        if e.0 != sec {
+            *e = (sec, 0);
+        }
+        if e.1 >= lim.client_rate_per_sec {
+            return Err(ApiError::new(
+                429,
+                429,
+                "common-services",
+                format!(
+                    "Client '{client}' exceeded request rate of {} per second.",
+                    lim.client_rate_per_sec
+                ),
+            ));
+        }
+        e.1 += 1;
+    }
+    *l.inflight.entry(client.to_string()).or_insert(0) += 1;
+    l.global_inflight += 1;
+    Ok(InflightGuard {
+        shared: shared.clone(),
+        client: client.to_string(),
+    })
+}
+
+fn cookie(req: &Req, name: &str) -> Option<String> {
+    for v in req.headers.get_all("cookie") {
+        let Ok(s) = v.to_str() else { continue };
+        for part in s.split(';') {
+            if let Some((k, val)) = part.trim().split_once('=')
+                && k == name
+            {
+                return Some(val.to_string());
+            }
+        }
+    }
+    None
+}
+
+fn bad_credentials() -> ApiError {
+    ApiError::new(
+        403,
+        403,
+        "common-services",
+        "The credentials were incorrect or the account specified has been locked.",
+    )
+}
+
+/// Authenticate a request: basic auth or session cookie (+ XSRF token on writes).
+fn authenticate(shared: &Shared, req: &Req) -> Result<String, ApiError> {
+    let cfg = &shared.config;
+    if let Some(auth) = req.header("authorization") {
+        let Some(b64) = auth
+            .strip_prefix("Basic ")
+            .or_else(|| auth.strip_prefix("basic "))
+        else {
+            return Err(bad_credentials());
+        };
+        let decoded = base64_decode(b64).ok_or_else(bad_credentials)?;
+        let text = String::from_utf8(decoded).map_err(|_| bad_credentials())?;
+        let (u, p) = text.split_once(':').ok_or_else(bad_credentials)?;
+        if u == cfg.username && p == cfg.password {
+            return Ok(u.to_string());
+        }
+        return Err(bad_credentials());
+    }
+    if let Some(sid) = cookie(req, "JSESSIONID") {
+        let st = lock(&shared.state);
+        let Some(sess) = st.sessions.get(&sid) else {
+            return Err(bad_credentials());
+        };
+        let is_read = req.method == Method::GET || req.method == Method::HEAD;
+        if !is_read && req.header("x-xsrf-token") != Some(sess.xsrf.as_str()) {
+            return Err(ApiError::new(403, 98, "common-services", "Bad XSRF token"));
+        }
+        return Ok(sess.user.clone());
+    }
+    Err(bad_credentials())
+}
+
+fn session_create(shared: &Shared, req: &Req) -> Reply {
+    let form = parse_form(&String::from_utf8_lossy(&req.body));
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let cfg = &shared.config;
+    if get("j_username") != Some(cfg.username.as_str())
+        || get("j_password") != Some(cfg.password.as_str())
+    {
+        return error_reply(&bad_credentials());
+    }
+    let mut st = lock(&shared.state);
+    let sid = st.rng.token(16);
+    let xsrf = st.rng.token(16);
+    st.sessions.insert(
+        sid.clone(),
+        Session {
+            user: cfg.username.clone(),
+            xsrf: xsrf.clone(),
+        },
+    );
+    Reply::empty(200)
+        .with_header("set-cookie", &format!("JSESSIONID={sid}; Path=/; HttpOnly"))
+        .with_header("x-xsrf-token", &xsrf)
+}
+
+fn log_entry(shared: &Shared, entry: Value) {
+    if let Some(f) = &shared.log_file {
+        let mut f = lock(f);
+        let _ = serde_json::to_writer(&mut *f, &entry);
+        let _ = f.write_all(b"\n");
+    }
+    lock(&shared.log).push(entry);
+}
+
+async fn handle(
+    AxState(shared): AxState<Arc<Shared>>,
+    ConnectInfo(crate::conn::Peer(peer)): ConnectInfo<crate::conn::Peer>,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let seq = shared.requests.fetch_add(1, Ordering::SeqCst) + 1;
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 512 * 1024 * 1024)
+        .await
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
+    let path = parts.uri.path().to_string();
+    let raw_query = parts.uri.query().unwrap_or("").to_string();
+    let segs: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| crate::util::percent_decode(s, false))
+        .collect();
+    let mut req = Req {
+        method: parts.method.clone(),
+        path: path.clone(),
+        segs,
+        query: parse_form(&raw_query),
+        headers: parts.headers,
+        body,
+        user: String::new(),
+    };
+
+    let (reply, fault_name) = process(&shared, &mut req, peer).await;
+
+    let mut entry = json!({
+        "seq": seq,
+        "time_ms": now_ms(),
+        "method": req.method.as_str(),
+        "path": path,
+        "query": raw_query,
+        "user": req.user,
+        "status": reply.as_ref().map(|r| r.status).unwrap_or(0),
+        "duration_ms": started.elapsed().as_millis() as u64,
+    });
+    if let Some(f) = &fault_name {
+        entry["fault"] = json!(f);
+    }
+    if path != "/api/session/create"
+        && !req.body.is_empty()
+        && req.body.len() <= 64 * 1024
+        && let Ok(v) = serde_json::from_slice::<Value>(&req.body)
+    {
+        entry["body"] = v;
+    }
+    if !path.starts_with("/_sim/") {
+        log_entry(&shared, entry);
+    }
+
+    if let Some(n) = shared.config.exit_after_requests
+        && seq >= n
+    {
+        let _ = shared.shutdown.send(true);
+    }
+
+    match reply {
+        Some(r) => to_response(r),
+        None => {
+            // Connection-level fault: the connection is killed; this response is never delivered.
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            r.headers_mut()
+                .insert("connection", HeaderValue::from_static("close"));
+            r
+        }
+    }
+}
+
+/// Returns the reply (None when the connection was reset/dropped) and the name of a fired fault.
+async fn process(
+    shared: &Arc<Shared>,
+    req: &mut Req,
+    peer: SocketAddr,
+) -> (Option<Reply>, Option<String>) {
+    if req.path.starts_with("/_sim/") {
+        return (Some(crate::faults::control(shared, req)), None);
+    }
+
+    // Fault injection happens before anything else, like a proxy in front of the manager would.
+    let fault = lock(&shared.faults).check(req.method.as_str(), &req.path, &req.query);
+    let mut fault_name = None;
+    if let Some(f) = fault {
+        fault_name = Some(f.name.clone());
+        match f.action {
+            FaultAction::Status(e) => return (Some(error_reply(&e)), fault_name),
+            FaultAction::Delay(d) => tokio::time::sleep(d).await,
+            FaultAction::Reset => {
+                shared.kill.kill(peer, true);
+                return (None, fault_name);
+            }
+            FaultAction::Drop => {
+                shared.kill.kill(peer, false);
+                return (None, fault_name);
+            }
+            FaultAction::Hang => {
+                // Never answer; the client's timeout fires. Ends when the server shuts down.
+                let mut rx = shared.shutdown.subscribe();
+                while !*rx.borrow() {
+                    if rx.changed().await.is_err() {
+                        break;
+                    }
+                }
+                return (None, fault_name);
+            }
+        }
+    }
+
+    if req.path == "/api/session/create" && req.method == Method::POST {
+        return (Some(session_create(shared, req)), fault_name);
+    }
+
+    let user = match authenticate(shared, req) {
+        Ok(u) => u,
+        Err(e) => return (Some(error_reply(&e)), fault_name),
+    };
+    req.user = user.clone();
+    if req.path == "/api/session/destroy" && req.method == Method::POST {
+        if let Some(sid) = cookie(req, "JSESSIONID") {
+            lock(&shared.state).sessions.remove(&sid);
+        }
+        return (Some(Reply::empty(200)), fault_name);
+    }
+
+    let _guard = match admit(shared, &user) {
+        Ok(g) => g,
+        Err(e) => return (Some(error_reply(&e)), fault_name),
+    };
+
+    let cfg = &shared.config;
+    if !cfg.latency.is_zero() || !cfg.jitter.is_zero() {
+        let extra = if cfg.jitter.is_zero() {
+            Duration::ZERO
+        } else {
+            cfg.jitter.mul_f64(lock(&shared.jitter_rng).next_f64())
+        };
+        tokio::time::sleep(cfg.latency + extra).await;
+    }
+
+    let (reply, delay) = {
+        let mut st = lock(&shared.state);
+        let migration_faults = lock(&shared.faults).migration.clone();
+        crate::migration::tick(&mut st, cfg, &migration_faults);
+        let result = route(&mut st, cfg, req, &migration_faults);
+        let (reply, delay) = match result {
+            Ok((r, d)) => (r, d),
+            Err(e) => (error_reply(&e), Duration::ZERO),
+        };
+        if req.method != Method::GET && reply.status < 300 {
+            st.dirty = true;
+        }
+        if st.dirty {
+            st.dirty = false;
+            if let Some(sf) = &cfg.state_file
+                && let Err(e) = st.persist(sf)
+            {
+                tracing::error!("state file: {e}");
+            }
+        }
+        (reply, delay)
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    (Some(reply), fault_name)
+}
+
+/// Dispatch by path prefix. The Duration is a delay to apply before answering (slow operations).
+fn route(
+    st: &mut State,
+    cfg: &SimConfig,
+    req: &Req,
+    mfaults: &crate::faults::MigrationFaults,
+) -> Result<(Reply, Duration), ApiError> {
+    let segs: Vec<&str> = req.segs.iter().map(String::as_str).collect();
+    match segs.as_slice() {
+        ["api", "v1", "migration", rest @ ..] => {
+            crate::migration::route(st, cfg, req, rest, mfaults)
+        }
+        ["api", "v1", rest @ ..] => {
+            crate::manager::route(st, req, rest).map(|r| (r, Duration::ZERO))
+        }
+        ["policy", "api", "v1", rest @ ..] => {
+            crate::policy::route(st, req, rest).map(|r| (r, Duration::ZERO))
+        }
+        _ => Err(ApiError::not_found(&req.path)),
+    }
+}

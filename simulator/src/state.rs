@@ -1,0 +1,264 @@
+//! The whole mutable simulator state, its initial seeding and its (de)serialization for
+//! `--state-file` persistence and the `/_sim/state` dump.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+use crate::inventory::{self, Inventory};
+use crate::k8s::K8sStore;
+use crate::migration::MigrationState;
+use crate::store::{Coll, KINDS, MpStore};
+use crate::util::SplitMix64;
+use crate::{DEFAULT_NSX_VERSION, SimConfig, SimError};
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: String,
+    pub xsrf: String,
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub mp: MpStore,
+    pub k8s: K8sStore,
+    pub metadata: Value,
+    /// Policy intents keyed by path (`/infra/...`).
+    pub policy: BTreeMap<String, Value>,
+    pub mig: MigrationState,
+    pub coordinator_running: bool,
+    pub nsx_version: String,
+    pub sessions: HashMap<String, Session>,
+    pub rng: SplitMix64,
+    /// Set by every mutation; the server persists the state file and clears it.
+    pub dirty: bool,
+}
+
+impl State {
+    pub fn initial(config: &SimConfig) -> Result<Self, SimError> {
+        if let Some(sf) = &config.state_file
+            && sf.exists()
+        {
+            let text = std::fs::read_to_string(sf).map_err(|e| SimError::StateFile {
+                file: sf.clone(),
+                message: format!("cannot read: {e}"),
+            })?;
+            let v: Value = serde_json::from_str(&text).map_err(|e| SimError::StateFile {
+                file: sf.clone(),
+                message: format!(
+                    "invalid JSON at line {} column {}: {e}",
+                    e.line(),
+                    e.column()
+                ),
+            })?;
+            return Self::from_dump(&v, config.seed).map_err(|message| SimError::StateFile {
+                file: sf.clone(),
+                message,
+            });
+        }
+        let inv = match &config.inventory {
+            Some(dir) => inventory::load_dir(dir)?,
+            None => Inventory {
+                metadata: json!({
+                    "format": "nsx-migrate-inventory",
+                    "format_version": 1,
+                    "source": "empty simulator",
+                    "nsx_version": DEFAULT_NSX_VERSION,
+                    "migration_coordinator": "RUNNING",
+                }),
+                ..Default::default()
+            },
+        };
+        Ok(Self::from_inventory(inv, config.seed))
+    }
+
+    pub fn from_inventory(inv: Inventory, seed: u64) -> Self {
+        let nsx_version = inv
+            .metadata
+            .get("nsx_version")
+            .and_then(Value::as_str)
+            .unwrap_or(DEFAULT_NSX_VERSION)
+            .to_string();
+        let coordinator_running = inv
+            .metadata
+            .get("migration_coordinator")
+            .and_then(Value::as_str)
+            .map(|s| s.eq_ignore_ascii_case("running"))
+            .unwrap_or(true);
+        Self {
+            mp: inv.mp,
+            k8s: inv.k8s,
+            metadata: inv.metadata,
+            policy: BTreeMap::new(),
+            mig: MigrationState::default(),
+            coordinator_running,
+            nsx_version,
+            sessions: HashMap::new(),
+            rng: SplitMix64::new(seed),
+            dirty: false,
+        }
+    }
+
+    /// Full state as JSON (sessions excluded: they are not state a restart keeps... nor secrets).
+    pub fn dump(&self) -> Value {
+        let mut mp = Map::new();
+        for k in KINDS {
+            let items: Vec<Value> = self
+                .mp
+                .coll(k.key)
+                .map(|c| c.iter().cloned().collect())
+                .unwrap_or_default();
+            mp.insert(k.key.to_string(), Value::Array(items));
+        }
+        let sections: Vec<Value> = self
+            .mp
+            .firewall
+            .sections
+            .order
+            .iter()
+            .filter_map(|id| self.mp.firewall.section_with_rules(id))
+            .collect();
+        let mut allocs = Map::new();
+        let mut pools: Vec<&String> = self.mp.allocations.keys().collect();
+        pools.sort();
+        for p in pools {
+            allocs.insert(p.clone(), Value::Array(self.mp.allocations[p].clone()));
+        }
+        let mut k8s = Map::new();
+        for (plural, objs) in &self.k8s.objects {
+            k8s.insert(
+                plural.to_string(),
+                Value::Array(objs.values().cloned().collect()),
+            );
+        }
+        json!({
+            "format": "nsx-migrate-simulator-state",
+            "format_version": 1,
+            "metadata": self.metadata,
+            "nsx_version": self.nsx_version,
+            "coordinator_running": self.coordinator_running,
+            "mp": mp,
+            "firewall_sections": sections,
+            "ip_pool_allocations": allocs,
+            "next_numeric_id": self.mp.next_numeric,
+            "policy": self.policy,
+            "migration": self.mig.dump(),
+            "k8s": k8s,
+            "k8s_resource_version": self.k8s.resource_version,
+        })
+    }
+
+    pub fn from_dump(v: &Value, seed: u64) -> Result<Self, String> {
+        if v.get("format").and_then(Value::as_str) != Some("nsx-migrate-simulator-state") {
+            return Err("not a simulator state file (field \"format\")".into());
+        }
+        let mut mp = MpStore::default();
+        let mp_v = v
+            .get("mp")
+            .and_then(Value::as_object)
+            .ok_or("missing /mp")?;
+        for k in KINDS {
+            let mut coll = Coll::default();
+            for (i, o) in mp_v
+                .get(k.key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let id = o
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| format!("/mp/{}/{i}/id missing", k.key))?;
+                coll.insert(id.to_string(), o.clone());
+            }
+            mp.colls.insert(k.key, coll);
+        }
+        for (i, s) in v
+            .get("firewall_sections")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let id = s
+                .get("id")
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("/firewall_sections/{i}/id missing"))?
+                .to_string();
+            let mut sec = s.clone();
+            let rules = sec
+                .as_object_mut()
+                .and_then(|m| m.remove("rules"))
+                .and_then(|r| r.as_array().cloned())
+                .unwrap_or_default();
+            mp.firewall.sections.insert(id.clone(), sec);
+            mp.firewall.rules.insert(id, rules);
+        }
+        for (pool, list) in v
+            .get("ip_pool_allocations")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            mp.allocations
+                .insert(pool.clone(), list.as_array().cloned().unwrap_or_default());
+        }
+        mp.next_numeric = v
+            .get("next_numeric_id")
+            .and_then(Value::as_u64)
+            .unwrap_or(1023);
+        mp.fix_numeric_counter();
+        let policy: BTreeMap<String, Value> = v
+            .get("policy")
+            .and_then(Value::as_object)
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        let mut k8s = K8sStore::default();
+        for (plural, items) in v
+            .get("k8s")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            k8s.load(plural, items.as_array().cloned().unwrap_or_default());
+        }
+        k8s.resource_version = k8s.resource_version.max(
+            v.get("k8s_resource_version")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+        );
+        let mig = MigrationState::restore(v.get("migration").unwrap_or(&Value::Null))?;
+        // Fresh PRNG stream after a restart so new ids do not repeat old ones.
+        let salt = mp.object_count() as u64 ^ mp.next_numeric.rotate_left(17);
+        Ok(Self {
+            mp,
+            k8s,
+            metadata: v.get("metadata").cloned().unwrap_or(Value::Null),
+            policy,
+            mig,
+            coordinator_running: v
+                .get("coordinator_running")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            nsx_version: v
+                .get("nsx_version")
+                .and_then(Value::as_str)
+                .unwrap_or(DEFAULT_NSX_VERSION)
+                .to_string(),
+            sessions: HashMap::new(),
+            rng: SplitMix64::new(seed ^ salt ^ crate::util::now_ms() as u64),
+            dirty: false,
+        })
+    }
+
+    /// Write the state file atomically (temp file + rename).
+    pub fn persist(&self, file: &Path) -> Result<(), String> {
+        let text = serde_json::to_vec(&self.dump()).map_err(|e| e.to_string())?;
+        let tmp = file.with_extension("tmp-sim");
+        std::fs::write(&tmp, text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, file)
+            .map_err(|e| format!("cannot rename into {}: {e}", file.display()))
+    }
+}
