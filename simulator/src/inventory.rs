@@ -188,6 +188,12 @@ fn load_nsx(dir: &Path, mp: &mut MpStore) -> Result<(), SimError> {
                     let mut section = s.clone();
                     if let Some(m) = section.as_object_mut() {
                         m.remove("rules");
+                        // Sections are stored (and listed) as FirewallSection; list_with_rules
+                        // answers FirewallSectionRuleList.
+                        m.insert(
+                            "resource_type".into(),
+                            Value::String("FirewallSection".into()),
+                        );
                     }
                     mp.firewall.sections.insert(id.clone(), section);
                     mp.firewall.rules.insert(id, rules);

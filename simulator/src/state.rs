@@ -193,6 +193,7 @@ impl State {
                 .and_then(|m| m.remove("rules"))
                 .and_then(|r| r.as_array().cloned())
                 .unwrap_or_default();
+            sec["resource_type"] = json!("FirewallSection");
             mp.firewall.sections.insert(id.clone(), sec);
             mp.firewall.rules.insert(id, rules);
         }

@@ -291,6 +291,7 @@ pub struct Firewall {
 impl Firewall {
     pub fn section_with_rules(&self, id: &str) -> Option<Value> {
         let mut s = self.sections.get(id)?.clone();
+        s["resource_type"] = json!("FirewallSectionRuleList");
         let rules = self.rules.get(id).cloned().unwrap_or_default();
         s["rules"] = Value::Array(rules);
         Some(s)
@@ -305,18 +306,6 @@ impl Firewall {
                 s["rule_count"] = json!(count as i64);
             }
         }
-    }
-
-    pub fn find_rule(&self, rule_id: &str) -> Option<(&str, usize)> {
-        for (sid, rules) in &self.rules {
-            if let Some(i) = rules
-                .iter()
-                .position(|r| r.get("id").and_then(Value::as_str) == Some(rule_id))
-            {
-                return Some((sid.as_str(), i));
-            }
-        }
-        None
     }
 }
 
