@@ -232,7 +232,7 @@ fn pattern_match(pattern: &[(char, bool)], text: &str) -> bool {
     let mut mark = 0usize;
     while ti < t.len() {
         if pi < p.len()
-            && ((p[pi].0 == '?' && !p[pi].1) || (p[pi].0 == t[ti] && !(p[pi].0 == '*' && !p[pi].1)))
+            && ((p[pi].0 == '?' && !p[pi].1) || ((p[pi].1 || p[pi].0 != '*') && p[pi].0 == t[ti]))
         {
             pi += 1;
             ti += 1;

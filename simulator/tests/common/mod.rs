@@ -52,7 +52,26 @@ impl Client {
         }
     }
 
+    /// Send a request; like real NSX clients, retry a few times on 429 (rate limit).
     pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut last = (0, Value::Null);
+        for _ in 0..5 {
+            last = self.send_once(method.clone(), path, body, headers).await;
+            if last.0 != 429 {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        last
+    }
+
+    pub async fn send_once(
         &self,
         method: reqwest::Method,
         path: &str,
