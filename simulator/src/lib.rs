@@ -19,6 +19,7 @@ mod faults;
 mod firewall;
 pub mod inventory;
 pub mod k8s;
+mod k8s_api;
 mod manager;
 mod migration;
 mod policy;
@@ -118,8 +119,10 @@ impl Default for MigrationTiming {
 /// Simulator configuration.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
-    /// Listen address; must be loopback. Port 0 picks a free port.
+    /// Listen address of the NSX API; must be loopback. Port 0 picks a free port.
     pub listen: SocketAddr,
+    /// Listen address of the Kubernetes API subset; must be loopback.
+    pub k8s_listen: SocketAddr,
     /// Inventory snapshot directory to seed state from (empty manager when None).
     pub inventory: Option<PathBuf>,
     /// Fault rules (TOML).
@@ -148,6 +151,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            k8s_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             inventory: None,
             faults: None,
             state_file: None,
@@ -171,8 +175,10 @@ pub struct Simulator;
 impl Simulator {
     /// Load state, bind the listener and start serving. Returns once the socket is bound.
     pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
-        if !config.listen.ip().is_loopback() {
-            return Err(SimError::NonLoopback(config.listen));
+        for addr in [config.listen, config.k8s_listen] {
+            if !addr.ip().is_loopback() {
+                return Err(SimError::NonLoopback(addr));
+            }
         }
         if config.tls {
             return Err(SimError::Unsupported("--tls"));

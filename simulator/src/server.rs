@@ -52,8 +52,10 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// A running simulator.
 pub struct SimHandle {
     addr: SocketAddr,
+    k8s_addr: SocketAddr,
     shared: Arc<Shared>,
     join: tokio::task::JoinHandle<()>,
+    k8s_join: tokio::task::JoinHandle<()>,
 }
 
 impl SimHandle {
@@ -64,6 +66,33 @@ impl SimHandle {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Base URL of the Kubernetes API subset (a separate loopback listener).
+    pub fn k8s_base_url(&self) -> String {
+        format!("http://{}", self.k8s_addr)
+    }
+
+    /// A kubeconfig (YAML) pointing `kubectl` at the simulated Kubernetes API.
+    pub fn kubeconfig(&self) -> String {
+        let cluster = self
+            .shared
+            .config
+            .inventory
+            .as_ref()
+            .map(|_| {
+                lock(&self.shared.state)
+                    .metadata
+                    .pointer("/kubernetes/cluster")
+                    .and_then(Value::as_str)
+                    .unwrap_or("sim")
+                    .to_string()
+            })
+            .unwrap_or_else(|| "sim".to_string());
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: {cluster}\n  cluster:\n    server: {url}\ncontexts:\n- name: {cluster}\n  context:\n    cluster: {cluster}\n    user: sim-user\n    namespace: default\ncurrent-context: {cluster}\nusers:\n- name: sim-user\n  user: {{}}\n",
+            url = self.k8s_base_url()
+        )
     }
 
     /// Every request so far, as the JSON objects also written to the request log file.
@@ -80,11 +109,13 @@ impl SimHandle {
     pub async fn shutdown(self) {
         let _ = self.shared.shutdown.send(true);
         let _ = self.join.await;
+        let _ = self.k8s_join.await;
     }
 
     /// Wait until the server stops on its own (exit after N requests) or is shut down.
     pub async fn wait(self) {
         let _ = self.join.await;
+        let _ = self.k8s_join.await;
     }
 }
 
@@ -116,6 +147,16 @@ pub async fn start(config: Arc<SimConfig>, st: State) -> Result<SimHandle, SimEr
         addr: config.listen,
         source,
     })?;
+    let k8s_listener = tokio::net::TcpListener::bind(config.k8s_listen)
+        .await
+        .map_err(|source| SimError::Bind {
+            addr: config.k8s_listen,
+            source,
+        })?;
+    let k8s_addr = k8s_listener.local_addr().map_err(|source| SimError::Bind {
+        addr: config.k8s_listen,
+        source,
+    })?;
     let (tx, mut rx) = watch::channel(false);
     let kill = crate::conn::KillSwitch::default();
     let shared = Arc::new(Shared {
@@ -134,7 +175,7 @@ pub async fn start(config: Arc<SimConfig>, st: State) -> Result<SimHandle, SimEr
         .fallback(handle)
         .with_state(shared.clone())
         .into_make_service_with_connect_info::<crate::conn::Peer>();
-    let listener = crate::conn::KillableListener::new(listener, kill);
+    let listener = crate::conn::KillableListener::new(listener, kill.clone());
     let join = tokio::spawn(async move {
         let _ = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -146,7 +187,33 @@ pub async fn start(config: Arc<SimConfig>, st: State) -> Result<SimHandle, SimEr
             })
             .await;
     });
-    Ok(SimHandle { addr, shared, join })
+    let k8s_app = Router::new()
+        .fallback(handle_k8s)
+        .with_state(K8sCtx {
+            shared: shared.clone(),
+            addr: k8s_addr.to_string(),
+        })
+        .into_make_service_with_connect_info::<crate::conn::Peer>();
+    let k8s_listener = crate::conn::KillableListener::new(k8s_listener, kill);
+    let mut rx2 = shared.shutdown.subscribe();
+    let k8s_join = tokio::spawn(async move {
+        let _ = axum::serve(k8s_listener, k8s_app)
+            .with_graceful_shutdown(async move {
+                while !*rx2.borrow() {
+                    if rx2.changed().await.is_err() {
+                        break;
+                    }
+                }
+            })
+            .await;
+    });
+    Ok(SimHandle {
+        addr,
+        k8s_addr,
+        shared,
+        join,
+        k8s_join,
+    })
 }
 
 fn to_response(reply: Reply) -> Response {
@@ -333,10 +400,33 @@ fn log_entry(shared: &Shared, entry: Value) {
     lock(&shared.log).push(entry);
 }
 
+#[derive(Clone)]
+struct K8sCtx {
+    shared: Arc<Shared>,
+    addr: String,
+}
+
 async fn handle(
     AxState(shared): AxState<Arc<Shared>>,
     ConnectInfo(crate::conn::Peer(peer)): ConnectInfo<crate::conn::Peer>,
     request: Request,
+) -> Response {
+    handle_any(shared, peer, request, None).await
+}
+
+async fn handle_k8s(
+    AxState(ctx): AxState<K8sCtx>,
+    ConnectInfo(crate::conn::Peer(peer)): ConnectInfo<crate::conn::Peer>,
+    request: Request,
+) -> Response {
+    handle_any(ctx.shared, peer, request, Some(ctx.addr)).await
+}
+
+async fn handle_any(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    request: Request,
+    k8s: Option<String>,
 ) -> Response {
     let started = Instant::now();
     let seq = shared.requests.fetch_add(1, Ordering::SeqCst) + 1;
@@ -362,11 +452,12 @@ async fn handle(
         user: String::new(),
     };
 
-    let (reply, fault_name) = process(&shared, &mut req, peer).await;
+    let (reply, fault_name) = process(&shared, &mut req, peer, k8s.as_deref()).await;
 
     let mut entry = json!({
         "seq": seq,
         "time_ms": now_ms(),
+        "api": if k8s.is_some() { "k8s" } else { "nsx" },
         "method": req.method.as_str(),
         "path": path,
         "query": raw_query,
@@ -412,8 +503,9 @@ async fn process(
     shared: &Arc<Shared>,
     req: &mut Req,
     peer: SocketAddr,
+    k8s: Option<&str>,
 ) -> (Option<Reply>, Option<String>) {
-    if req.path.starts_with("/_sim/") {
+    if req.path.starts_with("/_sim/") && k8s.is_none() {
         return (Some(crate::faults::control(shared, req)), None);
     }
 
@@ -444,6 +536,20 @@ async fn process(
                 return (None, fault_name);
             }
         }
+    }
+
+    if let Some(addr) = k8s {
+        let mut st = lock(&shared.state);
+        let reply = crate::k8s_api::route(&mut st, req, addr);
+        if st.dirty {
+            st.dirty = false;
+            if let Some(sf) = &shared.config.state_file
+                && let Err(e) = st.persist(sf)
+            {
+                tracing::error!("state file: {e}");
+            }
+        }
+        return (Some(reply), fault_name);
     }
 
     if req.path == "/api/session/create" && req.method == Method::POST {
