@@ -1,0 +1,269 @@
+//! Reading Kubernetes through the real `kubectl` binary (honouring kubeconfig and context).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The Kubernetes resources nsx-migrate reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KubeResource {
+    Namespaces,
+    Pods,
+    Services,
+    Endpoints,
+    Nodes,
+    Ingresses,
+    NetworkPolicies,
+}
+
+impl KubeResource {
+    pub const ALL: [KubeResource; 7] = [
+        KubeResource::Namespaces,
+        KubeResource::Pods,
+        KubeResource::Services,
+        KubeResource::Endpoints,
+        KubeResource::Nodes,
+        KubeResource::Ingresses,
+        KubeResource::NetworkPolicies,
+    ];
+
+    /// The fully qualified name given to `kubectl get` (group-qualified where it matters, so
+    /// an aggregated API or a CRD with the same short name cannot be picked instead).
+    pub fn kubectl_name(self) -> &'static str {
+        match self {
+            KubeResource::Namespaces => "namespaces",
+            KubeResource::Pods => "pods",
+            KubeResource::Services => "services",
+            KubeResource::Endpoints => "endpoints",
+            KubeResource::Nodes => "nodes",
+            KubeResource::Ingresses => "ingresses.networking.k8s.io",
+            KubeResource::NetworkPolicies => "networkpolicies.networking.k8s.io",
+        }
+    }
+
+    /// The inventory snapshot file stem (`k8s/<stem>.json`).
+    pub fn file_stem(self) -> &'static str {
+        match self {
+            KubeResource::Namespaces => "namespaces",
+            KubeResource::Pods => "pods",
+            KubeResource::Services => "services",
+            KubeResource::Endpoints => "endpoints",
+            KubeResource::Nodes => "nodes",
+            KubeResource::Ingresses => "ingresses",
+            KubeResource::NetworkPolicies => "networkpolicies",
+        }
+    }
+}
+
+/// Failures running kubectl.
+#[derive(Debug, thiserror::Error)]
+pub enum KubectlError {
+    #[error(
+        "kubectl was not found ('{}'): install kubectl or give the path to the binary",
+        binary.display()
+    )]
+    NotFound { binary: PathBuf },
+    #[error("cannot run {}: {message}", binary.display())]
+    Spawn { binary: PathBuf, message: String },
+    #[error("'{resource}' is not a valid Kubernetes resource name")]
+    InvalidResource { resource: String },
+    #[error("kubectl get {resource} failed ({}): {stderr}", code.map(|c| format!("exit code {c}")).unwrap_or_else(|| "killed by a signal".into()))]
+    Failed {
+        resource: String,
+        code: Option<i32>,
+        stderr: String,
+    },
+    #[error("kubectl get {resource} did not finish within {}s", timeout.as_secs())]
+    Timeout { resource: String, timeout: Duration },
+    #[error("kubectl get {resource} printed something other than a JSON list: {message}")]
+    InvalidOutput { resource: String, message: String },
+}
+
+/// How to run kubectl.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kubectl {
+    /// Binary name (looked up in PATH) or path. Default `kubectl`.
+    pub binary: PathBuf,
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    /// Whole-process time limit for one `list`.
+    pub timeout: Duration,
+    /// `--chunk-size`: kubectl pages the list with this many objects per API call.
+    pub chunk_size: u32,
+}
+
+impl Default for Kubectl {
+    fn default() -> Self {
+        Self {
+            binary: PathBuf::from("kubectl"),
+            kubeconfig: None,
+            context: None,
+            timeout: Duration::from_secs(300),
+            chunk_size: 500,
+        }
+    }
+}
+
+/// Keep the end of stderr (where kubectl puts the actual error), trimmed and bounded.
+fn tidy_stderr(raw: &[u8]) -> String {
+    const MAX: usize = 4000;
+    let s = String::from_utf8_lossy(raw);
+    let s = s.trim();
+    if s.len() <= MAX {
+        return s.to_string();
+    }
+    let mut start = s.len() - MAX;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("...{}", &s[start..])
+}
+
+impl Kubectl {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The arguments `list(resource)` passes to kubectl.
+    pub fn list_args(&self, resource: &str) -> Vec<OsString> {
+        let mut args: Vec<OsString> = Vec::new();
+        if let Some(k) = &self.kubeconfig {
+            let mut a = OsString::from("--kubeconfig=");
+            a.push(k);
+            args.push(a);
+        }
+        if let Some(c) = &self.context {
+            args.push(format!("--context={c}").into());
+        }
+        args.push(format!("--request-timeout={}s", self.timeout.as_secs().max(1)).into());
+        args.extend(
+            [
+                "get",
+                resource,
+                "--all-namespaces",
+                "--output=json",
+                &format!("--chunk-size={}", self.chunk_size),
+            ]
+            .iter()
+            .map(OsString::from),
+        );
+        args
+    }
+
+    /// `kubectl get RESOURCE --all-namespaces -o json`: the List object kubectl prints.
+    pub async fn list(&self, resource: &str) -> Result<Value, KubectlError> {
+        let valid = !resource.is_empty()
+            && !resource.starts_with(['-', '.'])
+            && resource
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
+        if !valid {
+            return Err(KubectlError::InvalidResource {
+                resource: resource.to_string(),
+            });
+        }
+        let mut cmd = tokio::process::Command::new(&self.binary);
+        cmd.args(self.list_args(resource))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let child = cmd.spawn().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                KubectlError::NotFound {
+                    binary: self.binary.clone(),
+                }
+            } else {
+                KubectlError::Spawn {
+                    binary: self.binary.clone(),
+                    message: e.to_string(),
+                }
+            }
+        })?;
+        tracing::debug!(resource, "running kubectl get");
+        let output = match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
+            Err(_) => {
+                // Dropping the future drops the child, which kills it (kill_on_drop).
+                return Err(KubectlError::Timeout {
+                    resource: resource.to_string(),
+                    timeout: self.timeout,
+                });
+            }
+            Ok(Err(e)) => {
+                return Err(KubectlError::Spawn {
+                    binary: self.binary.clone(),
+                    message: e.to_string(),
+                });
+            }
+            Ok(Ok(o)) => o,
+        };
+        if !output.status.success() {
+            return Err(KubectlError::Failed {
+                resource: resource.to_string(),
+                code: output.status.code(),
+                stderr: tidy_stderr(&output.stderr),
+            });
+        }
+        let v: Value =
+            serde_json::from_slice(&output.stdout).map_err(|e| KubectlError::InvalidOutput {
+                resource: resource.to_string(),
+                message: e.to_string(),
+            })?;
+        if !v.get("items").is_some_and(Value::is_array) {
+            return Err(KubectlError::InvalidOutput {
+                resource: resource.to_string(),
+                message: "no `items` array".into(),
+            });
+        }
+        Ok(v)
+    }
+
+    /// [`Kubectl::list`] for one of the known resources.
+    pub async fn list_resource(&self, r: KubeResource) -> Result<Value, KubectlError> {
+        self.list(r.kubectl_name()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_honour_kubeconfig_and_context() {
+        let k = Kubectl {
+            kubeconfig: Some("/tmp/kc".into()),
+            context: Some("prod".into()),
+            chunk_size: 250,
+            ..Kubectl::default()
+        };
+        let args: Vec<String> = k
+            .list_args("pods")
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "--kubeconfig=/tmp/kc",
+                "--context=prod",
+                "--request-timeout=300s",
+                "get",
+                "pods",
+                "--all-namespaces",
+                "--output=json",
+                "--chunk-size=250"
+            ]
+        );
+    }
+
+    #[test]
+    fn stderr_is_trimmed_and_bounded() {
+        assert_eq!(tidy_stderr(b"  error: x \n"), "error: x");
+        let long = "é".repeat(5000);
+        let t = tidy_stderr(long.as_bytes());
+        assert!(t.len() <= 4003 + 2 && t.starts_with("..."));
+    }
+}

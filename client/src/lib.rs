@@ -1,0 +1,39 @@
+//! Transport for nsx-migrate: an async NSX Manager REST client and a `kubectl` reader.
+//!
+//! * [`NsxClient`]: session (JSESSIONID + X-XSRF-TOKEN) or basic authentication, optional client
+//!   certificate; TLS verified by default with system roots, a CA bundle, or a pinned SHA-256
+//!   leaf thumbprint; typed NSX errors with retry/stale/not-found classification; bounded
+//!   exponential backoff with jitter honouring `Retry-After`; client-wide concurrency and rate
+//!   limits; cursor paging for list and search APIs.
+//! * [`Kubectl`]: `kubectl get ... -o json` with kubeconfig/context, bounded by a timeout.
+//!
+//! It knows nothing about migrations: planner and executor build on it.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), client::ClientError> {
+//! use client::{Credentials, NsxClient, NsxConfig};
+//! let cfg = NsxConfig::new("https://nsx.example", Some(Credentials::new("admin", "secret")));
+//! let nsx = NsxClient::new(cfg)?;
+//! let version = nsx.node_version().await?;
+//! let ports = nsx.search_all("resource_type:LogicalPort").await?;
+//! # let _ = (version, ports); Ok(()) }
+//! ```
+
+mod error;
+mod kubectl;
+mod nsx;
+mod retry;
+mod secret;
+mod tls;
+
+pub use error::{COORDINATOR_BUSY, ClientError, NsxApiError, RelatedError};
+pub use kubectl::{KubeResource, Kubectl, KubectlError};
+pub use nsx::{
+    AuthMode, CoordinatorStatus, NsxClient, NsxConfig, Request, Response, parse_base_url,
+};
+pub use retry::{JitterSource, RateLimiter, RetryPolicy, SeededJitter};
+pub use secret::{Credentials, Secret};
+pub use tls::{ClientCertificate, TlsOptions, client_config, parse_thumbprint, thumbprint_of};
+
+/// Re-exported so callers can build requests without depending on reqwest directly.
+pub use reqwest::Method;
