@@ -134,7 +134,11 @@ impl NsxApiError {
 
 impl fmt::Display for NsxApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: HTTP {}", self.method, self.path, self.http_status)?;
+        write!(
+            f,
+            "{} {}: HTTP {}",
+            self.method, self.path, self.http_status
+        )?;
         if let Some(c) = self.error_code {
             write!(f, ", error_code {c}")?;
         }
@@ -314,7 +318,10 @@ mod tests {
         assert_eq!(e.related_errors.len(), 1);
         assert_eq!(e.related_errors[0].error_code, Some(12));
         let s = e.to_string();
-        assert!(s.contains("HTTP 400") && s.contains("287") && s.contains("inner"), "{s}");
+        assert!(
+            s.contains("HTTP 400") && s.contains("287") && s.contains("inner"),
+            "{s}"
+        );
         assert!(!e.is_retriable() && !e.is_stale_revision() && !e.is_not_found());
     }
 

@@ -89,6 +89,8 @@ pub struct Kubectl {
     pub binary: PathBuf,
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
+    /// `--cache-dir` for kubectl's discovery cache (default: kubectl's own, under $HOME/.kube).
+    pub cache_dir: Option<PathBuf>,
     /// Whole-process time limit for one `list`.
     pub timeout: Duration,
     /// `--chunk-size`: kubectl pages the list with this many objects per API call.
@@ -101,6 +103,7 @@ impl Default for Kubectl {
             binary: PathBuf::from("kubectl"),
             kubeconfig: None,
             context: None,
+            cache_dir: None,
             timeout: Duration::from_secs(300),
             chunk_size: 500,
         }
@@ -137,6 +140,11 @@ impl Kubectl {
         }
         if let Some(c) = &self.context {
             args.push(format!("--context={c}").into());
+        }
+        if let Some(d) = &self.cache_dir {
+            let mut a = OsString::from("--cache-dir=");
+            a.push(d);
+            args.push(a);
         }
         args.push(format!("--request-timeout={}s", self.timeout.as_secs().max(1)).into());
         args.extend(

@@ -184,7 +184,10 @@ struct SessionState {
 /// Result of one attempt, before the retry decision.
 enum AttemptError {
     /// The session was refused (expired, bad XSRF): log in again once and resend.
-    SessionExpired { generation: u64, err: ClientError },
+    SessionExpired {
+        generation: u64,
+        err: ClientError,
+    },
     Other(ClientError),
 }
 
@@ -281,9 +284,7 @@ impl NsxClient {
             }
         }
         if cfg.max_concurrency == 0 {
-            return Err(ClientError::Config(
-                "concurrency must be at least 1".into(),
-            ));
+            return Err(ClientError::Config("concurrency must be at least 1".into()));
         }
         if cfg.max_pages == 0 {
             return Err(ClientError::Config("max_pages must be at least 1".into()));
@@ -369,7 +370,10 @@ impl NsxClient {
             parts.push(s.to_string());
             cur = s.source();
         }
-        let (is_connect, is_sent) = (e.is_connect(), e.is_request() || e.is_body() || e.is_decode());
+        let (is_connect, is_sent) = (
+            e.is_connect(),
+            e.is_request() || e.is_body() || e.is_decode(),
+        );
         let message = if parts.is_empty() {
             e.without_url().to_string()
         } else {
@@ -553,13 +557,12 @@ impl NsxClient {
                 message: "the session was created without a JSESSIONID cookie".into(),
             });
         }
-        let mut cookie = HeaderValue::from_str(&cookies.join("; ")).map_err(|_| {
-            ClientError::Decode {
+        let mut cookie =
+            HeaderValue::from_str(&cookies.join("; ")).map_err(|_| ClientError::Decode {
                 method: "POST".into(),
                 path: req.bare_path().into(),
                 message: "unusable session cookie".into(),
-            }
-        })?;
+            })?;
         cookie.set_sensitive(true);
         let xsrf = headers.get("x-xsrf-token").map(|v| {
             let mut v = v.clone();
@@ -623,12 +626,10 @@ impl NsxClient {
             rb = rb.header("content-type", "application/json").body(bytes);
         }
 
-        let _permit = self
-            .inner
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| AttemptError::Other(ClientError::Config("client is shut down".into())))?;
+        let _permit =
+            self.inner.permits.acquire().await.map_err(|_| {
+                AttemptError::Other(ClientError::Config("client is shut down".into()))
+            })?;
         if let Some(r) = &self.inner.rate {
             r.acquire().await;
         }
@@ -780,7 +781,10 @@ impl NsxClient {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
-        Ok(self.send(Request::post(path).json(body.clone())).await?.body)
+        Ok(self
+            .send(Request::post(path).json(body.clone()))
+            .await?
+            .body)
     }
 
     pub async fn put(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
@@ -788,7 +792,10 @@ impl NsxClient {
     }
 
     pub async fn patch(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
-        Ok(self.send(Request::patch(path).json(body.clone())).await?.body)
+        Ok(self
+            .send(Request::patch(path).json(body.clone()))
+            .await?
+            .body)
     }
 
     pub async fn delete(&self, path: &str) -> Result<Value, ClientError> {
@@ -813,7 +820,11 @@ impl NsxClient {
     }
 
     /// [`NsxClient::list_all`] calling `progress(objects so far)` after each page.
-    pub async fn list_all_with<F>(&self, path: &str, mut progress: F) -> Result<Vec<Value>, ClientError>
+    pub async fn list_all_with<F>(
+        &self,
+        path: &str,
+        mut progress: F,
+    ) -> Result<Vec<Value>, ClientError>
     where
         F: FnMut(usize) + Send,
     {
@@ -1005,10 +1016,7 @@ mod tests {
     fn config_requires_credentials() {
         let e = NsxClient::new(NsxConfig::new("https://127.0.0.1:1", None)).unwrap_err();
         assert!(matches!(e, ClientError::Config(_)));
-        let mut c = NsxConfig::new(
-            "https://127.0.0.1:1",
-            Some(Credentials::new("admin", "pw")),
-        );
+        let mut c = NsxConfig::new("https://127.0.0.1:1", Some(Credentials::new("admin", "pw")));
         c.max_concurrency = 0;
         assert!(NsxClient::new(c).is_err());
     }

@@ -183,7 +183,10 @@ mod tests {
                 .min(Duration::from_secs(2));
             for _ in 0..50 {
                 let d = p.backoff(retry);
-                assert!(d >= step / 2 && d <= step, "retry {retry}: {d:?} vs {step:?}");
+                assert!(
+                    d >= step / 2 && d <= step,
+                    "retry {retry}: {d:?} vs {step:?}"
+                );
             }
         }
     }
@@ -191,7 +194,10 @@ mod tests {
     #[test]
     fn jitter_is_deterministic_per_seed_and_spread() {
         let a: Vec<Duration> = (0..10).map(|_| policy(1).backoff(3)).collect();
-        assert!(a.windows(2).all(|w| w[0] == w[1]), "fresh policy, same seed");
+        assert!(
+            a.windows(2).all(|w| w[0] == w[1]),
+            "fresh policy, same seed"
+        );
         let p = policy(1);
         let seq1: Vec<Duration> = (0..10).map(|_| p.backoff(3)).collect();
         let q = policy(1);
@@ -222,7 +228,11 @@ mod tests {
             p.next_delay(1, Duration::ZERO, Some(Duration::from_secs(31)))
                 .is_none()
         );
-        assert!(RetryPolicy::none().next_delay(1, Duration::ZERO, None).is_none());
+        assert!(
+            RetryPolicy::none()
+                .next_delay(1, Duration::ZERO, None)
+                .is_none()
+        );
     }
 
     #[test]

@@ -1,0 +1,586 @@
+//! NsxClient against the simulator over real HTTP on 127.0.0.1.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use client::{AuthMode, ClientError, Credentials, NsxClient, Request};
+use common::*;
+use serde_json::{Value, json};
+use simulator::SimConfig;
+
+#[tokio::test]
+async fn session_login_once_and_xsrf_on_writes() {
+    let h = start_mini().await;
+    let c = client_for(&h);
+    assert_eq!(c.node_version().await.unwrap(), "3.2.1.2.0.19283847");
+    let created = c
+        .post(
+            "/api/v1/ip-sets",
+            &json!({"display_name": "client-test", "ip_addresses": ["10.9.9.0/24"]}),
+        )
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    let got = c.get(&format!("/api/v1/ip-sets/{id}")).await.unwrap();
+    assert_eq!(got["display_name"], "client-test");
+    c.delete(&format!("/api/v1/ip-sets/{id}")).await.unwrap();
+    assert!(
+        c.get(&format!("/api/v1/ip-sets/{id}"))
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+
+    // One login for all of it; every call authenticated by the session (no basic auth).
+    assert_eq!(logged(&h, "POST", "/api/session/create").len(), 1);
+    let log = h.request_log();
+    assert!(
+        log.iter()
+            .all(|e| e["user"] == "admin" || e["path"] == "/api/session/create")
+    );
+    assert!(log.iter().all(|e| e["status"].as_u64().unwrap() < 500));
+
+    // Control: the simulator does refuse a session write without the XSRF token, so the POST
+    // above passing proves the client sent it.
+    let http = reqwest_plain();
+    let resp = http
+        .post(format!("{}/api/session/create", h.base_url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "j_username=admin&j_password={}",
+            urlenc(&password())
+        ))
+        .send()
+        .await
+        .unwrap();
+    let cookie = resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let resp = http
+        .post(format!("{}/api/v1/ip-sets", h.base_url()))
+        .header("cookie", cookie)
+        .header("content-type", "application/json")
+        .body(r#"{"display_name":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    h.shutdown().await;
+}
+
+fn reqwest_plain() -> reqwest::Client {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(client::client_config(&Default::default()).unwrap())
+        .build()
+        .unwrap()
+}
+
+fn urlenc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn wrong_password_fails_fast_without_echoing_it() {
+    let h = start_mini().await;
+    let secret = "Wr0ng-Pa55word-do-not-print";
+    for auth in [AuthMode::Session, AuthMode::Basic] {
+        let mut cfg = config_for(&h.base_url());
+        cfg.credentials = Some(Credentials::new("admin", secret));
+        cfg.auth = auth;
+        let c = NsxClient::new(cfg).unwrap();
+        let err = c.get("/api/v1/node/version").await.unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(
+            matches!(
+                err,
+                ClientError::AuthFailed {
+                    http_status: 403,
+                    ..
+                }
+            ),
+            "{auth:?}: {text}"
+        );
+        assert!(!text.contains(secret), "{text}");
+        assert!(
+            text.contains("admin") && text.contains("NSX_PASSWORD"),
+            "{text}"
+        );
+        assert!(!err.is_retriable());
+    }
+    // Fail fast: one session create, one basic-auth GET; nothing retried.
+    assert_eq!(logged(&h, "POST", "/api/session/create").len(), 1);
+    assert_eq!(logged(&h, "GET", "/api/v1/node/version").len(), 1);
+    // The request log never holds the password either.
+    let log = serde_json::to_string(&h.request_log()).unwrap();
+    assert!(!log.contains(secret));
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn basic_auth_and_convenience_calls() {
+    let h = start_mini().await;
+    let mut cfg = config_for(&h.base_url());
+    cfg.auth = AuthMode::Basic;
+    let c = NsxClient::new(cfg).unwrap();
+    assert_eq!(c.node_version().await.unwrap(), "3.2.1.2.0.19283847");
+    let st = c.coordinator_status().await.unwrap();
+    assert!(st.is_running(), "{st:?}");
+    c.send(Request::post("/api/v1/node/services/migration-coordinator").query("action", "stop"))
+        .await
+        .unwrap();
+    let st = c.coordinator_status().await.unwrap();
+    assert!(!st.is_running());
+    assert_eq!(st.runtime_state.to_ascii_lowercase(), "stopped");
+    assert!(logged(&h, "POST", "/api/session/create").is_empty());
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn session_renewed_once_on_bad_xsrf_and_401() {
+    let h = start_mini().await;
+    add_faults(
+        &h,
+        json!([
+            {"name": "xsrf", "method": "GET", "path": "/api/v1/node/version", "nth": [2],
+             "action": "status", "status": 403, "error_code": 98, "message": "Bad XSRF token"},
+            {"name": "expired", "method": "GET", "path": "/api/v1/ip-sets", "nth": [1],
+             "action": "status", "status": 401}
+        ]),
+    )
+    .await;
+    let c = client_for(&h);
+    c.node_version().await.unwrap();
+    assert_eq!(logged(&h, "POST", "/api/session/create").len(), 1);
+    // Second call meets "bad XSRF": the client logs in again and resends.
+    c.node_version().await.unwrap();
+    assert_eq!(logged(&h, "POST", "/api/session/create").len(), 2);
+    c.list_all("/api/v1/ip-sets").await.unwrap();
+    assert_eq!(logged(&h, "POST", "/api/session/create").len(), 3);
+
+    // A refusal that persists after a fresh login is reported, not looped on.
+    add_faults(
+        &h,
+        json!([{"method": "GET", "path": "/api/v1/logical-ports", "action": "status", "status": 401}]),
+    )
+    .await;
+    let err = c.get("/api/v1/logical-ports").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::AuthFailed {
+                http_status: 401,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(logged(&h, "GET", "/api/v1/logical-ports").len(), 2);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn concurrent_callers_share_one_session() {
+    let h = start_mini().await;
+    let c = client_for(&h);
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move { c.node_version().await }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(logged(&h, "POST", "/api/session/create").len(), 1);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn list_all_pages_through_more_than_1000_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    big_inventory(dir.path(), 2345);
+    let h = start(SimConfig {
+        inventory: Some(dir.path().to_path_buf()),
+        ..SimConfig::default()
+    })
+    .await;
+    let c = client_for(&h);
+    let mut progress = Vec::new();
+    let all = c
+        .list_all_with("/api/v1/ip-sets", |n| progress.push(n))
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2345);
+    assert_eq!(progress, vec![1000, 2000, 2345]);
+    let ids: std::collections::BTreeSet<&str> =
+        all.iter().map(|o| o["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 2345);
+    let gets = logged(&h, "GET", "/api/v1/ip-sets");
+    let queries: Vec<&str> = gets.iter().map(|e| e["query"].as_str().unwrap()).collect();
+    assert_eq!(queries, vec!["", "cursor=1000", "cursor=2000"]);
+
+    // A path with its own query keeps it while paging.
+    let filtered = c
+        .list_all("/api/v1/ip-sets?resource_type=IPSet")
+        .await
+        .unwrap();
+    assert_eq!(filtered.len(), 2345);
+
+    // Bounded: a page limit stops with a clear error instead of running on.
+    let mut cfg = config_for(&h.base_url());
+    cfg.max_pages = 2;
+    let c2 = NsxClient::new(cfg).unwrap();
+    let err = c2.list_all("/api/v1/ip-sets").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::PageLimit {
+                max_pages: 2,
+                objects: 2000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn search_all_pages_with_numeric_cursors() {
+    let dir = tempfile::tempdir().unwrap();
+    big_inventory(dir.path(), 2100);
+    let h = start(SimConfig {
+        inventory: Some(dir.path().to_path_buf()),
+        ..SimConfig::default()
+    })
+    .await;
+    let c = client_for(&h);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let hits = c
+        .search_all_with("resource_type:IPSet AND tags.tag:big", move |n| {
+            s2.lock().unwrap().push(n)
+        })
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 2100);
+    assert_eq!(*seen.lock().unwrap(), vec![1000, 2000, 2100]);
+    // sort_by=id gives a stable order across pages.
+    let ids: Vec<&str> = hits.iter().map(|o| o["id"].as_str().unwrap()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted);
+    assert_eq!(logged(&h, "GET", "/api/v1/search/query").len(), 3);
+
+    let none = c.search_all("resource_type:LogicalPort").await.unwrap();
+    assert!(none.is_empty());
+    assert_eq!(logged(&h, "GET", "/api/v1/search/query").len(), 4);
+
+    // Invalid queries surface the NSX error body.
+    let err = c.search_all("resource_type:(").await.unwrap_err();
+    let api = err.api().expect("api error");
+    assert_eq!(api.http_status, 400);
+    assert!(!api.error_message.is_empty());
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn retries_429_503_and_busy_then_succeeds() {
+    let h = start_mini().await;
+    add_faults(
+        &h,
+        json!([
+            {"name": "rate", "method": "GET", "path": "/api/v1/node/version", "nth": [1, 2],
+             "action": "status", "status": 429},
+            {"name": "unavail", "method": "GET", "path": "/api/v1/ip-sets", "nth": [1],
+             "action": "status", "status": 503},
+            {"name": "busy", "method": "POST", "path": "/api/v1/ip-sets", "nth": [1, 2],
+             "action": "busy"}
+        ]),
+    )
+    .await;
+    let c = client_for(&h);
+    c.node_version().await.unwrap();
+    let v = logged(&h, "GET", "/api/v1/node/version");
+    assert_eq!(v.len(), 3);
+    assert_eq!(v[0]["fault"], "rate");
+    assert_eq!(v[1]["fault"], "rate");
+    assert_eq!(v[2]["status"], 200);
+
+    c.list_all("/api/v1/ip-sets").await.unwrap();
+    assert_eq!(logged(&h, "GET", "/api/v1/ip-sets").len(), 2);
+
+    // "Migration coordinator backend is busy" (HTTP 400) is retried even for POST: the server
+    // refused it before doing anything.
+    let created = c
+        .post("/api/v1/ip-sets", &json!({"display_name": "after-busy"}))
+        .await
+        .unwrap();
+    assert_eq!(created["display_name"], "after-busy");
+    let posts = logged(&h, "POST", "/api/v1/ip-sets");
+    assert_eq!(posts.len(), 3);
+    assert_eq!(
+        posts.iter().filter(|e| e["status"] == 400).count(),
+        2,
+        "{posts:?}"
+    );
+    let sets = c.list_all("/api/v1/ip-sets").await.unwrap();
+    assert_eq!(
+        sets.iter()
+            .filter(|s| s["display_name"] == "after-busy")
+            .count(),
+        1
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn retries_are_bounded() {
+    let h = start_mini().await;
+    add_faults(
+        &h,
+        json!([{"method": "GET", "path": "/api/v1/node/version", "action": "status", "status": 503}]),
+    )
+    .await;
+    let mut cfg = config_for(&h.base_url());
+    cfg.retry = fast_retry(3);
+    let c = NsxClient::new(cfg).unwrap();
+    let err = c.node_version().await.unwrap_err();
+    match &err {
+        ClientError::RetriesExhausted { attempts, last, .. } => {
+            assert_eq!(*attempts, 3);
+            assert_eq!(last.http_status(), Some(503));
+        }
+        other => panic!("expected RetriesExhausted, got {other}"),
+    }
+    assert!(err.is_retriable());
+    assert_eq!(err.api().unwrap().http_status, 503);
+    assert_eq!(logged(&h, "GET", "/api/v1/node/version").len(), 3);
+
+    // no_retry() sends exactly once.
+    let err = c
+        .send(Request::get("/api/v1/node/version").no_retry())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Api(_)), "{err}");
+    assert_eq!(logged(&h, "GET", "/api/v1/node/version").len(), 4);
+
+    // Non-retriable errors are not retried.
+    let err = c.get("/api/v1/ip-sets/does-not-exist").await.unwrap_err();
+    assert!(err.is_not_found() && !err.is_retriable());
+    assert_eq!(logged(&h, "GET", "/api/v1/ip-sets/does-not-exist").len(), 1);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn connection_reset_retried_only_when_safe() {
+    let h = start_mini().await;
+    add_faults(
+        &h,
+        json!([
+            {"name": "reset-get", "method": "GET", "path": "/api/v1/node/version", "nth": [1],
+             "action": "reset"},
+            {"name": "reset-post", "method": "POST", "path": "/api/v1/ip-sets", "nth": [1, 2],
+             "action": "reset"}
+        ]),
+    )
+    .await;
+    let c = client_for(&h);
+    // GET is idempotent: retried after the reset.
+    c.node_version().await.unwrap();
+    assert_eq!(logged(&h, "GET", "/api/v1/node/version").len(), 2);
+
+    // POST is not: the reset is reported, nothing resent.
+    let err = c
+        .post("/api/v1/ip-sets", &json!({"display_name": "once"}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Connect {
+                may_have_reached_server: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_connection());
+    assert_eq!(logged(&h, "POST", "/api/v1/ip-sets").len(), 1);
+
+    // ... unless the caller marks it safe to resend.
+    let created = c
+        .send(
+            Request::post("/api/v1/ip-sets")
+                .json(json!({"display_name": "marked-safe"}))
+                .idempotent(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.body["display_name"], "marked-safe");
+    assert_eq!(logged(&h, "POST", "/api/v1/ip-sets").len(), 3);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn stale_revision_is_classified() {
+    let h = start_mini().await;
+    let c = client_for(&h);
+    let created = c
+        .post("/api/v1/ip-sets", &json!({"display_name": "rev"}))
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let mut body = created.clone();
+    body["display_name"] = json!("rev-2");
+    let updated = c
+        .put(&format!("/api/v1/ip-sets/{id}"), &body)
+        .await
+        .unwrap();
+    assert_eq!(updated["_revision"], 1);
+    // The old revision is now stale.
+    let err = c
+        .put(&format!("/api/v1/ip-sets/{id}"), &body)
+        .await
+        .unwrap_err();
+    assert!(err.is_stale_revision(), "{err}");
+    assert!(!err.is_retriable() && !err.is_not_found());
+    let api = err.api().unwrap();
+    assert!(matches!(api.http_status, 409 | 412));
+    assert!(!api.error_message.is_empty());
+    // Stale revisions are the caller's business (re-read and re-apply): sent once.
+    assert_eq!(logged(&h, "PUT", &format!("/api/v1/ip-sets/{id}")).len(), 2);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn client_concurrency_limit_keeps_under_the_managers_limit() {
+    // The simulated manager allows 4 outstanding requests per client and answers slowly.
+    let mk = |client_concurrency| SimConfig {
+        inventory: Some(sim_fixture("mini")),
+        latency: Duration::from_millis(40),
+        limits: simulator::Limits {
+            client_rate_per_sec: 0,
+            client_concurrency,
+            global_concurrency: 0,
+        },
+        ..SimConfig::default()
+    };
+    async fn burst(h: &simulator::SimHandle, limit: usize) -> (usize, usize) {
+        let mut cfg = config_for(&h.base_url());
+        cfg.max_concurrency = limit;
+        cfg.retry = client::RetryPolicy::none();
+        let c = NsxClient::new(cfg).unwrap();
+        c.login().await.unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..48 {
+            let c = c.clone();
+            tasks.push(tokio::spawn(async move { c.node_version().await }));
+        }
+        let (mut ok, mut too_many) = (0, 0);
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(e) if e.http_status() == Some(429) => too_many += 1,
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        (ok, too_many)
+    }
+    let h = start(mk(4)).await;
+    assert_eq!(burst(&h, 4).await, (48, 0));
+    // Control: without the client-side limit the manager does refuse some of the burst.
+    let (_, refused) = burst(&h, 48).await;
+    assert!(
+        refused > 0,
+        "the control burst should exceed the manager's limit"
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn client_rate_limit_keeps_under_the_managers_rate() {
+    let h = start(SimConfig {
+        inventory: Some(sim_fixture("mini")),
+        limits: simulator::Limits {
+            client_rate_per_sec: 12,
+            client_concurrency: 0,
+            global_concurrency: 0,
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let mut cfg = config_for(&h.base_url());
+    cfg.rate_limit = Some(8.0);
+    cfg.retry = client::RetryPolicy::none();
+    let c = NsxClient::new(cfg).unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move { c.node_version().await }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let log = h.request_log();
+    assert!(log.iter().all(|e| e["status"] == 200), "{log:?}");
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn typed_responses_and_errors_name_the_request() {
+    #[derive(serde::Deserialize)]
+    struct Version {
+        node_version: String,
+    }
+    let h = start_mini().await;
+    let c = client_for(&h);
+    let v: Version = c.get_as("/api/v1/node/version").await.unwrap();
+    assert!(v.node_version.starts_with("3.2"));
+    let err = c
+        .get_as::<Vec<String>>("/api/v1/node/version")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Decode { .. }), "{err}");
+    assert!(err.to_string().contains("/api/v1/node/version"));
+    let err = c.get("/api/v1/no-such-collection").await.unwrap_err();
+    let s = err.to_string();
+    assert!(
+        s.contains("GET /api/v1/no-such-collection") && s.contains("404"),
+        "{s}"
+    );
+    let _: Value = c.get("/api/v1/node/status").await.unwrap();
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn unreachable_manager_is_a_connection_error() {
+    // Bind then drop a listener to find a loopback port with nothing behind it.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut cfg = config_for(&format!("http://127.0.0.1:{port}"));
+    cfg.retry = fast_retry(2);
+    let c = NsxClient::new(cfg).unwrap();
+    let err = c.node_version().await.unwrap_err();
+    assert!(err.is_connection(), "{err:?}");
+    let s = err.to_string();
+    assert!(
+        s.contains("connection failed") && !s.contains(&password()),
+        "{s}"
+    );
+}
