@@ -30,6 +30,8 @@ enum Command {
     Show(cmd::show::Args),
     /// Print the step dependency graph of a plan in Graphviz DOT.
     Graph(cmd::graph::Args),
+    /// Plan a migration from an inventory snapshot: prechecks, imports, tag changes, DFW moves.
+    Plan(cmd::plan::Args),
     /// Re-seal a plan after a deliberate, reviewed hand edit (recomputes plan_id).
     Seal(cmd::seal::Args),
 }
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Show(args) => cmd::show::run(args),
         Command::Graph(args) => cmd::graph::run(args),
+        Command::Plan(args) => cmd::plan::run(args),
         Command::Seal(args) => cmd::seal::run(args),
     };
     match result {

@@ -330,14 +330,21 @@ impl Text {
             .as_deref()
             .map(|n| format!(" \"{n}\""))
             .unwrap_or_default();
+        let label = if f.id.starts_with(&f.check) {
+            f.id.clone()
+        } else {
+            format!("{} [{}]", f.id, f.check)
+        };
+        let id = if label.contains(&f.subject.id) {
+            String::new()
+        } else {
+            format!(" {}", f.subject.id)
+        };
         let _ = writeln!(
             o,
-            "  {} {} [{}] {} {}{name}",
+            "  {} {label} {}{id}{name}",
             self.severity(f.severity),
-            f.id,
-            f.check,
             f.subject.resource_type,
-            f.subject.id
         );
         let _ = writeln!(o, "          {}", f.message);
         let _ = writeln!(o, "          remedy: {}", f.remedy);

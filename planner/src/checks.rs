@@ -1,0 +1,462 @@
+//! Prechecks: the seeds' requirements and limitations, as findings with remedies.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use plan_schema::{Severity, Subject};
+
+use crate::build::{Ctx, Entry, subject};
+use crate::model::Kind;
+use crate::userspec::Product;
+
+const NCP_IDLE_REMEDY: &str = "Run NCP in Manager mode again until it is idle (no create, update or delete), at least 10 minutes (NCP's longest retry interval), then collect and plan again.";
+
+/// Compare dotted version strings numerically on their first three parts.
+pub(crate) fn version_at_least(version: &str, min: &str) -> Option<bool> {
+    let parse = |v: &str| -> Option<Vec<u64>> {
+        v.split(['.', '-', '+'])
+            .take(3)
+            .map(|p| p.parse::<u64>().ok())
+            .collect()
+    };
+    let (mut a, mut b) = (parse(version)?, parse(min)?);
+    a.resize(3, 0);
+    b.resize(3, 0);
+    Some(a >= b)
+}
+
+fn subj(resource_type: &str, id: &str, name: Option<&str>) -> Subject {
+    Subject {
+        resource_type: resource_type.into(),
+        id: id.into(),
+        display_name: name.map(str::to_string),
+    }
+}
+
+pub(crate) fn run(ctx: &mut Ctx<'_>, entries: &[Entry]) {
+    versions(ctx);
+    coordinator(ctx);
+    ncp_running(ctx);
+    kubernetes_counterparts(ctx);
+    lb_rule_counts(ctx);
+    port_tags(ctx);
+    duplicate_policy_ids(ctx, entries);
+    snat_firewall_match(ctx);
+    other_clusters(ctx);
+}
+
+fn versions(ctx: &mut Ctx<'_>) {
+    let manager = ctx
+        .inv
+        .metadata
+        .as_ref()
+        .map(|m| m.nsx_manager.clone())
+        .unwrap_or_else(|| "unknown".into());
+    let min_nsx = ctx.rules.ncp.min_nsx_version.clone();
+    match ctx.inv.metadata.as_ref().and_then(|m| m.nsx_version.clone()) {
+        Some(v) => match version_at_least(&v, &min_nsx) {
+            Some(true) => {}
+            Some(false) => ctx.finding(
+                Severity::Error,
+                "nsx-version",
+                subj("NsxManager", &manager, None),
+                format!("NSX {v} is older than {min_nsx}, the minimum for importing NCP objects into Policy."),
+                "Upgrade NSX first.",
+            ),
+            None => ctx.finding(
+                Severity::Warning,
+                "nsx-version",
+                subj("NsxManager", &manager, None),
+                format!("NSX version \"{v}\" could not be read as a version; {min_nsx} or later is required."),
+                "Check the NSX version by hand.",
+            ),
+        },
+        None => ctx.finding(
+            Severity::Warning,
+            "nsx-version",
+            subj("NsxManager", &manager, None),
+            format!("The inventory does not say which NSX version it came from; {min_nsx} or later is required."),
+            "Collect the inventory with `nsx-migrate collect`, or check the version by hand.",
+        ),
+    }
+    let min_ncp = ctx.rules.ncp.min_ncp_version.clone();
+    let cluster = ctx.cluster.clone();
+    let tag_versions: BTreeSet<String> = ctx
+        .inv
+        .objects
+        .iter()
+        .filter(|o| ctx.is_cluster_owned(o))
+        .filter_map(|o| o.tag("ncp/version").map(str::to_string))
+        .collect();
+    let tags_note = if tag_versions.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (the ncp/version tags say {}, which is NCP's tagging version, not its release)",
+            tag_versions.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    };
+    match ctx.spec.and_then(|c| c.ncp_version.clone()) {
+        Some(v) => {
+            if version_at_least(&v, &min_ncp) == Some(false) {
+                ctx.finding(
+                    Severity::Error,
+                    "ncp-version",
+                    subj("Cluster", &cluster, None),
+                    format!("NCP {v} is older than {min_ncp}, the first release whose importer supports this migration."),
+                    "Upgrade NCP (in Manager mode) first.",
+                );
+            }
+        }
+        None => ctx.finding(
+            Severity::Warning,
+            "ncp-version",
+            subj("Cluster", &cluster, None),
+            format!("The NCP release of the cluster is not known{tags_note}; the import needs NCP {min_ncp} or later (4.1.2 for TAS)."),
+            "Set ncp_version for the cluster in the user spec once you have checked it.",
+        ),
+    }
+}
+
+fn coordinator(ctx: &mut Ctx<'_>) {
+    let manager = ctx
+        .inv
+        .metadata
+        .as_ref()
+        .map(|m| m.nsx_manager.clone())
+        .unwrap_or_else(|| "unknown".into());
+    let state = ctx
+        .inv
+        .metadata
+        .as_ref()
+        .and_then(|m| m.migration_coordinator.clone());
+    match state.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        Some("RUNNING") => ctx.finding(
+            Severity::Info,
+            "coordinator-status",
+            subj("NsxManager", &manager, None),
+            "The migration coordinator was running when the inventory was collected.".into(),
+            "None now; apply checks it again before any change.",
+        ),
+        Some(other) => ctx.finding(
+            Severity::Warning,
+            "coordinator-status",
+            subj("NsxManager", &manager, None),
+            format!("The migration coordinator was {other} when the inventory was collected."),
+            "Start it on the manager you will apply against (`/etc/init.d/migration-coordinator start`, or `start service migration-coordinator`) before the window; apply refuses to start without it.",
+        ),
+        None => ctx.finding(
+            Severity::Info,
+            "coordinator-status",
+            subj("NsxManager", &manager, None),
+            "The migration coordinator's state is unknown (offline inventory).".into(),
+            "None now; apply checks it before any change.",
+        ),
+    }
+}
+
+fn ncp_running(ctx: &mut Ctx<'_>) {
+    let namespaces = ctx.rules.ncp.pod_namespaces.clone();
+    let prefixes = ctx.rules.ncp.pod_name_prefixes.clone();
+    let pods: Vec<(String, String, String)> = ctx
+        .inv
+        .kube("pods")
+        .iter()
+        .filter(|p| {
+            p.namespace
+                .as_ref()
+                .is_some_and(|ns| namespaces.contains(ns))
+        })
+        .filter(|p| prefixes.iter().any(|pre| p.name.starts_with(pre)))
+        .map(|p| {
+            let phase = p
+                .raw
+                .pointer("/status/phase")
+                .and_then(|v| v.as_str())
+                .unwrap_or("Unknown")
+                .to_string();
+            (
+                p.namespace.clone().unwrap_or_default(),
+                p.name.clone(),
+                phase,
+            )
+        })
+        .filter(|(_, _, phase)| phase == "Running" || phase == "Pending")
+        .collect();
+    for (ns, name, phase) in pods {
+        ctx.finding(
+            Severity::Error,
+            "ncp-running",
+            subj("Pod", &format!("{ns}/{name}"), Some(&name)),
+            format!("NCP pod {ns}/{name} is {phase}. The import needs NCP stopped and NSX idle; the importer does not stop NCP itself."),
+            "Stop NCP (scale its deployment to 0), wait at least 10 minutes, then collect and plan again.",
+        );
+    }
+}
+
+fn kubernetes_counterparts(ctx: &mut Ctx<'_>) {
+    let set = |stem: &str, ctx: &Ctx<'_>| -> BTreeSet<(String, String)> {
+        ctx.inv
+            .kube(stem)
+            .iter()
+            .map(|o| (o.namespace.clone().unwrap_or_default(), o.name.clone()))
+            .collect()
+    };
+    let namespaces: BTreeSet<String> = ctx
+        .inv
+        .kube("namespaces")
+        .iter()
+        .map(|o| o.name.clone())
+        .collect();
+    let nodes: BTreeSet<String> = ctx
+        .inv
+        .kube("nodes")
+        .iter()
+        .map(|o| o.name.clone())
+        .collect();
+    let pods = set("pods", ctx);
+    let nps = set("networkpolicies", ctx);
+    let services = set("services", ctx);
+    let ingresses = set("ingresses", ctx);
+    let scope: Vec<usize> = ctx
+        .scope
+        .iter()
+        .filter(|(_, shared)| !**shared)
+        .map(|(&i, _)| i)
+        .collect();
+    for i in scope {
+        let o = ctx.obj(i);
+        let ns = o.tag("ncp/project");
+        let mut missing: Option<String> = None;
+        if let Some(ns) = ns
+            && !namespaces.contains(ns)
+        {
+            missing = Some(format!("Namespace {ns}"));
+        } else if let (Kind::LogicalPort, Some(pod), Some(ns)) = (o.kind, o.tag("ncp/pod"), ns) {
+            if !pods.contains(&(ns.to_string(), pod.to_string())) {
+                missing = Some(format!("Pod {ns}/{pod}"));
+            }
+        } else if let (Kind::LogicalPort, Some(node)) = (o.kind, o.tag("ncp/node_name")) {
+            if !nodes.contains(node) {
+                missing = Some(format!("Node {node}"));
+            }
+        } else if let (Some(np), Some(ns)) = (o.tag("ncp/network_policy"), ns) {
+            if !nps.contains(&(ns.to_string(), np.to_string())) {
+                missing = Some(format!("NetworkPolicy {ns}/{np}"));
+            }
+        } else if let (Some(svc), Some(ns)) = (o.tag("ncp/service"), ns) {
+            if !services.contains(&(ns.to_string(), svc.to_string())) {
+                missing = Some(format!("Service {ns}/{svc}"));
+            }
+        } else if let (Some(ing), Some(ns)) = (o.tag("ncp/ingress"), ns)
+            && !ingresses.contains(&(ns.to_string(), ing.to_string()))
+        {
+            missing = Some(format!("Ingress {ns}/{ing}"));
+        }
+        if let Some(what) = missing {
+            let cluster = ctx.cluster.clone();
+            ctx.finding(
+                Severity::Error,
+                "k8s-counterpart-missing",
+                subject(o),
+                format!("{} \"{}\" is tagged for cluster {cluster}, but Kubernetes has no {what}. The importer cannot build this object's request (seed phase 1).", o.resource_type, o.display_name),
+                NCP_IDLE_REMEDY,
+            );
+        }
+    }
+}
+
+fn lb_rule_counts(ctx: &mut Ctx<'_>) {
+    let max = ctx.rules.ncp.max_lb_virtual_server_rules;
+    let scope: Vec<usize> = ctx.scope.keys().copied().collect();
+    for i in scope {
+        let o = ctx.obj(i);
+        if o.kind != Kind::LbVirtualServer {
+            continue;
+        }
+        let n = o
+            .raw
+            .get("rule_ids")
+            .and_then(|v| v.as_array())
+            .map(Vec::len)
+            .unwrap_or(0);
+        if n > max {
+            ctx.finding(
+                Severity::Error,
+                "lb-virtual-server-rules",
+                subject(o),
+                format!("Virtual server \"{}\" has {n} rules; NCP-created virtual servers must have at most {max} for the import.", o.display_name),
+                "While NCP still runs in Manager mode, split the Ingress rules over several LoadBalancer CRDs, wait until NCP is idle, then collect and plan again.",
+            );
+        }
+    }
+}
+
+fn port_tags(ctx: &mut Ctx<'_>) {
+    let max = ctx.rules.ncp.max_port_tags;
+    let scope: Vec<usize> = ctx.scope.keys().copied().collect();
+    for i in scope {
+        let o = ctx.obj(i);
+        if o.kind == Kind::LogicalPort && o.tags.len() > max {
+            ctx.finding(
+                Severity::Error,
+                "port-tag-count",
+                subject(o),
+                format!("Logical port \"{}\" carries {} tags; ports with more than {max} tags fail promotion (a known NSX defect).", o.display_name, o.tags.len()),
+                "Remove labels from the pod (NCP copies them into tags) while NCP runs in Manager mode, wait until it is idle, then collect again.",
+            );
+        }
+    }
+}
+
+fn duplicate_policy_ids(ctx: &mut Ctx<'_>, entries: &[Entry]) {
+    let mut seen: HashMap<&str, &Entry> = HashMap::new();
+    let mut dups: Vec<(String, String, String, String)> = Vec::new();
+    for e in entries {
+        let Some(path) = e.resource.policy_path.as_deref() else {
+            continue;
+        };
+        if let Some(first) = seen.insert(path, e)
+            && first.resource.manager_id != e.resource.manager_id
+        {
+            dups.push((
+                path.to_string(),
+                e.resource.resource_type.clone(),
+                e.resource.manager_id.clone(),
+                first.resource.manager_id.clone(),
+            ));
+        }
+    }
+    for (path, rt, id, other) in dups {
+        ctx.finding(
+            Severity::Error,
+            "duplicate-policy-id",
+            subj(&rt, &id, None),
+            format!("Manager objects {other} and {id} would both become {path}."),
+            "Give one of them another Policy id (policy_id in the user spec), or rename it if ids come from display names.",
+        );
+    }
+    // Existing Policy objects of other owners on the same path.
+    let promoted: BTreeMap<&str, &str> = ctx
+        .inv
+        .objects
+        .iter()
+        .filter_map(|o| o.tag("policyPath").map(|p| (p, o.id.as_str())))
+        .collect();
+    let mut taken = Vec::new();
+    for e in entries {
+        if let Some(path) = e.resource.policy_path.as_deref()
+            && let Some(owner) = promoted.get(path)
+            && *owner != e.resource.manager_id
+        {
+            taken.push((
+                path.to_string(),
+                e.resource.resource_type.clone(),
+                e.resource.manager_id.clone(),
+                owner.to_string(),
+            ));
+        }
+    }
+    for (path, rt, id, owner) in taken {
+        ctx.finding(
+            Severity::Error,
+            "policy-id-taken",
+            subj(&rt, &id, None),
+            format!("{path} already belongs to the Policy object promoted from {owner}."),
+            "Choose another Policy id for this object (policy_id in the user spec).",
+        );
+    }
+}
+
+fn snat_firewall_match(ctx: &mut Ctx<'_>) {
+    let mut per_router: BTreeMap<String, usize> = BTreeMap::new();
+    let scope: Vec<usize> = ctx.scope.keys().copied().collect();
+    for i in scope {
+        let o = ctx.obj(i);
+        if o.kind == Kind::NatRule
+            && o.str_field("action") == Some("SNAT")
+            && o.str_field("firewall_match") != Some("BYPASS")
+        {
+            *per_router
+                .entry(
+                    o.str_field("logical_router_id")
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+                .or_default() += 1;
+        }
+    }
+    for (router, n) in per_router {
+        let (name, rt) = match ctx.find(&router, &[Kind::LogicalRouter]) {
+            Some(r) => (
+                ctx.obj(r).display_name.clone(),
+                ctx.obj(r).resource_type.clone(),
+            ),
+            None => (router.clone(), "LogicalRouter".into()),
+        };
+        ctx.finding(
+            Severity::Warning,
+            "snat-firewall-match",
+            subj(&rt, &router, Some(&name)),
+            format!("{n} NCP SNAT rule(s) on \"{name}\" will use firewall_match BYPASS after the import: Gateway Firewall rules on that router stop applying to this traffic, and new SNAT rules follow ncp.ini's natfirewallmatch."),
+            "Review the Gateway Firewall rules of the Tier-0; set natfirewallmatch in ncp.ini to what new SNAT rules should use.",
+        );
+    }
+}
+
+fn other_clusters(ctx: &mut Ctx<'_>) {
+    let scope_tag = ctx.rules.ncp.cluster_tag_scope.clone();
+    let mut clusters: BTreeSet<String> = BTreeSet::new();
+    let mut products: BTreeSet<&'static str> = BTreeSet::new();
+    for o in &ctx.inv.objects {
+        if let Some(c) = o.tag(&scope_tag) {
+            clusters.insert(c.to_string());
+        }
+        if o.tag("pks/cluster").is_some() || o.tag("pks/clusters").is_some() {
+            products.insert("TKGi");
+        }
+        match o.tag("ncp/coe") {
+            Some("kubernetes") if o.tag("pks/cluster").is_none() => {
+                products.insert("Kubernetes");
+            }
+            Some("cloud-foundry") | Some("pcf") | Some("tas") => {
+                products.insert("TAS");
+            }
+            _ => {}
+        }
+    }
+    if let Some(p) = ctx.spec.and_then(|c| c.product) {
+        products.insert(match p {
+            Product::Vanilla => "Kubernetes",
+            Product::Tkgi => "TKGi",
+            Product::Tas => "TAS",
+        });
+    }
+    let manager = ctx
+        .inv
+        .metadata
+        .as_ref()
+        .map(|m| m.nsx_manager.clone())
+        .unwrap_or_else(|| "unknown".into());
+    if products.contains("TKGi") {
+        products.remove("Kubernetes");
+    }
+    if products.len() > 1 {
+        ctx.finding(
+            Severity::Error,
+            "shared-nsx-products",
+            subj("NsxManager", &manager, None),
+            format!("This NSX serves {}; importing clusters of an NSX shared between TAS, TKGi and vanilla Kubernetes is not supported.", products.iter().copied().collect::<Vec<_>>().join(", ")),
+            "Do not import with a shared NSX; see the NCP documentation's limitations.",
+        );
+    }
+    clusters.remove(&ctx.cluster);
+    if !clusters.is_empty() {
+        ctx.finding(
+            Severity::Info,
+            "other-clusters",
+            subj("NsxManager", &manager, None),
+            format!("Other clusters use this NSX: {}. Only one cluster can be imported at a time.", clusters.into_iter().collect::<Vec<_>>().join(", ")),
+            "Strategy 1: stop NCP on all clusters for one window (NSX backup and restore stay usable). Strategy 2: one cluster at a time (no backup restore). See docs/runbook.md.",
+        );
+    }
+}

@@ -1,0 +1,386 @@
+//! Inventory snapshots (docs/inventory-format.md): loading with located errors, and the canonical
+//! fingerprints the plan records.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::PlanError;
+use crate::model::{Kind, MpObject};
+
+/// `metadata.json`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    pub format: String,
+    pub format_version: u32,
+    pub source: String,
+    pub collected_at: String,
+    pub nsx_manager: String,
+    #[serde(default)]
+    pub nsx_version: Option<String>,
+    #[serde(default)]
+    pub migration_coordinator: Option<String>,
+    #[serde(default)]
+    pub kubernetes: Option<KubeMeta>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KubeMeta {
+    #[serde(default)]
+    pub cluster: Option<String>,
+    #[serde(default)]
+    pub context: Option<String>,
+}
+
+/// The NSX collections of a snapshot, by file stem.
+pub const NSX_FILES: &[(&str, Kind)] = &[
+    ("logical-switches", Kind::LogicalSwitch),
+    ("logical-ports", Kind::LogicalPort),
+    ("logical-routers", Kind::LogicalRouter),
+    ("logical-router-ports", Kind::LogicalRouterPort),
+    ("nat-rules", Kind::NatRule),
+    ("static-routes", Kind::StaticRoute),
+    ("ip-blocks", Kind::IpBlock),
+    ("ip-block-subnets", Kind::IpBlockSubnet),
+    ("ip-pools", Kind::IpPool),
+    ("ip-sets", Kind::IpSet),
+    ("ns-groups", Kind::NsGroup),
+    ("firewall-sections", Kind::FirewallSection),
+    ("switching-profiles", Kind::SwitchingProfile),
+    ("certificates", Kind::Certificate),
+    ("lb-services", Kind::LbService),
+    ("lb-virtual-servers", Kind::LbVirtualServer),
+    ("lb-pools", Kind::LbPool),
+    ("lb-monitors", Kind::LbMonitor),
+    ("lb-app-profiles", Kind::LbAppProfile),
+    ("lb-persistence-profiles", Kind::LbPersistenceProfile),
+    ("lb-client-ssl-profiles", Kind::LbClientSslProfile),
+    ("lb-server-ssl-profiles", Kind::LbServerSslProfile),
+    ("lb-rules", Kind::LbRule),
+];
+
+/// The Kubernetes lists of a snapshot, by file stem, with the List kind the API returns.
+pub const K8S_FILES: &[(&str, &str)] = &[
+    ("namespaces", "NamespaceList"),
+    ("pods", "PodList"),
+    ("services", "ServiceList"),
+    ("endpoints", "EndpointsList"),
+    ("nodes", "NodeList"),
+    ("ingresses", "IngressList"),
+    ("networkpolicies", "NetworkPolicyList"),
+];
+
+/// An IP pool allocation (`AllocationIpAddress`) with the pool it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Allocation {
+    pub pool_id: String,
+    pub allocation_id: String,
+    pub raw: Value,
+}
+
+/// A Kubernetes object reduced to what the planner matches on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KubeObject {
+    pub kind: &'static str,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub raw: Value,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    pub root: PathBuf,
+    pub metadata: Option<Metadata>,
+    /// Every NSX object (firewall rules are inside their sections), in file order.
+    pub objects: Vec<MpObject>,
+    pub allocations: Vec<Allocation>,
+    /// Kubernetes objects by List stem (`pods`, `namespaces`, ...).
+    pub kube: BTreeMap<&'static str, Vec<KubeObject>>,
+    /// Canonical fingerprints (sha256 hex) and object counts.
+    pub nsx_fingerprint: String,
+    pub nsx_count: u64,
+    pub kube_fingerprint: String,
+    pub kube_count: u64,
+}
+
+fn read_json(path: &Path) -> Result<Value, PlanError> {
+    let text = std::fs::read_to_string(path).map_err(|source| PlanError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| PlanError::Json {
+        path: path.to_path_buf(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })
+}
+
+fn bad(path: &Path, pointer: impl Into<String>, message: impl Into<String>) -> PlanError {
+    PlanError::Snapshot {
+        path: path.to_path_buf(),
+        pointer: pointer.into(),
+        message: message.into(),
+    }
+}
+
+fn list_results<'a>(path: &Path, value: &'a Value) -> Result<&'a Vec<Value>, PlanError> {
+    value
+        .get("results")
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            bad(
+                path,
+                "/results",
+                "expected a list response with a `results` array",
+            )
+        })
+}
+
+impl Inventory {
+    /// Load a snapshot directory.
+    pub fn load(root: &Path) -> Result<Inventory, PlanError> {
+        if !root.is_dir() {
+            return Err(PlanError::Io {
+                path: root.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "not a snapshot directory",
+                ),
+            });
+        }
+        let mut inv = Inventory {
+            root: root.to_path_buf(),
+            ..Inventory::default()
+        };
+
+        let meta_path = root.join("metadata.json");
+        if meta_path.exists() {
+            let value = read_json(&meta_path)?;
+            let meta: Metadata =
+                serde_json::from_value(value).map_err(|e| bad(&meta_path, "", e.to_string()))?;
+            if meta.format != "nsx-migrate-inventory" || meta.format_version != 1 {
+                return Err(bad(
+                    &meta_path,
+                    "/format_version",
+                    format!(
+                        "not an inventory snapshot of format 1 (found format `{}` version {})",
+                        meta.format, meta.format_version
+                    ),
+                ));
+            }
+            inv.metadata = Some(meta);
+        }
+
+        let nsx_dir = root.join("nsx");
+        check_known_files(
+            &nsx_dir,
+            NSX_FILES
+                .iter()
+                .map(|(s, _)| *s)
+                .chain(["ip-pool-allocations"]),
+        )?;
+        for &(stem, kind) in NSX_FILES {
+            let path = nsx_dir.join(format!("{stem}.json"));
+            if !path.exists() {
+                continue;
+            }
+            let value = read_json(&path)?;
+            for (i, raw) in list_results(&path, &value)?.iter().enumerate() {
+                let obj = MpObject::from_json(kind, raw.clone())
+                    .map_err(|m| bad(&path, format!("/results/{i}"), m))?;
+                inv.objects.push(obj);
+            }
+        }
+        let alloc_path = nsx_dir.join("ip-pool-allocations.json");
+        if alloc_path.exists() {
+            let value = read_json(&alloc_path)?;
+            let map = value
+                .as_object()
+                .ok_or_else(|| bad(&alloc_path, "", "expected an object keyed by IP pool id"))?;
+            for (pool_id, list) in map {
+                for (i, raw) in list_results(&alloc_path, list)?.iter().enumerate() {
+                    let allocation_id = raw
+                        .get("allocation_id")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| {
+                            bad(
+                                &alloc_path,
+                                format!("/{pool_id}/results/{i}/allocation_id"),
+                                "missing allocation_id",
+                            )
+                        })?
+                        .to_string();
+                    inv.allocations.push(Allocation {
+                        pool_id: pool_id.clone(),
+                        allocation_id,
+                        raw: raw.clone(),
+                    });
+                }
+            }
+        }
+
+        let k8s_dir = root.join("k8s");
+        check_known_files(&k8s_dir, K8S_FILES.iter().map(|(s, _)| *s))?;
+        for &(stem, list_kind) in K8S_FILES {
+            let path = k8s_dir.join(format!("{stem}.json"));
+            let mut items = Vec::new();
+            if path.exists() {
+                let value = read_json(&path)?;
+                match value.get("kind").and_then(Value::as_str) {
+                    Some(k) if k == list_kind || k == "List" => {}
+                    other => {
+                        return Err(bad(
+                            &path,
+                            "/kind",
+                            format!(
+                                "expected kind {list_kind}, found {}",
+                                other.unwrap_or("nothing")
+                            ),
+                        ));
+                    }
+                }
+                let list = value
+                    .get("items")
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| bad(&path, "/items", "expected an `items` array"))?;
+                for (i, raw) in list.iter().enumerate() {
+                    let name = raw
+                        .pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| {
+                            bad(&path, format!("/items/{i}/metadata/name"), "missing")
+                        })?;
+                    let namespace = raw
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
+                    items.push(KubeObject {
+                        kind: list_kind.trim_end_matches("List"),
+                        namespace,
+                        name: name.to_string(),
+                        raw: raw.clone(),
+                    });
+                }
+            }
+            inv.kube.insert(stem, items);
+        }
+        inv.fingerprint();
+        Ok(inv)
+    }
+
+    /// Canonical fingerprints: objects sorted by kind and id, keys sorted, API-shape noise
+    /// (per-item apiVersion/kind that kubectl adds, list metadata) left out. A snapshot written by
+    /// `collect` and the data it was collected from therefore fingerprint alike.
+    fn fingerprint(&mut self) {
+        let mut nsx: Vec<(String, String, String)> = self
+            .objects
+            .iter()
+            .map(|o| {
+                (
+                    o.kind.as_str().to_string(),
+                    o.id.clone(),
+                    canonical_json(&o.raw),
+                )
+            })
+            .collect();
+        nsx.extend(self.allocations.iter().map(|a| {
+            (
+                "Allocation".to_string(),
+                format!("{}/{}", a.pool_id, a.allocation_id),
+                canonical_json(&a.raw),
+            )
+        }));
+        nsx.sort();
+        self.nsx_count = nsx.len() as u64;
+        self.nsx_fingerprint = digest(nsx.iter().map(|(k, id, j)| format!("{k}\u{0}{id}\u{0}{j}")));
+
+        let mut kube: Vec<(String, String, String, String)> = Vec::new();
+        for (stem, items) in &self.kube {
+            for o in items {
+                let mut raw = o.raw.clone();
+                if let Some(m) = raw.as_object_mut() {
+                    m.remove("apiVersion");
+                    m.remove("kind");
+                    if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
+                        meta.remove("managedFields");
+                    }
+                }
+                kube.push((
+                    stem.to_string(),
+                    o.namespace.clone().unwrap_or_default(),
+                    o.name.clone(),
+                    canonical_json(&raw),
+                ));
+            }
+        }
+        kube.sort();
+        self.kube_count = kube.len() as u64;
+        self.kube_fingerprint = digest(
+            kube.iter()
+                .map(|(s, ns, n, j)| format!("{s}\u{0}{ns}\u{0}{n}\u{0}{j}")),
+        );
+    }
+
+    pub fn kube(&self, stem: &str) -> &[KubeObject] {
+        self.kube.get(stem).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+fn check_known_files<'a>(
+    dir: &Path,
+    known: impl Iterator<Item = &'a str>,
+) -> Result<(), PlanError> {
+    let known: Vec<&str> = known.collect();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix(".json") else {
+            continue;
+        };
+        if !known.contains(&stem) {
+            return Err(bad(
+                &entry.path(),
+                "",
+                format!("unknown snapshot file (known: {})", known.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn digest(parts: impl Iterator<Item = String>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update(b"\n");
+    }
+    hex::encode(h.finalize())
+}
+
+/// JSON with object keys sorted recursively, compact.
+pub fn canonical_json(v: &Value) -> String {
+    fn sort(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                let mut out = serde_json::Map::new();
+                for k in keys {
+                    out.insert(k.clone(), sort(&m[k]));
+                }
+                Value::Object(out)
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sort).collect()),
+            other => other.clone(),
+        }
+    }
+    serde_json::to_string(&sort(v)).unwrap_or_default()
+}

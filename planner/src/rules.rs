@@ -1,0 +1,222 @@
+//! The planner's rules: conventions an operator can read and change (`planner/rules/default.toml`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use plan_schema::MigrationType;
+
+use crate::error::PlanError;
+
+pub const DEFAULT_RULES: &str = include_str!("../rules/default.toml");
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Rules {
+    pub format_version: u32,
+    pub ncp: NcpRules,
+    pub policy_ids: PolicyIdRules,
+    pub dfw: DfwRules,
+    pub import: ImportRules,
+    #[serde(default)]
+    pub tag_rules: Vec<TagRule>,
+    #[serde(default)]
+    pub display_name_rules: Vec<DisplayNameRule>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NcpRules {
+    pub cluster_tag_scope: String,
+    pub principal_identities: Vec<String>,
+    pub pod_namespaces: Vec<String>,
+    pub pod_name_prefixes: Vec<String>,
+    pub min_nsx_version: String,
+    pub min_ncp_version: String,
+    pub max_lb_virtual_server_rules: usize,
+    pub max_port_tags: usize,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyIdRule {
+    MpId,
+    DisplayName,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyIdRules {
+    pub ncp_owned: PolicyIdRule,
+    pub shared: PolicyIdRule,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Placement {
+    Above,
+    Below,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DfwRules {
+    pub admin_sections: Placement,
+    pub admin_rules_section: String,
+    pub ncp_section_category: String,
+    pub np_rule_patterns: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ImportRules {
+    pub order: Vec<MigrationType>,
+    pub default_batch: usize,
+    pub logical_ports_per_switch: bool,
+    #[serde(default)]
+    pub batch: BTreeMap<MigrationType, usize>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TagRule {
+    pub id: String,
+    pub description: String,
+    pub resource_types: Vec<String>,
+    pub rename: Rename,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Rename {
+    pub from: String,
+    pub to: String,
+    pub value: RenameValue,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RenameValue {
+    PolicyId,
+    Same,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DisplayNameRule {
+    pub id: String,
+    pub description: String,
+    pub resource_types: Vec<String>,
+    #[serde(default)]
+    pub requires_tags: Vec<String>,
+    pub template: String,
+}
+
+impl Rules {
+    /// The rules shipped with nsx-migrate.
+    pub fn builtin() -> Rules {
+        // The embedded file is tested to parse; failing here is a build defect, not bad input.
+        toml::from_str(DEFAULT_RULES).expect("planner/rules/default.toml parses")
+    }
+
+    /// The built-in rules with a user's rules file merged over them (tables key by key, arrays and
+    /// values replaced).
+    pub fn load_with_overrides(path: &Path) -> Result<Rules, PlanError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PlanError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Rules::merge_text(&text, path)
+    }
+
+    pub fn merge_text(text: &str, path: &Path) -> Result<Rules, PlanError> {
+        let user: toml::Table = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+            PlanError::Syntax {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().to_string(),
+            }
+        })?;
+        let mut base: toml::Table = toml::from_str(DEFAULT_RULES).expect("default rules parse");
+        merge(&mut base, user);
+        let rules: Rules = toml::Value::Table(base)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                let message = e.message().to_string();
+                let line = quoted_name(&message).and_then(|k| find_key_line(text, &k));
+                PlanError::Rules {
+                    path: path.to_path_buf(),
+                    line,
+                    message,
+                }
+            })?;
+        if rules.format_version != 1 {
+            return Err(PlanError::Rules {
+                path: path.to_path_buf(),
+                line: find_key_line(text, "format_version"),
+                message: format!(
+                    "rules format_version {} is not supported (expected 1)",
+                    rules.format_version
+                ),
+            });
+        }
+        Ok(rules)
+    }
+
+    pub fn batch_size(&self, t: MigrationType) -> usize {
+        self.import
+            .batch
+            .get(&t)
+            .copied()
+            .unwrap_or(self.import.default_batch)
+            .max(1)
+    }
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+fn quoted_name(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    Some(message[start..end].to_string())
+}
+
+fn find_key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let t = l.trim_start();
+            t.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+                || (t.starts_with('[') && t.contains(key))
+        })
+        .map(|i| i + 1)
+}
+
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let mut i = offset;
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    let before = &text[..i];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
+    (line, column)
+}

@@ -1,0 +1,136 @@
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use planner::rules::Placement;
+use planner::{Inventory, PlanInputs, PlanOptions, Rules, SourcedSpec, UserSpec};
+
+use crate::exit;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Inventory snapshot directory (written by `collect`, or by hand; docs/inventory-format.md).
+    #[arg(long)]
+    inventory: PathBuf,
+    /// Cluster name (NCP's `[coe] cluster`, the `ncp/cluster` tag value). Defaults to the
+    /// snapshot's metadata.
+    #[arg(long)]
+    cluster: Option<String>,
+    /// User spec naming the cluster's shared NSX resources. Defaults to `user-spec.yaml` in the
+    /// inventory directory when present.
+    #[arg(long)]
+    user_spec: Option<PathBuf>,
+    /// Rules file merged over the built-in rules (planner/rules/default.toml).
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// Where admin sections found between NCP sections go (overrides the rules file).
+    #[arg(long, value_enum)]
+    dfw_admin_sections: Option<PlacementArg>,
+    /// Plan file to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// `#:schema` reference written at the top of the plan, for TOML editors.
+    #[arg(
+        long,
+        default_value = "https://nsx-migrate.invalid/schema/plan.schema.json"
+    )]
+    schema_ref: String,
+    /// Fixed creation time (RFC 3339), for reproducible output.
+    #[arg(long, hide = true)]
+    created_at: Option<String>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PlacementArg {
+    Above,
+    Below,
+}
+
+pub fn run(args: Args) -> Result<u8> {
+    let inventory = Inventory::load(&args.inventory)?;
+    let cluster = match args.cluster.clone().or_else(|| {
+        inventory
+            .metadata
+            .as_ref()
+            .and_then(|m| m.kubernetes.as_ref())
+            .and_then(|k| k.cluster.clone())
+    }) {
+        Some(c) => c,
+        None => anyhow::bail!(
+            "{}: no cluster name in metadata.json; pass --cluster",
+            args.inventory.display()
+        ),
+    };
+    let spec_path = args.user_spec.clone().or_else(|| {
+        let p = args.inventory.join("user-spec.yaml");
+        p.exists().then_some(p)
+    });
+    let spec = match &spec_path {
+        Some(p) => Some((
+            UserSpec::load(p)?,
+            p.clone(),
+            std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()))?,
+        )),
+        None => None,
+    };
+    let (rules, rules_source) = match &args.rules {
+        Some(p) => {
+            let bytes =
+                std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()))?;
+            (
+                Rules::load_with_overrides(p)?,
+                Some((p.display().to_string(), plan_schema::sha256_hex(&bytes))),
+            )
+        }
+        None => (Rules::builtin(), None),
+    };
+    let inputs = PlanInputs {
+        inventory: &inventory,
+        inventory_source: args.inventory.display().to_string(),
+        user_spec: spec.as_ref().map(|(s, p, bytes)| SourcedSpec {
+            spec: s,
+            source: p.display().to_string(),
+            sha256: plan_schema::sha256_hex(bytes),
+        }),
+        rules: &rules,
+        rules_source,
+    };
+    let opts = PlanOptions {
+        cluster,
+        created_at: args.created_at.clone().unwrap_or_else(|| {
+            jiff::Timestamp::now()
+                .round(jiff::Unit::Second)
+                .unwrap_or_else(|_| jiff::Timestamp::now())
+                .to_string()
+        }),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        dfw_admin_sections: args.dfw_admin_sections.map(|p| match p {
+            PlacementArg::Above => Placement::Above,
+            PlacementArg::Below => Placement::Below,
+        }),
+    };
+    let plan = planner::build_plan(&inputs, &opts)?;
+    let text = plan_schema::write::to_toml(&plan, Some(&args.schema_ref))?;
+    std::fs::write(&args.out, text)
+        .with_context(|| format!("{}: cannot write plan", args.out.display()))?;
+    let s = &plan.summary;
+    eprintln!(
+        "{}: plan {} for {}: {} import batch(es) of {} object(s), {} update(s), {} DFW change(s); findings: {} error(s), {} warning(s), {} info",
+        args.out.display(),
+        plan.plan_id,
+        plan.header.cluster,
+        s.import_batches,
+        s.imported_resources,
+        s.policy_updates,
+        s.dfw_sections_created + s.dfw_section_moves + s.dfw_rule_moves,
+        s.errors,
+        s.warnings,
+        s.infos
+    );
+    if !plan.is_applicable() {
+        eprintln!(
+            "{}: the plan has error findings: review them (`nsx-migrate show`); it cannot be applied as is",
+            args.out.display()
+        );
+    }
+    Ok(exit::SUCCESS)
+}
