@@ -175,7 +175,7 @@ pub enum ClientError {
 
     /// The NSX API answered with an error status.
     #[error("{0}")]
-    Api(NsxApiError),
+    Api(Box<NsxApiError>),
 
     /// The manager rejected the username/password (HTTP 403). Never carries the password.
     #[error(
@@ -260,7 +260,7 @@ impl ClientError {
     /// The NSX API error behind this error, looking through [`ClientError::RetriesExhausted`].
     pub fn api(&self) -> Option<&NsxApiError> {
         match self {
-            ClientError::Api(e) => Some(e),
+            ClientError::Api(e) => Some(e.as_ref()),
             ClientError::RetriesExhausted { last, .. } => last.api(),
             _ => None,
         }

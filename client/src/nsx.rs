@@ -539,7 +539,7 @@ impl NsxClient {
                     },
                 });
             }
-            return Err(ClientError::Api(api));
+            return Err(ClientError::Api(Box::new(api)));
         }
         let mut cookies = Vec::new();
         for v in headers.get_all("set-cookie") {
@@ -666,14 +666,14 @@ impl NsxClient {
             if let Some(s) = &session {
                 return Err(AttemptError::SessionExpired {
                     generation: s.generation,
-                    err: ClientError::Api(api),
+                    err: ClientError::Api(Box::new(api)),
                 });
             }
             if status == 401 || api.is_invalid_credentials() {
                 return Err(AttemptError::Other(self.auth_failed(&api)));
             }
         }
-        Err(AttemptError::Other(ClientError::Api(api)))
+        Err(AttemptError::Other(ClientError::Api(Box::new(api))))
     }
 
     fn auth_failed(&self, api: &NsxApiError) -> ClientError {

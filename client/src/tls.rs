@@ -192,7 +192,16 @@ impl ServerCertVerifier for RootsVerifier {
         };
         inner
             .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            .map_err(|e| untrusted(e, end_entity))
+            .map_err(|e| match e {
+                rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => untrusted(
+                    "the certificate is not signed by a trusted CA (UnknownIssuer)",
+                    end_entity,
+                ),
+                rustls::Error::InvalidCertificate(ce) => {
+                    untrusted(format!("the certificate was refused: {ce}"), end_entity)
+                }
+                other => other,
+            })
     }
 
     signature_methods!();
@@ -332,17 +341,19 @@ pub(crate) fn hint(opts: &TlsOptions) -> String {
 /// Find a rustls error in an error's source chain and describe it.
 pub(crate) fn find_tls_error(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cur {
+    // Bounded walk: io::Error hides its payload from `source()`, so descend into it explicitly.
+    for _ in 0..32 {
+        let Some(e) = cur else { break };
         if let Some(r) = e.downcast_ref::<rustls::Error>() {
             return Some(describe(r));
         }
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && let Some(inner) = io.get_ref()
-            && let Some(r) = inner.downcast_ref::<rustls::Error>()
+        cur = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
         {
-            return Some(describe(r));
-        }
-        cur = e.source();
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
     }
     None
 }
@@ -352,6 +363,9 @@ fn describe(e: &rustls::Error) -> String {
         rustls::Error::InvalidMessage(_) => format!(
             "{e} (is the server speaking TLS on this port? an http:// URL may be what you want)"
         ),
+        rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) => {
+            inner.to_string()
+        }
         other => other.to_string(),
     }
 }
