@@ -405,57 +405,70 @@ fn snat_firewall_match(ctx: &mut Ctx<'_>) {
 
 fn other_clusters(ctx: &mut Ctx<'_>) {
     let scope_tag = ctx.rules.ncp.cluster_tag_scope.clone();
-    let mut clusters: BTreeSet<String> = BTreeSet::new();
-    let mut products: BTreeSet<&'static str> = BTreeSet::new();
+    // Product of each cluster seen on this NSX: TKGi clusters carry pks/* tags (and pks-<id>
+    // names), TAS foundations say so in ncp/coe (unverified value), the rest is vanilla.
+    let mut product_of: BTreeMap<String, &'static str> = BTreeMap::new();
     for o in &ctx.inv.objects {
-        if let Some(c) = o.tag(&scope_tag) {
-            clusters.insert(c.to_string());
+        if let Some(p) = o.tag("pks/cluster") {
+            product_of.insert(p.to_string(), "TKGi");
         }
-        if o.tag("pks/cluster").is_some() || o.tag("pks/clusters").is_some() {
-            products.insert("TKGi");
-        }
-        match o.tag("ncp/coe") {
-            Some("kubernetes") if o.tag("pks/cluster").is_none() => {
-                products.insert("Kubernetes");
-            }
-            Some("cloud-foundry") | Some("pcf") | Some("tas") => {
-                products.insert("TAS");
-            }
-            _ => {}
+        let Some(c) = o.tag(&scope_tag) else { continue };
+        let product = if matches!(
+            o.tag("ncp/coe"),
+            Some("cloud-foundry") | Some("pcf") | Some("tas")
+        ) {
+            "TAS"
+        } else if o.tag("pks/cluster").is_some() || c.starts_with("pks-") {
+            "TKGi"
+        } else {
+            "Kubernetes"
+        };
+        let entry = product_of.entry(c.to_string()).or_insert(product);
+        if *entry == "Kubernetes" {
+            *entry = product;
         }
     }
     if let Some(p) = ctx.spec.and_then(|c| c.product) {
-        products.insert(match p {
-            Product::Vanilla => "Kubernetes",
-            Product::Tkgi => "TKGi",
-            Product::Tas => "TAS",
-        });
+        product_of.insert(
+            ctx.cluster.clone(),
+            match p {
+                Product::Vanilla => "Kubernetes",
+                Product::Tkgi => "TKGi",
+                Product::Tas => "TAS",
+            },
+        );
     }
+    let products: BTreeSet<&str> = product_of.values().copied().collect();
     let manager = ctx
         .inv
         .metadata
         .as_ref()
         .map(|m| m.nsx_manager.clone())
         .unwrap_or_else(|| "unknown".into());
-    if products.contains("TKGi") {
-        products.remove("Kubernetes");
-    }
     if products.len() > 1 {
+        let detail: Vec<String> = product_of
+            .iter()
+            .map(|(c, p)| format!("{c} ({p})"))
+            .collect();
         ctx.finding(
             Severity::Error,
             "shared-nsx-products",
             subj("NsxManager", &manager, None),
-            format!("This NSX serves {}; importing clusters of an NSX shared between TAS, TKGi and vanilla Kubernetes is not supported.", products.iter().copied().collect::<Vec<_>>().join(", ")),
-            "Do not import with a shared NSX; see the NCP documentation's limitations.",
+            format!("This NSX serves {}: {}. Importing when one NSX is shared between TAS, TKGi and vanilla Kubernetes is not supported.", products.iter().copied().collect::<Vec<_>>().join(", "), detail.join(", ")),
+            "Do not import while the NSX is shared between products (NCP documentation, limitations).",
         );
     }
-    clusters.remove(&ctx.cluster);
-    if !clusters.is_empty() {
+    let others: Vec<String> = product_of
+        .keys()
+        .filter(|c| **c != ctx.cluster)
+        .cloned()
+        .collect();
+    if !others.is_empty() {
         ctx.finding(
             Severity::Info,
             "other-clusters",
             subj("NsxManager", &manager, None),
-            format!("Other clusters use this NSX: {}. Only one cluster can be imported at a time.", clusters.into_iter().collect::<Vec<_>>().join(", ")),
+            format!("Other clusters use this NSX: {}. Only one cluster can be imported at a time.", others.join(", ")),
             "Strategy 1: stop NCP on all clusters for one window (NSX backup and restore stay usable). Strategy 2: one cluster at a time (no backup restore). See docs/runbook.md.",
         );
     }

@@ -190,11 +190,18 @@ impl Inventory {
                 continue;
             }
             let value = read_json(&path)?;
+            let mut objects = Vec::new();
             for (i, raw) in list_results(&path, &value)?.iter().enumerate() {
                 let obj = MpObject::from_json(kind, raw.clone())
                     .map_err(|m| bad(&path, format!("/results/{i}"), m))?;
-                inv.objects.push(obj);
+                objects.push(obj);
             }
+            // Listing order carries meaning only for firewall sections (evaluation order);
+            // everything else is ordered by id so that plans do not depend on how it was listed.
+            if kind != Kind::FirewallSection {
+                objects.sort_by(|a, b| a.id.cmp(&b.id));
+            }
+            inv.objects.extend(objects);
         }
         let alloc_path = nsx_dir.join("ip-pool-allocations.json");
         if alloc_path.exists() {
@@ -267,6 +274,7 @@ impl Inventory {
                     });
                 }
             }
+            items.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
             inv.kube.insert(stem, items);
         }
         inv.fingerprint();

@@ -1,0 +1,234 @@
+//! The plan for the example inventory (snapshot), determinism, ordering, bad inputs.
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+
+use common::{Fixture, example_dir, plan_dir, try_plan_dir};
+use plan_schema::Action;
+use plan_schema::render::{self, Format};
+
+#[test]
+fn example_plan_snapshot() {
+    let plan = plan_dir(&example_dir(), None);
+    let text = plan_schema::write::to_toml(&plan, None).unwrap();
+    // The written plan reads back valid and equal.
+    let again = plan_schema::parse_plan(&text, std::path::Path::new("plan.toml")).unwrap();
+    assert_eq!(again, plan);
+    insta::assert_snapshot!("example_plan_toml", text);
+    insta::assert_snapshot!(
+        "example_plan_show",
+        render::show(&plan, Format::Text { color: false })
+    );
+}
+
+#[test]
+fn same_inputs_give_a_byte_identical_plan() {
+    let a = plan_schema::write::to_toml(&plan_dir(&example_dir(), None), None).unwrap();
+    let b = plan_schema::write::to_toml(&plan_dir(&example_dir(), None), None).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn file_layout_and_listing_order_do_not_change_the_plan() {
+    // The same objects listed in another order and formatted differently (as another collector
+    // would write them) give the same fingerprints and the same plan, except DFW order, which is
+    // data: firewall sections keep their order.
+    let f = Fixture::new();
+    for file in [
+        "logical-ports",
+        "ip-pools",
+        "logical-switches",
+        "nat-rules",
+        "lb-pools",
+    ] {
+        f.edit_json(&format!("nsx/{file}.json"), |v| {
+            v["results"].as_array_mut().unwrap().reverse()
+        });
+    }
+    f.edit_json("k8s/pods.json", |v| {
+        v["items"].as_array_mut().unwrap().reverse()
+    });
+    let shuffled = f.plan();
+    let original = plan_dir(&example_dir(), None);
+    assert_eq!(shuffled.inputs, original.inputs);
+    assert_eq!(shuffled.plan_id, original.plan_id);
+}
+
+#[test]
+fn import_steps_reference_only_earlier_steps_and_updates_follow_their_imports() {
+    let plan = plan_dir(&example_dir(), None);
+    let position: HashMap<&str, usize> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    for (i, s) in plan.steps.iter().enumerate() {
+        for d in &s.depends_on {
+            assert!(position[d.as_str()] < i, "{} depends on later {d}", s.id);
+        }
+    }
+    // Every update depends on the import of its object.
+    for s in &plan.steps {
+        if let Action::PolicyUpdate(u) = &s.action {
+            let dep = &s.depends_on[0];
+            let imp = plan.step(dep).unwrap();
+            let Action::ImportBatch(b) = &imp.action else {
+                panic!("{dep} is not an import")
+            };
+            assert!(
+                b.resources
+                    .iter()
+                    .any(|r| Some(&r.manager_id) == u.manager_id.as_ref())
+            );
+        }
+    }
+}
+
+#[test]
+fn one_migration_type_per_request_and_dfw_sections_last() {
+    let plan = plan_dir(&example_dir(), None);
+    let types: Vec<_> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::ImportBatch(b) => Some(b.migration_type),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(types.last(), Some(&plan_schema::MigrationType::DfwSection));
+    let distinct: BTreeSet<_> = types.iter().collect();
+    // Types come in contiguous runs.
+    let mut runs = types.clone();
+    runs.dedup();
+    assert_eq!(runs.len(), distinct.len());
+}
+
+#[test]
+fn bad_inputs_name_the_file_and_field() {
+    // Missing directory.
+    let err = try_plan_dir(std::path::Path::new("/nonexistent/inventory"), None).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("/nonexistent/inventory: cannot read"),
+        "{err}"
+    );
+
+    // Malformed JSON: file, line and column.
+    let f = Fixture::new();
+    f.edit_text("nsx/ip-pools.json", |t| {
+        t.replacen("\"results\"", "\"results\" oops", 1)
+    });
+    let err = try_plan_dir(f.path(), None).unwrap_err().to_string();
+    assert!(
+        err.contains("ip-pools.json:") && err.contains("invalid JSON"),
+        "{err}"
+    );
+
+    // An object without id: file and JSON pointer.
+    let f = Fixture::new();
+    f.edit_json("nsx/ip-blocks.json", |v| {
+        v["results"][0].as_object_mut().unwrap().remove("id");
+    });
+    let err = try_plan_dir(f.path(), None).unwrap_err().to_string();
+    assert!(
+        err.contains("ip-blocks.json: /results/0: object without an `id`"),
+        "{err}"
+    );
+
+    // Unknown snapshot file (a typo).
+    let f = Fixture::new();
+    std::fs::write(
+        f.path().join("nsx/logical-swtiches.json"),
+        "{\"results\": []}",
+    )
+    .unwrap();
+    let err = try_plan_dir(f.path(), None).unwrap_err().to_string();
+    assert!(
+        err.contains("logical-swtiches.json") && err.contains("unknown snapshot file"),
+        "{err}"
+    );
+
+    // Malformed YAML and an unknown key in the user spec.
+    let f = Fixture::new();
+    f.edit_text("user-spec.yaml", |t| {
+        t.replace("version: 1\n", "version: [1\n")
+    });
+    let err = try_plan_dir(f.path(), None).unwrap_err().to_string();
+    assert!(err.contains("user-spec.yaml"), "{err}");
+    let f = Fixture::new();
+    f.edit_text("user-spec.yaml", |t| {
+        t.replace("    product: vanilla\n", "    prodcut: vanilla\n")
+    });
+    let err = try_plan_dir(f.path(), None).unwrap_err().to_string();
+    assert!(
+        err.contains("user-spec.yaml") && err.contains("prodcut"),
+        "{err}"
+    );
+
+    // A user spec without this cluster.
+    let f = Fixture::new();
+    f.edit_text("user-spec.yaml", |t| {
+        t.replace("  kube-prod-01:\n", "  kube-prod-02:\n")
+    });
+    let err = try_plan_dir(f.path(), None).unwrap_err().to_string();
+    assert!(
+        err.contains("kube-prod-01") && err.contains("kube-prod-02"),
+        "{err}"
+    );
+
+    // Wrong list kind in a Kubernetes file.
+    let f = Fixture::new();
+    f.edit_json("k8s/pods.json", |v| {
+        v["kind"] = serde_json::json!("ServiceList")
+    });
+    let err = try_plan_dir(f.path(), None).unwrap_err().to_string();
+    assert!(
+        err.contains("pods.json: /kind: expected kind PodList"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rules_file_overrides_merge_and_unknown_keys_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.toml");
+    std::fs::write(
+        &path,
+        "format_version = 1\n[dfw]\nadmin_sections = \"above\"\n",
+    )
+    .unwrap();
+    let rules = planner::Rules::load_with_overrides(&path).unwrap();
+    assert_eq!(rules.dfw.admin_sections, planner::rules::Placement::Above);
+    // Untouched keys keep their defaults.
+    assert_eq!(rules.ncp.max_port_tags, 29);
+
+    std::fs::write(&path, "[ncp]\nmax_port_tag = 10\n").unwrap();
+    let err = planner::Rules::load_with_overrides(&path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("rules.toml:2") && err.contains("max_port_tag"),
+        "{err}"
+    );
+
+    std::fs::write(&path, "[dfw\n").unwrap();
+    let err = planner::Rules::load_with_overrides(&path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("rules.toml:1:") && err.contains("TOML syntax"),
+        "{err}"
+    );
+}
+
+#[test]
+fn shared_policy_ids_follow_the_display_name_rule() {
+    assert_eq!(
+        planner::display_name_policy_id("mp display/name"),
+        "mp_display_name"
+    );
+    assert_eq!(planner::display_name_policy_id("....."), "_.....");
+    assert_eq!(planner::display_name_policy_id("t0-shared"), "t0-shared");
+}

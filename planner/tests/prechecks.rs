@@ -1,0 +1,374 @@
+//! Every precheck: a fixture that triggers it and the base example that does not.
+
+mod common;
+
+use common::{Fixture, has};
+use plan_schema::{Action, InsertOp, MigrationType};
+use planner::rules::Placement;
+use serde_json::json;
+
+fn base() -> plan_schema::Plan {
+    Fixture::new().plan()
+}
+
+#[test]
+fn the_example_plans_cleanly() {
+    let plan = base();
+    assert!(plan.is_applicable(), "{:#?}", plan.findings);
+    for check in [
+        "ncp-running",
+        "nsx-version",
+        "ncp-version",
+        "lb-virtual-server-rules",
+        "k8s-counterpart-missing",
+        "shared-nsx-products",
+        "other-clusters",
+        "port-tag-count",
+        "duplicate-policy-id",
+        "shared-display-name-not-unique",
+        "user-spec-resource-not-found",
+        "reference-not-imported",
+        "tag-not-inferable",
+        "already-in-policy",
+    ] {
+        assert!(
+            !plan.findings.iter().any(|f| f.check == check),
+            "{check} raised on the base example"
+        );
+    }
+}
+
+#[test]
+fn ncp_running() {
+    let f = Fixture::new();
+    f.edit_json("k8s/pods.json", |v| {
+        v["items"].as_array_mut().unwrap().push(json!({
+            "metadata": {"name": "nsx-ncp-7c9f6d8b5-x2x4q", "namespace": "nsx-system", "uid": "0b1c2d3e-0000-4000-8000-000000000001"},
+            "spec": {"containers": [{"name": "nsx-ncp", "image": "nsx-ncp:4.1.2"}]},
+            "status": {"phase": "Running"}
+        }));
+    });
+    let plan = f.plan();
+    assert!(has(&plan, "error", "ncp-running"));
+    assert!(!plan.is_applicable());
+    let finding = plan
+        .findings
+        .iter()
+        .find(|x| x.check == "ncp-running")
+        .unwrap();
+    assert!(finding.remedy.contains("at least 10 minutes"));
+}
+
+#[test]
+fn nsx_version() {
+    let f = Fixture::new();
+    f.edit_json("metadata.json", |v| {
+        v["nsx_version"] = json!("3.1.3.7.0.19380482")
+    });
+    assert!(has(&f.plan(), "error", "nsx-version"));
+}
+
+#[test]
+fn ncp_version() {
+    let f = Fixture::new();
+    f.edit_text("user-spec.yaml", |t| {
+        t.replace("ncp_version: \"4.1.2\"", "ncp_version: \"3.2.1\"")
+    });
+    assert!(has(&f.plan(), "error", "ncp-version"));
+    let f = Fixture::new();
+    f.edit_text("user-spec.yaml", |t| {
+        t.replace("    ncp_version: \"4.1.2\"\n", "")
+    });
+    assert!(has(&f.plan(), "warning", "ncp-version"));
+}
+
+#[test]
+fn coordinator_status() {
+    assert!(has(&base(), "info", "coordinator-status"));
+    let f = Fixture::new();
+    f.edit_json("metadata.json", |v| {
+        v["migration_coordinator"] = json!("STOPPED")
+    });
+    assert!(has(&f.plan(), "warning", "coordinator-status"));
+}
+
+#[test]
+fn lb_virtual_server_with_too_many_rules() {
+    let f = Fixture::new();
+    f.edit_object("lb-virtual-servers", "kube-prod-01-http", |o| {
+        let ids: Vec<String> = (0..256)
+            .map(|i| format!("00000000-0000-4000-8000-{i:012}"))
+            .collect();
+        o["rule_ids"] = json!(ids);
+    });
+    let plan = f.plan();
+    assert!(has(&plan, "error", "lb-virtual-server-rules"));
+    let finding = plan
+        .findings
+        .iter()
+        .find(|x| x.check == "lb-virtual-server-rules")
+        .unwrap();
+    assert!(finding.remedy.contains("LoadBalancer CRDs"));
+}
+
+#[test]
+fn admin_section_between_ncp_sections_is_moved_below_by_default() {
+    let plan = base();
+    assert!(has(&plan, "warning", "dfw-admin-section-in-ncp-range"));
+    let mv = plan.steps.iter().find_map(|s| match &s.action {
+        Action::DfwSectionMove(m) => Some(m),
+        _ => None,
+    });
+    let mv = mv.unwrap();
+    assert_eq!(mv.section.display_name, "ops-backup-exception");
+    assert_eq!(mv.operation, InsertOp::InsertAfter);
+    assert_eq!(
+        mv.anchor.as_ref().unwrap().display_name,
+        "kube-prod-01-ncp-bottom-marker"
+    );
+    let finding = plan
+        .findings
+        .iter()
+        .find(|x| x.check == "dfw-admin-section-in-ncp-range")
+        .unwrap();
+    assert!(finding.message.contains("precedence"));
+
+    // Without the admin section there is nothing to move.
+    let f = Fixture::new();
+    f.edit_json("nsx/firewall-sections.json", |v| {
+        v["results"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|s| s["display_name"] != "ops-backup-exception");
+    });
+    let plan = f.plan();
+    assert!(!has(&plan, "warning", "dfw-admin-section-in-ncp-range"));
+    assert!(
+        !plan
+            .steps
+            .iter()
+            .any(|s| matches!(s.action, Action::DfwSectionMove(_)))
+    );
+}
+
+#[test]
+fn admin_sections_can_go_above_globally_or_per_section() {
+    let plan = Fixture::new().plan_with(Some(Placement::Above));
+    let mv = plan.steps.iter().find_map(|s| match &s.action {
+        Action::DfwSectionMove(m) => Some(m),
+        _ => None,
+    });
+    let mv = mv.unwrap();
+    assert_eq!(mv.operation, InsertOp::InsertBefore);
+    assert_eq!(
+        mv.anchor.as_ref().unwrap().display_name,
+        "kube-prod-01-ncp-top-marker"
+    );
+
+    let f = Fixture::new();
+    f.edit_text("user-spec.yaml", |t| {
+        t.replace("    shared_resources:\n", "    dfw:\n      sections:\n        ops-backup-exception: above\n    shared_resources:\n")
+    });
+    let plan = f.plan();
+    let mv = plan.steps.iter().find_map(|s| match &s.action {
+        Action::DfwSectionMove(m) => Some(m),
+        _ => None,
+    });
+    assert_eq!(mv.unwrap().operation, InsertOp::InsertBefore);
+}
+
+#[test]
+fn user_rule_inside_ncp_section_moves_before_the_section_is_imported() {
+    let plan = base();
+    assert!(has(&plan, "warning", "dfw-user-rule-in-ncp-section"));
+    let dfw_import = plan
+        .steps
+        .iter()
+        .find(|s| matches!(&s.action, Action::ImportBatch(b) if b.migration_type == MigrationType::DfwSection))
+        .unwrap();
+    assert!(
+        dfw_import
+            .depends_on
+            .contains(&"prepare/move-rule/1044".to_string())
+    );
+    // The moved rule is not among the section's rules in the import request.
+    if let Action::ImportBatch(b) = &dfw_import.action {
+        assert!(
+            b.resources
+                .iter()
+                .all(|r| r.linked_ids.iter().all(|k| !k.key.starts_with("1044")))
+        );
+    }
+
+    let f = Fixture::new();
+    f.edit_json("nsx/firewall-sections.json", |v| {
+        for s in v["results"].as_array_mut().unwrap() {
+            if let Some(rules) = s["rules"].as_array_mut() {
+                rules.retain(|r| r["id"] != "1044");
+            }
+        }
+    });
+    let plan = f.plan();
+    assert!(!has(&plan, "warning", "dfw-user-rule-in-ncp-section"));
+    assert!(!plan.steps.iter().any(|s| matches!(
+        s.action,
+        Action::DfwRuleMove(_) | Action::DfwSectionCreate(_)
+    )));
+}
+
+#[test]
+fn nsx_object_without_kubernetes_counterpart() {
+    let f = Fixture::new();
+    f.edit_json("k8s/pods.json", |v| {
+        v["items"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|p| p["metadata"]["name"] != "payments-db-0");
+    });
+    let plan = f.plan();
+    assert!(has(&plan, "error", "k8s-counterpart-missing"));
+    let finding = plan
+        .findings
+        .iter()
+        .find(|x| x.check == "k8s-counterpart-missing")
+        .unwrap();
+    assert!(
+        finding.message.contains("Pod payments/payments-db-0"),
+        "{}",
+        finding.message
+    );
+    assert!(finding.remedy.contains("10 minutes"));
+}
+
+#[test]
+fn nsx_shared_between_products() {
+    let f = Fixture::new();
+    f.edit_object("logical-switches", "t0-uplink-vlan-100", |o| {
+        o["tags"] = json!([{"scope": "pks/cluster", "tag": "pks-5f1a"}]);
+    });
+    assert!(has(&f.plan(), "error", "shared-nsx-products"));
+}
+
+#[test]
+fn other_clusters_on_the_same_nsx() {
+    let f = Fixture::new();
+    f.edit_object("ip-sets", "backup-proxies", |o| {
+        o["tags"] = json!([{"scope": "ncp/cluster", "tag": "kube-dev-02"}]);
+    });
+    let plan = f.plan();
+    assert!(has(&plan, "info", "other-clusters"));
+    let finding = plan
+        .findings
+        .iter()
+        .find(|x| x.check == "other-clusters")
+        .unwrap();
+    assert!(finding.message.contains("kube-dev-02"));
+}
+
+#[test]
+fn snat_firewall_match() {
+    assert!(has(&base(), "warning", "snat-firewall-match"));
+    let f = Fixture::new();
+    f.edit_json("nsx/nat-rules.json", |v| {
+        for r in v["results"].as_array_mut().unwrap() {
+            r["firewall_match"] = json!("BYPASS");
+        }
+    });
+    assert!(!has(&f.plan(), "warning", "snat-firewall-match"));
+}
+
+#[test]
+fn port_with_too_many_tags() {
+    let f = Fixture::new();
+    f.edit_object("logical-ports", "payments-db-0", |o| {
+        let tags = o["tags"].as_array_mut().unwrap();
+        for i in 0..25 {
+            tags.push(json!({"scope": format!("label-{i}"), "tag": "x"}));
+        }
+    });
+    assert!(has(&f.plan(), "error", "port-tag-count"));
+}
+
+#[test]
+fn duplicate_policy_ids() {
+    let f = Fixture::new();
+    f.edit_text("user-spec.yaml", |t| {
+        t.replace(
+            "        - display_name: snat-pool\n",
+            "        - display_name: snat-pool\n          policy_id: lb-vip-pool\n",
+        )
+    });
+    assert!(has(&f.plan(), "error", "duplicate-policy-id"));
+}
+
+#[test]
+fn shared_display_names_must_be_unique() {
+    let f = Fixture::new();
+    f.edit_json("nsx/ip-pools.json", |v| {
+        let mut copy = v["results"][0].clone();
+        copy["id"] = json!("99999999-0000-4000-8000-000000000001");
+        v["results"].as_array_mut().unwrap().push(copy);
+    });
+    assert!(has(&f.plan(), "error", "shared-display-name-not-unique"));
+}
+
+#[test]
+fn shared_resource_missing_from_nsx() {
+    let f = Fixture::new();
+    f.edit_text("user-spec.yaml", |t| {
+        t.replace(
+            "      ip_blocks:\n",
+            "      ip_blocks:\n        - display_name: no-such-block\n",
+        )
+    });
+    assert!(has(&f.plan(), "warning", "user-spec-resource-not-found"));
+}
+
+#[test]
+fn reference_to_an_object_not_imported() {
+    let f = Fixture::new();
+    f.edit_text("user-spec.yaml", |t| {
+        t.replace("        - display_name: kube-prod-01-node-vif\n", "")
+    });
+    let plan = f.plan();
+    assert!(has(&plan, "error", "reference-not-imported"));
+    let finding = plan
+        .findings
+        .iter()
+        .find(|x| x.check == "reference-not-imported")
+        .unwrap();
+    assert!(finding.message.contains("kube-prod-01-node-vif"));
+}
+
+#[test]
+fn tag_that_cannot_be_inferred() {
+    let f = Fixture::new();
+    f.edit_text("user-spec.yaml", |t| {
+        let start = t.find("        - display_name: lb-vip-pool").unwrap();
+        t[..start].to_string()
+    });
+    assert!(has(&f.plan(), "error", "tag-not-inferable"));
+}
+
+#[test]
+fn objects_already_in_policy_are_skipped() {
+    let f = Fixture::new();
+    f.edit_object("logical-ports", "payments-db-0", |o| {
+        o["tags"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"scope": "policyPath", "tag": "/infra/segments/x/ports/y"}));
+    });
+    let plan = f.plan();
+    assert!(has(&plan, "info", "already-in-policy"));
+    let imported: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::ImportBatch(b) => Some(b),
+            _ => None,
+        })
+        .flat_map(|b| b.resources.iter().map(|r| r.display_name.as_str()))
+        .collect();
+    assert!(!imported.contains(&"payments-db-0"));
+}
