@@ -302,6 +302,8 @@ impl NsxClient {
             .tls_backend_preconfigured(tls_config)
             .connect_timeout(cfg.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
+            // All retrying is ours (policy, idempotency, logging).
+            .retry(reqwest::retry::never())
             .pool_max_idle_per_host(cfg.max_concurrency)
             .user_agent(concat!("nsx-migrate/", env!("CARGO_PKG_VERSION")))
             .build()
