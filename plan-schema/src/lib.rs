@@ -5,6 +5,7 @@
 //! planner writes and the executor applies.
 
 pub mod check;
+pub mod fingerprint;
 pub mod journal;
 pub mod plan;
 pub mod read;

@@ -281,57 +281,30 @@ impl Inventory {
         Ok(inv)
     }
 
-    /// Canonical fingerprints: objects sorted by kind and id, keys sorted, API-shape noise
-    /// (per-item apiVersion/kind that kubectl adds, list metadata) left out. A snapshot written by
-    /// `collect` and the data it was collected from therefore fingerprint alike.
+    /// Fingerprints in the plan contract's canonical forms (`plan_schema::fingerprint`).
     fn fingerprint(&mut self) {
-        let mut nsx: Vec<(String, String, String)> = self
+        use plan_schema::fingerprint::{kube_fingerprint, nsx_fingerprint};
+        let alloc_keys: Vec<String> = self
+            .allocations
+            .iter()
+            .map(|a| format!("{}/{}", a.pool_id, a.allocation_id))
+            .collect();
+        let objects = self
             .objects
             .iter()
-            .map(|o| {
-                (
-                    o.kind.as_str().to_string(),
-                    o.id.clone(),
-                    canonical_json(&o.raw),
-                )
-            })
-            .collect();
-        nsx.extend(self.allocations.iter().map(|a| {
-            (
-                "Allocation".to_string(),
-                format!("{}/{}", a.pool_id, a.allocation_id),
-                canonical_json(&a.raw),
-            )
-        }));
-        nsx.sort();
-        self.nsx_count = nsx.len() as u64;
-        self.nsx_fingerprint = digest(nsx.iter().map(|(k, id, j)| format!("{k}\u{0}{id}\u{0}{j}")));
-
-        let mut kube: Vec<(String, String, String, String)> = Vec::new();
-        for (stem, items) in &self.kube {
-            for o in items {
-                let mut raw = o.raw.clone();
-                if let Some(m) = raw.as_object_mut() {
-                    m.remove("apiVersion");
-                    m.remove("kind");
-                    if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
-                        meta.remove("managedFields");
-                    }
-                }
-                kube.push((
-                    stem.to_string(),
-                    o.namespace.clone().unwrap_or_default(),
-                    o.name.clone(),
-                    canonical_json(&raw),
-                ));
-            }
-        }
-        kube.sort();
-        self.kube_count = kube.len() as u64;
-        self.kube_fingerprint = digest(
-            kube.iter()
-                .map(|(s, ns, n, j)| format!("{s}\u{0}{ns}\u{0}{n}\u{0}{j}")),
-        );
+            .map(|o| (o.kind.as_str(), o.id.as_str(), &o.raw))
+            .chain(
+                self.allocations
+                    .iter()
+                    .zip(&alloc_keys)
+                    .map(|(a, k)| ("Allocation", k.as_str(), &a.raw)),
+            );
+        (self.nsx_fingerprint, self.nsx_count) = nsx_fingerprint(objects);
+        let items = self
+            .kube
+            .iter()
+            .flat_map(|(stem, items)| items.iter().map(move |o| (*stem, &o.raw)));
+        (self.kube_fingerprint, self.kube_count) = kube_fingerprint(items);
     }
 
     pub fn kube(&self, stem: &str) -> &[KubeObject] {
@@ -361,34 +334,4 @@ fn check_known_files<'a>(
         }
     }
     Ok(())
-}
-
-fn digest(parts: impl Iterator<Item = String>) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update(b"\n");
-    }
-    hex::encode(h.finalize())
-}
-
-/// JSON with object keys sorted recursively, compact.
-pub fn canonical_json(v: &Value) -> String {
-    fn sort(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                let mut out = serde_json::Map::new();
-                for k in keys {
-                    out.insert(k.clone(), sort(&m[k]));
-                }
-                Value::Object(out)
-            }
-            Value::Array(a) => Value::Array(a.iter().map(sort).collect()),
-            other => other.clone(),
-        }
-    }
-    serde_json::to_string(&sort(v)).unwrap_or_default()
 }
