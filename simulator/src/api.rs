@@ -84,6 +84,8 @@ pub struct Reply {
     pub status: u16,
     pub body: Option<Value>,
     pub headers: Vec<(String, String)>,
+    /// Pre-serialized JSON body (used for large list pages to avoid deep copies).
+    pub raw: Option<Vec<u8>>,
 }
 
 impl Reply {
@@ -92,6 +94,7 @@ impl Reply {
             status: 200,
             body: Some(body),
             headers: Vec::new(),
+            raw: None,
         }
     }
 
@@ -100,6 +103,7 @@ impl Reply {
             status: 201,
             body: Some(body),
             headers: Vec::new(),
+            raw: None,
         }
     }
 
@@ -108,6 +112,7 @@ impl Reply {
             status,
             body: None,
             headers: Vec::new(),
+            raw: None,
         }
     }
 
@@ -216,15 +221,55 @@ pub fn page_params(
     Ok((offset, size))
 }
 
+#[derive(serde::Serialize)]
+struct Page<'a> {
+    results: &'a [&'a Value],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result_count: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cursor: Option<String>,
+}
+
+/// Serialize a list page without copying the objects.
+pub fn page_reply(
+    results: &[&Value],
+    result_count: Option<usize>,
+    cursor: Option<String>,
+) -> Reply {
+    let page = Page {
+        results,
+        result_count,
+        cursor,
+    };
+    match serde_json::to_vec(&page) {
+        Ok(bytes) => Reply {
+            status: 200,
+            body: None,
+            headers: Vec::new(),
+            raw: Some(bytes),
+        },
+        Err(e) => {
+            let err = ApiError::new(
+                500,
+                500,
+                "common-services",
+                format!("cannot serialize: {e}"),
+            );
+            Reply {
+                status: 500,
+                body: Some(err.body()),
+                headers: Vec::new(),
+                raw: None,
+            }
+        }
+    }
+}
+
 /// Build a list result page from an already filtered list of objects.
-pub fn list_page(items: Vec<&Value>, offset: usize, size: usize) -> Value {
+pub fn list_page(items: Vec<&Value>, offset: usize, size: usize) -> Reply {
     let total = items.len();
     let end = offset.saturating_add(size).min(total);
     let start = offset.min(total);
-    let results: Vec<Value> = items[start..end].iter().map(|v| (*v).clone()).collect();
-    let mut out = json!({ "results": results, "result_count": total });
-    if end < total {
-        out["cursor"] = Value::String(end.to_string());
-    }
-    out
+    let cursor = (end < total).then(|| end.to_string());
+    page_reply(&items[start..end], Some(total), cursor)
 }

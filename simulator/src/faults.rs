@@ -287,6 +287,7 @@ fn bad(msg: impl Into<String>) -> Reply {
         status: 400,
         body: Some(e.body()),
         headers: Vec::new(),
+        raw: None,
     }
 }
 
@@ -348,6 +349,7 @@ pub fn control(shared: &Arc<Shared>, req: &Req) -> Reply {
                 status: 404,
                 body: Some(e.body()),
                 headers: Vec::new(),
+                raw: None,
             }
         }
     }

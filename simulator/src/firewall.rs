@@ -266,7 +266,7 @@ fn sections(st: &mut State, req: &Req) -> ApiResult {
                     None => true,
                 })
                 .collect();
-            Ok(Reply::json(list_page(items, off, size)))
+            Ok(list_page(items, off, size))
         }
         Method::POST => {
             let with_rules = match req.q("action") {
@@ -553,7 +553,7 @@ fn rules(st: &mut State, req: &Req, sid: &str) -> ApiResult {
         Method::GET => {
             let (off, size) = req.page()?;
             let rules = st.mp.firewall.rules.get(sid).cloned().unwrap_or_default();
-            Ok(Reply::json(list_page(rules.iter().collect(), off, size)))
+            Ok(list_page(rules.iter().collect(), off, size))
         }
         Method::POST => {
             check_protection(&sec, req.allow_overwrite(), &req.user)?;

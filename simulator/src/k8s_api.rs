@@ -30,6 +30,7 @@ fn status(code: u16, reason: &str, message: String, details: Option<Value>) -> R
         status: code,
         body: Some(v),
         headers: Vec::new(),
+        raw: None,
     }
 }
 
@@ -350,18 +351,35 @@ fn list(st: &State, req: &Req, res: &K8sResource, ns: Option<&str>) -> Reply {
         offset.saturating_add(limit).min(all.len())
     };
     let start = offset.min(all.len());
-    let items: Vec<Value> = all[start..end].iter().map(|v| (*v).clone()).collect();
+    let items: &[&Value] = &all[start..end];
     let mut meta = json!({"resourceVersion": st.k8s.resource_version.to_string()});
     if end < all.len() {
         meta["continue"] = json!(format!("sim-{end}"));
         meta["remainingItemCount"] = json!(all.len() - end);
     }
-    Reply::json(json!({
-        "kind": res.list_kind,
-        "apiVersion": api_version(res),
-        "metadata": meta,
-        "items": items,
-    }))
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct KList<'a> {
+        kind: &'a str,
+        api_version: String,
+        metadata: Value,
+        items: &'a [&'a Value],
+    }
+    let body = KList {
+        kind: res.list_kind,
+        api_version: api_version(res),
+        metadata: meta,
+        items,
+    };
+    match serde_json::to_vec(&body) {
+        Ok(bytes) => Reply {
+            status: 200,
+            body: None,
+            headers: Vec::new(),
+            raw: Some(bytes),
+        },
+        Err(e) => status(500, "InternalError", format!("cannot serialize: {e}"), None),
+    }
 }
 
 fn create(st: &mut State, req: &Req, res: &K8sResource, ns: Option<&str>) -> Reply {
@@ -462,11 +480,12 @@ fn create(st: &mut State, req: &Req, res: &K8sResource, ns: Option<&str>) -> Rep
         .entry(res.plural)
         .or_default()
         .insert(k, body.clone());
-    st.dirty = true;
+    st.touch();
     Reply {
         status: 201,
         body: Some(body),
         headers: Vec::new(),
+        raw: None,
     }
 }
 
@@ -490,6 +509,6 @@ fn delete(st: &mut State, res: &K8sResource, ns: Option<&str>, name: &str) -> Re
         }
     }
     st.k8s.resource_version += 1;
-    st.dirty = true;
+    st.touch();
     Reply::json(with_type(res, &obj))
 }

@@ -17,6 +17,7 @@ mod api;
 mod conn;
 mod faults;
 mod firewall;
+pub mod generate;
 pub mod inventory;
 pub mod k8s;
 mod k8s_api;
@@ -34,6 +35,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use generate::{GenerateSpec, GenerateSummary, generate};
 pub use server::SimHandle;
 
 /// Default demo credentials (documented; used when the caller passes none).

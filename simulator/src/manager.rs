@@ -53,7 +53,7 @@ pub fn route(st: &mut State, req: &Req, rest: &[&str]) -> ApiResult {
             }
             let list = st.mp.allocations.get(pool).cloned().unwrap_or_default();
             let (off, size) = req.page()?;
-            Ok(Reply::json(list_page(list.iter().collect(), off, size)))
+            Ok(list_page(list.iter().collect(), off, size))
         }
         ["pools", "ip-pools", pool] if req.method == Method::POST && req.q("action").is_some() => {
             ip_pool_action(st, req, pool)
@@ -129,7 +129,7 @@ fn coordinator(st: &mut State, req: &Req, status_path: bool) -> ApiResult {
             )));
         }
     }
-    st.dirty = true;
+    st.touch();
     Ok(Reply::json(status(st)))
 }
 
@@ -168,6 +168,26 @@ fn collection(st: &mut State, req: &Req, k: &'static Kind, parent: Option<&str>)
             .filter(|(q, _)| FILTER_PARAMS.contains(&q.as_str()))
             .map(|(q, v)| (q.as_str(), v.as_str()))
             .collect();
+        // Fast path: no filtering or sorting, page straight out of the ordered collection.
+        if filters.is_empty()
+            && parent.is_none()
+            && k.key != "switching-profiles"
+            && req.q("sort_by").is_none()
+        {
+            let total = coll.map(|c| c.len()).unwrap_or(0);
+            let start = off.min(total);
+            let end = off.saturating_add(size).min(total);
+            let results: Vec<&Value> = coll
+                .map(|c| {
+                    c.order[start..end]
+                        .iter()
+                        .filter_map(|id| c.get(id))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let cursor = (end < total).then(|| end.to_string());
+            return Ok(crate::api::page_reply(&results, Some(total), cursor));
+        }
         let mut items: Vec<&Value> = coll
             .map(|c| {
                 c.iter()
@@ -192,7 +212,7 @@ fn collection(st: &mut State, req: &Req, k: &'static Kind, parent: Option<&str>)
                 if desc { o.reverse() } else { o }
             });
         }
-        return Ok(Reply::json(list_page(items, off, size)));
+        return Ok(list_page(items, off, size));
     }
     if req.method != Method::POST {
         return Err(ApiError::method_not_allowed(&req.method, &req.path));

@@ -1633,7 +1633,7 @@ pub fn tick(st: &mut State, cfg: &SimConfig, faults: &MigrationFaults) {
                     st.mig.feedback.push(feedback_entry(item, &name, code, msg));
                 }
             }
-            st.dirty = true;
+            st.touch();
         }
         Phase::Migrating => {
             let batch = st.mig.batch.clone().unwrap_or_default();
@@ -1655,7 +1655,7 @@ pub fn tick(st: &mut State, cfg: &SimConfig, faults: &MigrationFaults) {
                 } else {
                     promote(st, &batch, &item, &user)
                 };
-                st.dirty = true;
+                st.touch();
                 match result {
                     Ok(rec) => {
                         st.mig.records.push(rec);
@@ -1686,7 +1686,7 @@ pub fn tick(st: &mut State, cfg: &SimConfig, faults: &MigrationFaults) {
                 st.mig
                     .history
                     .push(json!({"status": "SUCCESS", "date_time": now_ms()}));
-                st.dirty = true;
+                st.touch();
             }
         }
         _ => {}
@@ -1892,7 +1892,7 @@ pub fn route(
         ["mp-to-policy", "workflow"] if post => match req.q("action") {
             Some("INITIATE") => {
                 st.mig.window_open = true;
-                st.dirty = true;
+                st.touch();
                 ok(Reply::empty(200))
             }
             Some("DONE") => {
@@ -1900,7 +1900,7 @@ pub fn route(
                     return Err(busy());
                 }
                 st.mig.window_open = false;
-                st.dirty = true;
+                st.touch();
                 ok(Reply::empty(200))
             }
             other => Err(ApiError::bad_request(format!(
@@ -1953,7 +1953,7 @@ pub fn route(
             });
             st.mig.phase = Phase::Idle;
             st.mig.progress = 0;
-            st.dirty = true;
+            st.touch();
             ok(Reply::empty(200))
         }
         ["plan"] if post => match req.q("action") {
@@ -1977,7 +1977,7 @@ pub fn route(
                     .max(cfg.migration.precheck_per_object * n as u32);
                 st.mig.precheck_details.clear();
                 st.mig.migration_details.clear();
-                st.dirty = true;
+                st.touch();
                 ok(Reply::empty(200))
             }
             Some("continue") => {
@@ -1997,7 +1997,7 @@ pub fn route(
                     .migration
                     .min_phase
                     .max(cfg.migration.migrate_per_object * n as u32);
-                st.dirty = true;
+                st.touch();
                 ok(Reply::empty(200))
             }
             Some("abort") => {
@@ -2007,7 +2007,7 @@ pub fn route(
                 st.mig.progress = 0;
                 st.mig.precheck_details.clear();
                 st.mig.migration_details.clear();
-                st.dirty = true;
+                st.touch();
                 ok(Reply::empty(200))
             }
             other => Err(ApiError::bad_request(format!(
@@ -2046,14 +2046,14 @@ pub fn route(
                     cost
                 };
             }
-            st.dirty = true;
+            st.touch();
             Ok((Reply::empty(200), delay))
         }
         ["mp-to-policy", "cancel"] if post => {
             st.mig.phase = Phase::Idle;
             st.mig.batch = None;
             st.mig.phase_started = None;
-            st.dirty = true;
+            st.touch();
             ok(Reply::empty(200))
         }
         ["mp-to-policy", "stats"] if get => ok(Reply::json(stats(st))),
@@ -2066,7 +2066,7 @@ pub fn route(
                 .filter(|f| req.q("resource_type").is_none_or(|t| f["type"] == t))
                 .filter(|f| req.q("mp_id").is_none_or(|t| f["mp_id"] == t))
                 .collect();
-            ok(Reply::json(list_page(items, off, size)))
+            ok(list_page(items, off, size))
         }
         ["migrated-resources"] if get => {
             let rt = req
@@ -2100,7 +2100,7 @@ pub fn route(
                     v
                 })
                 .collect();
-            ok(Reply::json(list_page(list.iter().collect(), off, size)))
+            ok(list_page(list.iter().collect(), off, size))
         }
         ["mp-policy-promotion", "state"] if get => ok(Reply::json(json!({
             "mp_policy_promotion": if st.mig.running() { "PROMOTION_IN_PROGRESS" } else { "PROMOTION_NOT_IN_PROGRESS" }

@@ -100,7 +100,7 @@ pub fn route(st: &mut State, req: &Req, rest: &[&str]) -> ApiResult {
             if req.method != Method::GET {
                 return Err(ApiError::method_not_allowed(&req.method, &req.path));
             }
-            crate::search::run(req, st.policy.values())
+            crate::search::run(st, req, crate::search::Source::Policy)
         }
         ["infra"] if req.method == Method::PATCH => hierarchical(st, req),
         ["infra", ..] => {
@@ -132,7 +132,7 @@ fn get(st: &State, req: &Req, path: &str, rest: &[&str]) -> ApiResult {
     let children = children_of(st, path);
     if !children.is_empty() || collection_type(last).is_some() {
         let (off, size) = req.page()?;
-        return Ok(Reply::json(list_page(children, off, size)));
+        return Ok(list_page(children, off, size));
     }
     Err(ApiError::new(
         404,

@@ -220,19 +220,30 @@ pub fn parse(q: &str) -> Result<Query, String> {
     Ok(out)
 }
 
-/// Case-insensitive wildcard match; escaped characters are literal.
+/// Case-insensitive (ASCII) wildcard match; escaped characters are literal. Works on bytes, so
+/// `?` matches one byte (one character for ASCII text, which is what NSX names and tags are).
 fn pattern_match(pattern: &[(char, bool)], text: &str) -> bool {
-    let p: Vec<(char, bool)> = pattern
-        .iter()
-        .map(|(c, e)| (c.to_lowercase().next().unwrap_or(*c), *e))
-        .collect();
-    let t: Vec<char> = text.chars().flat_map(char::to_lowercase).collect();
+    // Fast path: no unescaped wildcard.
+    if !pattern.iter().any(|(c, e)| !e && (*c == '*' || *c == '?')) {
+        let mut chars = text.chars();
+        for (pc, _) in pattern {
+            match chars.next() {
+                Some(tc) if tc.eq_ignore_ascii_case(pc) => {}
+                _ => return false,
+            }
+        }
+        return chars.next().is_none();
+    }
+    let p = pattern;
+    let t = text.as_bytes();
+    let lit = |pc: char, tb: u8| pc.is_ascii() && (pc as u8).eq_ignore_ascii_case(&tb);
     let (mut pi, mut ti) = (0usize, 0usize);
     let mut star: Option<usize> = None;
     let mut mark = 0usize;
     while ti < t.len() {
         if pi < p.len()
-            && ((p[pi].0 == '?' && !p[pi].1) || ((p[pi].1 || p[pi].0 != '*') && p[pi].0 == t[ti]))
+            && ((p[pi].0 == '?' && !p[pi].1)
+                || ((p[pi].1 || p[pi].0 != '*') && lit(p[pi].0, t[ti])))
         {
             pi += 1;
             ti += 1;
@@ -306,53 +317,154 @@ fn search_error(msg: String) -> ApiError {
     ApiError::new(400, 60516, "search", format!("Invalid search query: {msg}"))
 }
 
-/// Run a search over objects and build the response page.
-pub fn run<'a>(req: &Req, objects: impl Iterator<Item = &'a Value>) -> ApiResult {
+/// Where a hit lives: an MP collection (index into KINDS; KINDS.len() = firewall sections) or a
+/// Policy path.
+#[derive(Debug, Clone)]
+pub enum Hit {
+    Mp(usize, String),
+    Policy(String),
+}
+
+/// Hits of the last query, reused while a client pages through it (invalidated by any change).
+#[derive(Debug, Clone)]
+pub struct SearchCache {
+    key: String,
+    generation: u64,
+    hits: Vec<Hit>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Source {
+    Manager,
+    Policy,
+}
+
+fn resolve<'a>(st: &'a State, h: &Hit) -> Option<&'a Value> {
+    match h {
+        Hit::Mp(i, id) if *i < KINDS.len() => st.mp.coll(KINDS[*i].key)?.get(id),
+        Hit::Mp(_, id) => st.mp.firewall.sections.get(id),
+        Hit::Policy(p) => st.policy.get(p),
+    }
+}
+
+fn sort_key(v: &Value, field: &str) -> String {
+    match v.get(field) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => format!("{n:>24}"),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    }
+}
+
+fn compute_hits(
+    st: &State,
+    source: Source,
+    query: &Query,
+    sort_by: Option<&str>,
+    desc: bool,
+) -> Vec<Hit> {
+    let mut hits: Vec<(Hit, &Value)> = Vec::new();
+    match source {
+        Source::Manager => {
+            for (i, k) in KINDS.iter().enumerate() {
+                if let Some(c) = st.mp.coll(k.key) {
+                    for id in &c.order {
+                        if let Some(o) = c.get(id)
+                            && eval(query, o)
+                        {
+                            hits.push((Hit::Mp(i, id.clone()), o));
+                        }
+                    }
+                }
+            }
+            let fw = &st.mp.firewall.sections;
+            for id in &fw.order {
+                if let Some(o) = fw.get(id)
+                    && eval(query, o)
+                {
+                    hits.push((Hit::Mp(KINDS.len(), id.clone()), o));
+                }
+            }
+        }
+        Source::Policy => {
+            for (p, o) in &st.policy {
+                if eval(query, o) {
+                    hits.push((Hit::Policy(p.clone()), o));
+                }
+            }
+        }
+    }
+    if let Some(f) = sort_by {
+        hits.sort_by_cached_key(|(_, o)| sort_key(o, f));
+        if desc {
+            hits.reverse();
+        }
+    }
+    hits.into_iter().map(|(h, _)| h).collect()
+}
+
+/// Run a search and build the response page.
+pub fn run(st: &mut State, req: &Req, source: Source) -> ApiResult {
     let q = req
         .q("query")
         .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request("Parameter query is required."))?;
     let query = parse(q).map_err(search_error)?;
     let (off, size) = page_params(req.q("cursor"), req.q("page_size"))?;
-    let mut hits: Vec<&Value> = objects.filter(|o| eval(&query, o)).collect();
-    if let Some(sort_by) = req.q("sort_by") {
-        let key = |v: &Value| match v.get(sort_by) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => format!("{n:>24}"),
-            Some(other) => other.to_string(),
-            None => String::new(),
-        };
-        hits.sort_by_key(|a| key(a));
-        if req.q("sort_ascending") == Some("false") {
-            hits.reverse();
-        }
+    let sort_by = req.q("sort_by");
+    let desc = req.q("sort_ascending") == Some("false");
+    let key = format!(
+        "{source:?}\u{1}{q}\u{1}{}\u{1}{desc}",
+        sort_by.unwrap_or("")
+    );
+    let fresh = st
+        .search_cache
+        .as_ref()
+        .is_some_and(|c| c.key == key && c.generation == st.generation);
+    if !fresh {
+        let hits = compute_hits(st, source, &query, sort_by, desc);
+        st.search_cache = Some(SearchCache {
+            key,
+            generation: st.generation,
+            hits,
+        });
     }
+    let hits = st
+        .search_cache
+        .as_ref()
+        .map(|c| c.hits.as_slice())
+        .unwrap_or(&[]);
     let total = hits.len();
     let start = off.min(total);
     let end = off.saturating_add(size).min(total);
-    let results: Vec<Value> = hits[start..end].iter().map(|v| (*v).clone()).collect();
+    let results: Vec<&Value> = hits[start..end]
+        .iter()
+        .filter_map(|h| resolve(st, h))
+        .collect();
+    let cursor = (end < total).then(|| end.to_string());
+    if sort_by.is_none() {
+        return Ok(crate::api::page_reply(
+            &results,
+            (off == 0).then_some(total),
+            cursor,
+        ));
+    }
     let mut out = json!({ "results": results });
     if off == 0 {
         out["result_count"] = json!(total);
     }
-    if end < total {
-        out["cursor"] = json!(end.to_string());
+    if let Some(c) = cursor {
+        out["cursor"] = json!(c);
     }
-    if let Some(s) = req.q("sort_by") {
+    if let Some(s) = sort_by {
         out["sort_by"] = json!(s);
-        out["sort_ascending"] = json!(req.q("sort_ascending") != Some("false"));
+        out["sort_ascending"] = json!(!desc);
     }
     Ok(Reply::json(out))
 }
 
-pub fn search_mp(st: &State, req: &Req) -> ApiResult {
-    let mp = &st.mp;
-    let objects = KINDS
-        .iter()
-        .filter_map(|k| mp.coll(k.key))
-        .flat_map(|c| c.iter())
-        .chain(mp.firewall.sections.iter());
-    run(req, objects)
+pub fn search_mp(st: &mut State, req: &Req) -> ApiResult {
+    run(st, req, Source::Manager)
 }
 
 #[cfg(test)]

@@ -221,12 +221,16 @@ fn to_response(reply: Reply) -> Response {
     for (k, v) in &reply.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
-    let body = match reply.body {
-        Some(v) => {
+    let body = match (reply.raw, reply.body) {
+        (Some(bytes), _) => {
+            builder = builder.header("content-type", "application/json");
+            Body::from(bytes)
+        }
+        (None, Some(v)) => {
             builder = builder.header("content-type", "application/json");
             Body::from(serde_json::to_vec(&v).unwrap_or_default())
         }
-        None => Body::empty(),
+        (None, None) => Body::empty(),
     };
     builder.body(body).unwrap_or_else(|_| {
         let mut r = Response::new(Body::empty());
@@ -240,6 +244,7 @@ fn error_reply(e: &ApiError) -> Reply {
         status: e.status,
         body: Some(e.body()),
         headers: Vec::new(),
+        raw: None,
     }
 }
 
@@ -593,7 +598,7 @@ async fn process(
             Err(e) => (error_reply(&e), Duration::ZERO),
         };
         if req.method != Method::GET && reply.status < 300 {
-            st.dirty = true;
+            st.touch();
         }
         if st.dirty {
             st.dirty = false;

@@ -33,9 +33,19 @@ pub struct State {
     pub rng: SplitMix64,
     /// Set by every mutation; the server persists the state file and clears it.
     pub dirty: bool,
+    /// Bumped by every mutation (invalidates the search cache).
+    pub generation: u64,
+    /// Last search's hits, reused while paging through the same query.
+    pub search_cache: Option<crate::search::SearchCache>,
 }
 
 impl State {
+    /// Record a mutation.
+    pub fn touch(&mut self) {
+        self.dirty = true;
+        self.generation += 1;
+    }
+
     pub fn initial(config: &SimConfig) -> Result<Self, SimError> {
         if let Some(sf) = &config.state_file
             && sf.exists()
@@ -97,6 +107,8 @@ impl State {
             sessions: HashMap::new(),
             rng: SplitMix64::new(seed),
             dirty: false,
+            generation: 0,
+            search_cache: None,
         }
     }
 
@@ -251,6 +263,8 @@ impl State {
             sessions: HashMap::new(),
             rng: SplitMix64::new(seed ^ salt ^ crate::util::now_ms() as u64),
             dirty: false,
+            generation: 0,
+            search_cache: None,
         })
     }
 

@@ -352,3 +352,22 @@ async fn created_and_promoted_objects_still_validate() {
     assert!(ck.failures.is_empty(), "{}", ck.failures.join("\n"));
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn generated_inventory_objects_validate_against_the_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = simulator::generate(
+        &simulator::GenerateSpec {
+            seed: 3,
+            namespaces: 3,
+            pods_per_namespace: 5,
+            policies_per_namespace: 2,
+            lb_services_per_namespace: 1,
+            ..simulator::GenerateSpec::default()
+        },
+        dir.path(),
+    )
+    .unwrap();
+    assert!(summary.nsx_objects > 50);
+    run_on(dir.path().to_path_buf(), 60).await;
+}
