@@ -113,6 +113,9 @@ pub struct Batch {
 pub struct Marked {
     pub kind: String,
     pub id: String,
+    /// Whether the object had a `tags` field before it was marked.
+    #[serde(default = "yes")]
+    pub had_tags: bool,
     pub create_user: Value,
     pub protection: Value,
 }
@@ -179,6 +182,10 @@ impl MigrationState {
             .iter()
             .find(|r| r.resource_type == rtype && r.resource_id == id)
     }
+}
+
+fn yes() -> bool {
+    true
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -626,7 +633,12 @@ fn target_path(st: &State, batch: &[Item], item: &Item, obj: &Value) -> Result<S
         "IPBLOCK" => format!("/infra/ip-blocks/{pid}"),
         "IPPOOL" => format!("/infra/ip-pools/{pid}"),
         "IPBLOCK_SUBNET" => {
-            let pool = host_pool(st, obj).ok_or_else(|| {
+            let linked = d
+                .linked_ids
+                .iter()
+                .find(|k| k.key == "IPPOOL")
+                .and_then(|k| k.value.clone());
+            let pool = linked.or_else(|| host_pool(st, obj)).ok_or_else(|| {
                 format!("IPBLOCK_SUBNET {}: no IP pool holds its cidr", d.manager_id)
             })?;
             let pool_pid = policy_id_of(st, batch, "IPPOOL", &pool).ok_or_else(|| {
@@ -945,6 +957,7 @@ fn mark(
     marked.push(Marked {
         kind: kind.to_string(),
         id: id.to_string(),
+        had_tags: obj.get("tags").is_some(),
         create_user: obj.get("_create_user").cloned().unwrap_or(Value::Null),
         protection: obj.get("_protection").cloned().unwrap_or(Value::Null),
     });
@@ -1560,7 +1573,13 @@ fn unmark(st: &mut State, m: &Marked, path: &str) {
                     && t.get("tag").and_then(Value::as_str) == Some(path))
             })
             .collect();
-        obj["tags"] = Value::Array(kept);
+        if kept.is_empty() && !m.had_tags {
+            if let Some(o) = obj.as_object_mut() {
+                o.remove("tags");
+            }
+        } else {
+            obj["tags"] = Value::Array(kept);
+        }
     }
     obj["_create_user"] = m.create_user.clone();
     obj["_protection"] = m.protection.clone();
