@@ -100,12 +100,14 @@ impl NsxApiError {
     }
 
     /// Transient server-side conditions worth retrying: 429 and 503 (rate/concurrency limits),
-    /// "Migration coordinator backend is busy" (400/500), and 500 with error_code 607 or 610
-    /// (API transaction aborted).
+    /// "Migration coordinator backend is busy" (400/500), 500 with error_code 607 or 610 (API
+    /// transaction aborted), and the search service's 400s 60508/60514/60515 (indexing in
+    /// progress, timeout, out of sync).
     pub fn is_retriable(&self) -> bool {
         match self.http_status {
             429 | 503 => true,
             500 if matches!(self.error_code, Some(607) | Some(610)) => true,
+            400 if matches!(self.error_code, Some(60508) | Some(60514) | Some(60515)) => true,
             _ => self.is_coordinator_busy(),
         }
     }
@@ -348,6 +350,8 @@ mod tests {
         assert!(mk(500, Some(607), "aborted").is_retriable());
         assert!(mk(500, Some(610), "aborted").is_retriable());
         assert!(!mk(500, Some(99), "cert").is_retriable());
+        assert!(mk(400, Some(60508), "indexing").is_retriable());
+        assert!(!mk(400, Some(60516), "bad query").is_retriable());
         assert!(!mk(400, Some(287), "bad").is_retriable());
         assert!(mk(409, None, "x").is_stale_revision());
         assert!(mk(412, None, "x").is_stale_revision());

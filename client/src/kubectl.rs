@@ -44,6 +44,20 @@ impl KubeResource {
         }
     }
 
+    /// The `kind` of a list of this resource (`PodList`, ...). `kubectl get -o json` prints
+    /// `"kind": "List"` when it assembled the answer from several chunks.
+    pub fn list_kind(self) -> &'static str {
+        match self {
+            KubeResource::Namespaces => "NamespaceList",
+            KubeResource::Pods => "PodList",
+            KubeResource::Services => "ServiceList",
+            KubeResource::Endpoints => "EndpointsList",
+            KubeResource::Nodes => "NodeList",
+            KubeResource::Ingresses => "IngressList",
+            KubeResource::NetworkPolicies => "NetworkPolicyList",
+        }
+    }
+
     /// The inventory snapshot file stem (`k8s/<stem>.json`).
     pub fn file_stem(self) -> &'static str {
         match self {

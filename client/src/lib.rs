@@ -32,7 +32,7 @@ pub use nsx::{
     AuthMode, CoordinatorStatus, NsxClient, NsxConfig, Request, Response, parse_base_url,
 };
 pub use retry::{JitterSource, RateLimiter, RetryPolicy, SeededJitter};
-pub use secret::{Credentials, Secret};
+pub use secret::{Credentials, CredentialsError, Secret};
 pub use tls::{ClientCertificate, TlsOptions, client_config, parse_thumbprint, thumbprint_of};
 
 /// Re-exported so callers can build requests without depending on reqwest directly.

@@ -869,23 +869,37 @@ impl NsxClient {
         self.search_all_with(query, |_| {}).await
     }
 
-    /// [`NsxClient::search_all`] calling `progress(objects so far)` after each page. Stops on an
-    /// empty page, a missing cursor, or a numeric cursor >= the first page's `result_count`.
+    /// [`NsxClient::search_all`] calling `progress(objects so far)` after each page.
     pub async fn search_all_with<F>(
         &self,
+        query: &str,
+        progress: F,
+    ) -> Result<Vec<Value>, ClientError>
+    where
+        F: FnMut(usize) + Send,
+    {
+        self.search_all_at("/api/v1/search/query", query, progress)
+            .await
+    }
+
+    /// Search paging against any search endpoint (e.g. `/policy/api/v1/search/query`). Stops on
+    /// an empty page, a missing cursor, or a numeric cursor >= the first page's `result_count`.
+    pub async fn search_all_at<F>(
+        &self,
+        path: &str,
         query: &str,
         mut progress: F,
     ) -> Result<Vec<Value>, ClientError>
     where
         F: FnMut(usize) + Send,
     {
-        const PATH: &str = "/api/v1/search/query";
+        let bare = path.split('?').next().unwrap_or(path).to_string();
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
         let mut total: Option<u64> = None;
         let mut seen_cursors = std::collections::HashSet::new();
         for _ in 0..self.inner.cfg.max_pages {
-            let mut req = Request::get(PATH)
+            let mut req = Request::get(path)
                 .query("query", query)
                 .query("page_size", "1000")
                 .query("sort_by", "id");
@@ -893,7 +907,7 @@ impl NsxClient {
                 req = req.query("cursor", c.clone());
             }
             let page = self.send(req).await?.body;
-            let results = Self::results_of(&page, PATH)?;
+            let results = Self::results_of(&page, &bare)?;
             if total.is_none() {
                 total = page.get("result_count").and_then(Value::as_u64);
                 if let Some(t) = total
@@ -924,14 +938,14 @@ impl NsxClient {
             }
             if !seen_cursors.insert(c.to_string()) {
                 return Err(ClientError::CursorLoop {
-                    path: PATH.into(),
+                    path: bare.clone(),
                     cursor: c.to_string(),
                 });
             }
             cursor = Some(c.to_string());
         }
         Err(ClientError::PageLimit {
-            path: PATH.into(),
+            path: bare.clone(),
             max_pages: self.inner.cfg.max_pages,
             objects: out.len(),
         })

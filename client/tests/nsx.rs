@@ -584,3 +584,29 @@ async fn unreachable_manager_is_a_connection_error() {
         "{s}"
     );
 }
+
+#[tokio::test]
+async fn policy_search_and_patch() {
+    let h = start_mini().await;
+    let c = client_for(&h);
+    for i in 0..3 {
+        c.patch(
+            &format!("/policy/api/v1/infra/segments/seg-{i}"),
+            &json!({"display_name": format!("seg {i}"), "tags": [{"scope": "t", "tag": "client"}]}),
+        )
+        .await
+        .unwrap();
+    }
+    let hits = c
+        .search_all_at(
+            "/policy/api/v1/search/query",
+            "resource_type:Segment AND tags.tag:client",
+            |_| {},
+        )
+        .await
+        .unwrap();
+    let mut ids: Vec<&str> = hits.iter().map(|o| o["id"].as_str().unwrap()).collect();
+    ids.sort();
+    assert_eq!(ids, ["seg-0", "seg-1", "seg-2"]);
+    h.shutdown().await;
+}
