@@ -188,6 +188,8 @@ enum AttemptError {
         generation: u64,
         err: ClientError,
     },
+    /// Logging in failed; the login already applied the retry policy, so no further retries.
+    Login(ClientError),
     Other(ClientError),
 }
 
@@ -588,7 +590,7 @@ impl NsxClient {
     async fn attempt(&self, req: &Request) -> Result<Response, AttemptError> {
         let cfg = &self.inner.cfg;
         let session = match cfg.auth {
-            AuthMode::Session => Some(self.current_session().await.map_err(AttemptError::Other)?),
+            AuthMode::Session => Some(self.current_session().await.map_err(AttemptError::Login)?),
             _ => None,
         };
         let url = self.url_for(req).map_err(AttemptError::Other)?;
@@ -723,6 +725,7 @@ impl NsxClient {
                     attempt -= 1; // re-login is not a retry
                     continue;
                 }
+                Err(AttemptError::Login(e)) => return Err(e),
                 Err(AttemptError::Other(e)) => e,
             };
             let retriable = match &err {

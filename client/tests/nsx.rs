@@ -610,3 +610,33 @@ async fn policy_search_and_patch() {
     assert_eq!(ids, ["seg-0", "seg-1", "seg-2"]);
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn login_retries_transient_failures_within_one_budget() {
+    let h = start_mini().await;
+    add_faults(
+        &h,
+        json!([{"name": "login-503", "method": "POST", "path": "/api/session/create", "nth": [1],
+                "action": "status", "status": 503}]),
+    )
+    .await;
+    let c = client_for(&h);
+    c.node_version().await.unwrap();
+    assert_eq!(logged(&h, "POST", "/api/session/create").len(), 2);
+
+    // A login that keeps failing is retried by the login's own budget only (5 attempts), not
+    // once more per attempt of the request that needed it.
+    add_faults(
+        &h,
+        json!([{"method": "POST", "path": "/api/session/create", "action": "status", "status": 503}]),
+    )
+    .await;
+    let c = client_for(&h);
+    let err = c.node_version().await.unwrap_err();
+    assert!(
+        matches!(err, ClientError::RetriesExhausted { attempts: 5, .. }),
+        "{err}"
+    );
+    assert_eq!(logged(&h, "POST", "/api/session/create").len(), 2 + 5);
+    h.shutdown().await;
+}
