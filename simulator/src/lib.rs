@@ -28,6 +28,7 @@ mod search;
 mod server;
 mod state;
 pub mod store;
+mod tls;
 mod util;
 
 use std::net::SocketAddr;
@@ -66,8 +67,8 @@ pub enum SimError {
     Faults { file: PathBuf, message: String },
     #[error("state file {}: {message}", file.display())]
     StateFile { file: PathBuf, message: String },
-    #[error("{0} is not supported by this build of the simulator yet")]
-    Unsupported(&'static str),
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// Client limits NSX enforces per client and per manager (reference section 15 defaults).
@@ -181,9 +182,6 @@ impl Simulator {
             if !addr.ip().is_loopback() {
                 return Err(SimError::NonLoopback(addr));
             }
-        }
-        if config.tls {
-            return Err(SimError::Unsupported("--tls"));
         }
         let st = state::State::initial(&config)?;
         server::start(Arc::new(config), st).await

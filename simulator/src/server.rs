@@ -52,6 +52,7 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// A running simulator.
 pub struct SimHandle {
     addr: SocketAddr,
+    tls: Option<crate::tls::TlsIdentity>,
     k8s_addr: SocketAddr,
     shared: Arc<Shared>,
     join: tokio::task::JoinHandle<()>,
@@ -59,9 +60,20 @@ pub struct SimHandle {
 }
 
 impl SimHandle {
-    /// `http://127.0.0.1:PORT` (no trailing slash).
+    /// `http://127.0.0.1:PORT`, or `https://...` with TLS (no trailing slash).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// SHA-256 thumbprint (lowercase hex) of the generated certificate when serving TLS.
+    pub fn tls_thumbprint(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.thumbprint_sha256.as_str())
+    }
+
+    /// PEM of the generated self-signed certificate (usable as a CA file) when serving TLS.
+    pub fn tls_cert_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.cert_pem.as_str())
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -157,7 +169,7 @@ pub async fn start(config: Arc<SimConfig>, st: State) -> Result<SimHandle, SimEr
         addr: config.k8s_listen,
         source,
     })?;
-    let (tx, mut rx) = watch::channel(false);
+    let (tx, rx) = watch::channel(false);
     let kill = crate::conn::KillSwitch::default();
     let shared = Arc::new(Shared {
         jitter_rng: Mutex::new(SplitMix64::new(config.seed ^ 0xA5A5)),
@@ -176,17 +188,34 @@ pub async fn start(config: Arc<SimConfig>, st: State) -> Result<SimHandle, SimEr
         .with_state(shared.clone())
         .into_make_service_with_connect_info::<crate::conn::Peer>();
     let listener = crate::conn::KillableListener::new(listener, kill.clone());
-    let join = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                while !*rx.borrow() {
-                    if rx.changed().await.is_err() {
-                        break;
-                    }
-                }
+    let tls = if shared.config.tls {
+        Some(crate::tls::TlsIdentity::generate()?)
+    } else {
+        None
+    };
+    let shutdown_signal = |mut rx: watch::Receiver<bool>| async move {
+        while !*rx.borrow() {
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+    let join = match &tls {
+        None => {
+            let sig = shutdown_signal(rx.clone());
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).with_graceful_shutdown(sig).await;
             })
-            .await;
-    });
+        }
+        Some(id) => {
+            let tl = crate::tls::TlsListener::new(listener, id, rx.clone())
+                .map_err(|e| SimError::Tls(format!("listener: {e}")))?;
+            let sig = shutdown_signal(rx.clone());
+            tokio::spawn(async move {
+                let _ = axum::serve(tl, app).with_graceful_shutdown(sig).await;
+            })
+        }
+    };
     let k8s_app = Router::new()
         .fallback(handle_k8s)
         .with_state(K8sCtx {
@@ -209,6 +238,7 @@ pub async fn start(config: Arc<SimConfig>, st: State) -> Result<SimHandle, SimEr
     });
     Ok(SimHandle {
         addr,
+        tls,
         k8s_addr,
         shared,
         join,
