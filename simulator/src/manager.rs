@@ -38,6 +38,28 @@ pub fn route(st: &mut State, req: &Req, rest: &[&str]) -> ApiResult {
                 "system_time": now_ms(),
             })))
         }
+        // Limits clients (nsxlib) read at start-up.
+        ["spec", "vmware", "types", "Tag"] => {
+            only_get(req)?;
+            Ok(Reply::json(json!({
+                "id": "Tag", "type": "object", "module_id": "Common",
+                "properties": {
+                    "scope": {"type": "string", "required": false, "maxLength": 128},
+                    "tag": {"type": "string", "required": false, "maxLength": 256},
+                },
+            })))
+        }
+        ["spec", "vmware", "types", "ManagedResource"] => {
+            only_get(req)?;
+            Ok(Reply::json(json!({
+                "id": "ManagedResource", "type": "object", "module_id": "Common",
+                "properties": {
+                    "display_name": {"type": "string", "maxLength": 255},
+                    "description": {"type": "string", "maxLength": 1024},
+                    "tags": {"type": "array", "maxItems": 30, "items": {"$ref": "Tag"}},
+                },
+            })))
+        }
         ["node", "services", "migration-coordinator"] => coordinator(st, req, false),
         ["node", "services", "migration-coordinator", "status"] => coordinator(st, req, true),
         ["firewall", "sections", more @ ..] => crate::firewall::route(st, req, more),

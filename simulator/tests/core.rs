@@ -480,6 +480,11 @@ async fn node_version_and_coordinator_service() {
         .get("/api/v1/node/services/migration-coordinator/status")
         .await;
     assert_eq!(v["runtime_state"], "running");
+    let (_, v) = c.get("/api/v1/spec/vmware/types/Tag").await;
+    assert_eq!(v["properties"]["scope"]["maxLength"], 128);
+    assert_eq!(v["properties"]["tag"]["maxLength"], 256);
+    let (_, v) = c.get("/api/v1/spec/vmware/types/ManagedResource").await;
+    assert_eq!(v["properties"]["tags"]["maxItems"], 30);
     let (s, v) = c.get("/api/v1/no-such-thing").await;
     assert_eq!(s, 404);
     assert_nsx_error(&v);
