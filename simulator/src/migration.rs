@@ -1484,14 +1484,28 @@ fn promote(st: &mut State, batch: &Batch, item: &Item, user: &str) -> Result<Rec
         }
     }
 
-    // Apply: mark MP objects first (can fail on the tag limit), then write intents.
-    let snapshot = st.mp.clone();
+    // Check the tag limit on every object first, so a failure changes nothing; then mark.
+    for (k, id) in &marked_objs {
+        let obj = if k == "firewall-sections" {
+            st.mp.firewall.sections.get(id)
+        } else {
+            st.mp.coll(k).and_then(|c| c.get(id))
+        };
+        let n = obj
+            .and_then(|o| o.get("tags"))
+            .and_then(Value::as_array)
+            .map(Vec::len)
+            .unwrap_or(0);
+        if n >= 30 {
+            return Err(format!(
+                "{t} {}: {id} already has {n} tags; the policyPath tag cannot be added (NSX limit 30)",
+                d.manager_id
+            ));
+        }
+    }
     let mut marked = Vec::new();
     for (k, id) in &marked_objs {
-        if let Err(e) = mark(st, k, id, &path, &mut marked) {
-            st.mp = snapshot;
-            return Err(format!("{t} {}: {e}", d.manager_id));
-        }
+        mark(st, k, id, &path, &mut marked).map_err(|e| format!("{t} {}: {e}", d.manager_id))?;
     }
     let mut created = vec![path.clone()];
     // Parent containers some intents need (locale services for interfaces and BGP config).

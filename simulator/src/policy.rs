@@ -307,6 +307,8 @@ pub fn delete(st: &mut State, path: &str) -> Result<(), ApiError> {
 }
 
 /// `PATCH /policy/api/v1/infra` with `Child<Type>` and `ChildResourceReference` children.
+/// All children are validated first (against the current state plus the earlier children of the
+/// same request), then applied in order, so an invalid child leaves nothing half-applied.
 fn hierarchical(st: &mut State, req: &Req) -> ApiResult {
     let body = req.json()?;
     if body.get("resource_type").and_then(Value::as_str) != Some("Infra") {
@@ -314,21 +316,46 @@ fn hierarchical(st: &mut State, req: &Req) -> ApiResult {
             "The hierarchical body must have resource_type Infra.",
         ));
     }
-    // Work on a copy so a failing child leaves nothing half-applied.
-    let saved_policy = st.policy.clone();
-    let saved_mp = st.mp.clone();
-    let saved_records = st.mig.records.clone();
-    let result = walk(st, "/infra", body.get("children"), &req.user);
-    if let Err(e) = result {
-        st.policy = saved_policy;
-        st.mp = saved_mp;
-        st.mig.records = saved_records;
-        return Err(e);
+    let mut plan = Plan::default();
+    walk(st, &mut plan, "/infra", body.get("children"))?;
+    for op in plan.ops {
+        match op {
+            Op::Patch(path, body) => patch(st, &path, &body, &req.user)?,
+            Op::Delete(path) => delete(st, &path)?,
+        }
     }
     Ok(Reply::empty(200))
 }
 
-fn walk(st: &mut State, base: &str, children: Option<&Value>, user: &str) -> Result<(), ApiError> {
+enum Op {
+    Patch(String, Value),
+    Delete(String),
+}
+
+#[derive(Default)]
+struct Plan {
+    ops: Vec<Op>,
+    created: std::collections::BTreeSet<String>,
+    deleted: std::collections::BTreeSet<String>,
+}
+
+impl Plan {
+    fn exists(&self, st: &State, path: &str) -> bool {
+        self.created.contains(path)
+            || (st.policy.contains_key(path) && !self.deleted.contains(path))
+    }
+
+    fn has_descendants(&self, st: &State, path: &str) -> bool {
+        let prefix = format!("{path}/");
+        st.policy
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .any(|(k, _)| !self.deleted.contains(k))
+            || self.created.iter().any(|k| k.starts_with(&prefix))
+    }
+}
+
+fn walk(st: &State, plan: &mut Plan, base: &str, children: Option<&Value>) -> Result<(), ApiError> {
     for (i, c) in children
         .and_then(Value::as_array)
         .into_iter()
@@ -344,7 +371,7 @@ fn walk(st: &mut State, base: &str, children: Option<&Value>, user: &str) -> Res
             })?;
             let path = format!("{base}/{coll}/{id}");
             let implicit = tt == "Domain" && id == "default";
-            if !implicit && !st.policy.contains_key(&path) {
+            if !implicit && !plan.exists(st, &path) {
                 return Err(ApiError::new(
                     404,
                     500012,
@@ -352,7 +379,7 @@ fn walk(st: &mut State, base: &str, children: Option<&Value>, user: &str) -> Res
                     format!("children[{i}]: referenced object {path} does not exist."),
                 ));
             }
-            walk(st, &path, c.get("children"), user)?;
+            walk(st, plan, &path, c.get("children"))?;
             continue;
         }
         let Some(ty) = rt.strip_prefix("Child") else {
@@ -374,15 +401,48 @@ fn walk(st: &mut State, base: &str, children: Option<&Value>, user: &str) -> Res
         let marked = c.get("marked_for_delete").and_then(Value::as_bool) == Some(true)
             || obj.get("marked_for_delete").and_then(Value::as_bool) == Some(true);
         if marked {
-            delete(st, &path)?;
+            if plan.exists(st, &path) {
+                if plan.has_descendants(st, &path) {
+                    return Err(ApiError::new(
+                        400,
+                        500030,
+                        "policy",
+                        format!("{path} still has child objects; delete them first."),
+                    ));
+                }
+                plan.created.remove(&path);
+                plan.deleted.insert(path.clone());
+                plan.ops.push(Op::Delete(path));
+            }
             continue;
         }
         let mut body = obj.clone();
         if let Some(m) = body.as_object_mut() {
             m.remove("children");
         }
-        patch(st, &path, &body, user)?;
-        walk(st, &path, obj.get("children"), user)?;
+        validate_common(&body)?;
+        if !plan.exists(st, &path) {
+            let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+            if segs.len() > 3 {
+                let parent = format!("/{}", segs[..segs.len() - 2].join("/"));
+                let implicit = parent == "/infra/domains/default"
+                    || segs[segs.len() - 4] == "nat"
+                    || parent.ends_with("/nat/USER")
+                    || parent.ends_with("/nat/DEFAULT");
+                if !implicit && !plan.exists(st, &parent) {
+                    return Err(ApiError::new(
+                        400,
+                        500016,
+                        "policy",
+                        format!("The parent object {parent} of {path} does not exist."),
+                    ));
+                }
+            }
+            plan.created.insert(path.clone());
+            plan.deleted.remove(&path);
+        }
+        plan.ops.push(Op::Patch(path.clone(), body));
+        walk(st, plan, &path, obj.get("children"))?;
     }
     Ok(())
 }

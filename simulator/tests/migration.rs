@@ -579,5 +579,33 @@ async fn policy_api_on_promoted_objects() {
         .patch("/policy/api/v1/infra/segments/nope/ports/p", &json!({}))
         .await;
     assert_eq!(s, 400);
+    // Hierarchical: a parent and its child in one request work; an invalid child anywhere in the
+    // request rejects the whole request.
+    let (s, v) = c
+        .patch(
+            "/policy/api/v1/infra",
+            &json!({"resource_type": "Infra", "children": [
+                {"resource_type": "ChildSegment", "Segment": {"id": "h-seg", "resource_type": "Segment",
+                 "children": [{"resource_type": "ChildSegmentPort",
+                               "SegmentPort": {"id": "h-port", "resource_type": "SegmentPort"}}]}}]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, _) = c
+        .get("/policy/api/v1/infra/segments/h-seg/ports/h-port")
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = c
+        .patch(
+            "/policy/api/v1/infra",
+            &json!({"resource_type": "Infra", "children": [
+                {"resource_type": "ChildSegment", "Segment": {"id": "h-seg2", "resource_type": "Segment"}},
+                {"resource_type": "ChildResourceReference", "target_type": "Segment", "id": "missing",
+                 "children": []}]}),
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, _) = c.get("/policy/api/v1/infra/segments/h-seg2").await;
+    assert_eq!(s, 404, "nothing applied from a rejected request");
     h.shutdown().await;
 }
