@@ -152,9 +152,49 @@ pub struct MigrationState {
     pub phase_started: Option<Instant>,
     #[serde(skip)]
     pub phase_total: Duration,
+    /// (type, MP id) -> index into `records`; rebuilt after removals and restores.
+    #[serde(skip)]
+    index: HashMap<(String, String), usize>,
 }
 
 impl MigrationState {
+    pub fn push_record(&mut self, r: Record) {
+        self.index.insert(
+            (r.resource_type.clone(), r.resource_id.clone()),
+            self.records.len(),
+        );
+        self.records.push(r);
+    }
+
+    /// Remove records by index (any order); keeps the index consistent.
+    pub fn remove_records(&mut self, mut idx: Vec<usize>) -> Vec<Record> {
+        idx.sort_unstable();
+        idx.dedup();
+        let mut out = Vec::new();
+        for i in idx.into_iter().rev() {
+            if i < self.records.len() {
+                out.push(self.records.remove(i));
+            }
+        }
+        self.reindex();
+        out
+    }
+
+    fn reindex(&mut self) {
+        self.index = self
+            .records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| ((r.resource_type.clone(), r.resource_id.clone()), i))
+            .collect();
+    }
+
+    pub fn record_index(&self, rtype: &str, id: &str) -> Option<usize> {
+        self.index
+            .get(&(rtype.to_string(), id.to_string()))
+            .copied()
+    }
+
     pub fn dump(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
@@ -170,6 +210,7 @@ impl MigrationState {
             m.phase_started = Some(Instant::now());
             m.phase_total = Duration::from_millis(50);
         }
+        m.reindex();
         Ok(m)
     }
 
@@ -178,9 +219,8 @@ impl MigrationState {
     }
 
     fn record(&self, rtype: &str, id: &str) -> Option<&Record> {
-        self.records
-            .iter()
-            .find(|r| r.resource_type == rtype && r.resource_id == id)
+        self.record_index(rtype, id)
+            .and_then(|i| self.records.get(i))
     }
 }
 
@@ -1691,7 +1731,7 @@ pub fn tick(st: &mut State, cfg: &SimConfig, faults: &MigrationFaults) {
                 st.touch();
                 match result {
                     Ok(rec) => {
-                        st.mig.records.push(rec);
+                        st.mig.push_record(rec);
                         st.mig.progress += 1;
                     }
                     Err(e) => {
@@ -2059,18 +2099,12 @@ pub fn route(
             let items = parse_items(&data)?;
             let mut delay = Duration::ZERO;
             // Undo in reverse order of promotion, whatever order the request lists them in.
-            let mut targets: Vec<usize> = items
+            let targets: Vec<usize> = items
                 .iter()
-                .filter_map(|i| {
-                    st.mig.records.iter().position(|r| {
-                        r.resource_type == i.type_ && r.resource_id == i.details.manager_id
-                    })
-                })
+                .filter_map(|i| st.mig.record_index(&i.type_, &i.details.manager_id))
                 .collect();
-            targets.sort_unstable();
-            targets.dedup();
-            for idx in targets.into_iter().rev() {
-                let rec = st.mig.records.remove(idx);
+            // remove_records hands them back latest promotion first.
+            for rec in st.mig.remove_records(targets) {
                 undo(st, &rec);
                 let cost = cfg.migration.rollback_per_object;
                 delay += if rec.resource_type == "DFW_SECTION" {

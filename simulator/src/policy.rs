@@ -289,7 +289,9 @@ pub fn delete(st: &mut State, path: &str) -> Result<(), ApiError> {
     st.policy.remove(path);
     // A promoted intent owns the MP object behind it: deleting it realizes as an MP delete.
     if let Some(i) = st.mig.records.iter().position(|r| r.policy_path == path) {
-        let rec = st.mig.records.remove(i);
+        let Some(rec) = st.mig.remove_records(vec![i]).pop() else {
+            return Ok(());
+        };
         for m in &rec.marked {
             if m.kind == "firewall-sections" {
                 st.mp.firewall.sections.remove(&m.id);
