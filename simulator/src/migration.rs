@@ -195,10 +195,6 @@ impl MigrationState {
             .copied()
     }
 
-    pub fn dump(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
-
     pub fn restore(v: &Value) -> Result<Self, String> {
         if v.is_null() {
             return Ok(Self::default());

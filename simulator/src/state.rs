@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::inventory::{self, Inventory};
 use crate::k8s::K8sStore;
@@ -113,52 +113,57 @@ impl State {
     }
 
     /// Full state as JSON (sessions excluded: they are not state a restart keeps... nor secrets).
-    pub fn dump(&self) -> Value {
-        let mut mp = Map::new();
-        for k in KINDS {
-            let items: Vec<Value> = self
-                .mp
-                .coll(k.key)
-                .map(|c| c.iter().cloned().collect())
-                .unwrap_or_default();
-            mp.insert(k.key.to_string(), Value::Array(items));
-        }
-        let sections: Vec<Value> = self
-            .mp
-            .firewall
+    /// The state document, borrowing the objects (serialized directly for the state file).
+    fn dump_ref(&self) -> DumpRef<'_> {
+        let mp: BTreeMap<&'static str, Vec<&Value>> = KINDS
+            .iter()
+            .map(|k| {
+                (
+                    k.key,
+                    self.mp
+                        .coll(k.key)
+                        .map(|c| c.iter().collect())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        let fw = &self.mp.firewall;
+        let firewall_sections: Vec<SectionRef<'_>> = fw
             .sections
             .order
             .iter()
-            .filter_map(|id| self.mp.firewall.section_with_rules(id))
+            .filter_map(|id| {
+                Some(SectionRef {
+                    section: fw.sections.get(id)?,
+                    rules: fw.rules.get(id).map(Vec::as_slice).unwrap_or(&[]),
+                })
+            })
             .collect();
-        let mut allocs = Map::new();
-        let mut pools: Vec<&String> = self.mp.allocations.keys().collect();
-        pools.sort();
-        for p in pools {
-            allocs.insert(p.clone(), Value::Array(self.mp.allocations[p].clone()));
+        DumpRef {
+            format: "nsx-migrate-simulator-state",
+            format_version: 1,
+            metadata: &self.metadata,
+            nsx_version: &self.nsx_version,
+            coordinator_running: self.coordinator_running,
+            mp,
+            firewall_sections,
+            ip_pool_allocations: self.mp.allocations.iter().collect(),
+            next_numeric_id: self.mp.next_numeric,
+            policy: &self.policy,
+            migration: &self.mig,
+            k8s: self
+                .k8s
+                .objects
+                .iter()
+                .map(|(k, m)| (*k, m.values().collect()))
+                .collect(),
+            k8s_resource_version: self.k8s.resource_version,
         }
-        let mut k8s = Map::new();
-        for (plural, objs) in &self.k8s.objects {
-            k8s.insert(
-                plural.to_string(),
-                Value::Array(objs.values().cloned().collect()),
-            );
-        }
-        json!({
-            "format": "nsx-migrate-simulator-state",
-            "format_version": 1,
-            "metadata": self.metadata,
-            "nsx_version": self.nsx_version,
-            "coordinator_running": self.coordinator_running,
-            "mp": mp,
-            "firewall_sections": sections,
-            "ip_pool_allocations": allocs,
-            "next_numeric_id": self.mp.next_numeric,
-            "policy": self.policy,
-            "migration": self.mig.dump(),
-            "k8s": k8s,
-            "k8s_resource_version": self.k8s.resource_version,
-        })
+    }
+
+    /// Full state as JSON (sessions excluded).
+    pub fn dump(&self) -> Value {
+        serde_json::to_value(self.dump_ref()).unwrap_or(Value::Null)
     }
 
     pub fn from_dump(v: &Value, seed: u64) -> Result<Self, String> {
@@ -270,10 +275,34 @@ impl State {
 
     /// Write the state file atomically (temp file + rename).
     pub fn persist(&self, file: &Path) -> Result<(), String> {
-        let text = serde_json::to_vec(&self.dump()).map_err(|e| e.to_string())?;
+        let text = serde_json::to_vec(&self.dump_ref()).map_err(|e| e.to_string())?;
         let tmp = file.with_extension("tmp-sim");
         std::fs::write(&tmp, text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
         std::fs::rename(&tmp, file)
             .map_err(|e| format!("cannot rename into {}: {e}", file.display()))
     }
+}
+
+#[derive(serde::Serialize)]
+struct SectionRef<'a> {
+    #[serde(flatten)]
+    section: &'a Value,
+    rules: &'a [Value],
+}
+
+#[derive(serde::Serialize)]
+struct DumpRef<'a> {
+    format: &'static str,
+    format_version: u32,
+    metadata: &'a Value,
+    nsx_version: &'a str,
+    coordinator_running: bool,
+    mp: BTreeMap<&'static str, Vec<&'a Value>>,
+    firewall_sections: Vec<SectionRef<'a>>,
+    ip_pool_allocations: BTreeMap<&'a String, &'a Vec<Value>>,
+    next_numeric_id: u64,
+    policy: &'a BTreeMap<String, Value>,
+    migration: &'a MigrationState,
+    k8s: BTreeMap<&'static str, Vec<&'a Value>>,
+    k8s_resource_version: u64,
 }

@@ -609,3 +609,54 @@ async fn policy_api_on_promoted_objects() {
     assert_eq!(s, 404, "nothing applied from a rejected request");
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn promotions_survive_a_restart_with_a_state_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = simulator::SimConfig {
+        inventory: Some(fixture("mini")),
+        state_file: Some(dir.path().join("state.json")),
+        ..simulator::SimConfig::default()
+    };
+    let h = simulator::Simulator::start(cfg.clone()).await.unwrap();
+    let c = Client::new(&h);
+    c.post_empty("/api/v1/migration/mp-to-policy/workflow?action=INITIATE")
+        .await;
+    let b = batch("IPBLOCK", &[(BLK, Some("blk"))]);
+    must_succeed(&c, &b).await;
+    h.shutdown().await;
+
+    // "The manager restarted": same state file, and the inventory is not re-read.
+    let h = simulator::Simulator::start(cfg).await.unwrap();
+    let c = Client::new(&h);
+    let (_, v) = c
+        .get("/api/v1/migration/migrated-resources?resource_type=IPBLOCK")
+        .await;
+    assert_eq!(v["result_count"], 1);
+    let (s, _) = c.get("/policy/api/v1/infra/ip-blocks/blk").await;
+    assert_eq!(s, 200);
+    let (_, st) = c.get("/api/v1/migration/status-summary").await;
+    assert_eq!(st["overall_migration_status"], "SUCCESS");
+    // Duplicate detection and rollback still work from the restored records.
+    let (ok, st) = run_batch(&c, &b).await;
+    assert!(!ok);
+    assert!(
+        st["component_status"][0]["details"]
+            .as_str()
+            .unwrap()
+            .contains("is duplicate or already migrated")
+    );
+    c.post_empty("/api/v1/migration/plan?action=abort").await;
+    let (s, _) = c
+        .post(
+            "/api/v1/migration/mp-to-policy/rollback",
+            &json!({"migration_data": b["migration_data"]}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = c.get("/policy/api/v1/infra/ip-blocks/blk").await;
+    assert_eq!(s, 404);
+    let (_, blk) = c.get(&format!("/api/v1/pools/ip-blocks/{BLK}")).await;
+    assert_eq!(blk["_create_user"], "admin");
+    h.shutdown().await;
+}
