@@ -190,8 +190,19 @@ fn collection(st: &mut State, req: &Req, k: &'static Kind, parent: Option<&str>)
             .filter(|(q, _)| FILTER_PARAMS.contains(&q.as_str()))
             .map(|(q, v)| (q.as_str(), v.as_str()))
             .collect();
+        // Logical ports can be looked up by what is attached to them.
+        let attachment: Vec<(&str, &str)> = req
+            .query
+            .iter()
+            .filter_map(|(q, v)| match q.as_str() {
+                "attachment_id" => Some(("/attachment/id", v.as_str())),
+                "attachment_type" => Some(("/attachment/attachment_type", v.as_str())),
+                _ => None,
+            })
+            .collect();
         // Fast path: no filtering or sorting, page straight out of the ordered collection.
         if filters.is_empty()
+            && attachment.is_empty()
             && parent.is_none()
             && k.key != "switching-profiles"
             && req.q("sort_by").is_none()
@@ -218,6 +229,11 @@ fn collection(st: &mut State, req: &Req, k: &'static Kind, parent: Option<&str>)
                         filters
                             .iter()
                             .all(|(f, v)| o.get(*f).and_then(Value::as_str) == Some(*v))
+                    })
+                    .filter(|o| {
+                        attachment
+                            .iter()
+                            .all(|(f, v)| o.pointer(f).and_then(Value::as_str) == Some(*v))
                     })
                     .filter(|o| {
                         k.key != "switching-profiles"

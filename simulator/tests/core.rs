@@ -99,6 +99,13 @@ async fn lists_page_with_cursors_and_cap_page_size() {
     assert_nsx_error(&v);
     assert_eq!(v["httpStatus"], "BAD_REQUEST");
 
+    let (_, v) = c.get("/api/v1/logical-ports?attachment_id=vif-web-1").await;
+    assert_eq!(v["result_count"], 1);
+    assert_eq!(v["results"][0]["display_name"], "ns1/web-1");
+    let (_, v) = c
+        .get("/api/v1/logical-ports?attachment_type=LOGICALROUTER")
+        .await;
+    assert_eq!(v["result_count"], 1);
     let (_, v) = c.get("/api/v1/logical-routers?router_type=TIER0").await;
     assert_eq!(v["result_count"], 1);
     assert_eq!(v["results"][0]["router_type"], "TIER0");
