@@ -640,3 +640,42 @@ async fn login_retries_transient_failures_within_one_budget() {
     assert_eq!(logged(&h, "POST", "/api/session/create").len(), 2 + 5);
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn manager_restart_loses_sessions_and_the_client_logs_in_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let first = start(SimConfig {
+        inventory: Some(sim_fixture("mini")),
+        state_file: Some(state.clone()),
+        ..SimConfig::default()
+    })
+    .await;
+    let addr = first.addr();
+    let c = client_for(&first);
+    let created = c
+        .post(
+            "/api/v1/ip-sets",
+            &json!({"display_name": "before-restart"}),
+        )
+        .await
+        .unwrap();
+    first.shutdown().await;
+
+    // Same address, state resumed from the state file, sessions gone.
+    let second = start(SimConfig {
+        listen: addr,
+        inventory: Some(sim_fixture("mini")),
+        state_file: Some(state),
+        ..SimConfig::default()
+    })
+    .await;
+    let id = created["id"].as_str().unwrap();
+    let got = c.get(&format!("/api/v1/ip-sets/{id}")).await.unwrap();
+    assert_eq!(got["display_name"], "before-restart");
+    let gets = logged(&second, "GET", &format!("/api/v1/ip-sets/{id}"));
+    let statuses: Vec<u64> = gets.iter().map(|e| e["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, vec![403, 200], "{gets:?}");
+    assert_eq!(logged(&second, "POST", "/api/session/create").len(), 1);
+    second.shutdown().await;
+}
