@@ -333,3 +333,30 @@ fn bad_pem_files_are_named() {
     assert!(e.to_string().contains("server.key"), "{e}");
     let _ = Path::new("");
 }
+
+#[tokio::test]
+async fn certificate_mode_sends_no_password() {
+    let h = start_mini().await;
+    let addr = tls_proxy(h.addr(), Mode::RequireClientCert).await;
+    let mut cfg = config_for(&format!("https://127.0.0.1:{}", addr.port()));
+    cfg.auth = client::AuthMode::Certificate;
+    cfg.credentials = None;
+    cfg.tls = TlsOptions {
+        ca_cert: Some(tls_fixture("ca.pem")),
+        client_cert: Some(ClientCertificate {
+            cert: tls_fixture("client.pem"),
+            key: tls_fixture("client.key"),
+        }),
+        ..Default::default()
+    };
+    let c = NsxClient::new(cfg).unwrap();
+    // The TLS handshake with the client certificate succeeds and the request reaches the
+    // manager; the simulator has no principal-identity support, so it answers 403.
+    let err = c.node_version().await.unwrap_err();
+    assert_eq!(err.http_status(), Some(403), "{err}");
+    assert!(logged(&h, "POST", "/api/session/create").is_empty());
+    let gets = logged(&h, "GET", "/api/v1/node/version");
+    assert_eq!(gets.len(), 1);
+    assert_eq!(gets[0]["user"], "");
+    h.shutdown().await;
+}
