@@ -297,7 +297,7 @@ pub fn control(shared: &Arc<Shared>, req: &Req) -> Reply {
     match (&req.method, segs.as_slice()) {
         (&Method::GET, ["_sim", "state"]) => Reply::json(lock(&shared.state).dump()),
         (&Method::GET, ["_sim", "requests"]) => {
-            Reply::json(Value::Array(lock(&shared.log).clone()))
+            Reply::json(Value::Array(lock(&shared.log).iter().cloned().collect()))
         }
         (&Method::DELETE, ["_sim", "requests"]) => {
             lock(&shared.log).clear();

@@ -22,11 +22,15 @@ use crate::state::{Session, State};
 use crate::util::{SplitMix64, base64_decode, now_ms, parse_form};
 use crate::{SimConfig, SimError};
 
+/// In-memory request log capacity.
+const LOG_CAP: usize = 100_000;
+
 /// State shared by all request handlers.
 pub struct Shared {
     pub config: Arc<SimConfig>,
     pub state: Mutex<State>,
-    pub log: Mutex<Vec<Value>>,
+    /// The most recent requests (at most LOG_CAP; the request log file keeps everything).
+    pub log: Mutex<std::collections::VecDeque<Value>>,
     log_file: Option<Mutex<std::fs::File>>,
     limits: Mutex<LimitState>,
     pub faults: Mutex<Faults>,
@@ -109,7 +113,7 @@ impl SimHandle {
 
     /// Every request so far, as the JSON objects also written to the request log file.
     pub fn request_log(&self) -> Vec<Value> {
-        lock(&self.shared.log).clone()
+        lock(&self.shared.log).iter().cloned().collect()
     }
 
     /// The full simulator state as JSON (same document as `GET /_sim/state` and the state file).
@@ -175,7 +179,7 @@ pub async fn start(config: Arc<SimConfig>, st: State) -> Result<SimHandle, SimEr
         jitter_rng: Mutex::new(SplitMix64::new(config.seed ^ 0xA5A5)),
         config,
         state: Mutex::new(st),
-        log: Mutex::new(Vec::new()),
+        log: Mutex::new(std::collections::VecDeque::new()),
         log_file,
         limits: Mutex::new(LimitState::default()),
         faults: Mutex::new(faults),
@@ -432,7 +436,11 @@ fn log_entry(shared: &Shared, entry: Value) {
         let _ = serde_json::to_writer(&mut *f, &entry);
         let _ = f.write_all(b"\n");
     }
-    lock(&shared.log).push(entry);
+    let mut log = lock(&shared.log);
+    if log.len() >= LOG_CAP {
+        log.pop_front();
+    }
+    log.push_back(entry);
 }
 
 #[derive(Clone)]
