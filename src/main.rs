@@ -30,6 +30,10 @@ enum Command {
     Show(cmd::show::Args),
     /// Print the step dependency graph of a plan in Graphviz DOT.
     Graph(cmd::graph::Args),
+    /// Run the NSX + Kubernetes simulator on loopback (or `sim generate` a synthetic inventory).
+    Sim(cmd::sim::Args),
+    /// Read a live NSX Manager and Kubernetes (kubectl) into an inventory snapshot.
+    Collect(cmd::collect::Args),
     /// Plan a migration from an inventory snapshot: prechecks, imports, tag changes, DFW moves.
     Plan(cmd::plan::Args),
     /// Re-seal a plan after a deliberate, reviewed hand edit (recomputes plan_id).
@@ -56,6 +60,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Show(args) => cmd::show::run(args),
         Command::Graph(args) => cmd::graph::run(args),
+        Command::Sim(args) => cmd::sim::run(args),
+        Command::Collect(args) => cmd::collect::run(args),
         Command::Plan(args) => cmd::plan::run(args),
         Command::Seal(args) => cmd::seal::run(args),
     };

@@ -5,6 +5,7 @@
 
 mod build;
 mod checks;
+pub mod collect;
 mod dfw;
 pub mod error;
 pub mod inventory;

@@ -104,7 +104,12 @@ fn s(v: &Value, key: &str) -> Option<String> {
 impl MpObject {
     pub fn from_json(kind: Kind, raw: Value) -> Result<MpObject, String> {
         let id = s(&raw, "id").ok_or("object without an `id`")?;
-        let resource_type = s(&raw, "resource_type").ok_or("object without a `resource_type`")?;
+        let mut resource_type =
+            s(&raw, "resource_type").ok_or("object without a `resource_type`")?;
+        // A section read with its rules (`?action=list_with_rules`) may name its list type.
+        if kind == Kind::FirewallSection && resource_type == "FirewallSectionRuleList" {
+            resource_type = "FirewallSection".to_string();
+        }
         let display_name = s(&raw, "display_name").unwrap_or_else(|| id.clone());
         let revision = raw.get("_revision").and_then(Value::as_i64).unwrap_or(0);
         let mut tags = Vec::new();

@@ -1,0 +1,511 @@
+//! `collect`: read a live NSX Manager (REST, through the `client` crate) and Kubernetes (through
+//! the real `kubectl`) into an inventory snapshot (docs/inventory-format.md).
+//!
+//! What is read: the cluster's objects (search on its `ncp/cluster` tag), the shared resources
+//! the user spec names, ports of shared switches, router ports, static routes and NAT rules of the
+//! routers in scope, every firewall section with its rules (order matters), the objects all of
+//! these refer to (transitively, by id), IP pool allocations, the NCP routers of other clusters
+//! (to tell who else uses the NSX), NSX version and coordinator state.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use client::{KubeResource, Kubectl, NsxClient};
+use serde_json::{Value, json};
+
+use crate::inventory::{K8S_FILES, NSX_FILES};
+use crate::model::{Kind, MpObject};
+use crate::userspec::ClusterSpec;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error("NSX Manager: {context}: {source}")]
+    Nsx {
+        context: String,
+        #[source]
+        source: client::ClientError,
+    },
+    #[error("Kubernetes: {0}")]
+    Kube(#[from] client::KubectlError),
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub struct CollectOptions<'a> {
+    pub cluster: String,
+    pub spec: Option<&'a ClusterSpec>,
+    /// How the snapshot names the manager (an address, never credentials).
+    pub nsx_manager: String,
+    pub kube_context: Option<String>,
+    pub collected_at: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CollectSummary {
+    pub nsx_objects: usize,
+    pub kube_objects: usize,
+    pub requests: usize,
+    pub nsx_version: Option<String>,
+}
+
+/// Progress events for a progress bar: a stage name and the objects collected so far.
+pub type Progress<'a> = &'a (dyn Fn(&str, usize) + Sync);
+
+/// Escape a value for the NSX search query syntax (as public clients do for tag values).
+pub fn search_escape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() + 8);
+    for c in v.chars() {
+        if "/-:+!(){}[]^\"~*?\\ ".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn stem_for(resource_type: &str) -> Option<&'static str> {
+    Some(match resource_type {
+        "LogicalSwitch" => "logical-switches",
+        "LogicalPort" => "logical-ports",
+        "LogicalRouter" => "logical-routers",
+        t if t.starts_with("LogicalRouter") && t.ends_with("Port") => "logical-router-ports",
+        "NatRule" => "nat-rules",
+        "StaticRoute" => "static-routes",
+        "IpBlock" => "ip-blocks",
+        "IpBlockSubnet" => "ip-block-subnets",
+        "IpPool" => "ip-pools",
+        "IPSet" => "ip-sets",
+        "NSGroup" => "ns-groups",
+        t if t.ends_with("SwitchingProfile") => "switching-profiles",
+        t if t.starts_with("certificate_") || t == "Certificate" => "certificates",
+        "LbService" => "lb-services",
+        "LbVirtualServer" => "lb-virtual-servers",
+        "LbPool" => "lb-pools",
+        t if t.starts_with("Lb") && t.ends_with("Monitor") => "lb-monitors",
+        t if t.starts_with("Lb") && t.ends_with("PersistenceProfile") => "lb-persistence-profiles",
+        "LbClientSslProfile" => "lb-client-ssl-profiles",
+        "LbServerSslProfile" => "lb-server-ssl-profiles",
+        t if t.starts_with("Lb") && t.ends_with("Profile") => "lb-app-profiles",
+        "LbRule" => "lb-rules",
+        // Firewall sections are read with their rules; search hits are ignored.
+        _ => return None,
+    })
+}
+
+fn kind_of_stem(stem: &str) -> Option<Kind> {
+    NSX_FILES.iter().find(|(s, _)| *s == stem).map(|(_, k)| *k)
+}
+
+struct Collector<'a> {
+    nsx: &'a NsxClient,
+    /// stem -> id -> object
+    objects: BTreeMap<&'static str, BTreeMap<String, Value>>,
+    requests: usize,
+    progress: Progress<'a>,
+}
+
+impl<'a> Collector<'a> {
+    fn count(&self) -> usize {
+        self.objects.values().map(BTreeMap::len).sum()
+    }
+
+    fn add(&mut self, v: Value) -> bool {
+        let (Some(rt), Some(id)) = (
+            v.get("resource_type").and_then(Value::as_str),
+            v.get("id").and_then(Value::as_str),
+        ) else {
+            return false;
+        };
+        let Some(stem) = stem_for(rt) else {
+            return false;
+        };
+        let id = id.to_string();
+        self.objects
+            .entry(stem)
+            .or_default()
+            .insert(id, v)
+            .is_none()
+    }
+
+    fn has(&self, id: &str) -> bool {
+        self.objects.values().any(|m| m.contains_key(id))
+    }
+
+    async fn search(&mut self, stage: &str, query: &str) -> Result<Vec<Value>, CollectError> {
+        self.requests += 1;
+        let found = self
+            .nsx
+            .search_all(query)
+            .await
+            .map_err(|source| CollectError::Nsx {
+                context: format!("search `{query}`"),
+                source,
+            })?;
+        (self.progress)(stage, self.count() + found.len());
+        Ok(found)
+    }
+
+    async fn list(&mut self, stage: &str, path: &str) -> Result<Vec<Value>, CollectError> {
+        self.requests += 1;
+        let found = self
+            .nsx
+            .list_all(path)
+            .await
+            .map_err(|source| CollectError::Nsx {
+                context: format!("GET {path}"),
+                source,
+            })?;
+        (self.progress)(stage, self.count() + found.len());
+        Ok(found)
+    }
+}
+
+pub async fn collect(
+    nsx: &NsxClient,
+    kubectl: &Kubectl,
+    opts: &CollectOptions<'_>,
+    out: &Path,
+    progress: Progress<'_>,
+) -> Result<CollectSummary, CollectError> {
+    let mut c = Collector {
+        nsx,
+        objects: BTreeMap::new(),
+        requests: 0,
+        progress,
+    };
+
+    let nsx_version = nsx
+        .node_version()
+        .await
+        .map_err(|source| CollectError::Nsx {
+            context: "GET /api/v1/node/version".into(),
+            source,
+        })?;
+    let coordinator = nsx
+        .coordinator_status()
+        .await
+        .ok()
+        .map(|s| s.runtime_state.to_ascii_uppercase());
+    c.requests += 2;
+
+    // The cluster's objects.
+    let q = format!(
+        "tags.scope:ncp\\/cluster AND tags.tag:{}",
+        search_escape(&opts.cluster)
+    );
+    for v in c.search("cluster objects", &q).await? {
+        c.add(v);
+    }
+    // NCP routers of every cluster: tells who else uses this NSX.
+    for v in c
+        .search(
+            "other clusters",
+            "resource_type:LogicalRouter AND tags.scope:ncp\\/cluster",
+        )
+        .await?
+    {
+        c.add(v);
+    }
+    // Shared resources named in the user spec.
+    let mut shared_switches = Vec::new();
+    let mut shared_routers: Vec<String> = Vec::new();
+    let mut pools_to_read: BTreeSet<String> = BTreeSet::new();
+    if let Some(spec) = opts.spec {
+        for (list, r) in spec.shared_resources.entries() {
+            let rt = match list {
+                "tier0_routers" | "tier1_routers" => "LogicalRouter",
+                "ip_blocks" => "IpBlock",
+                "ip_pools" => "IpPool",
+                "logical_switches" => "LogicalSwitch",
+                "ip_sets" => "IPSet",
+                "ns_groups" => "NSGroup",
+                "switching_profiles" => "*SwitchingProfile",
+                "certificates" => "certificate_*",
+                "lb_services" => "LbService",
+                _ => continue,
+            };
+            let q = match (&r.id, &r.display_name) {
+                (Some(id), _) => format!("resource_type:{rt} AND id:{}", search_escape(id)),
+                (None, Some(n)) => format!(
+                    "resource_type:{rt} AND display_name:\"{}\"",
+                    n.replace('"', "\\\"")
+                ),
+                _ => continue,
+            };
+            for v in c.search("shared resources", &q).await? {
+                if let Some(id) = v.get("id").and_then(Value::as_str) {
+                    match list {
+                        "logical_switches" => shared_switches.push(id.to_string()),
+                        "tier0_routers" | "tier1_routers" => shared_routers.push(id.to_string()),
+                        "ip_pools" => {
+                            pools_to_read.insert(id.to_string());
+                        }
+                        _ => {}
+                    }
+                }
+                c.add(v);
+            }
+        }
+    }
+    for ls in &shared_switches {
+        for v in c
+            .list(
+                "ports of shared switches",
+                &format!("/api/v1/logical-ports?logical_switch_id={ls}"),
+            )
+            .await?
+        {
+            c.add(v);
+        }
+    }
+    // Router ports, static routes and NAT rules of the routers in scope.
+    let mut routers: Vec<String> = c
+        .objects
+        .get("logical-routers")
+        .map(|m| {
+            m.values()
+                .filter(|r| in_scope(r, &opts.cluster))
+                .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    routers.extend(shared_routers);
+    routers.sort();
+    routers.dedup();
+    for r in &routers {
+        for v in c
+            .list(
+                "router ports",
+                &format!("/api/v1/logical-router-ports?logical_router_id={r}"),
+            )
+            .await?
+        {
+            c.add(v);
+        }
+        for v in c
+            .list(
+                "static routes",
+                &format!("/api/v1/logical-routers/{r}/routing/static-routes"),
+            )
+            .await?
+        {
+            c.add(v);
+        }
+        for v in c
+            .list(
+                "NAT rules",
+                &format!("/api/v1/logical-routers/{r}/nat/rules"),
+            )
+            .await?
+        {
+            c.add(v);
+        }
+    }
+    // Every firewall section with its rules, in evaluation order.
+    let sections = c
+        .list("firewall sections", "/api/v1/firewall/sections")
+        .await?;
+    let mut firewall = Vec::with_capacity(sections.len());
+    for s in sections {
+        let Some(id) = s.get("id").and_then(Value::as_str) else {
+            continue;
+        };
+        c.requests += 1;
+        let with_rules = nsx
+            .post(
+                &format!("/api/v1/firewall/sections/{id}?action=list_with_rules"),
+                &json!({}),
+            )
+            .await
+            .map_err(|source| CollectError::Nsx {
+                context: format!("POST /api/v1/firewall/sections/{id}?action=list_with_rules"),
+                source,
+            })?;
+        firewall.push(with_rules);
+    }
+    (c.progress)("firewall sections", c.count() + firewall.len());
+
+    // Objects referred to by what we have, by id (transitively, bounded).
+    for _round in 0..4 {
+        let mut wanted: BTreeSet<String> = BTreeSet::new();
+        let all = c
+            .objects
+            .iter()
+            .flat_map(|(stem, m)| m.values().map(move |v| (*stem, v)));
+        for (stem, v) in all.chain(firewall.iter().map(|v| ("firewall-sections", v))) {
+            let Some(kind) = kind_of_stem(stem) else {
+                continue;
+            };
+            let Ok(o) = MpObject::from_json(kind, v.clone()) else {
+                continue;
+            };
+            for r in o.refs() {
+                if !c.has(&r.target) {
+                    wanted.insert(r.target);
+                }
+            }
+        }
+        if wanted.is_empty() {
+            break;
+        }
+        let wanted: Vec<String> = wanted.into_iter().collect();
+        let mut added = 0;
+        for chunk in wanted.chunks(40) {
+            let q = chunk
+                .iter()
+                .map(|id| format!("id:{}", search_escape(id)))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            for v in c.search("referenced objects", &q).await? {
+                if c.add(v) {
+                    added += 1;
+                }
+            }
+        }
+        if added == 0 {
+            break;
+        }
+    }
+
+    // Allocations of shared pools and of the cluster's pools.
+    if let Some(pools) = c.objects.get("ip-pools") {
+        for p in pools.values() {
+            if in_scope(p, &opts.cluster) {
+                if let Some(id) = p.get("id").and_then(Value::as_str) {
+                    pools_to_read.insert(id.to_string());
+                }
+            }
+        }
+    }
+    let mut allocations = serde_json::Map::new();
+    for pool in &pools_to_read {
+        let list = c
+            .list(
+                "IP allocations",
+                &format!("/api/v1/pools/ip-pools/{pool}/allocations"),
+            )
+            .await?;
+        let n = list.len();
+        allocations.insert(pool.clone(), json!({"results": list, "result_count": n}));
+    }
+
+    // Kubernetes, through kubectl.
+    let mut kube: Vec<(&str, Value)> = Vec::new();
+    let mut kube_objects = 0;
+    for r in [
+        KubeResource::Namespaces,
+        KubeResource::Pods,
+        KubeResource::Services,
+        KubeResource::Endpoints,
+        KubeResource::Nodes,
+        KubeResource::Ingresses,
+        KubeResource::NetworkPolicies,
+    ] {
+        let list = kubectl.list_resource(r).await?;
+        let list = as_api_list(r, list);
+        kube_objects += list["items"].as_array().map(Vec::len).unwrap_or(0);
+        kube.push((r.file_stem(), list));
+        (c.progress)("kubernetes", c.count() + kube_objects);
+    }
+
+    // Write the snapshot.
+    write_json(
+        &out.join("nsx").join("ip-pool-allocations.json"),
+        &Value::Object(allocations),
+    )?;
+    let mut nsx_objects = firewall.len();
+    for (stem, _) in NSX_FILES {
+        if *stem == "firewall-sections" {
+            let n = firewall.len();
+            write_json(
+                &out.join("nsx/firewall-sections.json"),
+                &json!({"results": firewall, "result_count": n}),
+            )?;
+            continue;
+        }
+        let list: Vec<Value> = c
+            .objects
+            .get(stem)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        nsx_objects += list.len();
+        let n = list.len();
+        write_json(
+            &out.join("nsx").join(format!("{stem}.json")),
+            &json!({"results": list, "result_count": n}),
+        )?;
+    }
+    for (stem, list) in &kube {
+        write_json(&out.join("k8s").join(format!("{stem}.json")), list)?;
+    }
+    debug_assert_eq!(kube.len(), K8S_FILES.len());
+    let mut kubernetes = json!({"cluster": opts.cluster});
+    if let Some(ctxname) = &opts.kube_context {
+        kubernetes["context"] = json!(ctxname);
+    }
+    write_json(
+        &out.join("metadata.json"),
+        &json!({
+            "format": "nsx-migrate-inventory",
+            "format_version": 1,
+            "source": "nsx-migrate collect",
+            "collected_at": opts.collected_at,
+            "nsx_manager": opts.nsx_manager,
+            "nsx_version": nsx_version,
+            "migration_coordinator": coordinator,
+            "kubernetes": kubernetes,
+        }),
+    )?;
+    Ok(CollectSummary {
+        nsx_objects,
+        kube_objects,
+        requests: c.requests,
+        nsx_version: Some(nsx_version),
+    })
+}
+
+fn in_scope(v: &Value, cluster: &str) -> bool {
+    v.get("tags").and_then(Value::as_array).is_some_and(|tags| {
+        tags.iter()
+            .any(|t| t["scope"] == "ncp/cluster" && t["tag"] == cluster)
+    })
+}
+
+/// kubectl prints `{"kind":"List","items":[{apiVersion,kind,...}]}`; the snapshot keeps the API
+/// server's own list shape (`PodList`, items without apiVersion/kind).
+fn as_api_list(r: KubeResource, mut list: Value) -> Value {
+    let api_version = match r {
+        KubeResource::Ingresses | KubeResource::NetworkPolicies => "networking.k8s.io/v1",
+        _ => "v1",
+    };
+    let mut items = Vec::new();
+    if let Some(list_items) = list.get_mut("items").and_then(Value::as_array_mut) {
+        for mut item in list_items.drain(..) {
+            if let Some(m) = item.as_object_mut() {
+                m.remove("apiVersion");
+                m.remove("kind");
+            }
+            items.push(item);
+        }
+    }
+    json!({"apiVersion": api_version, "kind": r.list_kind(), "metadata": {"resourceVersion": ""}, "items": items})
+}
+
+fn write_json(path: &Path, v: &Value) -> Result<(), CollectError> {
+    let err = |source| CollectError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(v).unwrap_or_default();
+    std::fs::write(&tmp, text + "\n").map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)?;
+    Ok(())
+}

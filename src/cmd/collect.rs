@@ -1,0 +1,106 @@
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use planner::UserSpec;
+use planner::collect::{CollectOptions, CollectSummary};
+
+use crate::cmd::connect::{KubeArgs, NsxArgs, runtime};
+use crate::exit;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub nsx: NsxArgs,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+    /// Cluster name (NCP's `[coe] cluster`, the ncp/cluster tag value).
+    #[arg(long)]
+    pub cluster: String,
+    /// User spec naming the cluster's shared NSX resources; copied into the snapshot.
+    #[arg(long)]
+    pub user_spec: Option<PathBuf>,
+    /// Snapshot directory to write (docs/inventory-format.md).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn run(args: Args) -> Result<u8> {
+    let summary = collect_into(
+        &args.nsx,
+        &args.kube,
+        &args.cluster,
+        args.user_spec.as_deref(),
+        &args.out,
+    )?;
+    println!(
+        "{}: {} NSX objects, {} Kubernetes objects from {} (NSX {}), {} requests",
+        args.out.display(),
+        summary.nsx_objects,
+        summary.kube_objects,
+        args.nsx.manager_label(),
+        summary.nsx_version.as_deref().unwrap_or("?"),
+        summary.requests
+    );
+    Ok(exit::SUCCESS)
+}
+
+/// Collect a snapshot (shared with `plan --nsx`).
+pub fn collect_into(
+    nsx: &NsxArgs,
+    kube: &KubeArgs,
+    cluster: &str,
+    user_spec: Option<&Path>,
+    out: &Path,
+) -> Result<CollectSummary> {
+    let spec = match user_spec {
+        Some(p) => Some(UserSpec::load(p)?),
+        None => None,
+    };
+    let cluster_spec = spec.as_ref().and_then(|s| s.clusters.get(cluster));
+    if let (Some(s), None) = (&spec, cluster_spec) {
+        anyhow::bail!(
+            "{}: no entry for cluster `{cluster}` under k8s-clusters (it has: {})",
+            user_spec.unwrap_or(Path::new("user spec")).display(),
+            s.clusters.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
+    let client = nsx.client()?;
+    let kubectl = kube.kubectl();
+    let opts = CollectOptions {
+        cluster: cluster.to_string(),
+        spec: cluster_spec,
+        nsx_manager: nsx.manager_label(),
+        kube_context: kube.context.clone(),
+        collected_at: jiff::Timestamp::now()
+            .round(jiff::Unit::Second)
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.enable_steady_tick(std::time::Duration::from_millis(120));
+        b
+    });
+    let progress = |stage: &str, n: usize| {
+        if let Some(b) = &bar {
+            b.set_message(format!("collecting {stage}: {n} objects"));
+        }
+    };
+    let rt = runtime()?;
+    let result = rt.block_on(async {
+        let r = planner::collect::collect(&client, &kubectl, &opts, out, &progress).await;
+        client.logout().await;
+        r
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let summary = result?;
+    if let Some(p) = user_spec {
+        std::fs::copy(p, out.join("user-spec.yaml"))
+            .with_context(|| format!("{}: cannot copy into the snapshot", p.display()))?;
+    }
+    Ok(summary)
+}

@@ -1,0 +1,141 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use simulator::{GenerateSpec, SimConfig, Simulator};
+
+use crate::cmd::connect::runtime;
+use crate::exit;
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Args {
+    #[command(subcommand)]
+    pub generate: Option<SimCommand>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(clap::Subcommand)]
+pub enum SimCommand {
+    /// Write a deterministic synthetic inventory snapshot (for benchmarks and tests).
+    Generate(GenerateArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Loopback address to listen on (the simulator refuses anything but loopback).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Inventory snapshot to seed the state from (docs/inventory-format.md).
+    #[arg(long)]
+    pub inventory: Option<PathBuf>,
+    /// Fault injection rules (TOML).
+    #[arg(long)]
+    pub faults: Option<PathBuf>,
+    /// Persist the state here after every change and load it on start (survives restarts).
+    #[arg(long)]
+    pub state_file: Option<PathBuf>,
+    /// Serve HTTPS with a generated self-signed certificate (prints its SHA-256 thumbprint).
+    #[arg(long)]
+    pub tls: bool,
+    /// JSON-lines request log.
+    #[arg(long)]
+    pub request_log: Option<PathBuf>,
+    /// Write a kubeconfig pointing kubectl at the simulated Kubernetes API to this file.
+    #[arg(long)]
+    pub kubeconfig_out: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct GenerateArgs {
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, default_value = "kube-synth-01")]
+    pub cluster: String,
+    #[arg(long, default_value_t = 10)]
+    pub namespaces: usize,
+    #[arg(long, default_value_t = 10)]
+    pub pods_per_namespace: usize,
+    #[arg(long, default_value_t = 2)]
+    pub policies_per_namespace: usize,
+    #[arg(long, default_value_t = 1)]
+    pub lb_services_per_namespace: usize,
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn run(args: Args) -> Result<u8> {
+    match args.generate {
+        Some(SimCommand::Generate(g)) => {
+            let spec = GenerateSpec {
+                seed: g.seed,
+                cluster: g.cluster,
+                namespaces: g.namespaces,
+                pods_per_namespace: g.pods_per_namespace,
+                policies_per_namespace: g.policies_per_namespace,
+                lb_services_per_namespace: g.lb_services_per_namespace,
+            };
+            let summary = simulator::generate(&spec, &g.out)?;
+            println!(
+                "{}: {} NSX objects, {} Kubernetes objects",
+                g.out.display(),
+                summary.nsx_objects,
+                summary.k8s_objects
+            );
+            Ok(exit::SUCCESS)
+        }
+        None => serve(args.serve),
+    }
+}
+
+fn serve(a: ServeArgs) -> Result<u8> {
+    let kubeconfig_out = a.kubeconfig_out.clone();
+    let mut cfg = SimConfig {
+        listen: a.listen,
+        inventory: a.inventory,
+        faults: a.faults,
+        state_file: a.state_file,
+        tls: a.tls,
+        request_log: a.request_log,
+        ..SimConfig::default()
+    };
+    if let Ok(u) = std::env::var("NSX_USERNAME") {
+        cfg.username = u;
+    }
+    if let Ok(p) = std::env::var("NSX_PASSWORD") {
+        cfg.password = p;
+    }
+    let using_default = cfg.password == simulator::DEFAULT_PASSWORD;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let handle = Simulator::start(cfg)
+            .await
+            .context("cannot start the simulator")?;
+        println!("{}", handle.base_url());
+        eprintln!(
+            "NSX Manager API, Policy API and migration coordinator at {}",
+            handle.base_url()
+        );
+        if let Some(t) = handle.tls_thumbprint() {
+            eprintln!("certificate SHA-256 thumbprint: {t}");
+        }
+        eprintln!("Kubernetes API at {}", handle.k8s_base_url());
+        if let Some(p) = &kubeconfig_out {
+            std::fs::write(p, handle.kubeconfig())
+                .with_context(|| format!("{}: cannot write", p.display()))?;
+            eprintln!("kubeconfig written to {}", p.display());
+        }
+        if using_default {
+            eprintln!(
+                "credentials: the demo default (user {}); set NSX_USERNAME/NSX_PASSWORD to change",
+                simulator::DEFAULT_USERNAME
+            );
+        }
+        eprintln!("Ctrl-C to stop");
+        tokio::signal::ctrl_c().await.ok();
+        handle.shutdown().await;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(exit::SUCCESS)
+}

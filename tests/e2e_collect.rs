@@ -1,0 +1,137 @@
+//! End to end over real HTTP: the simulator seeded with the example inventory -> `nsx-migrate
+//! collect` (NSX REST + the real kubectl) -> `nsx-migrate plan` gives the same plan as planning
+//! from the snapshot the simulator was seeded with. Only where the inputs came from differs.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use simulator::{SimConfig, Simulator};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nsx-migrate"));
+    c.env("NSX_USERNAME", simulator::DEFAULT_USERNAME)
+        .env("NSX_PASSWORD", simulator::DEFAULT_PASSWORD)
+        .env_remove("KUBECONFIG");
+    c
+}
+
+/// The plan's decisions: everything but where the inputs came from and the manager's name.
+fn decisions(plan: &plan_schema::Plan) -> serde_json::Value {
+    let mut v = serde_json::to_value(plan).unwrap();
+    v["plan_id"] = serde_json::Value::Null;
+    v["inputs"] = serde_json::Value::Null;
+    v["header"]["nsx_manager"] = serde_json::Value::Null;
+    v["header"]["created_at"] = serde_json::Value::Null;
+    for f in v["findings"].as_array_mut().unwrap() {
+        if f["subject"]["resource_type"] == "NsxManager" {
+            f["id"] = serde_json::Value::Null;
+            f["subject"]["id"] = serde_json::Value::Null;
+        }
+    }
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collect_then_plan_equals_planning_from_the_seed_snapshot() {
+    if Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_err()
+    {
+        panic!("kubectl is required for this test (.ci/run installs it)");
+    }
+    let example = repo().join("examples/inventories/small-cluster");
+    let handle = Simulator::start(SimConfig {
+        inventory: Some(example.clone()),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, handle.kubeconfig()).unwrap();
+    let collected = dir.path().join("collected");
+    let url = handle.base_url();
+
+    let out = {
+        let mut c = bin();
+        c.args([
+            "collect",
+            "--nsx",
+            &url,
+            "--cluster",
+            "kube-prod-01",
+            "--user-spec",
+        ])
+        .arg(example.join("user-spec.yaml"))
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .arg("--out")
+        .arg(&collected);
+        tokio::task::spawn_blocking(move || c.output())
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Only reads were sent.
+    let writes: Vec<_> = handle
+        .request_log()
+        .into_iter()
+        .filter(|r| {
+            let m = r["method"].as_str().unwrap_or("");
+            let p = r["path"].as_str().unwrap_or("");
+            let q = r["query"].as_str().unwrap_or("");
+            m != "GET" && q != "action=list_with_rules" && !p.starts_with("/api/session")
+        })
+        .collect();
+    assert!(writes.is_empty(), "collect sent writes: {writes:#?}");
+
+    let plan_from = |inventory: PathBuf, name: &str| {
+        let path = dir.path().join(name);
+        let out = bin()
+            .args([
+                "plan",
+                "--created-at",
+                "2026-11-20T10:00:00Z",
+                "--inventory",
+            ])
+            .arg(&inventory)
+            .arg("--out")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        plan_schema::read_plan_file(&path).unwrap()
+    };
+    let live = plan_from(collected.clone(), "live.toml");
+    let seeded = plan_from(example, "seeded.toml");
+    assert!(!live.steps.is_empty());
+    assert_eq!(decisions(&live), decisions(&seeded));
+    // The Kubernetes side is the same data, so its fingerprint is the same too.
+    let kube = |p: &plan_schema::Plan| {
+        p.inputs
+            .iter()
+            .find(|i| i.name == "kubernetes")
+            .unwrap()
+            .sha256
+            .clone()
+    };
+    assert_eq!(kube(&live), kube(&seeded));
+    handle.shutdown().await;
+}
