@@ -143,19 +143,31 @@ impl RateLimiter {
         })
     }
 
-    /// Reserve the next start slot and wait for it.
+    /// Wait for a start slot. Slots are claimed when taken, not reserved ahead, so a stalled
+    /// process never releases a burst of overdue requests at once.
     pub async fn acquire(&self) {
-        let slot = {
-            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            let slot = match *next {
-                Some(n) if n > now => n,
-                _ => now,
+        // Bounded by the number of concurrent waiters: each pass either claims a slot or
+        // sleeps until the next one is free.
+        loop {
+            let wait_until = {
+                let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+                let now = Instant::now();
+                match *next {
+                    Some(n) if n > now => n,
+                    // Slightly late (timer granularity): keep the schedule so the rate does not
+                    // drift down; late by more than a slot (idle or stalled): restart from now.
+                    Some(n) if now - n < self.interval => {
+                        *next = Some(n + self.interval);
+                        return;
+                    }
+                    _ => {
+                        *next = Some(now + self.interval);
+                        return;
+                    }
+                }
             };
-            *next = Some(slot + self.interval);
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
+            tokio::time::sleep_until(wait_until).await;
+        }
     }
 }
 

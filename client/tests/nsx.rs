@@ -516,7 +516,7 @@ async fn client_rate_limit_keeps_under_the_managers_rate() {
     let h = start(SimConfig {
         inventory: Some(sim_fixture("mini")),
         limits: simulator::Limits {
-            client_rate_per_sec: 12,
+            client_rate_per_sec: 15,
             client_concurrency: 0,
             global_concurrency: 0,
         },
@@ -524,11 +524,13 @@ async fn client_rate_limit_keeps_under_the_managers_rate() {
     })
     .await;
     let mut cfg = config_for(&h.base_url());
-    cfg.rate_limit = Some(8.0);
+    // A third of the manager's rate: even a long scheduling stall cannot bunch 15 starts into
+    // one second, since slots are claimed when taken.
+    cfg.rate_limit = Some(5.0);
     cfg.retry = client::RetryPolicy::none();
     let c = NsxClient::new(cfg).unwrap();
     let mut tasks = Vec::new();
-    for _ in 0..20 {
+    for _ in 0..16 {
         let c = c.clone();
         tasks.push(tokio::spawn(async move { c.node_version().await }));
     }
@@ -536,7 +538,28 @@ async fn client_rate_limit_keeps_under_the_managers_rate() {
         t.await.unwrap().unwrap();
     }
     let log = h.request_log();
+    assert_eq!(log.len(), 17, "login + 16 GETs");
     assert!(log.iter().all(|e| e["status"] == 200), "{log:?}");
+
+    // Control: 40 unpaced requests cannot fit in two 15-per-second windows, so the manager
+    // refuses some of them.
+    let mut cfg = config_for(&h.base_url());
+    cfg.retry = client::RetryPolicy::none();
+    cfg.auth = AuthMode::Basic;
+    let fast = NsxClient::new(cfg).unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let c = fast.clone();
+        tasks.push(tokio::spawn(async move { c.node_version().await }));
+    }
+    let mut refused = 0;
+    for t in tasks {
+        if let Err(e) = t.await.unwrap() {
+            assert_eq!(e.http_status(), Some(429), "{e}");
+            refused += 1;
+        }
+    }
+    assert!(refused > 0);
     h.shutdown().await;
 }
 
