@@ -19,7 +19,7 @@ use crate::userspec::ClusterSpec;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {
-    #[error("NSX Manager: {context}: {source}")]
+    #[error("NSX Manager: {context}")]
     Nsx {
         context: String,
         #[source]

@@ -4,13 +4,19 @@ use anyhow::{Context, Result};
 use planner::rules::Placement;
 use planner::{Inventory, PlanInputs, PlanOptions, Rules, SourcedSpec, UserSpec};
 
+use crate::cmd::connect::{KubeArgs, NsxArgs};
 use crate::exit;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Inventory snapshot directory (written by `collect`, or by hand; docs/inventory-format.md).
-    #[arg(long)]
-    inventory: PathBuf,
+    #[arg(long, required_unless_present = "nsx", conflicts_with = "nsx")]
+    inventory: Option<PathBuf>,
+    /// Collect from a live NSX Manager (and kubectl) first, into `<out>.inventory/`, then plan.
+    #[command(flatten)]
+    live: Option<NsxArgs>,
+    #[command(flatten)]
+    kube: KubeArgs,
     /// Cluster name (NCP's `[coe] cluster`, the `ncp/cluster` tag value). Defaults to the
     /// snapshot's metadata.
     #[arg(long)]
@@ -45,8 +51,34 @@ enum PlacementArg {
     Below,
 }
 
-pub fn run(args: Args) -> Result<u8> {
-    let inventory = Inventory::load(&args.inventory)?;
+pub fn run(mut args: Args) -> Result<u8> {
+    if let Some(live) = &args.live {
+        let Some(cluster) = args.cluster.clone() else {
+            anyhow::bail!("--nsx needs --cluster");
+        };
+        let dir = PathBuf::from(format!("{}.inventory", args.out.display()));
+        let summary = crate::cmd::collect::collect_into(
+            live,
+            &args.kube,
+            &cluster,
+            args.user_spec.as_deref(),
+            &dir,
+        )?;
+        eprintln!(
+            "{}: collected {} NSX and {} Kubernetes objects",
+            dir.display(),
+            summary.nsx_objects,
+            summary.kube_objects
+        );
+        if args.user_spec.is_some() {
+            args.user_spec = Some(dir.join("user-spec.yaml"));
+        }
+        args.inventory = Some(dir);
+    }
+    let Some(inventory_dir) = args.inventory.clone() else {
+        anyhow::bail!("give --inventory DIR or --nsx URL");
+    };
+    let inventory = Inventory::load(&inventory_dir)?;
     let cluster = match args.cluster.clone().or_else(|| {
         inventory
             .metadata
@@ -57,11 +89,11 @@ pub fn run(args: Args) -> Result<u8> {
         Some(c) => c,
         None => anyhow::bail!(
             "{}: no cluster name in metadata.json; pass --cluster",
-            args.inventory.display()
+            inventory_dir.display()
         ),
     };
     let spec_path = args.user_spec.clone().or_else(|| {
-        let p = args.inventory.join("user-spec.yaml");
+        let p = inventory_dir.join("user-spec.yaml");
         p.exists().then_some(p)
     });
     let spec = match &spec_path {
@@ -85,7 +117,7 @@ pub fn run(args: Args) -> Result<u8> {
     };
     let inputs = PlanInputs {
         inventory: &inventory,
-        inventory_source: args.inventory.display().to_string(),
+        inventory_source: inventory_dir.display().to_string(),
         user_spec: spec.as_ref().map(|(s, p, bytes)| SourcedSpec {
             spec: s,
             source: p.display().to_string(),
