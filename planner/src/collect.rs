@@ -25,13 +25,12 @@ pub enum CollectError {
         #[source]
         source: client::ClientError,
     },
-    #[error("Kubernetes: {0}")]
+    #[error("Kubernetes (kubectl)")]
     Kube(#[from] client::KubectlError),
-    #[error("{path}: cannot write: {source}")]
+    #[error("{path}: cannot write: {cause}")]
     Write {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -496,9 +495,9 @@ fn as_api_list(r: KubeResource, mut list: Value) -> Value {
 }
 
 fn write_json(path: &Path, v: &Value) -> Result<(), CollectError> {
-    let err = |source| CollectError::Write {
+    let err = |cause| CollectError::Write {
         path: path.to_path_buf(),
-        source,
+        cause,
     };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(err)?;

@@ -4,11 +4,12 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("{path}: cannot read: {source}")]
+    // The cause is part of the message (and deliberately not a `source`, so that error chains
+    // printed by the CLI do not repeat it).
+    #[error("{path}: cannot read: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path}:{line}:{column}: invalid JSON: {message}")]
     Json {

@@ -108,9 +108,9 @@ pub struct Inventory {
 }
 
 fn read_json(path: &Path) -> Result<Value, PlanError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PlanError::Io {
+    let text = std::fs::read_to_string(path).map_err(|cause| PlanError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
     serde_json::from_str(&text).map_err(|e| PlanError::Json {
         path: path.to_path_buf(),
@@ -147,7 +147,7 @@ impl Inventory {
         if !root.is_dir() {
             return Err(PlanError::Io {
                 path: root.to_path_buf(),
-                source: std::io::Error::new(
+                cause: std::io::Error::new(
                     std::io::ErrorKind::NotFound,
                     "not a snapshot directory",
                 ),

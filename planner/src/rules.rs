@@ -123,9 +123,9 @@ impl Rules {
     /// The built-in rules with a user's rules file merged over them (tables key by key, arrays and
     /// values replaced).
     pub fn load_with_overrides(path: &Path) -> Result<Rules, PlanError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PlanError::Io {
+        let text = std::fs::read_to_string(path).map_err(|cause| PlanError::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         Rules::merge_text(&text, path)
     }

@@ -126,9 +126,9 @@ pub struct DfwSpec {
 
 impl UserSpec {
     pub fn load(path: &Path) -> Result<UserSpec, PlanError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PlanError::Io {
+        let text = std::fs::read_to_string(path).map_err(|cause| PlanError::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         UserSpec::parse(&text, path)
     }
