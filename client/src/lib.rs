@@ -29,7 +29,8 @@ mod tls;
 pub use error::{COORDINATOR_BUSY, ClientError, NsxApiError, RelatedError};
 pub use kubectl::{KubeResource, Kubectl, KubectlError};
 pub use nsx::{
-    AuthMode, CoordinatorStatus, NsxClient, NsxConfig, Request, Response, parse_base_url,
+    AuthMode, ClientStats, CoordinatorStatus, NsxClient, NsxConfig, Request, Response,
+    parse_base_url,
 };
 pub use retry::{JitterSource, RateLimiter, RetryPolicy, SeededJitter};
 pub use secret::{Credentials, CredentialsError, Secret};

@@ -162,6 +162,17 @@ pub struct Response {
     pub body: Value,
 }
 
+/// What a client has done so far (for summaries and benchmarks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClientStats {
+    /// HTTP requests put on the wire (session creates and retries included).
+    pub requests_sent: u64,
+    /// Retries after a transient failure (re-logins not counted).
+    pub retries: u64,
+    /// Sessions created.
+    pub logins: u64,
+}
+
 /// `GET /api/v1/node/services/migration-coordinator/status`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CoordinatorStatus {
@@ -205,6 +216,8 @@ struct Inner {
     cfg: NsxConfig,
     session: Mutex<Option<Arc<SessionState>>>,
     generation: std::sync::atomic::AtomicU64,
+    sent: std::sync::atomic::AtomicU64,
+    retries: std::sync::atomic::AtomicU64,
     permits: Semaphore,
     rate: Option<RateLimiter>,
 }
@@ -318,6 +331,8 @@ impl NsxClient {
                 cfg,
                 session: Mutex::new(None),
                 generation: std::sync::atomic::AtomicU64::new(0),
+                sent: std::sync::atomic::AtomicU64::new(0),
+                retries: std::sync::atomic::AtomicU64::new(0),
                 rate,
             }),
         })
@@ -330,6 +345,16 @@ impl NsxClient {
 
     pub fn config(&self) -> &NsxConfig {
         &self.inner.cfg
+    }
+
+    /// Counters since the client was built (shared by clones).
+    pub fn stats(&self) -> ClientStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        ClientStats {
+            requests_sent: self.inner.sent.load(Relaxed),
+            retries: self.inner.retries.load(Relaxed),
+            logins: self.inner.generation.load(Relaxed),
+        }
     }
 
     fn url_for(&self, req: &Request) -> Result<Url, ClientError> {
@@ -478,6 +503,9 @@ impl NsxClient {
             match policy.next_delay(attempt, started.elapsed(), retry_after) {
                 Some(d) => {
                     tracing::debug!(attempt, delay_ms = d.as_millis() as u64, reason = %err, "retrying session create");
+                    self.inner
+                        .retries
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tokio::time::sleep(d).await;
                 }
                 None if attempt > 1 => {
@@ -512,6 +540,9 @@ impl NsxClient {
         if let Some(r) = &self.inner.rate {
             r.acquire().await;
         }
+        self.inner
+            .sent
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let resp = self
             .inner
             .http
@@ -637,6 +668,9 @@ impl NsxClient {
         if let Some(r) = &self.inner.rate {
             r.acquire().await;
         }
+        self.inner
+            .sent
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let resp = rb
             .send()
             .await
@@ -751,6 +785,9 @@ impl NsxClient {
                         status = err.http_status(),
                         "retrying NSX request"
                     );
+                    self.inner
+                        .retries
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tokio::time::sleep(d).await;
                 }
                 None if attempt > 1 => {

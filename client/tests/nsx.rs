@@ -337,6 +337,13 @@ async fn retries_429_503_and_busy_then_succeeds() {
         2,
         "{posts:?}"
     );
+    // 1 login + 3 version GETs + 2 list GETs + 3 POSTs; 2 + 1 + 2 retries.
+    let st = c.stats();
+    assert_eq!(
+        (st.requests_sent, st.retries, st.logins),
+        (9, 5, 1),
+        "{st:?}"
+    );
     let sets = c.list_all("/api/v1/ip-sets").await.unwrap();
     assert_eq!(
         sets.iter()
