@@ -707,5 +707,26 @@ async fn manager_restart_loses_sessions_and_the_client_logs_in_again() {
     let statuses: Vec<u64> = gets.iter().map(|e| e["status"].as_u64().unwrap()).collect();
     assert_eq!(statuses, vec![403, 200], "{gets:?}");
     assert_eq!(logged(&second, "POST", "/api/session/create").len(), 1);
+
+    // Again with 20 callers at once: every one of them meets the dead session, exactly one
+    // logs in again, all succeed.
     second.shutdown().await;
+    let third = start(SimConfig {
+        listen: addr,
+        inventory: Some(sim_fixture("mini")),
+        state_file: Some(dir.path().join("state.json")),
+        ..SimConfig::default()
+    })
+    .await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move { c.node_version().await }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(logged(&third, "POST", "/api/session/create").len(), 1);
+    assert_eq!(c.stats().logins, 3);
+    third.shutdown().await;
 }
