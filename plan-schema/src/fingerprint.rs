@@ -11,24 +11,43 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// JSON with object keys sorted recursively, compact.
+/// JSON with object keys sorted recursively, compact. Written directly, without copying the
+/// value (inventories hold hundreds of thousands of objects).
 pub fn canonical_json(v: &Value) -> String {
-    fn sort(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                let mut out = serde_json::Map::new();
-                for k in keys {
-                    out.insert(k.clone(), sort(&m[k]));
+    let mut out = String::new();
+    write_canonical(v, &mut out);
+    out
+}
+
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
                 }
-                Value::Object(out)
+                out.push_str(&serde_json::to_string(k).unwrap_or_default());
+                out.push(':');
+                write_canonical(&m[k], out);
             }
-            Value::Array(a) => Value::Array(a.iter().map(sort).collect()),
-            other => other.clone(),
+            out.push('}');
         }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(x, out);
+            }
+            out.push(']');
+        }
+        Value::String(s) => out.push_str(&serde_json::to_string(s).unwrap_or_default()),
+        other => out.push_str(&other.to_string()),
     }
-    serde_json::to_string(&sort(v)).unwrap_or_default()
 }
 
 fn digest(mut parts: Vec<String>) -> String {
@@ -91,6 +110,15 @@ pub fn kube_fingerprint<'a>(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn canonical_form_sorts_keys_and_escapes() {
+        let v: Value = serde_json::from_str(r#"{"b":[1,{"z":null,"a":"x\"y"}],"a":true}"#).unwrap();
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"a":true,"b":[1,{"a":"x\"y","z":null}]}"#
+        );
+    }
 
     #[test]
     fn order_and_formatting_do_not_matter() {

@@ -1,7 +1,7 @@
 //! Building the plan: scope, migration requests, dependency order and batches, then the DFW
 //! moves, prechecks and Policy updates, sealed.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use petgraph::algo::toposort;
 use petgraph::graphmap::DiGraphMap;
@@ -70,6 +70,10 @@ pub(crate) struct Ctx<'a> {
     pub scope: BTreeMap<usize, bool>,
     /// Policy id each imported object gets, by object index.
     pub policy_ids: HashMap<usize, String>,
+    /// IP pool built from each IP block subnet (NCP tags the pool with `ncp/subnet_id`).
+    pub pool_of_subnet: HashMap<&'a str, usize>,
+    /// Objects that name a logical router in `logical_router_id` (ports, routes, NAT rules).
+    pub on_router: HashMap<&'a str, Vec<usize>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -346,7 +350,19 @@ pub fn build_plan(inputs: &PlanInputs<'_>, opts: &PlanOptions) -> Result<Plan, P
         rules_used: BTreeMap::new(),
         scope: BTreeMap::new(),
         policy_ids: HashMap::new(),
+        pool_of_subnet: HashMap::new(),
+        on_router: HashMap::new(),
     };
+    for (i, o) in inv.objects.iter().enumerate() {
+        if o.kind == Kind::IpPool
+            && let Some(subnet) = o.tag("ncp/subnet_id")
+        {
+            ctx.pool_of_subnet.entry(subnet).or_insert(i);
+        }
+        if let Some(r) = o.str_field("logical_router_id") {
+            ctx.on_router.entry(r).or_default().push(i);
+        }
+    }
 
     // 1. Scope: shared resources of the user spec, then the cluster's own objects.
     let mut shared_policy_ids: HashMap<usize, Option<String>> = HashMap::new();
@@ -666,9 +682,7 @@ fn make_entry(
         }
         MigrationType::IpblockSubnet => {
             // NCP builds one IP pool per block subnet and tags it with the subnet id.
-            let pool = ctx.inv.objects.iter().position(|p| {
-                p.kind == Kind::IpPool && p.tag("ncp/subnet_id") == Some(o.id.as_str())
-            });
+            let pool = ctx.pool_of_subnet.get(o.id.as_str()).copied();
             pool.map(|p| {
                 let parent = ctx
                     .policy_ids
@@ -703,10 +717,7 @@ fn make_entry(
     };
     let mut needs = Vec::new();
     if mtype == MigrationType::IpblockSubnet
-        && let Some(pool) =
-            ctx.inv.objects.iter().position(|p| {
-                p.kind == Kind::IpPool && p.tag("ncp/subnet_id") == Some(o.id.as_str())
-            })
+        && let Some(&pool) = ctx.pool_of_subnet.get(o.id.as_str())
     {
         needs.push(pool);
     }
@@ -762,11 +773,13 @@ fn synthesize_router_entries(ctx: &mut Ctx<'_>, entries: &mut Vec<Entry>) {
             .unwrap_or_else(|| router.id.clone());
         let mut metadata = Vec::new();
         let mut port_objects = Vec::new();
-        for (pi, p) in ctx.inv.objects.iter().enumerate() {
-            let on_router = p.str_field("logical_router_id") == Some(router.id.as_str());
-            if !on_router {
-                continue;
-            }
+        let children = ctx
+            .on_router
+            .get(router.id.as_str())
+            .cloned()
+            .unwrap_or_default();
+        for pi in children {
+            let p = ctx.obj(pi);
             match (rtype, p.kind, p.resource_type.as_str()) {
                 (MigrationType::Tier1, Kind::LogicalRouterPort, "LogicalRouterDownLinkPort") => {
                     // Downlink -> the segment it connects (through the switch port it links).
@@ -1099,8 +1112,8 @@ fn order_and_batch(
     for (e, entry) in entries.iter().enumerate() {
         by_type.entry(rank(entry.mtype)).or_default().push(e);
     }
-    let mut steps = Vec::new();
-    let mut step_of: HashMap<usize, String> = HashMap::new();
+    let mut steps: Vec<Step> = Vec::new();
+    let mut step_of: HashMap<usize, usize> = HashMap::new();
     for (_, mut list) in by_type {
         // Stable, deterministic: dependency depth first, then manager id.
         let depth = depths(&list, &needs);
@@ -1121,38 +1134,37 @@ fn order_and_batch(
         let per_switch =
             t == MigrationType::LogicalPort && ctx.rules.import.logical_ports_per_switch;
         let mut batches: Vec<Vec<usize>> = Vec::new();
+        let mut current: HashSet<usize> = HashSet::new();
         for e in list {
             let start_new = match batches.last() {
                 None => true,
                 Some(b) => {
                     b.len() >= limit
                         || (per_switch && entries[b[0]].group != entries[e].group)
-                        || b.iter().any(|&x| needs[e].contains(&x))
+                        || needs[e].iter().any(|x| current.contains(x))
                 }
             };
             if start_new {
                 batches.push(vec![e]);
+                current.clear();
             } else if let Some(b) = batches.last_mut() {
                 b.push(e);
             }
+            current.insert(e);
         }
         for (n, batch) in batches.into_iter().enumerate() {
             let id = format!("import/{}/{}", t.as_str(), n + 1);
-            let mut deps: BTreeSet<(usize, String)> = BTreeSet::new();
+            let mut deps: BTreeSet<usize> = BTreeSet::new();
             for &e in &batch {
                 for d in &needs[e] {
-                    if let Some(s) = step_of.get(d) {
-                        let at = steps
-                            .iter()
-                            .position(|x: &Step| &x.id == s)
-                            .unwrap_or(usize::MAX);
-                        deps.insert((at, s.clone()));
+                    if let Some(&at) = step_of.get(d) {
+                        deps.insert(at);
                     }
                 }
             }
-            let deps: Vec<String> = deps.into_iter().map(|(_, s)| s).collect();
+            let deps: Vec<String> = deps.into_iter().map(|at| steps[at].id.clone()).collect();
             for &e in &batch {
-                step_of.insert(e, id.clone());
+                step_of.insert(e, steps.len());
             }
             steps.push(Step {
                 id: id.clone(),

@@ -128,6 +128,18 @@ fn bad(path: &Path, pointer: impl Into<String>, message: impl Into<String>) -> P
     }
 }
 
+/// Move the `results` out of a list response (no copy of every object).
+fn take_results(path: &Path, value: &mut Value) -> Result<Vec<Value>, PlanError> {
+    match value.get_mut("results").map(Value::take) {
+        Some(Value::Array(list)) => Ok(list),
+        _ => Err(bad(
+            path,
+            "/results",
+            "expected a list response with a `results` array",
+        )),
+    }
+}
+
 fn list_results<'a>(path: &Path, value: &'a Value) -> Result<&'a Vec<Value>, PlanError> {
     value
         .get("results")
@@ -189,10 +201,10 @@ impl Inventory {
             if !path.exists() {
                 continue;
             }
-            let value = read_json(&path)?;
+            let mut value = read_json(&path)?;
             let mut objects = Vec::new();
-            for (i, raw) in list_results(&path, &value)?.iter().enumerate() {
-                let obj = MpObject::from_json(kind, raw.clone())
+            for (i, raw) in take_results(&path, &mut value)?.into_iter().enumerate() {
+                let obj = MpObject::from_json(kind, raw)
                     .map_err(|m| bad(&path, format!("/results/{i}"), m))?;
                 objects.push(obj);
             }
@@ -237,7 +249,7 @@ impl Inventory {
             let path = k8s_dir.join(format!("{stem}.json"));
             let mut items = Vec::new();
             if path.exists() {
-                let value = read_json(&path)?;
+                let mut value = read_json(&path)?;
                 match value.get("kind").and_then(Value::as_str) {
                     Some(k) if k == list_kind || k == "List" => {}
                     other => {
@@ -251,17 +263,16 @@ impl Inventory {
                         ));
                     }
                 }
-                let list = value
-                    .get("items")
-                    .and_then(Value::as_array)
-                    .ok_or_else(|| bad(&path, "/items", "expected an `items` array"))?;
-                for (i, raw) in list.iter().enumerate() {
+                let list = match value.get_mut("items").map(Value::take) {
+                    Some(Value::Array(list)) => list,
+                    _ => return Err(bad(&path, "/items", "expected an `items` array")),
+                };
+                for (i, raw) in list.into_iter().enumerate() {
                     let name = raw
                         .pointer("/metadata/name")
                         .and_then(Value::as_str)
-                        .ok_or_else(|| {
-                            bad(&path, format!("/items/{i}/metadata/name"), "missing")
-                        })?;
+                        .ok_or_else(|| bad(&path, format!("/items/{i}/metadata/name"), "missing"))?
+                        .to_string();
                     let namespace = raw
                         .pointer("/metadata/namespace")
                         .and_then(Value::as_str)
@@ -269,8 +280,8 @@ impl Inventory {
                     items.push(KubeObject {
                         kind: list_kind.trim_end_matches("List"),
                         namespace,
-                        name: name.to_string(),
-                        raw: raw.clone(),
+                        name,
+                        raw,
                     });
                 }
             }

@@ -46,6 +46,8 @@ pub struct GenerateSummary {
 }
 
 const T: i64 = 1_763_630_000_000;
+/// NCP's principal identity (NCP source of the 2.x era; see docs/rules.md).
+const NCP_USER: &str = "com.vmware.nsx.ncp";
 
 struct Gen {
     rng: SplitMix64,
@@ -59,10 +61,16 @@ impl Gen {
     }
 
     fn obj_with_id(&mut self, id: &str, rt: &str, name: &str, tags: Vec<Value>) -> Value {
+        // NCP writes its objects with its principal identity; shared ones are the admin's.
+        let user = if tags.iter().any(|t| t["scope"] == "ncp/cluster") {
+            NCP_USER
+        } else {
+            "admin"
+        };
         json!({
             "id": id, "resource_type": rt, "display_name": name, "tags": tags,
-            "_revision": 0, "_create_user": "admin", "_create_time": T,
-            "_last_modified_user": "admin", "_last_modified_time": T,
+            "_revision": 0, "_create_user": user, "_create_time": T,
+            "_last_modified_user": user, "_last_modified_time": T,
             "_system_owned": false, "_protection": "NOT_PROTECTED",
         })
     }
@@ -406,7 +414,7 @@ pub fn generate(spec: &GenerateSpec, out: &Path) -> Result<GenerateSummary, SimE
                 rule_id += 1;
                 rules.push(json!({"id": rule_id.to_string(), "resource_type": "FirewallRule", "display_name": format!("{np}-{name}"),
                     "action": action, "direction": "IN_OUT", "ip_protocol": "IPV4_IPV6", "disabled": false, "logged": false,
-                    "_revision": 0, "sources": [{"target_id": grp_id, "target_type": "NSGroup"}]}));
+                    "_revision": 0, "_create_user": NCP_USER, "_last_modified_user": NCP_USER, "sources": [{"target_id": grp_id, "target_type": "NSGroup"}]}));
             }
             sec["rule_count"] = json!(rules.len());
             sec["rules"] = Value::Array(rules);
@@ -509,6 +517,17 @@ pub fn generate(spec: &GenerateSpec, out: &Path) -> Result<GenerateSummary, SimE
         }),
         &mut files,
     )?;
+    // The shared resources NCP was given, as the operator would name them for the import.
+    let spec_path = out.join("user-spec.yaml");
+    let user_spec = format!(
+        "# Shared NSX resources of the synthetic cluster (generated).\nversion: 1\nk8s-clusters:\n  {cl}:\n    product: vanilla\n    ncp_version: \"4.1.2\"\n    shared_resources:\n      tier0_routers: [{{display_name: t0-shared}}]\n      ip_pools: [{{display_name: external-pool}}]\n"
+    );
+    std::fs::write(&spec_path, user_spec).map_err(|e| SimError::Inventory {
+        file: spec_path.clone(),
+        pointer: String::new(),
+        message: e.to_string(),
+    })?;
+    files.push(spec_path);
     write(out, "nsx/logical-routers.json", &list(routers), &mut files)?;
     write(
         out,
