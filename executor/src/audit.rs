@@ -1,0 +1,344 @@
+//! `audit`: a read-only comparison of a plan with live state, per step: done, pending, drifted
+//! (live state is neither the planned before nor after), conflicting (live state contradicts the
+//! plan). When every step is done it also checks that no object of the cluster is left in
+//! Manager mode. Sends GETs only.
+
+use std::collections::BTreeMap;
+
+use client::{NsxClient, NsxConfig};
+use plan_schema::{Action, Plan};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::ExecError;
+use crate::update::{self, POLICY, is_applied, live_tags};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Done,
+    Pending,
+    Drifted,
+    Conflicting,
+}
+
+impl StepState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::Done => "done",
+            StepState::Pending => "pending",
+            StepState::Drifted => "drifted",
+            StepState::Conflicting => "conflicting",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StepAudit {
+    pub step: String,
+    pub kind: String,
+    pub state: StepState,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct AuditReport {
+    pub plan_id: String,
+    pub steps: Vec<StepAudit>,
+    /// Objects tagged with the cluster still in Manager mode (checked when every step is done).
+    pub left_in_manager: Vec<String>,
+    pub counts: BTreeMap<String, usize>,
+}
+
+impl AuditReport {
+    /// Everything applied and nothing left behind.
+    pub fn is_clean(&self) -> bool {
+        self.left_in_manager.is_empty() && self.steps.iter().all(|s| s.state == StepState::Done)
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = format!("audit of plan {}\n", self.plan_id);
+        for s in &self.steps {
+            out.push_str(&format!(
+                "  {:11} {}  {}\n",
+                s.state.as_str(),
+                s.step,
+                s.detail
+            ));
+        }
+        let counts: Vec<String> = self
+            .counts
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect();
+        out.push_str(&format!("summary: {}\n", counts.join(", ")));
+        for o in &self.left_in_manager {
+            out.push_str(&format!("  left in Manager mode: {o}\n"));
+        }
+        out
+    }
+}
+
+async fn get_opt(nsx: &NsxClient, path: &str) -> Result<Option<Value>, ExecError> {
+    match nsx.get(path).await {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn sa(step: &str, kind: &str, state: StepState, detail: impl Into<String>) -> StepAudit {
+    StepAudit {
+        step: step.to_string(),
+        kind: kind.to_string(),
+        state,
+        detail: detail.into(),
+    }
+}
+
+/// Audit `plan` against the manager of `nsx`.
+#[allow(clippy::map_entry)]
+pub async fn audit(plan: &Plan, nsx: &NsxConfig) -> Result<AuditReport, ExecError> {
+    let nsx = NsxClient::new(nsx.clone()).map_err(|e| ExecError::Preflight(e.to_string()))?;
+    let order = nsx.list_all("/api/v1/firewall/sections").await?;
+    let mut migrated: BTreeMap<plan_schema::MigrationType, BTreeMap<String, String>> =
+        BTreeMap::new();
+    let mut report = AuditReport {
+        plan_id: plan.plan_id.clone(),
+        ..Default::default()
+    };
+    for s in &plan.steps {
+        let kind = s.action.kind_str();
+        let a = match &s.action {
+            Action::DfwSectionMove(m) => match crate::dfw::resolve(&order, &m.section) {
+                None => sa(
+                    &s.id,
+                    kind,
+                    StepState::Conflicting,
+                    "section no longer exists",
+                ),
+                Some(id) => {
+                    let anchor = m
+                        .anchor
+                        .as_ref()
+                        .and_then(|a| crate::dfw::resolve(&order, a));
+                    if crate::dfw::placed(&order, &id, m.operation, anchor.as_deref()) {
+                        sa(&s.id, kind, StepState::Done, "section in place")
+                    } else {
+                        let rev = order
+                            .iter()
+                            .find(|x| x["id"] == id.as_str())
+                            .and_then(|x| x["_revision"].as_i64());
+                        if rev == Some(m.revision) {
+                            sa(&s.id, kind, StepState::Pending, "section not moved yet")
+                        } else {
+                            sa(
+                                &s.id,
+                                kind,
+                                StepState::Drifted,
+                                format!(
+                                    "section changed (_revision {rev:?}, planned {})",
+                                    m.revision
+                                ),
+                            )
+                        }
+                    }
+                }
+            },
+            Action::DfwSectionCreate(c) => {
+                if order
+                    .iter()
+                    .any(|x| x["display_name"] == c.display_name.as_str())
+                {
+                    sa(&s.id, kind, StepState::Done, "section exists")
+                } else {
+                    sa(&s.id, kind, StepState::Pending, "section not created yet")
+                }
+            }
+            Action::DfwRuleMove(m) => {
+                let from = crate::dfw::resolve(&order, &m.from_section);
+                let to = crate::dfw::resolve(&order, &m.to_section);
+                let src = match &from {
+                    Some(f) => {
+                        nsx.list_all(&format!("/api/v1/firewall/sections/{f}/rules"))
+                            .await?
+                    }
+                    None => Vec::new(),
+                };
+                let dst = match &to {
+                    Some(t) => {
+                        nsx.list_all(&format!("/api/v1/firewall/sections/{t}/rules"))
+                            .await?
+                    }
+                    None => Vec::new(),
+                };
+                let in_src = src.iter().any(|r| r["id"] == m.rule_id.as_str());
+                let in_dst = dst
+                    .iter()
+                    .any(|r| r["display_name"] == m.display_name.as_str());
+                match (in_src, in_dst) {
+                    (false, true) => sa(&s.id, kind, StepState::Done, "rule moved"),
+                    (true, false) => sa(
+                        &s.id,
+                        kind,
+                        StepState::Pending,
+                        "rule still in its NCP section",
+                    ),
+                    (true, true) => sa(
+                        &s.id,
+                        kind,
+                        StepState::Conflicting,
+                        "rule in both sections (interrupted move)",
+                    ),
+                    (false, false) => sa(
+                        &s.id,
+                        kind,
+                        StepState::Conflicting,
+                        "rule found in neither section",
+                    ),
+                }
+            }
+            Action::ImportBatch(b) => {
+                if !migrated.contains_key(&b.migration_type) {
+                    let list = nsx
+                        .list_all(&format!(
+                            "/api/v1/migration/migrated-resources?resource_type={}",
+                            b.migration_type.as_str()
+                        ))
+                        .await?;
+                    let map = list
+                        .iter()
+                        .filter_map(|r| {
+                            Some((
+                                r["resource_id"].as_str()?.to_string(),
+                                r["policy_id"].as_str().unwrap_or("").to_string(),
+                            ))
+                        })
+                        .collect();
+                    migrated.insert(b.migration_type, map);
+                }
+                let live = &migrated[&b.migration_type];
+                let n = b.resources.len();
+                let done = b
+                    .resources
+                    .iter()
+                    .filter(|r| live.contains_key(&r.manager_id))
+                    .count();
+                let wrong: Vec<String> = b
+                    .resources
+                    .iter()
+                    .filter_map(|r| {
+                        let got = live.get(&r.manager_id)?;
+                        let want = r.policy_id.as_ref()?;
+                        (got != want).then(|| format!("{} as {got} (planned {want})", r.manager_id))
+                    })
+                    .collect();
+                if !wrong.is_empty() {
+                    sa(
+                        &s.id,
+                        kind,
+                        StepState::Conflicting,
+                        format!("migrated under another Policy id: {}", wrong.join(", ")),
+                    )
+                } else if done == n {
+                    sa(
+                        &s.id,
+                        kind,
+                        StepState::Done,
+                        format!("{n} object(s) migrated"),
+                    )
+                } else if done == 0 {
+                    sa(
+                        &s.id,
+                        kind,
+                        StepState::Pending,
+                        format!("{n} object(s) to import"),
+                    )
+                } else {
+                    sa(
+                        &s.id,
+                        kind,
+                        StepState::Conflicting,
+                        format!("partially imported: {done} of {n}"),
+                    )
+                }
+            }
+            Action::PolicyUpdate(u) => match get_opt(&nsx, &format!("{POLICY}{}", u.path)).await? {
+                None => sa(
+                    &s.id,
+                    kind,
+                    StepState::Pending,
+                    format!("{} does not exist yet", u.path),
+                ),
+                Some(live) if is_applied(u, &live) => {
+                    sa(&s.id, kind, StepState::Done, "tags and name as planned")
+                }
+                Some(live) => {
+                    let tags = live_tags(&live);
+                    let before_ok = u.tags_before.iter().all(|t| tags.contains(t))
+                        && u.display_name
+                            .as_ref()
+                            .is_none_or(|d| live["display_name"] == d.from.as_str());
+                    if before_ok {
+                        sa(&s.id, kind, StepState::Pending, "update not applied yet")
+                    } else {
+                        let want = update::patch_body(u, &live);
+                        sa(
+                            &s.id,
+                            kind,
+                            StepState::Drifted,
+                            format!(
+                                "live object differs from the plan's before and after (tags now {}, planned after {})",
+                                serde_json::to_string(&live["tags"]).unwrap_or_default(),
+                                want["tags"]
+                            ),
+                        )
+                    }
+                }
+            },
+        };
+        *report
+            .counts
+            .entry(a.state.as_str().to_string())
+            .or_default() += 1;
+        report.steps.push(a);
+    }
+    if report.steps.iter().all(|s| s.state == StepState::Done) {
+        let q = format!(
+            "tags.scope:ncp\\/cluster AND tags.tag:\"{}\"",
+            plan.header.cluster
+        );
+        // Only types the coordinator promotes (those the plan imports); link ports, LB rules and
+        // firewall rules follow their parents and carry no marker of their own.
+        let imported_types: std::collections::BTreeSet<&str> = plan
+            .steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                Action::ImportBatch(b) => {
+                    Some(b.resources.iter().map(|r| r.resource_type.as_str()))
+                }
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let hits = nsx.search_all(&q).await?;
+        for h in hits {
+            let rt = h["resource_type"].as_str().unwrap_or("");
+            if !imported_types.contains(rt) {
+                continue;
+            }
+            let marked = h["tags"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t["scope"] == "policyPath"))
+                || h["_create_user"] == "nsx_policy";
+            if !marked {
+                report.left_in_manager.push(format!(
+                    "{rt} {} ({})",
+                    h["id"].as_str().unwrap_or(""),
+                    h["display_name"].as_str().unwrap_or("")
+                ));
+            }
+        }
+    }
+    Ok(report)
+}

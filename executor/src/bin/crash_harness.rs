@@ -1,0 +1,84 @@
+//! Test helper for the crash-recovery tests (not shipped): runs `apply` or `rollback` of the
+//! executor library in its own process, so a test can kill it with
+//! `NSX_MIGRATE_TEST_KILL_AFTER_RECORDS=k` (SIGKILL after the k-th journal record) and run it
+//! again. Credentials come from NSX_USERNAME / NSX_PASSWORD.
+//!
+//! Usage: `executor-crash-harness apply PLAN STATE_DIR NSX_URL [KUBECONFIG]`
+//!        `executor-crash-harness rollback STATE_DIR NSX_URL`
+//! Exits with the executor's exit code (3 when refused).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use executor::client::{Credentials, Kubectl, NsxConfig, RetryPolicy};
+use executor::{ApplyOptions, PollConfig, RollbackOptions};
+
+fn nsx(url: &str) -> Result<NsxConfig, String> {
+    let creds = Credentials::from_env(None).map_err(|e| e.to_string())?;
+    let mut c = NsxConfig::new(url, Some(creds));
+    c.retry = RetryPolicy {
+        max_attempts: 10,
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(400),
+        ..RetryPolicy::default()
+    };
+    c.timeout = Duration::from_secs(20);
+    c.rate_limit = Some(80.0);
+    Ok(c)
+}
+
+fn poll() -> PollConfig {
+    PollConfig {
+        initial: Duration::from_millis(10),
+        max: Duration::from_millis(50),
+        timeout: Duration::from_secs(60),
+        done_timeout: Duration::from_secs(30),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("apply") if args.len() >= 4 => nsx(&args[3]).and_then(|cfg| {
+            let mut o = ApplyOptions::new(&args[1], &args[2], cfg);
+            o.poll = poll();
+            o.quiet = true;
+            o.concurrency = 4;
+            o.kubectl = args.get(4).map(|k| Kubectl {
+                kubeconfig: Some(k.into()),
+                ..Kubectl::default()
+            });
+            executor::block_on(executor::apply(&o)).map_err(|e| e.to_string())
+        }),
+        Some("rollback") if args.len() >= 3 => nsx(&args[2]).and_then(|cfg| {
+            let o = RollbackOptions {
+                state_dir: args[1].clone().into(),
+                nsx: cfg,
+                poll: poll(),
+                json: false,
+                quiet: true,
+            };
+            executor::block_on(executor::rollback(&o)).map_err(|e| e.to_string())
+        }),
+        _ => {
+            eprintln!(
+                "usage: executor-crash-harness apply PLAN STATE_DIR NSX_URL [KUBECONFIG] | rollback STATE_DIR NSX_URL"
+            );
+            return ExitCode::from(3);
+        }
+    };
+    match result {
+        Ok(Ok(out)) => {
+            println!("{}", out.message);
+            ExitCode::from(out.exit_code)
+        }
+        Ok(Err(e)) => {
+            eprintln!("refused: {e}");
+            ExitCode::from(executor::EXIT_REFUSED)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(executor::EXIT_REFUSED)
+        }
+    }
+}

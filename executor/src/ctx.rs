@@ -1,0 +1,194 @@
+//! The run context shared by the phases: NSX client, plan, journal, log, and the one primitive
+//! that sends a change: journal the intent (durable), send, journal the outcome.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use client::{Method, NsxClient, Request};
+use plan_schema::journal::{JournalEvent, RecordedRequest};
+use serde_json::Value;
+
+use crate::error::ExecError;
+use crate::journal::Journal;
+use crate::log::Log;
+use crate::progress::Progress;
+use crate::{OnImportFailure, PollConfig};
+
+/// A change to send.
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub method: Method,
+    /// Path and query relative to the manager.
+    pub path: String,
+    pub body: Option<Value>,
+    /// Send once, no retry of any kind (DONE and rollback calls).
+    pub once: bool,
+    pub timeout: Option<Duration>,
+    /// `X-Allow-Overwrite: true`: modify objects owned by another principal (NCP's sections).
+    pub overwrite: bool,
+}
+
+impl Write {
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        Write {
+            method,
+            path: path.into(),
+            body: None,
+            once: false,
+            timeout: None,
+            overwrite: false,
+        }
+    }
+    pub fn post(path: impl Into<String>) -> Self {
+        Self::new(Method::POST, path)
+    }
+    pub fn body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+    pub fn overwrite(mut self) -> Self {
+        self.overwrite = true;
+        self
+    }
+    pub fn once(mut self, timeout: Duration) -> Self {
+        self.once = true;
+        self.timeout = Some(timeout);
+        self
+    }
+    pub fn recorded(&self) -> RecordedRequest {
+        RecordedRequest {
+            method: self.method.as_str().to_string(),
+            path: self.path.clone(),
+            body: self.body.clone(),
+        }
+    }
+    fn request(&self) -> Request {
+        let mut r = Request::new(self.method.clone(), self.path.clone());
+        if let Some(b) = &self.body {
+            r = r.json(b.clone());
+        }
+        if self.once {
+            r = r.no_retry();
+        }
+        if let Some(t) = self.timeout {
+            r = r.timeout(t);
+        }
+        if self.overwrite {
+            r = r.header("X-Allow-Overwrite", "true");
+        }
+        r
+    }
+    /// One line for `--dry-run` output and logs (method, path, compact body).
+    pub fn describe(&self) -> String {
+        match &self.body {
+            Some(b) => format!("{} {} {}", self.method, self.path, b),
+            None => format!("{} {}", self.method, self.path),
+        }
+    }
+}
+
+pub struct Ctx {
+    pub nsx: NsxClient,
+    /// None in dry-run mode: nothing is written anywhere.
+    pub journal: Option<Mutex<Journal>>,
+    pub log: Log,
+    pub dry: Mutex<Vec<String>>,
+    pub progress: Progress,
+    pub poll: PollConfig,
+    pub concurrency: usize,
+    pub on_import_failure: OnImportFailure,
+    pub writes_sent: AtomicU64,
+}
+
+impl Ctx {
+    pub fn dry_run(&self) -> bool {
+        self.journal.is_none()
+    }
+
+    /// Append a journal record (no-op in dry-run).
+    pub fn record(&self, event: JournalEvent) -> Result<(), ExecError> {
+        if let Some(j) = &self.journal {
+            let mut j = j
+                .lock()
+                .map_err(|_| ExecError::io("journal", "journal lock poisoned"))?;
+            j.append(event)?;
+        }
+        Ok(())
+    }
+
+    /// Write-ahead send: intent (durable), request, outcome (durable). In dry-run the request is
+    /// only listed and `Value::Null` returned.
+    pub async fn write(&self, step: &str, op: &str, w: Write) -> Result<Value, ExecError> {
+        if self.dry_run() {
+            self.dry
+                .lock()
+                .map_err(|_| ExecError::io("dry-run", "poisoned"))?
+                .push(w.describe());
+            return Ok(Value::Null);
+        }
+        self.record(JournalEvent::StepIntent {
+            step: step.to_string(),
+            op: op.to_string(),
+            request: w.recorded(),
+        })?;
+        self.writes_sent.fetch_add(1, Ordering::Relaxed);
+        match self.nsx.send(w.request()).await {
+            Ok(resp) => {
+                self.record(JournalEvent::StepDone {
+                    step: step.to_string(),
+                    op: op.to_string(),
+                    detail: None,
+                })?;
+                Ok(resp.body)
+            }
+            Err(e) => {
+                self.record(JournalEvent::StepFailed {
+                    step: step.to_string(),
+                    op: op.to_string(),
+                    error: e.to_string(),
+                    retriable: e.is_retriable(),
+                })?;
+                Err(ExecError::Nsx(e))
+            }
+        }
+    }
+
+    pub fn step_done(&self, step: &str, detail: Option<String>) -> Result<(), ExecError> {
+        self.record(JournalEvent::StepDone {
+            step: step.to_string(),
+            op: crate::progress::STEP_OP.to_string(),
+            detail,
+        })
+    }
+
+    pub fn step_skipped(&self, step: &str, reason: impl Into<String>) -> Result<(), ExecError> {
+        self.record(JournalEvent::StepSkipped {
+            step: step.to_string(),
+            reason: reason.into(),
+        })
+    }
+
+    pub fn step_failed(&self, step: &str, op: &str, err: &ExecError) -> Result<(), ExecError> {
+        let retriable = matches!(err, ExecError::Nsx(e) if e.is_retriable());
+        self.record(JournalEvent::StepFailed {
+            step: step.to_string(),
+            op: op.to_string(),
+            error: err.to_string(),
+            retriable,
+        })
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Value, ExecError> {
+        Ok(self.nsx.get(path).await?)
+    }
+
+    /// GET that maps 404 to `None`.
+    pub async fn get_opt(&self, path: &str) -> Result<Option<Value>, ExecError> {
+        match self.nsx.get(path).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

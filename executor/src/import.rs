@@ -1,0 +1,537 @@
+//! Import phase: the migration coordinator's CONSUMER flow per batch (reference 6.1), driven by
+//! live state so that a resumed run never re-imports an object and never skips one; and the
+//! rollback of this plan's migration records (reference 10).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use plan_schema::journal::JournalEvent;
+use plan_schema::{ImportBatch, MigrationType, Step};
+use serde_json::{Value, json};
+
+use crate::ctx::{Ctx, Write};
+use crate::error::ExecError;
+use crate::progress::{IMPORT_WORKFLOW, MigrationRecord};
+
+const MIG: &str = "/api/v1/migration";
+const DUPLICATE: &str = "is duplicate or already migrated";
+/// Attempts per batch (re-submissions after duplicates, lost answers, manager restarts).
+const MAX_ROUNDS: usize = 12;
+
+/// `migrated-resources` of one type: manager id -> policy id.
+pub async fn migrated(ctx: &Ctx, t: MigrationType) -> Result<BTreeMap<String, String>, ExecError> {
+    let list = ctx
+        .nsx
+        .list_all(&format!(
+            "{MIG}/migrated-resources?resource_type={}",
+            t.as_str()
+        ))
+        .await?;
+    Ok(list
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r["resource_id"].as_str()?.to_string(),
+                r["policy_id"].as_str().unwrap_or("").to_string(),
+            ))
+        })
+        .collect())
+}
+
+pub async fn status(ctx: &Ctx) -> Result<Value, ExecError> {
+    ctx.get(&format!("{MIG}/status-summary")).await
+}
+
+fn overall(s: &Value) -> &str {
+    s["overall_migration_status"].as_str().unwrap_or("")
+}
+
+fn component<'a>(s: &'a Value, ty: &str, index: usize) -> &'a Value {
+    s["component_status"]
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .find(|c| c["component_type"] == ty)
+                .or_else(|| a.get(index))
+        })
+        .unwrap_or(&Value::Null)
+}
+
+fn precheck(s: &Value) -> &Value {
+    component(s, "MP_TO_POLICY_PRECHECK", 0)
+}
+
+fn migration(s: &Value) -> &Value {
+    component(s, "MP_TO_POLICY_MIGRATION", 1)
+}
+
+/// Poll `status-summary` until the overall status is no longer IN_PROGRESS / PAUSING (bounded).
+pub async fn settle(ctx: &Ctx, step: &str) -> Result<Value, ExecError> {
+    let started = tokio::time::Instant::now();
+    let mut delay = ctx.poll.initial;
+    loop {
+        let s = status(ctx).await?;
+        if !matches!(overall(&s), "IN_PROGRESS" | "PAUSING") {
+            return Ok(s);
+        }
+        if started.elapsed() >= ctx.poll.timeout {
+            return Err(ExecError::step(
+                step,
+                format!(
+                    "the migration coordinator is still {} after {:?}",
+                    overall(&s),
+                    ctx.poll.timeout
+                ),
+            ));
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(ctx.poll.max);
+    }
+}
+
+fn batch_body(b: &ImportBatch, ids: &BTreeSet<String>) -> Value {
+    let resources: Vec<Value> = b
+        .resources
+        .iter()
+        .filter(|r| ids.contains(&r.manager_id))
+        .map(|r| {
+            let mut v = json!({"manager_id": r.manager_id});
+            if let Some(p) = &r.policy_id {
+                v["policy_id"] = json!(p);
+            }
+            if let Some(p) = &r.policy_path {
+                v["policy_path"] = json!(p);
+            }
+            if !r.metadata.is_empty() {
+                v["metadata"] = json!(r.metadata);
+            }
+            if !r.linked_ids.is_empty() {
+                v["linked_ids"] = json!(r.linked_ids);
+            }
+            v
+        })
+        .collect();
+    let mut body =
+        json!({"migration_data": [{"type": b.migration_type.as_str(), "resource_ids": resources}]});
+    if let Some(pi) = &b.principal_identity {
+        body["setup_details"] = json!({"principal_identity": pi});
+    }
+    body
+}
+
+/// Manager ids named as duplicates by precheck details, when every message is a duplicate.
+fn duplicates_only(details: &str, t: MigrationType, ids: &BTreeSet<String>) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for msg in details.split("; ").filter(|m| !m.trim().is_empty()) {
+        if !msg.contains(DUPLICATE) {
+            return None;
+        }
+        let id = ids
+            .iter()
+            .find(|id| msg.contains(&format!("{} {id} {DUPLICATE}", t.as_str())))?;
+        out.push(id.clone());
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Whether this run already opened the promotion window (INITIATE).
+#[derive(Debug, Default)]
+pub struct Window {
+    pub initiated: bool,
+    pub submitted: bool,
+}
+
+async fn abort(ctx: &Ctx, step: &str) -> Result<(), ExecError> {
+    ctx.write(
+        step,
+        "abort",
+        Write::post(format!("{MIG}/plan?action=abort")),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Run one import batch to completion. On success its migration record is journaled.
+pub async fn run_batch(
+    ctx: &Ctx,
+    step: &Step,
+    b: &ImportBatch,
+    window: &mut Window,
+) -> Result<(), ExecError> {
+    let planned: BTreeSet<String> = b.resources.iter().map(|r| r.manager_id.clone()).collect();
+    let planned_pid: BTreeMap<&str, Option<&str>> = b
+        .resources
+        .iter()
+        .map(|r| (r.manager_id.as_str(), r.policy_id.as_deref()))
+        .collect();
+    // Ours: this plan submitted the batch before (journal) or does so now.
+    let mut ours = ctx.progress.touched.contains(&step.id)
+        && (ctx.progress.open_intent(&step.id, "submit").is_some()
+            || ctx
+                .progress
+                .op_done
+                .contains_key(&(step.id.clone(), "submit".to_string()))
+            || ctx.progress.record_of(&step.id).is_some());
+    let mut foreign: BTreeSet<String> = BTreeSet::new();
+
+    if ctx.dry_run() {
+        let live = migrated(ctx, b.migration_type).await?;
+        let remaining: BTreeSet<String> = planned
+            .iter()
+            .filter(|id| !live.contains_key(*id))
+            .cloned()
+            .collect();
+        if remaining.is_empty() {
+            return Ok(());
+        }
+        if !window.initiated {
+            window.initiated = true;
+            ctx.write(
+                IMPORT_WORKFLOW,
+                "initiate",
+                Write::post(format!("{MIG}/mp-to-policy/workflow?action=INITIATE")),
+            )
+            .await?;
+        }
+        window.submitted = true;
+        ctx.write(
+            &step.id,
+            "submit",
+            Write::post(format!("{MIG}/mp-to-policy")).body(batch_body(b, &remaining)),
+        )
+        .await?;
+        ctx.write(
+            &step.id,
+            "start",
+            Write::post(format!("{MIG}/plan?action=start")),
+        )
+        .await?;
+        ctx.write(
+            &step.id,
+            "continue",
+            Write::post(format!("{MIG}/plan?action=continue")),
+        )
+        .await?;
+        return Ok(());
+    }
+
+    for _round in 0..MAX_ROUNDS {
+        let live = migrated(ctx, b.migration_type).await?;
+        for id in &planned {
+            if let (Some(live_pid), Some(Some(want))) = (live.get(id), planned_pid.get(id.as_str()))
+                && live_pid != want
+            {
+                return Err(ExecError::step(
+                    &step.id,
+                    format!(
+                        "{} {id} is already migrated as Policy id {live_pid}, not the planned {want}",
+                        b.migration_type.as_str()
+                    ),
+                ));
+            }
+        }
+        let remaining: BTreeSet<String> = planned
+            .iter()
+            .filter(|id| !live.contains_key(*id) && !foreign.contains(*id))
+            .cloned()
+            .collect();
+        if remaining.is_empty() {
+            return finish(ctx, step, b, &planned, &live, &foreign, ours);
+        }
+        // Leftovers of an interrupted run (ours: the journal explains them) or of this round.
+        let s = settle(ctx, &step.id).await?;
+        match overall(&s) {
+            "SUCCESS" | "NOT_STARTED" => {}
+            _ => {
+                abort(ctx, &step.id).await?;
+                continue;
+            }
+        }
+        if !window.initiated {
+            ctx.write(
+                IMPORT_WORKFLOW,
+                "initiate",
+                Write::post(format!("{MIG}/mp-to-policy/workflow?action=INITIATE")),
+            )
+            .await?;
+            window.initiated = true;
+        }
+        let body = batch_body(b, &remaining);
+        ours = true;
+        window.submitted = true;
+        match ctx
+            .write(
+                &step.id,
+                "submit",
+                Write::post(format!("{MIG}/mp-to-policy")).body(body),
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(ExecError::Nsx(e)) if e.is_retriable() || e.is_connection() => continue,
+            Err(e) => return Err(e),
+        }
+        match ctx
+            .write(
+                &step.id,
+                "start",
+                Write::post(format!("{MIG}/plan?action=start")),
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(ExecError::Nsx(e)) if e.is_retriable() || e.is_connection() => continue,
+            Err(e) => return Err(e),
+        }
+        let s = settle(ctx, &step.id).await?;
+        let pre = precheck(&s);
+        if pre["status"] == "FAILED" {
+            let details = pre["details"].as_str().unwrap_or("");
+            match duplicates_only(details, b.migration_type, &remaining) {
+                Some(dups) => {
+                    // Seed phase 2: drop the duplicates and send again. Ones the coordinator has a
+                    // record of reappear in migrated-resources; the others were promoted outside
+                    // this plan and count as done, but are not this plan's to roll back.
+                    ctx.log.info(format!(
+                        "{}: precheck names {} object(s) as already migrated; resending without them",
+                        step.id,
+                        dups.len()
+                    ));
+                    let recorded = migrated(ctx, b.migration_type).await?;
+                    for d in dups {
+                        if !recorded.contains_key(&d) {
+                            foreign.insert(d);
+                        }
+                    }
+                    abort(ctx, &step.id).await?;
+                    continue;
+                }
+                None => {
+                    let err = ExecError::step(
+                        &step.id,
+                        format!(
+                            "precheck FAILED: {}",
+                            if details.is_empty() {
+                                "(no details)"
+                            } else {
+                                details
+                            }
+                        ),
+                    );
+                    abort(ctx, &step.id).await?;
+                    return Err(err);
+                }
+            }
+        }
+        if overall(&s) == "NOT_STARTED" {
+            // The coordinator lost the batch (manager restart): submit again.
+            continue;
+        }
+        if overall(&s) != "SUCCESS" {
+            match ctx
+                .write(
+                    &step.id,
+                    "continue",
+                    Write::post(format!("{MIG}/plan?action=continue")),
+                )
+                .await
+            {
+                Ok(_) => {}
+                Err(ExecError::Nsx(e)) if e.is_retriable() || e.is_connection() => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        let s = settle(ctx, &step.id).await?;
+        let mig = migration(&s);
+        if mig["status"] == "FAILED" {
+            let details = mig["details"]
+                .as_str()
+                .unwrap_or("(no details)")
+                .to_string();
+            // Record what did get promoted before anything else, so rollback covers it.
+            let live = migrated(ctx, b.migration_type).await?;
+            record_partial(ctx, step, b, &planned, &live)?;
+            abort(ctx, &step.id).await?;
+            return Err(ExecError::step(
+                &step.id,
+                format!("migration FAILED: {details}"),
+            ));
+        }
+        // SUCCESS (or lost: the next round re-reads migrated-resources and decides).
+    }
+    Err(ExecError::step(
+        &step.id,
+        format!("batch not complete after {MAX_ROUNDS} rounds"),
+    ))
+}
+
+fn record_partial(
+    ctx: &Ctx,
+    step: &Step,
+    b: &ImportBatch,
+    planned: &BTreeSet<String>,
+    live: &BTreeMap<String, String>,
+) -> Result<(), ExecError> {
+    let already: BTreeSet<&String> = ctx
+        .progress
+        .record_of(&step.id)
+        .map(|r| r.manager_ids.iter().collect())
+        .unwrap_or_default();
+    let ids: Vec<String> = planned
+        .iter()
+        .filter(|id| live.contains_key(*id) && !already.contains(id))
+        .cloned()
+        .collect();
+    if !ids.is_empty() {
+        ctx.record(JournalEvent::MigrationRecorded {
+            step: step.id.clone(),
+            migration_type: b.migration_type,
+            manager_ids: ids,
+        })?;
+    }
+    Ok(())
+}
+
+fn finish(
+    ctx: &Ctx,
+    step: &Step,
+    b: &ImportBatch,
+    planned: &BTreeSet<String>,
+    live: &BTreeMap<String, String>,
+    foreign: &BTreeSet<String>,
+    ours: bool,
+) -> Result<(), ExecError> {
+    if !ours {
+        return ctx.step_skipped(
+            &step.id,
+            "every object is already migrated with the planned Policy id",
+        );
+    }
+    let mine: BTreeSet<String> = planned
+        .iter()
+        .filter(|id| live.contains_key(*id) && !foreign.contains(*id))
+        .cloned()
+        .collect();
+    record_partial(ctx, step, b, &mine, live)?;
+    ctx.step_done(
+        &step.id,
+        Some(format!(
+            "{} imported{}",
+            mine.len(),
+            if foreign.is_empty() {
+                String::new()
+            } else {
+                format!(", {} already migrated outside this plan", foreign.len())
+            }
+        )),
+    )
+}
+
+/// `workflow?action=DONE` (no retry, long timeout).
+pub async fn done(ctx: &Ctx) -> Result<(), ExecError> {
+    ctx.write(
+        IMPORT_WORKFLOW,
+        "done",
+        Write::post(format!("{MIG}/mp-to-policy/workflow?action=DONE")).once(ctx.poll.done_timeout),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Roll back `records` newest first (each: intent, request unless live state shows it already
+/// undone, done). Stops at the first failure.
+pub async fn rollback_records(ctx: &Ctx, records: &[MigrationRecord]) -> Result<usize, ExecError> {
+    if records.is_empty() {
+        return Ok(0);
+    }
+    let mut ordered: Vec<&MigrationRecord> = records.iter().collect();
+    ordered.sort_by_key(|r| std::cmp::Reverse(r.seq));
+    let mut n = 0;
+    for (i, r) in ordered.into_iter().enumerate() {
+        // The intent is durable before anything is sent: from here on a re-run continues the
+        // rollback instead of importing.
+        ctx.record(JournalEvent::RollbackIntent {
+            step: r.step.clone(),
+            migration_type: r.migration_type,
+            manager_ids: r.manager_ids.clone(),
+        })?;
+        if i == 0 {
+            // The coordinator must not hold a plan (reference 10: abort first).
+            let s = status(ctx).await?;
+            if !matches!(overall(&s), "SUCCESS" | "NOT_STARTED") {
+                if overall(&s) == "IN_PROGRESS" {
+                    settle(ctx, IMPORT_WORKFLOW).await?;
+                }
+                abort(ctx, IMPORT_WORKFLOW).await?;
+            }
+        }
+        let live = if ctx.dry_run() {
+            r.manager_ids
+                .iter()
+                .map(|i| (i.clone(), String::new()))
+                .collect()
+        } else {
+            migrated(ctx, r.migration_type).await?
+        };
+        let still: Vec<&String> = r
+            .manager_ids
+            .iter()
+            .filter(|i| live.contains_key(*i))
+            .collect();
+        if !still.is_empty() {
+            let ids: Vec<Value> = still.iter().map(|i| json!({"manager_id": i})).collect();
+            let body = json!({"migration_data": [{"type": r.migration_type.as_str(), "resource_ids": ids}]});
+            let w = Write::post(format!("{MIG}/mp-to-policy/rollback"))
+                .body(body)
+                .once(ctx.poll.done_timeout);
+            ctx.write(&r.step, "rollback", w).await?;
+            if !ctx.dry_run() {
+                // Confirm by live state, never by assumption.
+                let after = migrated(ctx, r.migration_type).await?;
+                let left: Vec<&String> = r
+                    .manager_ids
+                    .iter()
+                    .filter(|i| after.contains_key(*i))
+                    .collect();
+                if !left.is_empty() {
+                    return Err(ExecError::step(
+                        &r.step,
+                        format!("rollback left {} object(s) migrated", left.len()),
+                    ));
+                }
+            }
+        }
+        ctx.record(JournalEvent::RollbackDone {
+            step: r.step.clone(),
+            migration_type: r.migration_type,
+        })?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_details() {
+        let ids: BTreeSet<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
+        let d =
+            "TIER0 a is duplicate or already migrated; TIER0 b is duplicate or already migrated";
+        assert_eq!(
+            duplicates_only(d, MigrationType::Tier0, &ids),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        let mixed = "TIER0 a is duplicate or already migrated; TIER0 b not found on the Manager";
+        assert_eq!(duplicates_only(mixed, MigrationType::Tier0, &ids), None);
+        assert_eq!(
+            duplicates_only(
+                "TIER0 zz is duplicate or already migrated",
+                MigrationType::Tier0,
+                &ids
+            ),
+            None
+        );
+        assert_eq!(duplicates_only("", MigrationType::Tier0, &ids), None);
+    }
+}

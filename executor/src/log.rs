@@ -1,0 +1,77 @@
+//! Operator output: messages to stderr (or JSON-lines events to stdout with `--json`) and the same
+//! lines to `executor.log` in the state directory. Nothing secret is ever passed here: requests
+//! are logged as method and path, never headers.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+
+use serde_json::json;
+
+pub const LOG_FILE: &str = "executor.log";
+
+#[derive(Debug, Default)]
+pub struct Log {
+    file: Option<Mutex<File>>,
+    json: bool,
+    quiet: bool,
+    lines: Mutex<Vec<String>>,
+}
+
+impl Log {
+    pub fn new(json: bool, quiet: bool) -> Self {
+        Log {
+            file: None,
+            json,
+            quiet,
+            lines: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Also append to `executor.log` in `dir`.
+    pub fn with_file(mut self, dir: &Path) -> Self {
+        if let Ok(f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(LOG_FILE))
+        {
+            self.file = Some(Mutex::new(f));
+        }
+        self
+    }
+
+    fn emit(&self, level: &str, msg: &str) {
+        let at = crate::journal::now_rfc3339();
+        if let Some(f) = &self.file
+            && let Ok(mut f) = f.lock()
+        {
+            let _ = writeln!(f, "{at} {level:5} {msg}");
+        }
+        if let Ok(mut l) = self.lines.lock() {
+            l.push(format!("{level}: {msg}"));
+        }
+        if self.json {
+            println!("{}", json!({"at": at, "level": level, "message": msg}));
+        } else if !self.quiet || level != "info" {
+            eprintln!("{level}: {msg}");
+        }
+    }
+
+    pub fn info(&self, msg: impl AsRef<str>) {
+        self.emit("info", msg.as_ref());
+    }
+
+    pub fn warn(&self, msg: impl AsRef<str>) {
+        self.emit("warn", msg.as_ref());
+    }
+
+    pub fn error(&self, msg: impl AsRef<str>) {
+        self.emit("error", msg.as_ref());
+    }
+
+    /// Every line emitted so far (for the outcome summary and tests).
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}

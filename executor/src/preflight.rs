@@ -1,0 +1,304 @@
+//! Checks before any write: NSX reachable and recent enough, migration coordinator running, no
+//! foreign promotion in progress, NCP stopped, and no drift of the objects the plan was made
+//! from (MP `_revision`s, Kubernetes fingerprint).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use client::{KubeResource, Kubectl};
+use plan_schema::{Action, Plan};
+use serde_json::Value;
+
+use crate::ctx::Ctx;
+use crate::error::ExecError;
+use crate::progress::Progress;
+
+fn pf(what: &str, e: impl std::fmt::Display) -> ExecError {
+    ExecError::Preflight(format!("{what}: {e}"))
+}
+
+/// `major.minor.patch` of an NSX version string.
+pub fn parse_version(v: &str) -> Option<(u32, u32, u32)> {
+    let mut it = v.split('.').map(|p| p.parse::<u32>().ok());
+    Some((it.next()??, it.next()??, it.next().flatten().unwrap_or(0)))
+}
+
+/// MP ids whose revision a touched step may have changed (moved or promoted by an earlier run
+/// of this plan): not compared.
+fn changed_by_touched_steps(plan: &Plan, progress: &Progress) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for s in &plan.steps {
+        if !progress.touched.contains(&s.id) {
+            continue;
+        }
+        match &s.action {
+            Action::DfwSectionMove(m) => out.extend(m.section.id.clone()),
+            Action::DfwRuleMove(m) => {
+                out.extend(m.from_section.id.clone());
+                out.extend(m.to_section.id.clone());
+            }
+            Action::ImportBatch(b) => out.extend(b.resources.iter().map(|r| r.manager_id.clone())),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Every MP object the plan relies on with its planned revision: (id, resource_type) -> revision.
+fn planned_revisions(plan: &Plan) -> BTreeMap<(String, String), (i64, String)> {
+    let mut out = BTreeMap::new();
+    for s in &plan.steps {
+        match &s.action {
+            Action::DfwSectionMove(m) => {
+                if let Some(id) = &m.section.id {
+                    out.insert(
+                        (id.clone(), "FirewallSection".to_string()),
+                        (m.revision, s.id.clone()),
+                    );
+                }
+            }
+            Action::DfwRuleMove(m) => {
+                if let Some(id) = &m.from_section.id {
+                    out.insert(
+                        (id.clone(), "FirewallSection".to_string()),
+                        (m.from_section_revision, s.id.clone()),
+                    );
+                }
+            }
+            Action::ImportBatch(b) => {
+                for r in &b.resources {
+                    // Allocations are addresses, not revisioned objects.
+                    if r.resource_type == "AllocationIpAddress" {
+                        continue;
+                    }
+                    out.entry((r.manager_id.clone(), r.resource_type.clone()))
+                        .or_insert((r.revision, s.id.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The `policyPath` marker promotion leaves on an MP object.
+fn policy_marker(o: &Value) -> Option<&str> {
+    o.get("tags")?
+        .as_array()?
+        .iter()
+        .find(|t| t["scope"] == "policyPath")
+        .and_then(|t| t["tag"].as_str())
+}
+
+/// The whole preflight. Returns warnings; refuses with a typed error.
+pub async fn run(
+    ctx: &Ctx,
+    plan: &Plan,
+    kubectl: Option<&Kubectl>,
+    min_version: (u32, u32, u32),
+) -> Result<Vec<String>, ExecError> {
+    let mut warnings = Vec::new();
+    let progress = &ctx.progress;
+    let version = ctx
+        .nsx
+        .node_version()
+        .await
+        .map_err(|e| pf("NSX Manager not reachable", e))?;
+    match parse_version(&version) {
+        Some(v) if v >= min_version => {}
+        Some(_) => {
+            return Err(ExecError::Preflight(format!(
+                "NSX version {version} is older than {}.{}.{}, the first with MP-to-Policy promotion for NCP",
+                min_version.0, min_version.1, min_version.2
+            )));
+        }
+        None => warnings.push(format!("cannot parse NSX version {version:?}")),
+    }
+    let coord = ctx
+        .nsx
+        .coordinator_status()
+        .await
+        .map_err(|e| pf("migration coordinator status", e))?;
+    if !coord.is_running() {
+        return Err(ExecError::Preflight(format!(
+            "the migration coordinator is {}; start it on the manager (`/etc/init.d/migration-coordinator start`) and re-run",
+            coord.runtime_state
+        )));
+    }
+    let state = ctx
+        .get("/api/v1/migration/mp-policy-promotion/state")
+        .await
+        .map_err(|e| pf("promotion state", e))?;
+    let summary = ctx
+        .get("/api/v1/migration/status-summary")
+        .await
+        .map_err(|e| pf("migration status", e))?;
+    let overall = summary["overall_migration_status"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let ours = progress.import_submit_seq > progress.import_done_seq
+        || !progress.records.is_empty()
+        || progress
+            .open
+            .iter()
+            .any(|o| o.step.starts_with("import") || o.op == "rollback");
+    let in_progress = state["mp_policy_promotion"] == "PROMOTION_IN_PROGRESS";
+    if (in_progress || !matches!(overall.as_str(), "SUCCESS" | "NOT_STARTED")) && !ours {
+        return Err(ExecError::Preflight(format!(
+            "another promotion is in progress on this manager (state {}, status {overall}); only one cluster may be promoted at a time",
+            state["mp_policy_promotion"]
+        )));
+    }
+
+    // Staleness of MP objects.
+    let skip = changed_by_touched_steps(plan, progress);
+    let import_touched = plan
+        .steps
+        .iter()
+        .any(|s| matches!(s.action, Action::ImportBatch(_)) && progress.touched.contains(&s.id));
+    let planned = planned_revisions(plan);
+    let ids: Vec<&String> = planned
+        .keys()
+        .map(|(id, _)| id)
+        .filter(|id| !skip.contains(*id))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut live: BTreeMap<(String, String), Value> = BTreeMap::new();
+    for chunk in ids.chunks(40) {
+        let q = chunk
+            .iter()
+            .map(|id| format!("id:\"{id}\""))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let hits = ctx
+            .nsx
+            .search_all(&q)
+            .await
+            .map_err(|e| pf("re-reading planned objects", e))?;
+        for h in hits {
+            if let (Some(id), Some(rt)) = (h["id"].as_str(), h["resource_type"].as_str()) {
+                live.insert((id.to_string(), rt.to_string()), h.clone());
+            }
+        }
+    }
+    let planned_paths: BTreeMap<&str, &str> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::ImportBatch(b) => Some(b.resources.iter()),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|r| Some((r.manager_id.as_str(), r.policy_path.as_deref()?)))
+        .collect();
+    let mut drifted = Vec::new();
+    for ((id, rt), (rev, step)) in &planned {
+        if skip.contains(id) {
+            continue;
+        }
+        match live.get(&(id.clone(), rt.clone())) {
+            None => drifted.push(format!("{rt} {id} (step {step}): no longer exists")),
+            Some(o) => {
+                let now = o["_revision"].as_i64().unwrap_or(-1);
+                if now != *rev {
+                    if import_touched && policy_marker(o).is_some() {
+                        // Promoted by an earlier run of this plan (promotion changes revisions).
+                        continue;
+                    }
+                    if let (Some(m), Some(p)) = (policy_marker(o), planned_paths.get(id.as_str()))
+                        && m == *p
+                    {
+                        // Already promoted with the planned Policy path: counts as done.
+                        continue;
+                    }
+                    drifted.push(format!(
+                        "{rt} {id} (step {step}): _revision {now}, planned {rev}"
+                    ));
+                }
+            }
+        }
+    }
+
+    // Kubernetes.
+    if let Some(k) = kubectl {
+        let mut lists: Vec<(&'static str, Value)> = Vec::new();
+        for r in KubeResource::ALL {
+            lists.push((r.file_stem(), k.list_resource(r).await?));
+        }
+        let items = lists.iter().flat_map(|(stem, l)| {
+            l["items"]
+                .as_array()
+                .map(|a| a.iter().map(move |i| (*stem, i)).collect::<Vec<_>>())
+                .unwrap_or_default()
+        });
+        let (fp, n) = plan_schema::fingerprint::kube_fingerprint(items);
+        if let Some(input) = plan.inputs.iter().find(|i| i.name == "kubernetes")
+            && input.sha256 != fp
+        {
+            drifted.push(format!(
+                "Kubernetes objects changed since planning ({n} objects now{}, fingerprint {} planned {}): NCP or users created, changed or deleted resources",
+                input.objects.map(|o| format!(", {o} planned")).unwrap_or_default(),
+                &fp[..12.min(fp.len())],
+                &input.sha256[..12.min(input.sha256.len())]
+            ));
+        }
+        if let Some((_, pods)) = lists.iter().find(|(s, _)| *s == "pods") {
+            let running: Vec<String> = pods["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| is_ncp_pod(p) && p["status"]["phase"] == "Running")
+                .map(|p| {
+                    format!(
+                        "{}/{}",
+                        p["metadata"]["namespace"].as_str().unwrap_or(""),
+                        p["metadata"]["name"].as_str().unwrap_or("")
+                    )
+                })
+                .collect();
+            if !running.is_empty() {
+                return Err(ExecError::Preflight(format!(
+                    "NCP is running ({}); stop NCP before migrating (seed prerequisite: no CRUD on NSX during the import)",
+                    running.join(", ")
+                )));
+            }
+        }
+    } else {
+        warnings.push(
+            "Kubernetes was not re-read (--skip-kubernetes-check): drift there is not detected"
+                .into(),
+        );
+    }
+    if !drifted.is_empty() {
+        return Err(ExecError::Stale { drifted });
+    }
+    Ok(warnings)
+}
+
+/// An NCP controller pod (`nsx-ncp-*`, or labelled `component: nsx-ncp`).
+pub fn is_ncp_pod(p: &Value) -> bool {
+    let name = p["metadata"]["name"].as_str().unwrap_or("");
+    name.starts_with("nsx-ncp") || p["metadata"]["labels"]["component"] == "nsx-ncp"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(parse_version("3.2.1.2.0.19283847"), Some((3, 2, 1)));
+        assert_eq!(parse_version("4.1"), Some((4, 1, 0)));
+        assert_eq!(parse_version("x"), None);
+        assert!(parse_version("3.1.9").unwrap() < (3, 2, 0));
+    }
+
+    #[test]
+    fn ncp_pods() {
+        let p = serde_json::json!({"metadata": {"name": "nsx-ncp-7f8", "labels": {}}});
+        assert!(is_ncp_pod(&p));
+        let q = serde_json::json!({"metadata": {"name": "nsx-node-agent-x", "labels": {"component": "nsx-node-agent"}}});
+        assert!(!is_ncp_pod(&q));
+    }
+}

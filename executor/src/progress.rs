@@ -1,0 +1,161 @@
+//! What a journal says about a plan's progress: steps done, intents without an outcome, the
+//! migration records still in force, whether a rollback is under way, the last error.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use plan_schema::MigrationType;
+use plan_schema::journal::{JournalEvent, JournalRecord, RecordedRequest};
+
+/// The op name that marks a whole step as done.
+pub const STEP_OP: &str = "step";
+/// Pseudo-step of the import phase's workflow calls (INITIATE, DONE, abort).
+pub const IMPORT_WORKFLOW: &str = "import";
+
+/// A migration record still in force: a batch this plan imported and has not rolled back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationRecord {
+    pub step: String,
+    pub migration_type: MigrationType,
+    pub manager_ids: Vec<String>,
+    pub seq: u64,
+}
+
+/// An intent without an outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenIntent {
+    pub step: String,
+    pub op: String,
+    pub request: RecordedRequest,
+    pub seq: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    /// Steps whose last word is done or skipped (and not rolled back since).
+    pub done: BTreeSet<String>,
+    /// Every step any record mentions.
+    pub touched: BTreeSet<String>,
+    /// (step, op) -> detail of the last `step_done`.
+    pub op_done: BTreeMap<(String, String), Option<String>>,
+    /// Intents not followed by a done/failed record of the same (step, op).
+    pub open: Vec<OpenIntent>,
+    /// Last failure per step (cleared by a later done).
+    pub failed: BTreeMap<String, String>,
+    /// Migration records in force, oldest first.
+    pub records: Vec<MigrationRecord>,
+    /// A rollback was started after the newest migration record and records remain.
+    pub rolling_back: bool,
+    pub last_error: Option<String>,
+    pub last_exit: Option<u8>,
+    pub runs: usize,
+    /// seq of the newest `import`/`done` outcome and of the newest import submission.
+    pub import_done_seq: u64,
+    pub import_submit_seq: u64,
+}
+
+impl Progress {
+    pub fn from_records(records: &[JournalRecord]) -> Progress {
+        let mut p = Progress::default();
+        let mut last_migration = 0u64;
+        let mut last_rollback = 0u64;
+        for r in records {
+            match &r.event {
+                JournalEvent::RunStarted { .. } => p.runs += 1,
+                JournalEvent::StepIntent { step, op, request } => {
+                    p.touched.insert(step.clone());
+                    p.open.retain(|o| !(o.step == *step && o.op == *op));
+                    p.open.push(OpenIntent {
+                        step: step.clone(),
+                        op: op.clone(),
+                        request: request.clone(),
+                        seq: r.seq,
+                    });
+                    if op == "submit" {
+                        p.import_submit_seq = r.seq;
+                    }
+                }
+                JournalEvent::StepDone { step, op, detail } => {
+                    p.touched.insert(step.clone());
+                    p.open.retain(|o| !(o.step == *step && o.op == *op));
+                    p.op_done.insert((step.clone(), op.clone()), detail.clone());
+                    if op == STEP_OP {
+                        p.done.insert(step.clone());
+                        p.failed.remove(step);
+                    }
+                    if step == IMPORT_WORKFLOW && op == "done" {
+                        p.import_done_seq = r.seq;
+                    }
+                }
+                JournalEvent::StepFailed {
+                    step, op, error, ..
+                } => {
+                    p.touched.insert(step.clone());
+                    p.open.retain(|o| !(o.step == *step && o.op == *op));
+                    p.failed.insert(step.clone(), error.clone());
+                    p.last_error = Some(format!("{step} ({op}): {error}"));
+                }
+                JournalEvent::StepSkipped { step, .. } => {
+                    p.touched.insert(step.clone());
+                    p.done.insert(step.clone());
+                    p.failed.remove(step);
+                }
+                JournalEvent::MigrationRecorded {
+                    step,
+                    migration_type,
+                    manager_ids,
+                } => {
+                    p.touched.insert(step.clone());
+                    last_migration = r.seq;
+                    match p.records.iter_mut().find(|m| m.step == *step) {
+                        Some(m) => {
+                            for id in manager_ids {
+                                if !m.manager_ids.contains(id) {
+                                    m.manager_ids.push(id.clone());
+                                }
+                            }
+                            m.seq = r.seq;
+                        }
+                        None => p.records.push(MigrationRecord {
+                            step: step.clone(),
+                            migration_type: *migration_type,
+                            manager_ids: manager_ids.clone(),
+                            seq: r.seq,
+                        }),
+                    }
+                }
+                JournalEvent::RollbackIntent { step, .. } => {
+                    p.touched.insert(step.clone());
+                    last_rollback = r.seq;
+                }
+                JournalEvent::RollbackDone { step, .. } => {
+                    last_rollback = r.seq;
+                    p.records.retain(|m| m.step != *step);
+                    // The batch is no longer imported: the step must run again.
+                    p.done.remove(step);
+                    p.op_done.retain(|(s, _), _| s != step);
+                    p.open.retain(|o| o.step != *step);
+                }
+                JournalEvent::RunFinished { exit_code, outcome } => {
+                    p.last_exit = Some(*exit_code);
+                    if *exit_code != 0 {
+                        p.last_error.get_or_insert_with(|| outcome.clone());
+                    }
+                }
+            }
+        }
+        p.rolling_back = !p.records.is_empty() && last_rollback > last_migration;
+        p
+    }
+
+    pub fn is_done(&self, step: &str) -> bool {
+        self.done.contains(step)
+    }
+
+    pub fn open_intent(&self, step: &str, op: &str) -> Option<&OpenIntent> {
+        self.open.iter().find(|o| o.step == step && o.op == op)
+    }
+
+    pub fn record_of(&self, step: &str) -> Option<&MigrationRecord> {
+        self.records.iter().find(|m| m.step == step)
+    }
+}

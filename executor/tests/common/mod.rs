@@ -1,0 +1,215 @@
+//! Shared helpers: a simulator seeded with the example inventory (real HTTP on 127.0.0.1), a plan
+//! for it (a fixture made by the planner), and executor options with fast polling.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use executor::client::{Credentials, Kubectl, NsxConfig, RetryPolicy, SeededJitter};
+use executor::{ApplyOptions, PollConfig, RollbackOptions};
+use serde_json::Value;
+use simulator::{SimConfig, SimHandle, Simulator};
+
+pub fn inventory() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/inventories/small-cluster")
+}
+
+pub fn sim_config() -> SimConfig {
+    SimConfig {
+        inventory: Some(inventory()),
+        ..SimConfig::default()
+    }
+}
+
+pub async fn start_sim() -> SimHandle {
+    Simulator::start(sim_config())
+        .await
+        .expect("simulator starts")
+}
+
+pub async fn start_sim_with(cfg: SimConfig) -> SimHandle {
+    Simulator::start(cfg).await.expect("simulator starts")
+}
+
+/// The example inventory's plan (tests/fixtures/small-cluster.plan.toml, made by
+/// `nsx-migrate plan --inventory examples/inventories/small-cluster --created-at
+/// 2026-11-22T00:00:00Z`), copied into `dir`. Regenerate it when the example inventory changes:
+/// the tests would otherwise see a stale plan.
+pub fn write_plan(dir: &Path) -> PathBuf {
+    let src =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small-cluster.plan.toml");
+    let path = dir.join("plan.toml");
+    std::fs::copy(&src, &path).unwrap();
+    path
+}
+
+pub fn nsx_config(h: &SimHandle) -> NsxConfig {
+    let mut c = NsxConfig::new(
+        h.base_url(),
+        Some(Credentials::new(
+            simulator::DEFAULT_USERNAME,
+            simulator::DEFAULT_PASSWORD,
+        )),
+    );
+    c.retry = RetryPolicy {
+        max_attempts: 10,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(400),
+        max_elapsed: Duration::from_secs(20),
+        max_retry_after: Duration::from_secs(2),
+        jitter: std::sync::Arc::new(SeededJitter::new(7)),
+    };
+    c.timeout = Duration::from_secs(10);
+    // NSX (and the simulator) allow 100 requests per second per client.
+    c.rate_limit = Some(80.0);
+    c
+}
+
+pub fn fast_poll() -> PollConfig {
+    PollConfig {
+        initial: Duration::from_millis(5),
+        max: Duration::from_millis(40),
+        timeout: Duration::from_secs(60),
+        done_timeout: Duration::from_secs(20),
+    }
+}
+
+pub fn kubeconfig(h: &SimHandle, dir: &Path) -> PathBuf {
+    let p = dir.join("kubeconfig");
+    std::fs::write(&p, h.kubeconfig()).unwrap();
+    p
+}
+
+pub fn apply_opts(h: &SimHandle, plan: &Path, state: &Path) -> ApplyOptions {
+    let mut o = ApplyOptions::new(plan, state, nsx_config(h));
+    o.poll = fast_poll();
+    o.quiet = true;
+    o.concurrency = 4;
+    o
+}
+
+pub fn rollback_opts(h: &SimHandle, state: &Path) -> RollbackOptions {
+    RollbackOptions {
+        state_dir: state.to_path_buf(),
+        nsx: nsx_config(h),
+        poll: fast_poll(),
+        json: false,
+        quiet: true,
+    }
+}
+
+/// The request log with `path` carrying the query string too.
+pub fn full_log(h: &SimHandle) -> Vec<Value> {
+    h.request_log()
+        .into_iter()
+        .map(|mut r| {
+            if let Some(q) = r["query"].as_str().filter(|q| !q.is_empty()) {
+                r["path"] = Value::String(format!("{}?{q}", r["path"].as_str().unwrap_or("")));
+            }
+            r
+        })
+        .collect()
+}
+
+/// Change requests in the simulator's request log (not GET, not session, not /_sim control).
+pub fn writes(h: &SimHandle) -> Vec<Value> {
+    full_log(h)
+        .into_iter()
+        .filter(|r| {
+            let m = r["method"].as_str().unwrap_or("");
+            let p = r["path"].as_str().unwrap_or("");
+            m != "GET" && !p.starts_with("/api/session") && !p.starts_with("/_sim")
+        })
+        .collect()
+}
+
+pub fn log_len(h: &SimHandle) -> usize {
+    h.request_log().len()
+}
+
+/// Writes after position `from` in the request log.
+pub fn writes_since(h: &SimHandle, from: usize) -> Vec<Value> {
+    full_log(h)
+        .into_iter()
+        .skip(from)
+        .filter(|r| {
+            let m = r["method"].as_str().unwrap_or("");
+            let p = r["path"].as_str().unwrap_or("");
+            m != "GET" && !p.starts_with("/api/session") && !p.starts_with("/_sim")
+        })
+        .collect()
+}
+
+/// The simulator state without volatile fields (times, session data), for comparing two runs.
+pub fn normalized_state(h: &SimHandle) -> Value {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                m.retain(|k, _| {
+                    !matches!(
+                        k.as_str(),
+                        "_create_time"
+                            | "_last_modified_time"
+                            | "date_time"
+                            | "sessions"
+                            | "generation"
+                            | "request_count"
+                    )
+                });
+                for (_, x) in m.iter_mut() {
+                    strip(x);
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut s = h.state_dump();
+    strip(&mut s);
+    s
+}
+
+pub fn kubectl_for(h: &SimHandle, dir: &Path) -> Kubectl {
+    Kubectl {
+        kubeconfig: Some(kubeconfig(h, dir)),
+        cache_dir: Some(dir.join("kube-cache")),
+        ..Kubectl::default()
+    }
+}
+
+/// Install a fault rule through the simulator's control endpoint.
+pub async fn add_fault(h: &SimHandle, rule: Value) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let c = reqwest::Client::new();
+    let r = c
+        .post(format!("{}/_sim/faults", h.base_url()))
+        .basic_auth(
+            simulator::DEFAULT_USERNAME,
+            Some(simulator::DEFAULT_PASSWORD),
+        )
+        .json(&rule)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "fault rule refused: {}",
+        r.text().await.unwrap()
+    );
+}
+
+pub async fn set_migration_faults(h: &SimHandle, body: Value) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let c = reqwest::Client::new();
+    let r = c
+        .put(format!("{}/_sim/migration-faults", h.base_url()))
+        .basic_auth(
+            simulator::DEFAULT_USERNAME,
+            Some(simulator::DEFAULT_PASSWORD),
+        )
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+}

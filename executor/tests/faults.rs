@@ -1,0 +1,552 @@
+//! Every fault kind of the simulator in every phase, with the documented outcome and exit code:
+//! transient faults (429, 503, busy, 409/412, resets and timeouts where re-reading live state
+//! makes a resend safe) are absorbed (exit 0); coordinator verdicts (precheck FAILED, migration
+//! FAILED) roll back (exit 2) or stop (exit 1); update failures exit 1 and the next run retries
+//! only those; a manager restart is survived by re-running.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use executor::{EXIT_MIXED, EXIT_ROLLED_BACK, EXIT_SUCCESS, OnImportFailure};
+use plan_schema::{Action, MigrationType, Plan};
+use serde_json::{Value, json};
+use simulator::SimHandle;
+
+struct Setup {
+    h: SimHandle,
+    _d: tempfile::TempDir,
+    plan_path: std::path::PathBuf,
+    plan: Plan,
+    state: std::path::PathBuf,
+}
+
+async fn setup() -> Setup {
+    let h = start_sim().await;
+    let d = tempfile::tempdir().unwrap();
+    let plan_path = write_plan(d.path());
+    let plan = plan_schema::read_plan_file(&plan_path).unwrap();
+    let state = d.path().join("state");
+    Setup {
+        h,
+        _d: d,
+        plan_path,
+        plan,
+        state,
+    }
+}
+
+impl Setup {
+    async fn apply(&self) -> executor::Outcome {
+        self.apply_with(|_| {}).await
+    }
+    async fn apply_with(&self, f: impl FnOnce(&mut executor::ApplyOptions)) -> executor::Outcome {
+        let mut o = apply_opts(&self.h, &self.plan_path, &self.state);
+        f(&mut o);
+        executor::apply(&o).await.expect("not refused")
+    }
+    fn count(&self, method: &str, needle: &str) -> usize {
+        writes(&self.h)
+            .iter()
+            .filter(|r| r["method"] == method && r["path"].as_str().unwrap().contains(needle))
+            .count()
+    }
+    /// Batch submissions (`POST .../mp-to-policy` exactly).
+    fn submits(&self) -> usize {
+        writes(&self.h)
+            .iter()
+            .filter(|r| r["method"] == "POST" && r["path"] == "/api/v1/migration/mp-to-policy")
+            .count()
+    }
+    fn fired(&self, name: &str) -> usize {
+        self.h
+            .request_log()
+            .iter()
+            .filter(|r| r["fault"] == name)
+            .count()
+    }
+    /// Migration records of the coordinator (what migrated-resources reports).
+    fn coordinator_records(&self) -> usize {
+        self.h.state_dump()["migration"]["records"]
+            .as_array()
+            .map(|a| a.len())
+            .unwrap_or(0)
+    }
+    fn batch_id(&self, t: MigrationType) -> String {
+        self.plan
+            .steps
+            .iter()
+            .find_map(|s| match &s.action {
+                Action::ImportBatch(b) if b.migration_type == t => {
+                    Some(b.resources[0].manager_id.clone())
+                }
+                _ => None,
+            })
+            .unwrap()
+    }
+    fn updates(&self) -> usize {
+        self.plan
+            .steps
+            .iter()
+            .filter(|s| matches!(s.action, Action::PolicyUpdate(_)))
+            .count()
+    }
+}
+
+fn rule(name: &str, method: &str, path: &str, query: Option<&str>, action: &str) -> Value {
+    let mut r = json!({"name": name, "method": method, "path": path, "action": action});
+    if let Some(q) = query {
+        r["query"] = json!(q);
+    }
+    r
+}
+
+async fn finish_ok(s: &Setup) {
+    let out = s.apply().await;
+    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    let report = executor::audit(&s.plan, &nsx_config(&s.h)).await.unwrap();
+    assert!(report.is_clean(), "{}", report.render());
+}
+
+// ---- prepare phase ----------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepare_transient_faults_are_absorbed() {
+    let s = setup().await;
+    let mut r409 = rule(
+        "stale",
+        "POST",
+        "/api/v1/firewall/sections/*",
+        Some("action=revise"),
+        "status",
+    );
+    r409["status"] = json!(409);
+    r409["times"] = json!(1);
+    let mut r503 = rule(
+        "unavailable",
+        "POST",
+        "/api/v1/firewall/sections",
+        None,
+        "status",
+    );
+    r503["status"] = json!(503);
+    r503["times"] = json!(2);
+    let mut reset = rule(
+        "reset",
+        "DELETE",
+        "/api/v1/firewall/sections/*/rules/*",
+        None,
+        "reset",
+    );
+    reset["times"] = json!(1);
+    let mut r429 = rule(
+        "limited",
+        "GET",
+        "/api/v1/firewall/sections",
+        None,
+        "status",
+    );
+    r429["status"] = json!(429);
+    r429["times"] = json!(2);
+    add_fault(&s.h, json!({"rules": [r409, r503, reset, r429]})).await;
+    let out = s.apply().await;
+    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    for f in ["stale", "unavailable", "reset", "limited"] {
+        assert!(s.fired(f) >= 1, "fault {f} never fired");
+    }
+    // The rule was created once in its new section and deleted once from the old one.
+    assert_eq!(s.count("POST", "/rules"), 1);
+    finish_ok(&s).await;
+    s.h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepare_permanent_failure_exits_2_and_rerun_converges() {
+    let s = setup().await;
+    let mut r = rule(
+        "denied",
+        "POST",
+        "/api/v1/firewall/sections",
+        None,
+        "status",
+    );
+    r["status"] = json!(400);
+    r["times"] = json!(1);
+    add_fault(&s.h, r).await;
+    let out = s.apply().await;
+    assert_eq!(out.exit_code, EXIT_ROLLED_BACK, "{}", out.message);
+    assert!(out.message.contains("prepare"), "{}", out.message);
+    assert_eq!(s.submits(), 0, "nothing imported");
+    finish_ok(&s).await;
+    s.h.shutdown().await;
+}
+
+// ---- import phase ------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_transient_faults_are_absorbed() {
+    let s = setup().await;
+    let mut busy = rule(
+        "busy",
+        "POST",
+        "/api/v1/migration/mp-to-policy",
+        None,
+        "busy",
+    );
+    busy["nth"] = json!([2, 3]);
+    let mut r429 = rule(
+        "limited",
+        "POST",
+        "/api/v1/migration/plan",
+        Some("action=start"),
+        "status",
+    );
+    r429["status"] = json!(429);
+    r429["nth"] = json!([4]);
+    let mut r503 = rule(
+        "unavailable",
+        "GET",
+        "/api/v1/migration/status-summary",
+        None,
+        "status",
+    );
+    r503["status"] = json!(503);
+    r503["nth"] = json!([5, 9]);
+    let mut reset = rule(
+        "reset",
+        "POST",
+        "/api/v1/migration/mp-to-policy",
+        None,
+        "reset",
+    );
+    reset["nth"] = json!([7]);
+    let mut reset2 = rule(
+        "reset-continue",
+        "POST",
+        "/api/v1/migration/plan",
+        Some("action=continue"),
+        "reset",
+    );
+    reset2["nth"] = json!([10]);
+    add_fault(&s.h, json!({"rules": [busy, r429, r503, reset, reset2]})).await;
+    let out = s.apply().await;
+    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    for f in ["busy", "limited", "unavailable", "reset", "reset-continue"] {
+        assert!(s.fired(f) >= 1, "fault {f} never fired");
+    }
+    // Nothing was imported twice: the coordinator never saw a duplicate.
+    let fb = s.h.state_dump()["migration"]["feedback"].clone();
+    assert!(
+        !fb.to_string().contains("DUPLICATE"),
+        "a batch was re-imported: {fb}"
+    );
+    finish_ok(&s).await;
+    s.h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_timeout_is_resolved_from_live_state() {
+    let s = setup().await;
+    let mut hang = rule(
+        "hang",
+        "POST",
+        "/api/v1/migration/plan",
+        Some("action=continue"),
+        "hang",
+    );
+    hang["nth"] = json!([3]);
+    add_fault(&s.h, hang).await;
+    let out = s
+        .apply_with(|o| o.nsx.timeout = Duration::from_secs(1))
+        .await;
+    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    // (A hung request never gets an answer, so the simulator's log may not show it.)
+    assert!(
+        !s.h.state_dump()["migration"]["feedback"]
+            .to_string()
+            .contains("DUPLICATE")
+    );
+    finish_ok(&s).await;
+    s.h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn precheck_failed_rolls_back_everything_exit_2() {
+    let s = setup().await;
+    let victim = s.batch_id(MigrationType::LogicalPort);
+    set_migration_faults(&s.h, json!({"precheck_fail": [victim]})).await;
+    let out = s.apply().await;
+    assert_eq!(out.exit_code, EXIT_ROLLED_BACK, "{}", out.message);
+    assert!(out.message.contains("precheck FAILED"), "{}", out.message);
+    assert_eq!(s.coordinator_records(), 0, "everything rolled back");
+    assert!(s.count("POST", "/mp-to-policy/rollback") >= 1);
+    let policy = s.h.state_dump()["policy"].clone();
+    assert!(
+        policy.as_object().is_none_or(|m| m.is_empty()),
+        "Policy intents left: {policy}"
+    );
+    let st = executor::status(&s.state).unwrap();
+    assert_eq!(st.migration_records, 0);
+    assert_eq!(st.last_exit_code, Some(EXIT_ROLLED_BACK));
+    // After fixing the cause, apply starts the import again and finishes.
+    set_migration_faults(&s.h, json!({})).await;
+    finish_ok(&s).await;
+    s.h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_failed_rolls_back_partial_batch_exit_2() {
+    let s = setup().await;
+    let victim = s.batch_id(MigrationType::LogicalPort);
+    set_migration_faults(&s.h, json!({"migration_fail": [victim]})).await;
+    let out = s.apply().await;
+    assert_eq!(out.exit_code, EXIT_ROLLED_BACK, "{}", out.message);
+    assert!(out.message.contains("migration FAILED"), "{}", out.message);
+    assert_eq!(s.coordinator_records(), 0);
+    set_migration_faults(&s.h, json!({})).await;
+    finish_ok(&s).await;
+    s.h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_mode_keeps_imports_exit_1_and_rerun_continues_forward() {
+    let s = setup().await;
+    let victim = s.batch_id(MigrationType::LogicalPort);
+    set_migration_faults(&s.h, json!({"precheck_fail": [victim]})).await;
+    let out = s
+        .apply_with(|o| o.on_import_failure = OnImportFailure::Stop)
+        .await;
+    assert_eq!(out.exit_code, EXIT_MIXED, "{}", out.message);
+    let kept = s.coordinator_records();
+    assert!(kept > 0, "earlier batches are kept");
+    assert_eq!(s.count("POST", "/mp-to-policy/rollback"), 0);
+    let submits_before = s.submits();
+    set_migration_faults(&s.h, json!({})).await;
+    finish_ok(&s).await;
+    // The second run did not resubmit what the first imported.
+    assert!(
+        !s.h.state_dump()["migration"]["feedback"]
+            .to_string()
+            .contains("DUPLICATE")
+    );
+    let submits_after = s.submits();
+    let batches = s.plan.summary.import_batches as usize;
+    assert!(submits_after - submits_before < batches);
+    s.h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_failure_exits_1_and_next_apply_continues_the_rollback() {
+    let s = setup().await;
+    let victim = s.batch_id(MigrationType::LogicalPort);
+    set_migration_faults(&s.h, json!({"precheck_fail": [victim]})).await;
+    let mut r = rule(
+        "rollback-down",
+        "POST",
+        "/api/v1/migration/mp-to-policy/rollback",
+        None,
+        "status",
+    );
+    r["status"] = json!(500);
+    r["times"] = json!(1);
+    add_fault(&s.h, r).await;
+    let out = s.apply().await;
+    assert_eq!(out.exit_code, EXIT_MIXED, "{}", out.message);
+    assert!(out.message.contains("rollback FAILED"), "{}", out.message);
+    assert!(s.coordinator_records() > 0);
+    let st = executor::status(&s.state).unwrap();
+    assert!(st.rolling_back, "{}", st.render());
+    // The next apply continues the rollback (seed "rollback mode"), imports nothing.
+    let submits = s.submits();
+    let out = s.apply().await;
+    assert_eq!(out.exit_code, EXIT_ROLLED_BACK, "{}", out.message);
+    assert_eq!(s.coordinator_records(), 0);
+    assert_eq!(
+        s.submits(),
+        submits,
+        "the continued rollback imported nothing"
+    );
+    set_migration_faults(&s.h, json!({})).await;
+    finish_ok(&s).await;
+    s.h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_precheck_drops_the_object_and_resends() {
+    let s = setup().await;
+    // The last import batch's first object is marked as promoted to its planned path outside
+    // this plan (the coordinator has no record of it): precheck calls it a duplicate.
+    let (step, mp_id, ppath, rtype) = s
+        .plan
+        .steps
+        .iter()
+        .rev()
+        .find_map(|st| match &st.action {
+            Action::ImportBatch(b) if b.resources.len() > 1 => {
+                let r = b.resources.last()?;
+                Some((
+                    st.id.clone(),
+                    r.manager_id.clone(),
+                    r.policy_path.clone()?,
+                    r.resource_type.clone(),
+                ))
+            }
+            _ => None,
+        })
+        .unwrap();
+    let nsx = executor::client::NsxClient::new(nsx_config(&s.h)).unwrap();
+    let self_path = mp_path(&rtype, &mp_id);
+    let mut upd = nsx.get(&self_path).await.unwrap();
+    let mut tags = upd["tags"].as_array().cloned().unwrap_or_default();
+    tags.push(json!({"scope": "policyPath", "tag": ppath}));
+    upd["tags"] = json!(tags);
+    nsx.send(
+        executor::client::Request::put(&self_path)
+            .json(upd)
+            .header("X-Allow-Overwrite", "true"),
+    )
+    .await
+    .unwrap();
+    let out = s.apply().await;
+    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    let journal = std::fs::read_to_string(s.state.join("journal.jsonl")).unwrap();
+    let submits: Vec<Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| {
+            r["event"]["type"] == "step_intent"
+                && r["event"]["step"] == step.as_str()
+                && r["event"]["op"] == "submit"
+        })
+        .collect();
+    assert_eq!(submits.len(), 2, "sent, then resent without the duplicate");
+    let ids =
+        |r: &Value| r["event"]["request"]["body"]["migration_data"][0]["resource_ids"].to_string();
+    assert!(ids(&submits[0]).contains(&mp_id));
+    assert!(!ids(&submits[1]).contains(&mp_id));
+    s.h.shutdown().await;
+}
+
+/// Manager API path of an object by MP resource type (what this test needs).
+fn mp_path(rtype: &str, id: &str) -> String {
+    let coll = match rtype {
+        "LbService" => "loadbalancer/services",
+        "LbVirtualServer" => "loadbalancer/virtual-servers",
+        "LbPool" => "loadbalancer/pools",
+        "NSGroup" => "ns-groups",
+        "IPSet" => "ip-sets",
+        "LogicalPort" => "logical-ports",
+        "LogicalSwitch" => "logical-switches",
+        "FirewallSection" => "firewall/sections",
+        other => panic!("no MP path known for {other}"),
+    };
+    format!("/api/v1/{coll}/{id}")
+}
+
+// ---- update phase ------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_conflicts_and_limits_are_absorbed() {
+    let s = setup().await;
+    let mut r412 = rule("412", "PATCH", "/policy/api/v1/infra/*", None, "status");
+    r412["status"] = json!(412);
+    r412["nth"] = json!([1]);
+    let mut r409 = rule("409", "PATCH", "/policy/api/v1/infra/*", None, "status");
+    r409["status"] = json!(409);
+    r409["nth"] = json!([3]);
+    let mut r503 = rule("503", "PATCH", "/policy/api/v1/infra/*", None, "status");
+    r503["status"] = json!(503);
+    r503["nth"] = json!([5]);
+    let mut r429 = rule("429", "GET", "/policy/api/v1/infra/*", None, "status");
+    r429["status"] = json!(429);
+    r429["nth"] = json!([2]);
+    add_fault(&s.h, json!({"rules": [r412, r409, r503, r429]})).await;
+    let out = s.apply_with(|o| o.concurrency = 1).await;
+    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    for f in ["412", "409", "503", "429"] {
+        assert_eq!(s.fired(f), 1, "fault {f}");
+    }
+    finish_ok(&s).await;
+    s.h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_failures_exit_1_and_rerun_retries_only_those() {
+    let s = setup().await;
+    let mut reset = rule("reset", "PATCH", "/policy/api/v1/infra/*", None, "reset");
+    reset["nth"] = json!([2]);
+    let mut hang = rule("hang", "PATCH", "/policy/api/v1/infra/*", None, "hang");
+    hang["nth"] = json!([4]);
+    let mut down = rule("down", "PATCH", "/policy/api/v1/infra/*", None, "status");
+    down["status"] = json!(500);
+    down["nth"] = json!([6]);
+    add_fault(&s.h, json!({"rules": [reset, hang, down]})).await;
+    let out = s
+        .apply_with(|o| {
+            o.concurrency = 1;
+            o.nsx.timeout = Duration::from_secs(1);
+        })
+        .await;
+    assert_eq!(out.exit_code, EXIT_MIXED, "{}", out.message);
+    assert!(out.message.contains("3 of"), "{}", out.message);
+    // The pending bodies are in the journal.
+    let st = executor::status(&s.state).unwrap();
+    let upd = st.phases.iter().find(|p| p.phase == "update").unwrap();
+    assert_eq!(upd.failed, 3, "{}", st.render());
+    let before = log_len(&s.h);
+    let out = s.apply().await;
+    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    let patches = writes_since(&s.h, before)
+        .iter()
+        .filter(|r| r["method"] == "PATCH")
+        .count();
+    // Only the failed updates (the reset/hang ones may have landed: then not even those).
+    assert!(patches <= 3, "{patches} PATCHes on the retry run");
+    assert!(patches >= 1);
+    assert!(s.updates() > 3);
+    finish_ok(&s).await;
+    s.h.shutdown().await;
+}
+
+// ---- manager restart -----------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manager_restart_mid_import_is_survived_by_rerunning() {
+    let d = tempfile::tempdir().unwrap();
+    let state_file = d.path().join("nsx-state.json");
+    let plan_path = write_plan(d.path());
+    let plan = plan_schema::read_plan_file(&plan_path).unwrap();
+    let state = d.path().join("state");
+    let mut cfg = sim_config();
+    cfg.state_file = Some(state_file.clone());
+    cfg.exit_after_requests = Some(150);
+    let h = start_sim_with(cfg).await;
+    let mut o = apply_opts(&h, &plan_path, &state);
+    o.nsx.retry.max_elapsed = Duration::from_secs(1);
+    let out = executor::apply(&o).await.expect("not refused");
+    assert_ne!(
+        out.exit_code, EXIT_SUCCESS,
+        "the manager went away: {}",
+        out.message
+    );
+    h.wait().await;
+    // The manager comes back with its persisted state (another port, same data).
+    let mut cfg = sim_config();
+    cfg.inventory = None;
+    cfg.state_file = Some(state_file);
+    let h2 = start_sim_with(cfg).await;
+    let o2 = apply_opts(&h2, &plan_path, &state);
+    let mut code = 255;
+    for _ in 0..3 {
+        let out = executor::apply(&o2).await.expect("not refused");
+        code = out.exit_code;
+        if code == EXIT_SUCCESS {
+            break;
+        }
+    }
+    assert_eq!(code, EXIT_SUCCESS);
+    let report = executor::audit(&plan, &nsx_config(&h2)).await.unwrap();
+    assert!(report.is_clean(), "{}", report.render());
+    h2.shutdown().await;
+}

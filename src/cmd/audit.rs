@@ -1,0 +1,45 @@
+//! `nsx-migrate audit PLAN --nsx URL`: read-only comparison of a plan with live state.
+//! With --detailed-exitcode: 0 when everything is applied and nothing of the cluster is left in
+//! Manager mode, 4 when there are differences.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use super::apply::NsxArgs;
+use crate::exit;
+
+#[derive(clap::Args)]
+pub struct Args {
+    plan: PathBuf,
+    #[command(flatten)]
+    nsx: NsxArgs,
+    /// Exit 4 when live state differs from the fully applied plan.
+    #[arg(long)]
+    detailed_exitcode: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<u8> {
+    let plan = match plan_schema::read_plan_file(&args.plan) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::INVALID_INPUT);
+        }
+    };
+    let cfg = args.nsx.config()?;
+    let report = executor::block_on(executor::audit(&plan, &cfg))??;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.render());
+    }
+    Ok(if args.detailed_exitcode && !report.is_clean() {
+        executor::EXIT_AUDIT_DIFFERENCES
+    } else {
+        exit::SUCCESS
+    })
+}

@@ -1,0 +1,39 @@
+//! `nsx-migrate rollback --nsx URL`: roll back every import recorded in the state directory's
+//! journal, newest first (idempotent). Exit 0 when nothing of the plan remains imported, 1 when
+//! the rollback failed (re-run it), 3 when refused.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use executor::RollbackOptions;
+
+use super::apply::NsxArgs;
+use crate::exit;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    nsx: NsxArgs,
+    #[arg(long, default_value = "nsx-migrate-state")]
+    state_dir: PathBuf,
+    /// JSON-lines events on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<u8> {
+    let o = RollbackOptions {
+        state_dir: args.state_dir.clone(),
+        nsx: args.nsx.config()?,
+        poll: executor::PollConfig::default(),
+        json: args.json,
+        quiet: false,
+    };
+    match executor::block_on(executor::rollback(&o))? {
+        Ok(out) => Ok(out.exit_code),
+        Err(e) => {
+            eprintln!("error: refused, nothing was sent: {e}");
+            Ok(exit::INVALID_INPUT)
+        }
+    }
+}
