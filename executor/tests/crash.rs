@@ -1,0 +1,247 @@
+//! Crash harness: the executor runs in a child process (`executor-crash-harness`) that SIGKILLs
+//! itself right after its k-th journal record is synced (NSX_MIGRATE_TEST_KILL_AFTER_RECORDS).
+//! For many k spread over every phase of an apply, and over a rollback, re-running converges to
+//! the same NSX state as an uninterrupted run, no synced record is lost, the journal stays
+//! gap-free, and no object is ever submitted for import again once imported (the coordinator
+//! would report it as a duplicate).
+
+mod common;
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+use simulator::SimHandle;
+
+const HARNESS: &str = env!("CARGO_BIN_EXE_executor-crash-harness");
+
+async fn child(args: &[&str], kill_after: Option<u64>) -> std::process::ExitStatus {
+    let mut cmd = tokio::process::Command::new(HARNESS);
+    cmd.args(args)
+        .env("NSX_USERNAME", simulator::DEFAULT_USERNAME)
+        .env("NSX_PASSWORD", simulator::DEFAULT_PASSWORD)
+        .env_remove(executor::journal::KILL_AFTER_ENV)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    if let Some(k) = kill_after {
+        cmd.env(executor::journal::KILL_AFTER_ENV, k.to_string());
+    }
+    let mut c = cmd.spawn().expect("harness starts");
+    tokio::time::timeout(Duration::from_secs(180), c.wait())
+        .await
+        .expect("harness finished in time")
+        .unwrap()
+}
+
+async fn apply_child(
+    plan: &Path,
+    state: &Path,
+    h: &SimHandle,
+    kill: Option<u64>,
+) -> std::process::ExitStatus {
+    child(
+        &[
+            "apply",
+            plan.to_str().unwrap(),
+            state.to_str().unwrap(),
+            &h.base_url(),
+        ],
+        kill,
+    )
+    .await
+}
+
+async fn rollback_child(
+    state: &Path,
+    h: &SimHandle,
+    kill: Option<u64>,
+) -> std::process::ExitStatus {
+    child(&["rollback", state.to_str().unwrap(), &h.base_url()], kill).await
+}
+
+fn journal_lines(state: &Path) -> usize {
+    std::fs::read_to_string(state.join("journal.jsonl"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+/// What an uninterrupted run must leave, without ids the simulator draws at random (sessions)
+/// or times: Policy objects (type, name, tags), migration records, firewall layout by name.
+async fn projection(h: &SimHandle) -> Value {
+    let dump = h.state_dump();
+    let mut policy: Vec<Value> = dump["policy"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(p, o)| {
+                    let mut tags: Vec<String> = o["tags"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|t| {
+                            format!(
+                                "{}={}",
+                                t["scope"].as_str().unwrap_or(""),
+                                t["tag"].as_str().unwrap_or("")
+                            )
+                        })
+                        .collect();
+                    tags.sort();
+                    json!([p, o["resource_type"], o["display_name"], tags])
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    policy.sort_by_key(|v| v.to_string());
+    let mut records: Vec<String> = dump["migration"]["records"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r["resource_type"], r["resource_id"], r["policy_path"]
+            )
+        })
+        .collect();
+    records.sort();
+    let nsx = executor::client::NsxClient::new(nsx_config(h)).unwrap();
+    let sections = nsx.list_all("/api/v1/firewall/sections").await.unwrap();
+    let mut layout = Vec::new();
+    for s in &sections {
+        let id = s["id"].as_str().unwrap();
+        let rules = nsx
+            .list_all(&format!("/api/v1/firewall/sections/{id}/rules"))
+            .await
+            .unwrap();
+        let names: Vec<&str> = rules
+            .iter()
+            .map(|r| r["display_name"].as_str().unwrap_or(""))
+            .collect();
+        layout.push(json!([s["display_name"], names]));
+    }
+    json!({"policy": policy, "records": records, "firewall": layout})
+}
+
+fn no_duplicate_import(h: &SimHandle) {
+    let fb = h.state_dump()["migration"]["feedback"].to_string();
+    assert!(
+        !fb.contains("DUPLICATE"),
+        "an imported object was submitted again: {fb}"
+    );
+}
+
+/// k values spread evenly over 1..=n.
+fn spread(n: u64, count: u64) -> Vec<u64> {
+    let mut v: Vec<u64> = (0..count)
+        .map(|i| 1 + i * (n - 1) / (count - 1).max(1))
+        .collect();
+    v.dedup();
+    v
+}
+
+async fn crash_and_resume(k: u64, reference: &Value) {
+    let h = start_sim().await;
+    let d = tempfile::tempdir().unwrap();
+    let plan = write_plan(d.path());
+    let state = d.path().join("state");
+    let st = apply_child(&plan, &state, &h, Some(k)).await;
+    assert_eq!(
+        st.signal(),
+        Some(9),
+        "k={k}: the harness should have been killed ({st:?})"
+    );
+    assert_eq!(
+        journal_lines(&state) as u64,
+        k,
+        "k={k}: a synced record was lost"
+    );
+    let st = apply_child(&plan, &state, &h, None).await;
+    assert_eq!(st.code(), Some(0), "k={k}: resumed apply failed");
+    executor::journal::load(&state.join("journal.jsonl"), None).expect("journal stays valid");
+    no_duplicate_import(&h);
+    let got = projection(&h).await;
+    assert!(
+        got == *reference,
+        "k={k}: state differs from an uninterrupted run:\n{got}\nvs\n{reference}"
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_apply_resumes_to_the_same_state_for_52_crash_points() {
+    // Reference: an uninterrupted run in a child process.
+    let h = start_sim().await;
+    let d = tempfile::tempdir().unwrap();
+    let plan = write_plan(d.path());
+    let state = d.path().join("state");
+    let st = apply_child(&plan, &state, &h, None).await;
+    assert_eq!(st.code(), Some(0));
+    let n = journal_lines(&state) as u64;
+    let reference = projection(&h).await;
+    h.shutdown().await;
+    assert!(n > 100, "expected a long journal, got {n}");
+    assert!(
+        reference["records"].as_array().unwrap().len() > 100,
+        "{reference}"
+    );
+    assert!(reference["policy"].as_array().unwrap().len() > 100);
+    let ks = spread(n - 1, 52);
+    assert!(ks.len() >= 50);
+    // Three crash points at a time, each against its own simulator.
+    for chunk in ks.chunks(3) {
+        let mut set = tokio::task::JoinSet::new();
+        for &k in chunk {
+            let r = reference.clone();
+            set.spawn(async move { crash_and_resume(k, &r).await });
+        }
+        while let Some(r) = set.join_next().await {
+            r.expect("crash point passed");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_rollback_resumes_to_a_clean_rollback() {
+    // Reference: apply then an uninterrupted rollback.
+    let h = start_sim().await;
+    let d = tempfile::tempdir().unwrap();
+    let plan = write_plan(d.path());
+    let state = d.path().join("state");
+    assert_eq!(apply_child(&plan, &state, &h, None).await.code(), Some(0));
+    let before = journal_lines(&state);
+    assert_eq!(rollback_child(&state, &h, None).await.code(), Some(0));
+    let n = (journal_lines(&state) - before) as u64;
+    let reference = projection(&h).await;
+    assert_eq!(reference["records"], json!([]), "nothing left imported");
+    h.shutdown().await;
+    for k in spread(n - 1, 10) {
+        let h = start_sim().await;
+        let d = tempfile::tempdir().unwrap();
+        let plan = write_plan(d.path());
+        let state = d.path().join("state");
+        assert_eq!(apply_child(&plan, &state, &h, None).await.code(), Some(0));
+        let before = journal_lines(&state) as u64;
+        let st = rollback_child(&state, &h, Some(k)).await;
+        assert_eq!(st.signal(), Some(9), "k={k}");
+        assert_eq!(
+            journal_lines(&state) as u64,
+            before + k,
+            "k={k}: a synced record was lost"
+        );
+        // The next rollback (or apply) continues it.
+        assert_eq!(
+            rollback_child(&state, &h, None).await.code(),
+            Some(0),
+            "k={k}"
+        );
+        let got = projection(&h).await;
+        assert!(got == reference, "k={k}: {got}\nvs\n{reference}");
+        let status = executor::status(&state).unwrap();
+        assert_eq!(status.migration_records, 0, "k={k}");
+        h.shutdown().await;
+    }
+}
