@@ -50,26 +50,35 @@ fn write_canonical(v: &Value, out: &mut String) {
     }
 }
 
-fn digest(mut parts: Vec<String>) -> String {
-    parts.sort();
+/// sha256 (hex) of one object's canonical form.
+pub fn object_digest(v: &Value) -> String {
+    hex::encode(Sha256::digest(canonical_json(v).as_bytes()))
+}
+
+/// Combine per-object parts (any order) into one fingerprint.
+pub fn combine(mut parts: Vec<String>) -> (String, u64) {
+    parts.sort_unstable();
     let mut h = Sha256::new();
-    for p in parts {
+    for p in &parts {
         h.update(p.as_bytes());
         h.update(b"\n");
     }
-    hex::encode(h.finalize())
+    (hex::encode(h.finalize()), parts.len() as u64)
+}
+
+/// The part one NSX object contributes: collection, id and the digest of its canonical form.
+pub fn nsx_part(collection: &str, id: &str, v: &Value) -> String {
+    format!("{collection}\u{0}{id}\u{0}{}", object_digest(v))
+}
+
+/// The part one Kubernetes object contributes (list name and the digest of its projection).
+pub fn kube_part(list: &str, item: &Value) -> String {
+    format!("{list}\u{0}{}", object_digest(&kube_projection(list, item)))
 }
 
 /// Fingerprint of NSX objects given as (collection, id, object).
-pub fn nsx_fingerprint<'a>(
-    objects: impl IntoIterator<Item = (&'a str, &'a str, &'a Value)>,
-) -> (String, u64) {
-    let parts: Vec<String> = objects
-        .into_iter()
-        .map(|(collection, id, v)| format!("{collection}\u{0}{id}\u{0}{}", canonical_json(v)))
-        .collect();
-    let n = parts.len() as u64;
-    (digest(parts), n)
+pub fn nsx_fingerprint<'a>(objects: impl IntoIterator<Item = (&'a str, &'a str, &'a Value)>) -> (String, u64) {
+    combine(objects.into_iter().map(|(c, id, v)| nsx_part(c, id, v)).collect())
 }
 
 /// The part of a Kubernetes object a plan relies on.
@@ -90,20 +99,8 @@ pub fn kube_projection(list: &str, item: &Value) -> Value {
 }
 
 /// Fingerprint of Kubernetes objects given as (list name, e.g. `pods`, item).
-pub fn kube_fingerprint<'a>(
-    items: impl IntoIterator<Item = (&'a str, &'a Value)>,
-) -> (String, u64) {
-    let parts: Vec<String> = items
-        .into_iter()
-        .map(|(list, item)| {
-            format!(
-                "{list}\u{0}{}",
-                canonical_json(&kube_projection(list, item))
-            )
-        })
-        .collect();
-    let n = parts.len() as u64;
-    (digest(parts), n)
+pub fn kube_fingerprint<'a>(items: impl IntoIterator<Item = (&'a str, &'a Value)>) -> (String, u64) {
+    combine(items.into_iter().map(|(list, item)| kube_part(list, item)).collect())
 }
 
 #[cfg(test)]

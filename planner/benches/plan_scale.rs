@@ -32,6 +32,7 @@ fn child(dir: &Path) {
     let start = Instant::now();
     let inventory = Inventory::load(dir).expect("inventory");
     let loaded = start.elapsed();
+    let rss_loaded = peak_rss_kib();
     let spec = UserSpec::parse(USER_SPEC, Path::new("user-spec.yaml")).expect("spec");
     let rules = Rules::builtin();
     let inputs = PlanInputs {
@@ -53,8 +54,14 @@ fn child(dir: &Path) {
     };
     let plan = planner::build_plan(&inputs, &opts).expect("plan");
     let planned = start.elapsed();
+    let rss_planned = peak_rss_kib();
     let text = plan_schema::write::to_toml(&plan, None).expect("toml");
     let written = start.elapsed();
+    eprintln!(
+        "peak RSS after load {} MiB, after plan {} MiB",
+        rss_loaded / 1024,
+        rss_planned / 1024
+    );
     println!(
         "{} {} {} {} {} {} {}",
         inventory.nsx_count,

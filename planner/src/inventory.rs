@@ -103,6 +103,9 @@ pub struct Inventory {
     /// Canonical fingerprints (sha256 hex) and object counts.
     pub nsx_fingerprint: String,
     pub nsx_count: u64,
+    /// Per-object fingerprint parts (computed while the full objects are at hand).
+    nsx_parts: Vec<String>,
+    kube_parts: Vec<String>,
     pub kube_fingerprint: String,
     pub kube_count: u64,
 }
@@ -128,16 +131,88 @@ fn bad(path: &Path, pointer: impl Into<String>, message: impl Into<String>) -> P
     }
 }
 
-/// Move the `results` out of a list response (no copy of every object).
-fn take_results(path: &Path, value: &mut Value) -> Result<Vec<Value>, PlanError> {
-    match value.get_mut("results").map(Value::take) {
-        Some(Value::Array(list)) => Ok(list),
-        _ => Err(bad(
+/// Read a list response (`{"results": [...], ...}`) one object at a time: only one object's JSON
+/// tree is in memory at once, whatever the size of the file.
+fn for_each_result(
+    path: &Path,
+    mut f: impl FnMut(usize, Value) -> Result<(), PlanError>,
+) -> Result<(), PlanError> {
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+
+    struct Each<'f, F>(&'f mut F, Option<PlanError>, bool);
+    struct Results<'a, 'f, F>(&'a mut Each<'f, F>);
+
+    impl<'de, F: FnMut(usize, Value) -> Result<(), PlanError>> Visitor<'de> for Results<'_, '_, F> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an array of objects")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut i = 0;
+            while let Some(v) = seq.next_element::<Value>()? {
+                if self.0.1.is_none()
+                    && let Err(e) = (self.0.0)(i, v)
+                {
+                    self.0.1 = Some(e);
+                }
+                i += 1;
+            }
+            Ok(())
+        }
+    }
+    impl<'de, F: FnMut(usize, Value) -> Result<(), PlanError>> DeserializeSeed<'de>
+        for Results<'_, '_, F>
+    {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    impl<'de, F: FnMut(usize, Value) -> Result<(), PlanError>> Visitor<'de> for &mut Each<'_, F> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list response object with `results`")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "results" {
+                    map.next_value_seed(Results(&mut *self))?;
+                    self.2 = true;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    let file = std::fs::File::open(path).map_err(|cause| PlanError::Io {
+        path: path.to_path_buf(),
+        cause,
+    })?;
+    let mut de =
+        serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+    let mut each = Each(&mut f, None, false);
+    de.deserialize_map(&mut each)
+        .and_then(|()| de.end())
+        .map_err(|e| PlanError::Json {
+            path: path.to_path_buf(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+    if let Some(e) = each.1 {
+        return Err(e);
+    }
+    if !each.2 {
+        return Err(bad(
             path,
             "/results",
             "expected a list response with a `results` array",
-        )),
+        ));
     }
+    Ok(())
 }
 
 fn list_results<'a>(path: &Path, value: &'a Value) -> Result<&'a Vec<Value>, PlanError> {
@@ -201,13 +276,18 @@ impl Inventory {
             if !path.exists() {
                 continue;
             }
-            let mut value = read_json(&path)?;
             let mut objects = Vec::new();
-            for (i, raw) in take_results(&path, &mut value)?.into_iter().enumerate() {
+            let mut parts = Vec::new();
+            for_each_result(&path, |i, raw| {
+                if let Some(id) = raw.get("id").and_then(Value::as_str) {
+                    parts.push(plan_schema::fingerprint::nsx_part(kind.as_str(), id, &raw));
+                }
                 let obj = MpObject::from_json(kind, raw)
                     .map_err(|m| bad(&path, format!("/results/{i}"), m))?;
                 objects.push(obj);
-            }
+                Ok(())
+            })?;
+            inv.nsx_parts.extend(parts);
             // Listing order carries meaning only for firewall sections (evaluation order);
             // everything else is ordered by id so that plans do not depend on how it was listed.
             if kind != Kind::FirewallSection {
@@ -277,6 +357,14 @@ impl Inventory {
                         .pointer("/metadata/namespace")
                         .and_then(Value::as_str)
                         .map(str::to_string);
+                    inv.kube_parts
+                        .push(plan_schema::fingerprint::kube_part(stem, &raw));
+                    // Keep only what the planner reads: the phase of pods.
+                    let phase = raw.pointer("/status/phase").cloned();
+                    let raw = match phase {
+                        Some(p) => serde_json::json!({"status": {"phase": p}}),
+                        None => Value::Null,
+                    };
                     items.push(KubeObject {
                         kind: list_kind.trim_end_matches("List"),
                         namespace,
@@ -294,28 +382,17 @@ impl Inventory {
 
     /// Fingerprints in the plan contract's canonical forms (`plan_schema::fingerprint`).
     fn fingerprint(&mut self) {
-        use plan_schema::fingerprint::{kube_fingerprint, nsx_fingerprint};
-        let alloc_keys: Vec<String> = self
-            .allocations
-            .iter()
-            .map(|a| format!("{}/{}", a.pool_id, a.allocation_id))
-            .collect();
-        let objects = self
-            .objects
-            .iter()
-            .map(|o| (o.kind.as_str(), o.id.as_str(), &o.raw))
-            .chain(
-                self.allocations
-                    .iter()
-                    .zip(&alloc_keys)
-                    .map(|(a, k)| ("Allocation", k.as_str(), &a.raw)),
-            );
-        (self.nsx_fingerprint, self.nsx_count) = nsx_fingerprint(objects);
-        let items = self
-            .kube
-            .iter()
-            .flat_map(|(stem, items)| items.iter().map(move |o| (*stem, &o.raw)));
-        (self.kube_fingerprint, self.kube_count) = kube_fingerprint(items);
+        use plan_schema::fingerprint::{combine, nsx_part};
+        let mut parts = std::mem::take(&mut self.nsx_parts);
+        for a in &self.allocations {
+            parts.push(nsx_part(
+                "Allocation",
+                &format!("{}/{}", a.pool_id, a.allocation_id),
+                &a.raw,
+            ));
+        }
+        (self.nsx_fingerprint, self.nsx_count) = combine(parts);
+        (self.kube_fingerprint, self.kube_count) = combine(std::mem::take(&mut self.kube_parts));
     }
 
     pub fn kube(&self, stem: &str) -> &[KubeObject] {

@@ -68,7 +68,6 @@ pub struct FwRule {
     pub id: String,
     pub display_name: String,
     pub create_user: Option<String>,
-    pub raw: Value,
 }
 
 /// One Manager API object.
@@ -84,8 +83,26 @@ pub struct MpObject {
     pub system_owned: bool,
     /// Rules, for firewall sections (evaluation order).
     pub rules: Vec<FwRule>,
+    /// References to other objects, computed from the full object when it was read.
+    pub references: Vec<Ref>,
+    /// The few fields the planner reads besides the ones above (see `KEPT_FIELDS`); the rest of
+    /// the object is not kept in memory (inventories hold hundreds of thousands of objects).
     pub raw: Value,
 }
+
+/// Fields of the Manager object kept after reading.
+const KEPT_FIELDS: &[&str] = &[
+    "router_type",
+    "logical_switch_id",
+    "logical_router_id",
+    "linked_logical_switch_port_id",
+    "network",
+    "next_hops",
+    "action",
+    "firewall_match",
+    "is_default",
+    "rule_ids",
+];
 
 /// A reference from one MP object to another, by id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,11 +154,10 @@ impl MpObject {
                     display_name: s(r, "display_name").unwrap_or_else(|| rid.clone()),
                     id: rid,
                     create_user: s(r, "_create_user"),
-                    raw: r.clone(),
                 });
             }
         }
-        Ok(MpObject {
+        let mut o = MpObject {
             kind,
             id,
             resource_type,
@@ -154,8 +170,20 @@ impl MpObject {
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
             rules,
+            references: Vec::new(),
             raw,
-        })
+        };
+        o.references = o.compute_refs();
+        let mut kept = serde_json::Map::new();
+        if let Value::Object(mut m) = std::mem::take(&mut o.raw) {
+            for k in KEPT_FIELDS {
+                if let Some(v) = m.remove(*k) {
+                    kept.insert((*k).to_string(), v);
+                }
+            }
+        }
+        o.raw = Value::Object(kept);
+        Ok(o)
     }
 
     pub fn tag(&self, scope: &str) -> Option<&str> {
@@ -185,6 +213,10 @@ impl MpObject {
 
     /// Every reference to another MP object (reference §7.4), in a fixed order.
     pub fn refs(&self) -> Vec<Ref> {
+        self.references.clone()
+    }
+
+    fn compute_refs(&self) -> Vec<Ref> {
         use Kind::*;
         let mut out = Vec::new();
         let raw = &self.raw;
