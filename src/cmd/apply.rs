@@ -10,7 +10,7 @@ use executor::{ApplyOptions, OnImportFailure};
 
 use crate::exit;
 
-/// How to reach and authenticate to the NSX Manager.
+// How to reach and authenticate to the NSX Manager (shared by apply, rollback, audit).
 #[derive(clap::Args, Debug, Clone)]
 pub struct NsxArgs {
     /// NSX Manager URL, e.g. https://nsx-mgr-01.example (the manager running the coordinator).
@@ -34,6 +34,7 @@ pub struct NsxArgs {
     /// Client certificate (PEM) for principal-identity authentication, with --client-key.
     #[arg(long, requires = "client_key")]
     pub client_cert: Option<PathBuf>,
+    /// Private key (PEM) of --client-cert.
     #[arg(long, requires = "client_cert")]
     pub client_key: Option<PathBuf>,
 }
