@@ -30,12 +30,24 @@ enum Command {
     Show(cmd::show::Args),
     /// Print the step dependency graph of a plan in Graphviz DOT.
     Graph(cmd::graph::Args),
+    /// Run the whole job against the embedded simulator: collect, plan, show, apply, audit.
+    Demo(cmd::demo::Args),
     /// Run the NSX + Kubernetes simulator on loopback (or `sim generate` a synthetic inventory).
     Sim(cmd::sim::Args),
     /// Read a live NSX Manager and Kubernetes (kubectl) into an inventory snapshot.
     Collect(cmd::collect::Args),
     /// Plan a migration from an inventory snapshot: prechecks, imports, tag changes, DFW moves.
     Plan(cmd::plan::Args),
+    /// Apply a sealed plan to NSX, resumably, with a write-ahead journal (exit 0/1/2/3).
+    Apply(cmd::apply::Args),
+    /// Roll back every import recorded in the journal, newest first.
+    Rollback(cmd::rollback::Args),
+    /// Progress of an apply from its state directory: per phase done/pending/failed, next step.
+    Status(cmd::status::Args),
+    /// Compare a plan, or a finished migration, with live state. Read-only.
+    Audit(cmd::audit::Args),
+    /// Remove a stale lock left by a crashed apply (give the lock id `status` shows).
+    ForceUnlock(cmd::force_unlock::Args),
     /// Re-seal a plan after a deliberate, reviewed hand edit (recomputes plan_id).
     Seal(cmd::seal::Args),
 }
@@ -60,9 +72,15 @@ fn main() -> ExitCode {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Show(args) => cmd::show::run(args),
         Command::Graph(args) => cmd::graph::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
         Command::Sim(args) => cmd::sim::run(args),
         Command::Collect(args) => cmd::collect::run(args),
         Command::Plan(args) => cmd::plan::run(args),
+        Command::Apply(args) => cmd::apply::run(args),
+        Command::Rollback(args) => cmd::rollback::run(args),
+        Command::Status(args) => cmd::status::run(args),
+        Command::Audit(args) => cmd::audit::run(args),
+        Command::ForceUnlock(args) => cmd::force_unlock::run(args),
         Command::Seal(args) => cmd::seal::run(args),
     };
     match result {
