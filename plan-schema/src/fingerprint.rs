@@ -77,8 +77,15 @@ pub fn kube_part(list: &str, item: &Value) -> String {
 }
 
 /// Fingerprint of NSX objects given as (collection, id, object).
-pub fn nsx_fingerprint<'a>(objects: impl IntoIterator<Item = (&'a str, &'a str, &'a Value)>) -> (String, u64) {
-    combine(objects.into_iter().map(|(c, id, v)| nsx_part(c, id, v)).collect())
+pub fn nsx_fingerprint<'a>(
+    objects: impl IntoIterator<Item = (&'a str, &'a str, &'a Value)>,
+) -> (String, u64) {
+    combine(
+        objects
+            .into_iter()
+            .map(|(c, id, v)| nsx_part(c, id, v))
+            .collect(),
+    )
 }
 
 /// The part of a Kubernetes object a plan relies on.
@@ -99,8 +106,15 @@ pub fn kube_projection(list: &str, item: &Value) -> Value {
 }
 
 /// Fingerprint of Kubernetes objects given as (list name, e.g. `pods`, item).
-pub fn kube_fingerprint<'a>(items: impl IntoIterator<Item = (&'a str, &'a Value)>) -> (String, u64) {
-    combine(items.into_iter().map(|(list, item)| kube_part(list, item)).collect())
+pub fn kube_fingerprint<'a>(
+    items: impl IntoIterator<Item = (&'a str, &'a Value)>,
+) -> (String, u64) {
+    combine(
+        items
+            .into_iter()
+            .map(|(list, item)| kube_part(list, item))
+            .collect(),
+    )
 }
 
 #[cfg(test)]

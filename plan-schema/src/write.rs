@@ -72,8 +72,16 @@ const INLINE_ARRAYS: &[&str] = &[
 /// TOML editors offer completion and validation.
 pub fn to_toml(plan: &Plan, schema_ref: Option<&str>) -> Result<String, WriteError> {
     let body = toml::to_string_pretty(plan)?;
-    let mut doc: toml_edit::DocumentMut = body.parse()?;
-    inline_small_arrays(doc.as_table_mut());
+    // Lay out small arrays inline in one pass over the text; values spanning several lines
+    // (multi-line strings) are left to the slower, parsing layout.
+    let body = match inline_small_arrays_text(&body) {
+        Some(b) => b,
+        None => {
+            let mut doc: toml_edit::DocumentMut = body.parse()?;
+            inline_small_arrays(doc.as_table_mut());
+            doc.to_string()
+        }
+    };
     let mut out = String::with_capacity(body.len() + 200);
     if let Some(s) = schema_ref {
         out.push_str("#:schema ");
@@ -85,8 +93,66 @@ pub fn to_toml(plan: &Plan, schema_ref: Option<&str>) -> Result<String, WriteErr
         plan.header.kind.as_str(),
         plan.header.cluster
     ));
-    out.push_str(&doc.to_string());
+    out.push_str(&body);
     Ok(out)
+}
+
+/// The array-of-tables header a line opens, when it is one of `INLINE_ARRAYS`.
+fn inline_header(line: &str) -> Option<(&str, &str)> {
+    let path = line.strip_prefix("[[")?.strip_suffix("]]")?;
+    let name = path.rsplit('.').next()?;
+    INLINE_ARRAYS.contains(&name).then_some((path, name))
+}
+
+/// `[[a.metadata]]` blocks of `key = value` lines become `metadata = [ { ... }, ]` in place.
+/// Returns None when a block holds anything but single-line `key = value` pairs.
+fn inline_small_arrays_text(text: &str) -> Option<String> {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut out: Vec<String> = Vec::with_capacity(lines.len());
+    let mut i = 0;
+    while i < lines.len() {
+        let Some((path, name)) = inline_header(lines[i]) else {
+            out.push(lines[i].to_string());
+            i += 1;
+            continue;
+        };
+        if out.last().is_some_and(|l| l.is_empty()) {
+            out.pop();
+        }
+        out.push(format!("{name} = ["));
+        // Consecutive elements of the same array.
+        while i < lines.len() && inline_header(lines[i]).is_some_and(|(p, _)| p == path) {
+            i += 1;
+            let mut pairs = Vec::new();
+            while i < lines.len() && !lines[i].is_empty() && !lines[i].starts_with('[') {
+                let line = lines[i];
+                let simple = line.split_once(" = ").is_some_and(|(k, v)| {
+                    !k.is_empty()
+                        && !k.contains(['"', '\'', ' '])
+                        && !v.starts_with("\"\"\"")
+                        && !v.starts_with("\'\'\'")
+                        && !v.starts_with('[')
+                        && !v.starts_with('{')
+                });
+                if !simple {
+                    return None;
+                }
+                pairs.push(line);
+                i += 1;
+            }
+            out.push(format!("    {{ {} }},", pairs.join(", ")));
+            // The blank line toml puts before the next header.
+            if i < lines.len()
+                && lines[i].is_empty()
+                && inline_header(lines.get(i + 1).copied().unwrap_or(""))
+                    .is_some_and(|(p, _)| p == path)
+            {
+                i += 1;
+            }
+        }
+        out.push("]".to_string());
+    }
+    Some(out.join("\n"))
 }
 
 fn inline_small_arrays(table: &mut toml_edit::Table) {
@@ -118,5 +184,29 @@ fn inline_small_arrays(table: &mut toml_edit::Table) {
             Item::Table(t) => inline_small_arrays(t),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_layout_matches_the_parsing_layout() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/plans/small-cluster.toml");
+        let plan = crate::read_plan_file(&path).unwrap();
+        let body = toml::to_string_pretty(&plan).unwrap();
+        let fast = inline_small_arrays_text(&body).expect("the example has only simple pairs");
+        let mut doc: toml_edit::DocumentMut = body.parse().unwrap();
+        inline_small_arrays(doc.as_table_mut());
+        assert_eq!(fast, doc.to_string());
+        assert!(fast.contains("metadata = [\n    { key = "));
+    }
+
+    #[test]
+    fn multi_line_values_fall_back_to_the_parsing_layout() {
+        let text = "[[a.metadata]]\nkey = \"k\"\nvalue = \"\"\"\nx\n\"\"\"\n";
+        assert!(inline_small_arrays_text(text).is_none());
     }
 }
