@@ -211,3 +211,99 @@ async fn audit_before_apply_reports_every_step_pending() {
     assert!(writes(&h).is_empty());
     h.shutdown().await;
 }
+
+async fn k8s_create(h: &simulator::SimHandle, path: &str, body: Value) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let r = reqwest::Client::new()
+        .post(format!("{}{path}", h.k8s_base_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubernetes_drift_and_running_ncp_are_refused_with_nothing_sent() {
+    let h = start_sim().await;
+    let d = tempfile::tempdir().unwrap();
+    let plan = write_plan(d.path());
+    let state = d.path().join("state");
+    let mut o = apply_opts(&h, &plan, &state);
+    o.kubectl = Some(kubectl_for(&h, d.path()));
+    // A namespace created after planning: NCP would have made NSX objects for it.
+    k8s_create(
+        &h,
+        "/api/v1/namespaces",
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "late-team"}}),
+    )
+    .await;
+    let e = executor::apply(&o).await.unwrap_err();
+    match &e {
+        ExecError::Stale { drifted } => {
+            assert!(drifted[0].contains("Kubernetes"), "{drifted:?}")
+        }
+        other => panic!("expected Stale, got {other}"),
+    }
+    // NCP running again in the cluster.
+    k8s_create(
+        &h,
+        "/api/v1/namespaces/nsx-system/pods",
+        serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "nsx-ncp-5d8f7c9b6-x2x2x", "namespace": "nsx-system", "labels": {"component": "nsx-ncp"}},
+            "status": {"phase": "Running"}}),
+    )
+    .await;
+    let e = executor::apply(&o).await.unwrap_err();
+    assert!(
+        matches!(&e, ExecError::Preflight(m) if m.contains("NCP is running")),
+        "{e}"
+    );
+    assert!(writes(&h).is_empty(), "a refused apply sent a write");
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_promotion_in_progress_is_refused() {
+    let h = start_sim().await;
+    let d = tempfile::tempdir().unwrap();
+    let plan = write_plan(d.path());
+    let parsed = plan_schema::read_plan_file(&plan).unwrap();
+    let first = parsed
+        .steps
+        .iter()
+        .find_map(|s| match &s.action {
+            plan_schema::Action::ImportBatch(b) => Some(b.clone()),
+            _ => None,
+        })
+        .unwrap();
+    // Someone else's promotion, paused after its precheck.
+    let nsx = executor::client::NsxClient::new(nsx_config(&h)).unwrap();
+    let empty = serde_json::json!({});
+    nsx.post(
+        "/api/v1/migration/mp-to-policy/workflow?action=INITIATE",
+        &empty,
+    )
+    .await
+    .unwrap();
+    nsx.post(
+        "/api/v1/migration/mp-to-policy",
+        &serde_json::json!({"migration_data": [{"type": first.migration_type.as_str(),
+            "resource_ids": [{"manager_id": first.resources[0].manager_id}]}]}),
+    )
+    .await
+    .unwrap();
+    nsx.post("/api/v1/migration/plan?action=start", &empty)
+        .await
+        .unwrap();
+    let before = log_len(&h);
+    let e = executor::apply(&apply_opts(&h, &plan, &d.path().join("state")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ExecError::Preflight(m) if m.contains("another promotion")),
+        "{e}"
+    );
+    assert!(writes_since(&h, before).is_empty());
+    h.shutdown().await;
+}

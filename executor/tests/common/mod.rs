@@ -1,5 +1,5 @@
 //! Shared helpers: a simulator seeded with the example inventory (real HTTP on 127.0.0.1), a plan
-//! for it (a fixture made by the planner), and executor options with fast polling.
+//! for it built in-process by the planner, and executor options with fast polling.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -31,15 +31,42 @@ pub async fn start_sim_with(cfg: SimConfig) -> SimHandle {
     Simulator::start(cfg).await.expect("simulator starts")
 }
 
-/// The example inventory's plan (tests/fixtures/small-cluster.plan.toml, made by
-/// `nsx-migrate plan --inventory examples/inventories/small-cluster --created-at
-/// 2026-11-22T00:00:00Z`), copied into `dir`. Regenerate it when the example inventory changes:
-/// the tests would otherwise see a stale plan.
+/// Plan the example inventory in-process with the planner into `dir/plan.toml` (fixed creation
+/// time, so the plan is deterministic).
 pub fn write_plan(dir: &Path) -> PathBuf {
-    let src =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small-cluster.plan.toml");
+    let inv_dir = inventory();
+    let inv = planner::Inventory::load(&inv_dir).expect("inventory loads");
+    let spec_path = inv_dir.join("user-spec.yaml");
+    let spec = planner::UserSpec::load(&spec_path).expect("user spec loads");
+    let bytes = std::fs::read(&spec_path).unwrap();
+    let rules = planner::Rules::builtin();
+    let inputs = planner::PlanInputs {
+        inventory: &inv,
+        inventory_source: "examples/inventories/small-cluster".into(),
+        user_spec: Some(planner::SourcedSpec {
+            spec: &spec,
+            source: "examples/inventories/small-cluster/user-spec.yaml".into(),
+            sha256: plan_schema::sha256_hex(&bytes),
+        }),
+        rules: &rules,
+        rules_source: None,
+    };
+    let cluster = inv
+        .metadata
+        .as_ref()
+        .and_then(|m| m.kubernetes.as_ref())
+        .and_then(|k| k.cluster.clone())
+        .expect("cluster name in metadata.json");
+    let opts = planner::PlanOptions {
+        cluster,
+        created_at: "2026-11-22T00:00:00Z".into(),
+        tool_version: "test".into(),
+        dfw_admin_sections: None,
+    };
+    let plan = planner::build_plan(&inputs, &opts).expect("plan builds");
+    let text = plan_schema::write::to_toml(&plan, None).expect("plan renders");
     let path = dir.join("plan.toml");
-    std::fs::copy(&src, &path).unwrap();
+    std::fs::write(&path, text).unwrap();
     path
 }
 
@@ -111,14 +138,18 @@ pub fn full_log(h: &SimHandle) -> Vec<Value> {
         .collect()
 }
 
-/// Change requests in the simulator's request log (not GET, not session, not /_sim control).
+/// NSX change requests in the simulator's request log (not GET, not session, not /_sim
+/// control, not the Kubernetes API).
 pub fn writes(h: &SimHandle) -> Vec<Value> {
     full_log(h)
         .into_iter()
         .filter(|r| {
             let m = r["method"].as_str().unwrap_or("");
             let p = r["path"].as_str().unwrap_or("");
-            m != "GET" && !p.starts_with("/api/session") && !p.starts_with("/_sim")
+            m != "GET"
+                && r["api"] != "k8s"
+                && !p.starts_with("/api/session")
+                && !p.starts_with("/_sim")
         })
         .collect()
 }
@@ -135,7 +166,10 @@ pub fn writes_since(h: &SimHandle, from: usize) -> Vec<Value> {
         .filter(|r| {
             let m = r["method"].as_str().unwrap_or("");
             let p = r["path"].as_str().unwrap_or("");
-            m != "GET" && !p.starts_with("/api/session") && !p.starts_with("/_sim")
+            m != "GET"
+                && r["api"] != "k8s"
+                && !p.starts_with("/api/session")
+                && !p.starts_with("/_sim")
         })
         .collect()
 }
