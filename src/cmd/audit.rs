@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use super::apply::NsxArgs;
+use crate::cmd::connect::NsxArgs;
 use crate::exit;
 
 #[derive(clap::Args)]

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use client::{AuthMode, Credentials, Kubectl, NsxClient, NsxConfig, TlsOptions};
+use client::{AuthMode, ClientCertificate, Credentials, Kubectl, NsxClient, NsxConfig, TlsOptions};
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct NsxArgs {
@@ -15,6 +15,9 @@ pub struct NsxArgs {
     /// File whose first line is the NSX password (instead of NSX_PASSWORD).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+    /// Authentication: session (JSESSIONID + X-XSRF-TOKEN, default) or basic.
+    #[arg(long, value_enum, default_value = "session")]
+    pub auth: AuthArg,
     /// PEM bundle of CA certificates to trust for the manager's certificate.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
@@ -25,9 +28,17 @@ pub struct NsxArgs {
     /// your credentials. Prefer --ca-cert or --thumbprint.
     #[arg(long)]
     pub insecure: bool,
-    /// HTTP basic authentication on every request instead of a session (X-XSRF-TOKEN).
-    #[arg(long)]
-    pub basic_auth: bool,
+    /// Client certificate (PEM) for principal-identity authentication, with --client-key.
+    #[arg(long, requires = "client_key", value_name = "FILE")]
+    pub client_cert: Option<PathBuf>,
+    #[arg(long, requires = "client_cert", value_name = "FILE")]
+    pub client_key: Option<PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum AuthArg {
+    Session,
+    Basic,
 }
 
 impl NsxArgs {
@@ -45,28 +56,48 @@ impl NsxArgs {
         }
     }
 
-    pub fn client(&self) -> Result<NsxClient> {
+    pub fn config(&self) -> Result<NsxConfig> {
+        let client_cert = match (&self.client_cert, &self.client_key) {
+            (Some(cert), Some(key)) => Some(ClientCertificate {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        };
+        let credentials = match Credentials::from_env(self.password_file.as_deref()) {
+            Ok(c) => Some(c),
+            Err(_) if client_cert.is_some() => None,
+            Err(e) => {
+                return Err(e).context(
+                    "NSX credentials (set NSX_USERNAME and NSX_PASSWORD, or use --password-file)",
+                );
+            }
+        };
         if self.insecure {
             eprintln!(
                 "WARNING: --insecure: the NSX Manager's certificate is NOT verified; credentials can be intercepted. Use --ca-cert or --thumbprint."
             );
         }
-        let credentials = Credentials::from_env(self.password_file.as_deref()).context(
-            "NSX credentials (set NSX_USERNAME and NSX_PASSWORD, or use --password-file)",
-        )?;
-        let mut cfg = NsxConfig::new(self.nsx.clone(), Some(credentials));
-        cfg.auth = if self.basic_auth {
-            AuthMode::Basic
-        } else {
-            AuthMode::Session
+        let mut cfg = NsxConfig::new(self.nsx.clone(), credentials);
+        // NSX allows 100 requests per second per client; stay below it.
+        cfg.rate_limit = Some(90.0);
+        cfg.auth = match (self.auth, &cfg.credentials) {
+            (_, None) => AuthMode::Certificate,
+            (AuthArg::Session, _) => AuthMode::Session,
+            (AuthArg::Basic, _) => AuthMode::Basic,
         };
         cfg.tls = TlsOptions {
             ca_cert: self.ca_cert.clone(),
             thumbprint: self.thumbprint.clone(),
             insecure: self.insecure,
-            client_cert: None,
+            client_cert,
         };
-        NsxClient::new(cfg).with_context(|| format!("NSX Manager {}", self.manager_label()))
+        Ok(cfg)
+    }
+
+    pub fn client(&self) -> Result<NsxClient> {
+        NsxClient::new(self.config()?)
+            .with_context(|| format!("NSX Manager {}", self.manager_label()))
     }
 }
 

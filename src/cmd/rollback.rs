@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use executor::RollbackOptions;
 
-use super::apply::NsxArgs;
+use crate::cmd::connect::NsxArgs;
 use crate::exit;
 
 #[derive(clap::Args)]
