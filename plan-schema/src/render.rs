@@ -134,6 +134,14 @@ fn reason(step: &Step) -> Option<&str> {
     }
 }
 
+/// Where an imported object lands, as a reviewer reads it.
+fn import_target(r: &crate::plan::ImportResource) -> &str {
+    r.policy_path
+        .as_deref()
+        .or(r.policy_id.as_deref())
+        .unwrap_or("(Policy id chosen by NSX)")
+}
+
 fn tag_line(t: &Tag) -> String {
     format!("{} = {}", t.scope, t.tag)
 }
@@ -364,11 +372,7 @@ impl Text {
         match &step.action {
             Action::ImportBatch(b) => {
                 for r in &b.resources {
-                    let target = r
-                        .policy_path
-                        .as_deref()
-                        .or(r.policy_id.as_deref())
-                        .unwrap_or("(Policy id chosen by NSX)");
+                    let target = import_target(r);
                     let _ = writeln!(
                         o,
                         "      {} \"{}\" {} -> {}",
@@ -513,11 +517,7 @@ fn markdown(plan: &Plan) -> String {
             match &step.action {
                 Action::ImportBatch(b) => {
                     for r in &b.resources {
-                        let target = r
-                            .policy_path
-                            .as_deref()
-                            .or(r.policy_id.as_deref())
-                            .unwrap_or("(Policy id chosen by NSX)");
+                        let target = import_target(r);
                         let _ = writeln!(
                             o,
                             "  - {} \"{}\" `{}` → `{}`",
