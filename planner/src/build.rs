@@ -85,6 +85,14 @@ impl<'a> Ctx<'a> {
         o.has_tag(&self.rules.ncp.cluster_tag_scope, &self.cluster)
     }
 
+    /// The Policy id this plan gives object `i`, or its Manager id when it gets none.
+    pub fn policy_id_of(&self, i: usize) -> String {
+        self.policy_ids
+            .get(&i)
+            .cloned()
+            .unwrap_or_else(|| self.obj(i).id.clone())
+    }
+
     pub fn find(&self, id: &str, kinds: &[Kind]) -> Option<usize> {
         self.by_id
             .get(id)?
@@ -646,11 +654,7 @@ fn make_entry(
     dfw_plan: &dfw::DfwPlan,
 ) -> Entry {
     let o = ctx.obj(i);
-    let pid = ctx
-        .policy_ids
-        .get(&i)
-        .cloned()
-        .unwrap_or_else(|| o.id.clone());
+    let pid = ctx.policy_id_of(i);
     let mut metadata = Vec::new();
     let mut linked_ids = Vec::new();
     let mut group = None;
@@ -684,11 +688,7 @@ fn make_entry(
             // NCP builds one IP pool per block subnet and tags it with the subnet id.
             let pool = ctx.pool_of_subnet.get(o.id.as_str()).copied();
             pool.map(|p| {
-                let parent = ctx
-                    .policy_ids
-                    .get(&p)
-                    .cloned()
-                    .unwrap_or_else(|| ctx.obj(p).id.clone());
+                let parent = ctx.policy_id_of(p);
                 format!("/infra/ip-pools/{parent}/ip-subnets/{pid}")
             })
         }
@@ -766,11 +766,7 @@ fn synthesize_router_entries(ctx: &mut Ctx<'_>, entries: &mut Vec<Entry>) {
         .collect();
     for (ri, rtype) in routers {
         let router = ctx.obj(ri);
-        let rpid = ctx
-            .policy_ids
-            .get(&ri)
-            .cloned()
-            .unwrap_or_else(|| router.id.clone());
+        let rpid = ctx.policy_id_of(ri);
         let mut metadata = Vec::new();
         let mut port_objects = Vec::new();
         let children = ctx
@@ -888,11 +884,7 @@ fn synthesize_allocations(ctx: &mut Ctx<'_>, entries: &mut Vec<Entry>) {
             continue;
         };
         let pool_obj = ctx.obj(pool);
-        let pool_pid = ctx
-            .policy_ids
-            .get(&pool)
-            .cloned()
-            .unwrap_or_else(|| pool_obj.id.clone());
+        let pool_pid = ctx.policy_id_of(pool);
         for (address, pid) in &r.ip_allocations {
             let found = ctx
                 .inv
