@@ -14,45 +14,85 @@ use sha2::{Digest, Sha256};
 /// JSON with object keys sorted recursively, compact. Written directly, without copying the
 /// value (inventories hold hundreds of thousands of objects).
 pub fn canonical_json(v: &Value) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
     write_canonical(v, &mut out);
-    out
+    // Only valid UTF-8 is ever written (JSON text of a `Value`).
+    String::from_utf8(out).unwrap_or_default()
 }
 
-fn write_canonical(v: &Value, out: &mut String) {
+fn write_canonical(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
+            out.push(b'{');
+            if m.len() <= 16 {
+                // Small objects (nearly all): sort references on the stack.
+                let mut keys: [&str; 16] = [""; 16];
+                let mut vals: [&Value; 16] = [&Value::Null; 16];
+                for (i, (k, x)) in m.iter().enumerate() {
+                    keys[i] = k;
+                    vals[i] = x;
                 }
-                out.push_str(&serde_json::to_string(k).unwrap_or_default());
-                out.push(':');
-                write_canonical(&m[k], out);
+                let mut order: [usize; 16] = std::array::from_fn(|i| i);
+                let order = &mut order[..m.len()];
+                order.sort_unstable_by(|&a, &b| keys[a].cmp(keys[b]));
+                for (n, &i) in order.iter().enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    write_str(keys[i], out);
+                    out.push(b':');
+                    write_canonical(vals[i], out);
+                }
+            } else {
+                let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                for (n, (k, x)) in entries.into_iter().enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    write_str(k, out);
+                    out.push(b':');
+                    write_canonical(x, out);
+                }
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(a) => {
-            out.push('[');
+            out.push(b'[');
             for (i, x) in a.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(x, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        Value::String(s) => out.push_str(&serde_json::to_string(s).unwrap_or_default()),
-        other => out.push_str(&other.to_string()),
+        Value::String(s) => write_str(s, out),
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        // Numbers print as serde_json prints them (writing to a Vec cannot fail).
+        Value::Number(n) => {
+            let _ = serde_json::to_writer(&mut *out, n);
+        }
     }
+}
+
+/// A JSON string literal with serde_json's escaping (writing to a Vec cannot fail).
+fn write_str(s: &str, out: &mut Vec<u8>) {
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 /// sha256 (hex) of one object's canonical form.
 pub fn object_digest(v: &Value) -> String {
-    hex::encode(Sha256::digest(canonical_json(v).as_bytes()))
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        write_canonical(v, &mut buf);
+        hex::encode(Sha256::digest(&buf[..]))
+    })
 }
 
 /// Combine per-object parts (any order) into one fingerprint.
@@ -73,7 +113,17 @@ pub fn nsx_part(collection: &str, id: &str, v: &Value) -> String {
 
 /// The part one Kubernetes object contributes (list name and the digest of its projection).
 pub fn kube_part(list: &str, item: &Value) -> String {
-    format!("{list}\u{0}{}", object_digest(&kube_projection(list, item)))
+    kube_projected_part(list, &kube_projection(list, item))
+}
+
+/// The part of an object whose projection ([`kube_projection`]) was built by the caller.
+pub fn kube_projected_part(list: &str, projection: &Value) -> String {
+    format!("{list}\u{0}{}", object_digest(projection))
+}
+
+/// Whether the projection of items of `list` keeps their `spec`.
+pub fn kube_projection_keeps_spec(list: &str) -> bool {
+    matches!(list, "networkpolicies" | "services" | "ingresses")
 }
 
 /// Fingerprint of NSX objects given as (collection, id, object).
@@ -97,7 +147,7 @@ pub fn kube_projection(list: &str, item: &Value) -> Value {
             out.insert(key.to_string(), v.clone());
         }
     }
-    if matches!(list, "networkpolicies" | "services" | "ingresses")
+    if kube_projection_keeps_spec(list)
         && let Some(spec) = item.get("spec")
     {
         out.insert("spec".to_string(), spec.clone());

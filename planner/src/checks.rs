@@ -168,12 +168,7 @@ fn ncp_running(ctx: &mut Ctx<'_>) {
         })
         .filter(|p| prefixes.iter().any(|pre| p.name.starts_with(pre)))
         .map(|p| {
-            let phase = p
-                .raw
-                .pointer("/status/phase")
-                .and_then(|v| v.as_str())
-                .unwrap_or("Unknown")
-                .to_string();
+            let phase = p.phase.clone().unwrap_or_else(|| "Unknown".into());
             (
                 p.namespace.clone().unwrap_or_default(),
                 p.name.clone(),

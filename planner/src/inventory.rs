@@ -88,7 +88,137 @@ pub struct KubeObject {
     pub kind: &'static str,
     pub namespace: Option<String>,
     pub name: String,
-    pub raw: Value,
+    /// `status.phase` (pods) when it is a string.
+    pub phase: Option<String>,
+}
+
+/// A JSON value that was present in the input, even as `null` (`None` = key absent).
+#[derive(Debug, Default)]
+struct Present(Option<Value>);
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Value::deserialize(d).map(|v| Present(Some(v)))
+    }
+}
+
+/// What is read of a Kubernetes list item: the fingerprint's projection
+/// (`plan_schema::fingerprint::kube_projection`) and a pod's phase; the rest is skipped unparsed.
+/// `S` is [`Present`] for lists whose `spec` the projection keeps, [`Skipped`] otherwise.
+#[derive(Deserialize)]
+struct KubeItem<S: Default> {
+    #[serde(default)]
+    metadata: Option<KubeItemMeta>,
+    #[serde(default)]
+    spec: S,
+    #[serde(default)]
+    status: Option<KubeItemStatus>,
+}
+
+impl From<Present> for Option<Value> {
+    fn from(p: Present) -> Self {
+        p.0
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct KubeItemMeta {
+    #[serde(default)]
+    namespace: Present,
+    #[serde(default)]
+    name: Present,
+    #[serde(default)]
+    uid: Present,
+    #[serde(default)]
+    labels: Present,
+}
+
+#[derive(Deserialize)]
+struct KubeItemStatus {
+    #[serde(default)]
+    phase: Option<Value>,
+}
+
+/// Read one Kubernetes list file item by item into `items`, adding each item's fingerprint part.
+fn load_kube_list<S: serde::de::DeserializeOwned + Default + Into<Option<Value>>>(
+    path: &Path,
+    stem: &'static str,
+    list_kind: &'static str,
+    items: &mut Vec<KubeObject>,
+    parts: &mut Vec<String>,
+) -> Result<(), PlanError> {
+    let kind = for_each_item(path, "items", |i, item: KubeItem<S>| {
+        let meta = item.metadata.unwrap_or_default();
+        let name = match &meta.name.0 {
+            Some(Value::String(n)) => n.clone(),
+            _ => return Err(bad(path, format!("/items/{i}/metadata/name"), "missing")),
+        };
+        let namespace = match &meta.namespace.0 {
+            Some(Value::String(n)) => Some(n.clone()),
+            _ => None,
+        };
+        let mut projection = serde_json::Map::new();
+        for (key, v) in [
+            ("namespace", meta.namespace.0),
+            ("name", meta.name.0),
+            ("uid", meta.uid.0),
+            ("labels", meta.labels.0),
+        ] {
+            if let Some(v) = v {
+                projection.insert(key.to_string(), v);
+            }
+        }
+        if let Some(spec) = item.spec.into() {
+            projection.insert("spec".to_string(), spec);
+        }
+        parts.push(plan_schema::fingerprint::kube_projected_part(
+            stem,
+            &Value::Object(projection),
+        ));
+        items.push(KubeObject {
+            kind: list_kind.trim_end_matches("List"),
+            namespace,
+            name,
+            phase: item
+                .status
+                .and_then(|s| s.phase)
+                .and_then(|p| p.as_str().map(str::to_string)),
+        });
+        Ok(())
+    })
+    .map_err(|e| match e {
+        PlanError::Snapshot { pointer, .. } if pointer == "/items" => {
+            bad(path, "/items", "expected an `items` array")
+        }
+        e => e,
+    })?;
+    match kind.as_deref() {
+        Some(k) if k == list_kind || k == "List" => Ok(()),
+        other => Err(bad(
+            path,
+            "/kind",
+            format!(
+                "expected kind {list_kind}, found {}",
+                other.unwrap_or("nothing")
+            ),
+        )),
+    }
+}
+
+/// Skips a Kubernetes object's `spec` unparsed.
+#[derive(Default)]
+struct Skipped;
+
+impl<'de> Deserialize<'de> for Skipped {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Skipped)
+    }
+}
+
+impl From<Skipped> for Option<Value> {
+    fn from(_: Skipped) -> Self {
+        None
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -132,53 +262,74 @@ fn bad(path: &Path, pointer: impl Into<String>, message: impl Into<String>) -> P
 }
 
 /// Read a list response (`{"results": [...], ...}`) one object at a time: only one object's JSON
-/// tree is in memory at once, whatever the size of the file.
+/// tree is in memory at once, besides the file's bytes.
 fn for_each_result(
     path: &Path,
-    mut f: impl FnMut(usize, Value) -> Result<(), PlanError>,
+    f: impl FnMut(usize, Value) -> Result<(), PlanError>,
 ) -> Result<(), PlanError> {
+    for_each_item(path, "results", f).map(|_| ())
+}
+
+/// Read the array under `key` of a JSON object file one element at a time, as `T`. Returns the
+/// object's top-level `kind` when it is a string. The whole file is read first: parsing from
+/// memory is several times faster than from a reader.
+fn for_each_item<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    key: &'static str,
+    mut f: impl FnMut(usize, T) -> Result<(), PlanError>,
+) -> Result<Option<String>, PlanError> {
     use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
     use std::fmt;
+    use std::marker::PhantomData;
 
-    struct Each<'f, F>(&'f mut F, Option<PlanError>, bool);
-    struct Results<'a, 'f, F>(&'a mut Each<'f, F>);
+    type ItemFn<'f, T> = dyn FnMut(usize, T) -> Result<(), PlanError> + 'f;
+    struct Each<'f, T> {
+        key: &'static str,
+        f: &'f mut ItemFn<'f, T>,
+        error: Option<PlanError>,
+        found: bool,
+        kind: Option<String>,
+    }
+    struct Items<'a, 'f, T>(&'a mut Each<'f, T>, PhantomData<T>);
 
-    impl<'de, F: FnMut(usize, Value) -> Result<(), PlanError>> Visitor<'de> for Results<'_, '_, F> {
+    impl<'de, T: serde::de::DeserializeOwned> Visitor<'de> for Items<'_, '_, T> {
         type Value = ();
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("an array of objects")
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
             let mut i = 0;
-            while let Some(v) = seq.next_element::<Value>()? {
-                if self.0.1.is_none()
-                    && let Err(e) = (self.0.0)(i, v)
+            while let Some(v) = seq.next_element::<T>()? {
+                if self.0.error.is_none()
+                    && let Err(e) = (self.0.f)(i, v)
                 {
-                    self.0.1 = Some(e);
+                    self.0.error = Some(e);
                 }
                 i += 1;
             }
             Ok(())
         }
     }
-    impl<'de, F: FnMut(usize, Value) -> Result<(), PlanError>> DeserializeSeed<'de>
-        for Results<'_, '_, F>
-    {
+    impl<'de, T: serde::de::DeserializeOwned> DeserializeSeed<'de> for Items<'_, '_, T> {
         type Value = ();
         fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
             d.deserialize_seq(self)
         }
     }
-    impl<'de, F: FnMut(usize, Value) -> Result<(), PlanError>> Visitor<'de> for &mut Each<'_, F> {
+    impl<'de, T: serde::de::DeserializeOwned> Visitor<'de> for &mut Each<'_, T> {
         type Value = ();
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a list response object with `results`")
+            write!(f, "a list object with `{}`", self.key)
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
             while let Some(key) = map.next_key::<String>()? {
-                if key == "results" {
-                    map.next_value_seed(Results(&mut *self))?;
-                    self.2 = true;
+                if key == self.key {
+                    map.next_value_seed(Items(&mut *self, PhantomData))?;
+                    self.found = true;
+                } else if key == "kind" {
+                    if let Value::String(k) = map.next_value::<Value>()? {
+                        self.kind = Some(k);
+                    }
                 } else {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -187,13 +338,18 @@ fn for_each_result(
         }
     }
 
-    let file = std::fs::File::open(path).map_err(|cause| PlanError::Io {
+    let bytes = std::fs::read(path).map_err(|cause| PlanError::Io {
         path: path.to_path_buf(),
         cause,
     })?;
-    let mut de =
-        serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(1 << 20, file));
-    let mut each = Each(&mut f, None, false);
+    let mut de = serde_json::Deserializer::from_slice(&bytes);
+    let mut each = Each {
+        key,
+        f: &mut f,
+        error: None,
+        found: false,
+        kind: None,
+    };
     de.deserialize_map(&mut each)
         .and_then(|()| de.end())
         .map_err(|e| PlanError::Json {
@@ -202,17 +358,17 @@ fn for_each_result(
             column: e.column(),
             message: e.to_string(),
         })?;
-    if let Some(e) = each.1 {
+    if let Some(e) = each.error {
         return Err(e);
     }
-    if !each.2 {
+    if !each.found {
         return Err(bad(
             path,
-            "/results",
-            "expected a list response with a `results` array",
+            format!("/{key}"),
+            format!("expected a list with a `{key}` array"),
         ));
     }
-    Ok(())
+    Ok(each.kind)
 }
 
 fn list_results<'a>(path: &Path, value: &'a Value) -> Result<&'a Vec<Value>, PlanError> {
@@ -329,48 +485,22 @@ impl Inventory {
             let path = k8s_dir.join(format!("{stem}.json"));
             let mut items = Vec::new();
             if path.exists() {
-                let mut value = read_json(&path)?;
-                match value.get("kind").and_then(Value::as_str) {
-                    Some(k) if k == list_kind || k == "List" => {}
-                    other => {
-                        return Err(bad(
-                            &path,
-                            "/kind",
-                            format!(
-                                "expected kind {list_kind}, found {}",
-                                other.unwrap_or("nothing")
-                            ),
-                        ));
-                    }
-                }
-                let list = match value.get_mut("items").map(Value::take) {
-                    Some(Value::Array(list)) => list,
-                    _ => return Err(bad(&path, "/items", "expected an `items` array")),
-                };
-                for (i, raw) in list.into_iter().enumerate() {
-                    let name = raw
-                        .pointer("/metadata/name")
-                        .and_then(Value::as_str)
-                        .ok_or_else(|| bad(&path, format!("/items/{i}/metadata/name"), "missing"))?
-                        .to_string();
-                    let namespace = raw
-                        .pointer("/metadata/namespace")
-                        .and_then(Value::as_str)
-                        .map(str::to_string);
-                    inv.kube_parts
-                        .push(plan_schema::fingerprint::kube_part(stem, &raw));
-                    // Keep only what the planner reads: the phase of pods.
-                    let phase = raw.pointer("/status/phase").cloned();
-                    let raw = match phase {
-                        Some(p) => serde_json::json!({"status": {"phase": p}}),
-                        None => Value::Null,
-                    };
-                    items.push(KubeObject {
-                        kind: list_kind.trim_end_matches("List"),
-                        namespace,
-                        name,
-                        raw,
-                    });
+                if plan_schema::fingerprint::kube_projection_keeps_spec(stem) {
+                    load_kube_list::<Present>(
+                        &path,
+                        stem,
+                        list_kind,
+                        &mut items,
+                        &mut inv.kube_parts,
+                    )?;
+                } else {
+                    load_kube_list::<Skipped>(
+                        &path,
+                        stem,
+                        list_kind,
+                        &mut items,
+                        &mut inv.kube_parts,
+                    )?;
                 }
             }
             items.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
@@ -422,4 +552,65 @@ fn check_known_files<'a>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The planner reads Kubernetes items into a projection without building their whole JSON
+    /// tree; the executor fingerprints live items with `kube_part`. Both must agree, including
+    /// on odd items (null fields, no metadata, specs of lists whose spec is left out).
+    #[test]
+    fn streamed_kubernetes_parts_equal_the_executors() {
+        let items = vec![
+            json!({"metadata": {"name": "a", "namespace": "n", "uid": "u1", "labels": {"x": "1"}, "resourceVersion": "7"},
+                   "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}, "status": {"phase": "Running"}}),
+            json!({"metadata": {"name": "b", "namespace": "n", "uid": null, "labels": null}, "spec": null}),
+            json!({"metadata": {"name": "c"}, "kind": "X"}),
+            json!({"spec": {"ports": [{"port": 80}]}, "metadata": {"labels": {}, "name": "d", "annotations": {"k": "v"}}}),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        for (stem, list_kind) in K8S_FILES {
+            let path = dir.path().join(format!("{stem}.json"));
+            let file = json!({"apiVersion": "v1", "items": items, "kind": list_kind});
+            std::fs::write(&path, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
+            let (mut got, mut parts) = (Vec::new(), Vec::new());
+            if plan_schema::fingerprint::kube_projection_keeps_spec(stem) {
+                load_kube_list::<Present>(&path, stem, list_kind, &mut got, &mut parts).unwrap();
+            } else {
+                load_kube_list::<Skipped>(&path, stem, list_kind, &mut got, &mut parts).unwrap();
+            }
+            let expected: Vec<String> = items
+                .iter()
+                .map(|i| plan_schema::fingerprint::kube_part(stem, i))
+                .collect();
+            assert_eq!(parts, expected, "{stem}");
+            assert_eq!(got[0].phase.as_deref(), Some("Running"));
+            assert_eq!(got[1].namespace.as_deref(), Some("n"));
+        }
+    }
+
+    #[test]
+    fn kubernetes_list_of_the_wrong_kind_or_shape_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pods.json");
+        let (mut got, mut parts) = (Vec::new(), Vec::new());
+        std::fs::write(&path, r#"{"kind": "NodeList", "items": []}"#).unwrap();
+        let e = load_kube_list::<Skipped>(&path, "pods", "PodList", &mut got, &mut parts)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected kind PodList, found NodeList"), "{e}");
+        std::fs::write(&path, r#"{"kind": "PodList"}"#).unwrap();
+        let e = load_kube_list::<Skipped>(&path, "pods", "PodList", &mut got, &mut parts)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/items"), "{e}");
+        std::fs::write(&path, r#"{"kind": "PodList", "items": [{"metadata": {}}]}"#).unwrap();
+        let e = load_kube_list::<Skipped>(&path, "pods", "PodList", &mut got, &mut parts)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/items/0/metadata/name"), "{e}");
+    }
 }
