@@ -6,16 +6,72 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::plan::Plan;
+use crate::plan::{Finding, Header, Input, Plan, RuleRef, Step, Summary};
 
 /// The `plan_id` this plan's content hashes to.
 pub fn compute_plan_id(plan: &Plan) -> String {
-    let mut canonical = plan.clone();
-    canonical.plan_id = String::new();
-    canonical.header.created_at = String::new();
-    // Serializing plain data structs to a Vec cannot fail (no maps with non-string keys).
-    let bytes = serde_json::to_vec(&canonical).unwrap_or_default();
-    format!("sha256:{}", sha256_hex(&bytes))
+    // The plan as it serializes, with `plan_id` and `header.created_at` blanked, streamed into
+    // the hash without copying the plan (a 100k-object plan is tens of MiB). The destructuring
+    // is exhaustive so that a new `Plan` field cannot be left out of the seal.
+    let Plan {
+        format_version,
+        plan_id: _,
+        header,
+        inputs,
+        summary,
+        rules,
+        findings,
+        steps,
+    } = plan;
+    let header = Header {
+        created_at: String::new(),
+        ..header.clone()
+    };
+    let canonical = Canonical {
+        format_version: *format_version,
+        plan_id: "",
+        header: &header,
+        inputs,
+        summary,
+        rules,
+        findings,
+        steps,
+    };
+    let mut hasher = std::io::BufWriter::with_capacity(1 << 16, Hashing(Sha256::new()));
+    // Serializing plain data structs cannot fail (no maps with non-string keys), nor can
+    // writing to a hasher.
+    let _ = serde_json::to_writer(&mut hasher, &canonical);
+    let digest = match hasher.into_inner() {
+        Ok(h) => h.0.finalize(),
+        Err(e) => e.into_inner().into_parts().0.0.finalize(),
+    };
+    format!("sha256:{}", hex::encode(digest))
+}
+
+/// Bytes written go into the hash.
+struct Hashing(Sha256);
+
+impl std::io::Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `Plan` field for field (same names, order and serialization), by reference.
+#[derive(serde::Serialize)]
+struct Canonical<'a> {
+    format_version: u32,
+    plan_id: &'a str,
+    header: &'a Header,
+    inputs: &'a [Input],
+    summary: &'a Summary,
+    rules: &'a [RuleRef],
+    findings: &'a [Finding],
+    steps: &'a [Step],
 }
 
 /// Set `plan_id` from the content (after the planner wrote it, or after a reviewed hand edit).
@@ -26,4 +82,30 @@ pub fn seal(plan: &mut Plan) {
 /// Lower-case hex sha256 of some bytes (inventory fingerprints use it too).
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The streamed seal hashes exactly the bytes of the blanked plan's own serialization.
+    #[test]
+    fn seal_hashes_the_blanked_plan_as_it_serializes() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../examples/plans/small-cluster.toml"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let plan: Plan = toml::from_str(&text).unwrap();
+        assert!(!plan.steps.is_empty() && !plan.findings.is_empty());
+        let mut blanked = plan.clone();
+        blanked.plan_id = String::new();
+        blanked.header.created_at = String::new();
+        let bytes = serde_json::to_vec(&blanked).unwrap();
+        assert_eq!(
+            compute_plan_id(&plan),
+            format!("sha256:{}", sha256_hex(&bytes))
+        );
+        assert_eq!(compute_plan_id(&plan), plan.plan_id);
+    }
 }

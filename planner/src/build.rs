@@ -1097,7 +1097,10 @@ fn order_and_batch(
             (0..entries.len()).collect()
         }
     };
-    let position: HashMap<usize, usize> = topo.iter().enumerate().map(|(p, &e)| (e, p)).collect();
+    let mut position = vec![0usize; entries.len()];
+    for (p, &e) in topo.iter().enumerate() {
+        position[e] = p;
+    }
 
     // Group by type, keep dependency order within a type (ties by id), then batch.
     let mut by_type: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
@@ -1110,8 +1113,8 @@ fn order_and_batch(
         // Stable, deterministic: dependency depth first, then manager id.
         let depth = depths(&list, &needs);
         list.sort_by(|&a, &b| {
-            depth[&a]
-                .cmp(&depth[&b])
+            depth[a]
+                .cmp(&depth[b])
                 .then(entries[a].group.cmp(&entries[b].group))
                 .then(
                     entries[a]
@@ -1119,7 +1122,7 @@ fn order_and_batch(
                         .manager_id
                         .cmp(&entries[b].resource.manager_id),
                 )
-                .then(position[&a].cmp(&position[&b]))
+                .then(position[a].cmp(&position[b]))
         });
         let t = entries[list[0]].mtype;
         let limit = ctx.rules.batch_size(t);
@@ -1174,18 +1177,22 @@ fn order_and_batch(
     steps
 }
 
-/// Longest chain of same-list dependencies below each entry (0 for none).
-fn depths(list: &[usize], needs: &[BTreeSet<usize>]) -> HashMap<usize, usize> {
-    let members: BTreeSet<usize> = list.iter().copied().collect();
-    let mut memo: HashMap<usize, usize> = HashMap::new();
+/// Longest chain of same-list dependencies below each entry of `list` (0 for none), indexed by
+/// entry (entries outside `list` read 0).
+fn depths(list: &[usize], needs: &[BTreeSet<usize>]) -> Vec<usize> {
+    let mut member = vec![false; needs.len()];
+    for &e in list {
+        member[e] = true;
+    }
+    let mut memo: Vec<Option<usize>> = vec![None; needs.len()];
     fn depth(
         e: usize,
-        members: &BTreeSet<usize>,
+        member: &[bool],
         needs: &[BTreeSet<usize>],
-        memo: &mut HashMap<usize, usize>,
+        memo: &mut [Option<usize>],
         guard: usize,
     ) -> usize {
-        if let Some(&d) = memo.get(&e) {
+        if let Some(d) = memo[e] {
             return d;
         }
         if guard == 0 {
@@ -1193,15 +1200,15 @@ fn depths(list: &[usize], needs: &[BTreeSet<usize>]) -> HashMap<usize, usize> {
         }
         let d = needs[e]
             .iter()
-            .filter(|x| members.contains(x))
-            .map(|&x| depth(x, members, needs, memo, guard - 1) + 1)
+            .filter(|&&x| member[x])
+            .map(|&x| depth(x, member, needs, memo, guard - 1) + 1)
             .max()
             .unwrap_or(0);
-        memo.insert(e, d);
+        memo[e] = Some(d);
         d
     }
     for &e in list {
-        depth(e, &members, needs, &mut memo, list.len());
+        depth(e, &member, needs, &mut memo, list.len());
     }
-    memo
+    memo.into_iter().map(|d| d.unwrap_or(0)).collect()
 }
