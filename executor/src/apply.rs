@@ -14,6 +14,7 @@ use crate::import::{self, Window};
 use crate::journal::{self, JOURNAL_FILE, Journal};
 use crate::lock::{self, StateLock};
 use crate::log::Log;
+use crate::observe::{SharedObserver, Stage};
 use crate::progress::Progress;
 use crate::{
     ApplyOptions, EXIT_MIXED, EXIT_ROLLED_BACK, EXIT_SUCCESS, OnImportFailure, Outcome,
@@ -60,6 +61,7 @@ fn open(
     poll: crate::PollConfig,
     concurrency: usize,
     on_import_failure: OnImportFailure,
+    observer: Option<SharedObserver>,
 ) -> Result<Opened, ExecError> {
     let nsx = NsxClient::new(nsx.clone()).map_err(|e| ExecError::Preflight(e.to_string()))?;
     let (journal, progress, lock, log) = if dry_run {
@@ -90,6 +92,7 @@ fn open(
             concurrency,
             on_import_failure,
             writes_sent: AtomicU64::new(0),
+            observer,
         }),
         _lock: lock,
     })
@@ -133,7 +136,7 @@ fn finish(
 /// including handled failures, is an [`Outcome`] with its exit code.
 pub async fn apply(opts: &ApplyOptions) -> Result<Outcome, ExecError> {
     let plan = read_plan(&opts.plan)?;
-    let log = Log::new(opts.json, opts.quiet);
+    let log = Log::new(opts.json, opts.quiet).with_observer(opts.observer.clone());
     let opened = open(
         &opts.state_dir,
         &plan.plan_id,
@@ -143,6 +146,7 @@ pub async fn apply(opts: &ApplyOptions) -> Result<Outcome, ExecError> {
         opts.poll.clone(),
         opts.concurrency.max(1),
         opts.on_import_failure,
+        opts.observer.clone(),
     )?;
     let ctx = opened.ctx.clone();
     let warnings = preflight::run(&ctx, &plan, opts.kubectl.as_ref(), opts.min_nsx_version).await?;
@@ -216,14 +220,18 @@ async fn phases(ctx: &Arc<Ctx>, plan: &Plan) -> Result<(u8, String), ExecError> 
     }
 
     // Prepare.
-    for step in pending(ctx, plan, Phase::Prepare) {
+    let prepare = pending(ctx, plan, Phase::Prepare);
+    ctx.stage_started(Stage::Prepare, prepare.len());
+    for step in prepare {
         let r = match &step.action {
             Action::DfwSectionMove(m) => crate::dfw::section_move(ctx, &step, m).await,
             Action::DfwSectionCreate(c) => crate::dfw::section_create(ctx, &step, c).await,
             Action::DfwRuleMove(m) => crate::dfw::rule_move(ctx, &step, m).await,
             _ => Ok(()),
         };
+        ctx.step_finished(Stage::Prepare, &step.id, r.is_ok());
         if let Err(e) = r {
+            ctx.stage_finished(Stage::Prepare);
             ctx.step_failed(&step.id, "step", &e)?;
             let code = if current(ctx).records.is_empty() {
                 EXIT_ROLLED_BACK
@@ -240,13 +248,23 @@ async fn phases(ctx: &Arc<Ctx>, plan: &Plan) -> Result<(u8, String), ExecError> 
         }
     }
 
+    ctx.stage_finished(Stage::Prepare);
+
     // Import.
     let mut window = Window::default();
-    for step in pending(ctx, plan, Phase::Import) {
+    let imports: Vec<Step> = pending(ctx, plan, Phase::Import)
+        .into_iter()
+        .filter(|s| matches!(s.action, Action::ImportBatch(_)))
+        .collect();
+    ctx.stage_started(Stage::Import, imports.len());
+    for step in imports {
         let Action::ImportBatch(b) = &step.action else {
             continue;
         };
-        if let Err(e) = import::run_batch(ctx, &step, b, &mut window).await {
+        let r = import::run_batch(ctx, &step, b, &mut window).await;
+        ctx.step_finished(Stage::Import, &step.id, r.is_ok());
+        if let Err(e) = r {
+            ctx.stage_finished(Stage::Import);
             ctx.step_failed(&step.id, "step", &e)?;
             let why = format!("import failed at {}: {e}", step.id);
             return match ctx.on_import_failure {
@@ -264,6 +282,7 @@ async fn phases(ctx: &Arc<Ctx>, plan: &Plan) -> Result<(u8, String), ExecError> 
     let p = current(ctx);
     if window.submitted || p.import_submit_seq > p.import_done_seq {
         if let Err(e) = import::done(ctx).await {
+            ctx.stage_finished(Stage::Import);
             return Ok((
                 EXIT_MIXED,
                 format!(
@@ -273,10 +292,17 @@ async fn phases(ctx: &Arc<Ctx>, plan: &Plan) -> Result<(u8, String), ExecError> 
         }
     }
 
+    ctx.stage_finished(Stage::Import);
+
     // Update.
-    let updates = pending(ctx, plan, Phase::Update);
+    let updates: Vec<Step> = pending(ctx, plan, Phase::Update)
+        .into_iter()
+        .filter(|s| matches!(s.action, Action::PolicyUpdate(_)))
+        .collect();
     let n_updates = updates.len();
+    ctx.stage_started(Stage::Update, n_updates);
     let failures = update::run(ctx, updates).await;
+    ctx.stage_finished(Stage::Update);
     if !failures.is_empty() {
         let list: Vec<String> = failures
             .iter()
@@ -295,7 +321,9 @@ async fn phases(ctx: &Arc<Ctx>, plan: &Plan) -> Result<(u8, String), ExecError> 
 
     // Verify.
     if !ctx.dry_run() {
-        let problems = verify(ctx, plan).await?;
+        let problems = verify(ctx, plan).await;
+        ctx.stage_finished(Stage::Verify);
+        let problems = problems?;
         if !problems.is_empty() {
             return Ok((
                 EXIT_MIXED,
@@ -327,8 +355,28 @@ async fn phases(ctx: &Arc<Ctx>, plan: &Plan) -> Result<(u8, String), ExecError> 
 /// Read back what the plan promised: every import batch migrated, every update applied.
 #[allow(clippy::map_entry)]
 async fn verify(ctx: &Ctx, plan: &Plan) -> Result<Vec<String>, ExecError> {
+    let checks = plan
+        .steps
+        .iter()
+        .filter(|s| matches!(s.action, Action::ImportBatch(_) | Action::PolicyUpdate(_)))
+        .count();
+    ctx.stage_started(Stage::Verify, checks);
     let mut problems = Vec::new();
     let mut by_type = std::collections::BTreeMap::new();
+    // Policy objects of the updates, read in bulk.
+    let paths: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::PolicyUpdate(u) => Some(u.path.as_str()),
+            _ => None,
+        })
+        .collect();
+    let live_objects = if paths.is_empty() {
+        Default::default()
+    } else {
+        update::read_live(ctx, &paths).await?
+    };
     for s in &plan.steps {
         match &s.action {
             Action::ImportBatch(b) => {
@@ -344,6 +392,7 @@ async fn verify(ctx: &Ctx, plan: &Plan) -> Result<Vec<String>, ExecError> {
                     .iter()
                     .filter(|r| !live.contains_key(&r.manager_id))
                     .count();
+                let mut ok = true;
                 if missing > 0 {
                     // Objects promoted outside this plan are not in migrated-resources.
                     let foreign_ok = current(ctx)
@@ -352,19 +401,25 @@ async fn verify(ctx: &Ctx, plan: &Plan) -> Result<Vec<String>, ExecError> {
                         .and_then(|d| d.as_deref())
                         .is_some_and(|d| d.contains("outside this plan"));
                     if !foreign_ok {
+                        ok = false;
                         problems.push(format!("{}: {missing} object(s) not migrated", s.id));
                     }
                 }
+                ctx.step_finished(Stage::Verify, &s.id, ok);
             }
             Action::PolicyUpdate(u) => {
-                let url = format!("{}{}", update::POLICY, u.path);
-                match ctx.get_opt(&url).await? {
-                    Some(live) if update::is_applied(u, &live) => {}
+                let ok = match live_objects.get(&u.path).and_then(Option::as_ref) {
+                    Some(live) if update::is_applied(u, live) => true,
                     Some(_) => {
-                        problems.push(format!("{}: {} lacks the planned change", s.id, u.path))
+                        problems.push(format!("{}: {} lacks the planned change", s.id, u.path));
+                        false
                     }
-                    None => problems.push(format!("{}: {} does not exist", s.id, u.path)),
-                }
+                    None => {
+                        problems.push(format!("{}: {} does not exist", s.id, u.path));
+                        false
+                    }
+                };
+                ctx.step_finished(Stage::Verify, &s.id, ok);
             }
             _ => {}
         }
@@ -390,7 +445,7 @@ pub async fn rollback(opts: &RollbackOptions) -> Result<Outcome, ExecError> {
             warnings: Vec::new(),
         });
     };
-    let log = Log::new(opts.json, opts.quiet);
+    let log = Log::new(opts.json, opts.quiet).with_observer(opts.observer.clone());
     let opened = open(
         &opts.state_dir,
         &plan_id,
@@ -400,6 +455,7 @@ pub async fn rollback(opts: &RollbackOptions) -> Result<Outcome, ExecError> {
         opts.poll.clone(),
         1,
         OnImportFailure::Rollback,
+        opts.observer.clone(),
     )?;
     let ctx = opened.ctx.clone();
     // Reachability before the first record.

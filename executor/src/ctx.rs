@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::error::ExecError;
 use crate::journal::Journal;
 use crate::log::Log;
+use crate::observe::{SharedObserver, Stage};
 use crate::progress::Progress;
 use crate::{OnImportFailure, PollConfig};
 
@@ -99,11 +100,30 @@ pub struct Ctx {
     pub concurrency: usize,
     pub on_import_failure: OnImportFailure,
     pub writes_sent: AtomicU64,
+    pub observer: Option<SharedObserver>,
 }
 
 impl Ctx {
     pub fn dry_run(&self) -> bool {
         self.journal.is_none()
+    }
+
+    pub fn stage_started(&self, stage: Stage, total: usize) {
+        if let Some(o) = &self.observer {
+            o.stage_started(stage, total as u64);
+        }
+    }
+
+    pub fn step_finished(&self, stage: Stage, step: &str, ok: bool) {
+        if let Some(o) = &self.observer {
+            o.step_finished(stage, step, ok);
+        }
+    }
+
+    pub fn stage_finished(&self, stage: Stage) {
+        if let Some(o) = &self.observer {
+            o.stage_finished(stage);
+        }
     }
 
     /// Append a journal record (no-op in dry-run).

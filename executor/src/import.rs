@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::ctx::{Ctx, Write};
 use crate::error::ExecError;
+use crate::observe::Stage;
 use crate::progress::{IMPORT_WORKFLOW, MigrationRecord};
 
 const MIG: &str = "/api/v1/migration";
@@ -443,6 +444,13 @@ pub async fn rollback_records(ctx: &Ctx, records: &[MigrationRecord]) -> Result<
     if records.is_empty() {
         return Ok(0);
     }
+    ctx.stage_started(Stage::Rollback, records.len());
+    let r = rollback_newest_first(ctx, records).await;
+    ctx.stage_finished(Stage::Rollback);
+    r
+}
+
+async fn rollback_newest_first(ctx: &Ctx, records: &[MigrationRecord]) -> Result<usize, ExecError> {
     let mut ordered: Vec<&MigrationRecord> = records.iter().collect();
     ordered.sort_by_key(|r| std::cmp::Reverse(r.seq));
     let mut n = 0;
@@ -504,6 +512,7 @@ pub async fn rollback_records(ctx: &Ctx, records: &[MigrationRecord]) -> Result<
             step: r.step.clone(),
             migration_type: r.migration_type,
         })?;
+        ctx.step_finished(Stage::Rollback, &r.step, true);
         n += 1;
     }
     Ok(n)

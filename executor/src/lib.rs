@@ -28,6 +28,7 @@ pub mod import;
 pub mod journal;
 pub mod lock;
 pub mod log;
+pub mod observe;
 pub mod preflight;
 pub mod progress;
 pub mod status;
@@ -40,6 +41,7 @@ pub use apply::{apply, rollback};
 pub use audit::{AuditReport, StepAudit, StepState, audit};
 pub use client;
 pub use error::ExecError;
+pub use observe::{Observer, SharedObserver, Stage};
 pub use status::{StatusReport, status};
 
 /// Exit code: success.
@@ -104,6 +106,8 @@ pub struct ApplyOptions {
     pub quiet: bool,
     /// Oldest NSX version accepted.
     pub min_nsx_version: (u32, u32, u32),
+    /// Receives per-stage progress (progress bars, tests, benchmarks); may print messages.
+    pub observer: Option<SharedObserver>,
 }
 
 impl ApplyOptions {
@@ -124,6 +128,7 @@ impl ApplyOptions {
             json: false,
             quiet: false,
             min_nsx_version: (3, 2, 0),
+            observer: None,
         }
     }
 }
@@ -136,6 +141,8 @@ pub struct RollbackOptions {
     pub poll: PollConfig,
     pub json: bool,
     pub quiet: bool,
+    /// Receives the rollback stage's progress; may print messages.
+    pub observer: Option<SharedObserver>,
 }
 
 /// The result of a run that got past the refusals.

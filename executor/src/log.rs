@@ -9,6 +9,8 @@ use std::sync::Mutex;
 
 use serde_json::json;
 
+use crate::observe::SharedObserver;
+
 pub const LOG_FILE: &str = "executor.log";
 
 #[derive(Debug, Default)]
@@ -17,6 +19,8 @@ pub struct Log {
     json: bool,
     quiet: bool,
     lines: Mutex<Vec<String>>,
+    /// Prints messages for us when it can (progress bars on a terminal).
+    observer: Option<SharedObserver>,
 }
 
 impl Log {
@@ -26,7 +30,14 @@ impl Log {
             json,
             quiet,
             lines: Mutex::new(Vec::new()),
+            observer: None,
         }
+    }
+
+    /// Offer messages to `observer` first (it prints them through its progress bars).
+    pub fn with_observer(mut self, observer: Option<SharedObserver>) -> Self {
+        self.observer = observer;
+        self
     }
 
     /// Also append to `executor.log` in `dir`.
@@ -54,7 +65,13 @@ impl Log {
         if self.json {
             println!("{}", json!({"at": at, "level": level, "message": msg}));
         } else if !self.quiet || level != "info" {
-            eprintln!("{level}: {msg}");
+            let printed = self
+                .observer
+                .as_ref()
+                .is_some_and(|o| o.message(level, msg));
+            if !printed {
+                eprintln!("{level}: {msg}");
+            }
         }
     }
 

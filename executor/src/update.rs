@@ -1,21 +1,32 @@
 //! Update phase (seed phase 4): tags and display names of the imported Policy objects.
 //!
-//! Each update reads the live object and computes the new tag list as live tags minus the
-//! planned removals plus the planned additions (tags the plan does not mention are kept), and
-//! the planned display name. Nothing is sent when the object already looks like that. The PATCH
+//! Each update computes the new tag list from the live object: live tags minus the planned
+//! removals plus the planned additions (tags the plan does not mention are kept), and the
+//! planned display name. Nothing is sent when the object already looks like that. The PATCH
 //! body and URL are journaled before sending (seed phase 4), so the journal shows exactly what a
 //! failed update still has to do; the next run recomputes it from live state and retries only
-//! the updates not done. A 409/412 re-reads the object and re-applies the planned change.
+//! the updates not done.
+//!
+//! Live objects are read in bulk: the pending updates are grouped by their parent collection
+//! (`/infra/lb-virtual-servers`, `/infra/segments/S/ports`, ...) and each collection is listed
+//! page by page (1000 objects a page) while the workers PATCH what the previous page showed, so
+//! under NSX's per-client request limit almost every request is a change. A collection is
+//! listed only when that costs fewer requests than reading its objects one by one (a single
+//! pending object, or a collection whose remaining pages outnumber the objects still wanted, is
+//! read with a GET per object). An object the listing does not show is read with its own GET;
+//! a 409/412 answer re-reads the object and re-applies the planned change, never a blind
+//! overwrite.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-use client::Method;
+use client::{Method, Request};
 use plan_schema::{Action, PolicyUpdate, Step, Tag};
 use serde_json::{Value, json};
 
 use crate::ctx::{Ctx, Write};
 use crate::error::ExecError;
+use crate::observe::Stage;
 
 pub const POLICY: &str = "/policy/api/v1";
 
@@ -74,10 +85,180 @@ pub fn patch_body(u: &PolicyUpdate, live: &Value) -> Value {
     body
 }
 
-async fn one(ctx: &Ctx, step: &Step, u: &PolicyUpdate) -> Result<(), ExecError> {
+/// Page size of collection reads (NSX's maximum).
+pub const PAGE_SIZE: usize = 1000;
+
+/// The collection an object path belongs to (`/infra/segments/s/ports/p` ->
+/// `/infra/segments/s/ports`).
+pub fn parent_of(path: &str) -> &str {
+    path.rsplit_once('/').map(|(p, _)| p).unwrap_or("")
+}
+
+/// Reads one Policy collection page by page and hands out the objects that are wanted. Stops
+/// early (leaving the rest to per-object reads) as soon as the pages still to read outnumber
+/// the objects still wanted.
+pub struct CollectionReader {
+    parent: String,
+    /// Paths not seen yet.
+    wanted: BTreeSet<String>,
+    cursor: Option<String>,
+    /// The listing was read to its end: a wanted path not seen does not exist (as far as one
+    /// consistent read of the collection can tell).
+    pub complete: bool,
+    finished: bool,
+    /// Pages read so far.
+    pub pages: u64,
+}
+
+impl CollectionReader {
+    pub fn new(parent: impl Into<String>, wanted: BTreeSet<String>) -> Self {
+        CollectionReader {
+            parent: parent.into(),
+            wanted,
+            cursor: None,
+            complete: false,
+            finished: false,
+            pages: 0,
+        }
+    }
+
+    /// The next page's wanted objects (path, object); `Ok(None)` once the listing is finished
+    /// or abandoned. An error ends the listing too (the caller falls back to per-object reads).
+    pub async fn next_page(
+        &mut self,
+        ctx: &Ctx,
+    ) -> Result<Option<Vec<(String, Value)>>, ExecError> {
+        if self.finished || self.wanted.is_empty() {
+            self.finished = true;
+            return Ok(None);
+        }
+        let mut req = Request::get(format!("{POLICY}{}", self.parent))
+            .query("page_size", PAGE_SIZE.to_string());
+        if let Some(c) = &self.cursor {
+            req = req.query("cursor", c.clone());
+        }
+        let page = match ctx.nsx.send(req).await {
+            Ok(r) => r.body,
+            Err(e) => {
+                self.finished = true;
+                return Err(e.into());
+            }
+        };
+        self.pages += 1;
+        let results = page["results"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let mut found = Vec::new();
+        for o in results {
+            let path = match o["path"].as_str() {
+                Some(p) => p.to_string(),
+                None => match o["id"].as_str() {
+                    Some(id) => format!("{}/{id}", self.parent),
+                    None => continue,
+                },
+            };
+            if self.wanted.remove(&path) {
+                found.push((path, o.clone()));
+            }
+        }
+        let cursor = page["cursor"]
+            .as_str()
+            .filter(|c| !c.is_empty() && !c.starts_with("0000"));
+        match cursor {
+            None => {
+                self.complete = true;
+                self.finished = true;
+            }
+            Some(_) if results.is_empty() || self.pages >= 10_000 => self.finished = true,
+            Some(c) => {
+                // Pages still to read, when the manager says how many objects there are.
+                let seen = self.pages as usize * PAGE_SIZE;
+                let left = page["result_count"]
+                    .as_u64()
+                    .map(|t| (t as usize).saturating_sub(seen).div_ceil(PAGE_SIZE));
+                if left.is_some_and(|l| l > self.wanted.len()) || self.wanted.is_empty() {
+                    self.finished = true;
+                } else {
+                    self.cursor = Some(c.to_string());
+                }
+            }
+        }
+        Ok(Some(found))
+    }
+
+    /// Paths the listing did not show (read them one by one).
+    pub fn into_missing(self) -> BTreeSet<String> {
+        self.wanted
+    }
+}
+
+/// Group `paths` by collection: collections with at least two paths (worth a listing) and the
+/// paths to read one by one.
+pub fn group_by_collection<'a>(
+    paths: impl IntoIterator<Item = &'a str>,
+) -> (Vec<(String, BTreeSet<String>)>, Vec<String>) {
+    let mut groups: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for p in paths {
+        groups
+            .entry(parent_of(p))
+            .or_default()
+            .insert(p.to_string());
+    }
+    let mut listed = Vec::new();
+    let mut single = Vec::new();
+    for (parent, set) in groups {
+        if set.len() >= 2 && !parent.is_empty() {
+            listed.push((parent.to_string(), set));
+        } else {
+            single.extend(set);
+        }
+    }
+    (listed, single)
+}
+
+/// Live state of `paths`: `Some(object)` or `None` (does not exist), read in bulk where that
+/// saves requests (see the module documentation).
+pub async fn read_live(
+    ctx: &Ctx,
+    paths: &[&str],
+) -> Result<BTreeMap<String, Option<Value>>, ExecError> {
+    let (listed, mut single) = group_by_collection(paths.iter().copied());
+    let mut out = BTreeMap::new();
+    for (parent, wanted) in listed {
+        let mut r = CollectionReader::new(parent.clone(), wanted);
+        loop {
+            match r.next_page(ctx).await {
+                Ok(Some(found)) => out.extend(found.into_iter().map(|(p, o)| (p, Some(o)))),
+                Ok(None) => break,
+                Err(e) => {
+                    ctx.log.info(format!(
+                        "listing {parent} failed ({e}); reading its objects one by one"
+                    ));
+                    break;
+                }
+            }
+        }
+        single.extend(r.into_missing());
+    }
+    for p in single {
+        let live = ctx.get_opt(&format!("{POLICY}{p}")).await?;
+        out.insert(p, live);
+    }
+    Ok(out)
+}
+
+/// One update. `prefetched`: the object as a bulk read showed it (`None`: read it now).
+async fn one(
+    ctx: &Ctx,
+    step: &Step,
+    u: &PolicyUpdate,
+    mut prefetched: Option<Value>,
+) -> Result<(), ExecError> {
     let url = format!("{POLICY}{}", u.path);
     for attempt in 0..5 {
-        let live = match ctx.get_opt(&url).await? {
+        let live = match prefetched.take() {
+            Some(v) => Some(v),
+            None => ctx.get_opt(&url).await?,
+        };
+        let live = match live {
             Some(v) => v,
             None if ctx.dry_run() => {
                 // Not imported yet: show the change as planned.
@@ -111,27 +292,92 @@ async fn one(ctx: &Ctx, step: &Step, u: &PolicyUpdate) -> Result<(), ExecError> 
     Err(ExecError::step(&step.id, "object kept changing (409/412)"))
 }
 
+/// Feed the workers: collection by collection, page by page, each update with the object its
+/// page showed; then every update the listings did not cover, to be read one by one.
+async fn produce(
+    ctx: &Ctx,
+    steps: Vec<Step>,
+    tx: tokio::sync::mpsc::Sender<(Step, Option<Value>)>,
+) {
+    let mut by_path: BTreeMap<String, Vec<Step>> = BTreeMap::new();
+    let mut other = Vec::new();
+    for s in steps {
+        match &s.action {
+            Action::PolicyUpdate(u) => by_path.entry(u.path.clone()).or_default().push(s),
+            _ => other.push(s),
+        }
+    }
+    let (listed, single) = group_by_collection(by_path.keys().map(String::as_str));
+    let mut rest: Vec<String> = single;
+    for (parent, wanted) in listed {
+        let mut r = CollectionReader::new(parent.clone(), wanted);
+        loop {
+            match r.next_page(ctx).await {
+                Ok(Some(found)) => {
+                    for (path, obj) in found {
+                        for s in by_path.remove(&path).unwrap_or_default() {
+                            if tx.send((s, Some(obj.clone()))).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    ctx.log.info(format!(
+                        "listing {parent} failed ({e}); reading its objects one by one"
+                    ));
+                    break;
+                }
+            }
+        }
+        rest.extend(r.into_missing());
+    }
+    for p in rest {
+        for s in by_path.remove(&p).unwrap_or_default() {
+            if tx.send((s, None)).await.is_err() {
+                return;
+            }
+        }
+    }
+    for s in other {
+        if tx.send((s, None)).await.is_err() {
+            return;
+        }
+    }
+}
+
 /// Run the pending update steps with at most `ctx.concurrency` in flight. Returns the failures
 /// (step id, error); every step is attempted.
 pub async fn run(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Vec<(String, ExecError)> {
-    let queue = Arc::new(Mutex::new(steps.into_iter().collect::<VecDeque<Step>>()));
+    let workers = ctx.concurrency.max(1);
+    let (tx, rx) = tokio::sync::mpsc::channel::<(Step, Option<Value>)>(workers * 2);
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let failures: Arc<Mutex<Vec<(String, ExecError)>>> = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..ctx.concurrency.max(1) {
+    {
         let ctx = ctx.clone();
-        let queue = queue.clone();
+        tasks.spawn(async move { produce(&ctx, steps, tx).await });
+    }
+    for _ in 0..workers {
+        let ctx = ctx.clone();
+        let rx = rx.clone();
         let failures = failures.clone();
         tasks.spawn(async move {
             loop {
-                let next = queue.lock().ok().and_then(|mut q| q.pop_front());
-                let Some(step) = next else { break };
+                let next = rx.lock().await.recv().await;
+                let Some((step, live)) = next else { break };
                 let Action::PolicyUpdate(u) = &step.action else {
                     continue;
                 };
-                if let Err(e) = one(&ctx, &step, u).await {
-                    let _ = ctx.step_failed(&step.id, "patch", &e);
-                    if let Ok(mut f) = failures.lock() {
-                        f.push((step.id.clone(), e));
+                match one(&ctx, &step, u, live).await {
+                    Ok(()) => ctx.step_finished(Stage::Update, &step.id, true),
+                    Err(e) => {
+                        let _ = ctx.step_failed(&step.id, "patch", &e);
+                        ctx.step_finished(Stage::Update, &step.id, false);
+                        if let Ok(mut f) = failures.lock() {
+                            f.push((step.id.clone(), e));
+                        }
                     }
                 }
             }

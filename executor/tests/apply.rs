@@ -307,3 +307,175 @@ async fn a_foreign_promotion_in_progress_is_refused() {
     assert!(writes_since(&h, before).is_empty());
     h.shutdown().await;
 }
+
+/// Records what the executor reports to its observer.
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<(String, executor::Stage, String, bool)>>);
+
+impl executor::Observer for Recorder {
+    fn stage_started(&self, stage: executor::Stage, total: u64) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(("start".into(), stage, total.to_string(), true));
+    }
+    fn step_finished(&self, stage: executor::Stage, step: &str, ok: bool) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(("step".into(), stage, step.into(), ok));
+    }
+    fn stage_finished(&self, stage: executor::Stage) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(("finish".into(), stage, String::new(), true));
+    }
+}
+
+impl Recorder {
+    fn take(&self) -> Vec<(String, executor::Stage, String, bool)> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+/// Per stage, in order: (stage, announced total, steps finished ok, steps failed); checks that
+/// each stage is started once, finished once, and its steps fall in between.
+fn stages(
+    events: &[(String, executor::Stage, String, bool)],
+) -> Vec<(executor::Stage, u64, u64, u64)> {
+    let mut out: Vec<(executor::Stage, u64, u64, u64)> = Vec::new();
+    let mut open: Option<executor::Stage> = None;
+    for (kind, stage, detail, ok) in events {
+        match kind.as_str() {
+            "start" => {
+                assert!(
+                    open.is_none(),
+                    "{stage} started inside {open:?}: {events:?}"
+                );
+                open = Some(*stage);
+                out.push((*stage, detail.parse().unwrap(), 0, 0));
+            }
+            "step" => {
+                assert_eq!(open, Some(*stage), "step {detail} outside its stage");
+                let last = out.last_mut().unwrap();
+                if *ok {
+                    last.2 += 1;
+                } else {
+                    last.3 += 1;
+                }
+            }
+            _ => {
+                assert_eq!(open, Some(*stage), "{stage} finished without starting");
+                open = None;
+            }
+        }
+    }
+    assert!(open.is_none(), "{open:?} never finished");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observer_sees_every_stage_with_the_plan_counts_and_updates_read_in_bulk() {
+    use executor::Stage;
+    let h = start_sim().await;
+    let d = tempfile::tempdir().unwrap();
+    let plan = write_plan(d.path());
+    let parsed = plan_schema::read_plan_file(&plan).unwrap();
+    let count = |p: plan_schema::Phase| parsed.steps.iter().filter(|s| s.phase == p).count() as u64;
+    let (prepare, import, update) = (
+        count(plan_schema::Phase::Prepare),
+        count(plan_schema::Phase::Import),
+        count(plan_schema::Phase::Update),
+    );
+    assert!(prepare > 0 && import > 0 && update > 1);
+    let state = d.path().join("state");
+    let rec = std::sync::Arc::new(Recorder::default());
+    let mut o = apply_opts(&h, &plan, &state);
+    o.observer = Some(executor::SharedObserver(rec.clone()));
+    let out = executor::apply(&o).await.expect("not refused");
+    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    assert_eq!(
+        stages(&rec.take()),
+        vec![
+            (Stage::Prepare, prepare, prepare, 0),
+            (Stage::Import, import, import, 0),
+            (Stage::Update, update, update, 0),
+            (Stage::Verify, import + update, import + update, 0),
+        ]
+    );
+
+    // Updates: the live objects of collections holding two or more updated objects come from a
+    // paged listing, never from one GET per object; one PATCH per update.
+    let paths: Vec<String> = parsed
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            plan_schema::Action::PolicyUpdate(u) => Some(u.path.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut per_parent = std::collections::BTreeMap::<String, usize>::new();
+    for p in &paths {
+        *per_parent
+            .entry(executor::update::parent_of(p).to_string())
+            .or_default() += 1;
+    }
+    let bulk: Vec<&String> = per_parent
+        .iter()
+        .filter(|(_, n)| **n >= 2)
+        .map(|(p, _)| p)
+        .collect();
+    assert!(!bulk.is_empty(), "{per_parent:?}");
+    let log = h.request_log();
+    let policy_gets = |f: &dyn Fn(&str, &str) -> bool| {
+        log.iter()
+            .filter(|r| r["method"] == "GET")
+            .filter(|r| {
+                let p = r["path"].as_str().unwrap();
+                p.starts_with("/policy/api/v1")
+                    && f(
+                        &p["/policy/api/v1".len()..],
+                        r["query"].as_str().unwrap_or(""),
+                    )
+            })
+            .count()
+    };
+    let single = policy_gets(&|p, _| {
+        paths.iter().any(|u| u == p) && bulk.iter().any(|b| executor::update::parent_of(p) == *b)
+    });
+    assert_eq!(
+        single, 0,
+        "objects of listed collections were read one by one"
+    );
+    let listings =
+        policy_gets(&|p, q| bulk.iter().any(|b| b == &p) && q.contains("page_size=1000"));
+    // One page per collection for the update stage and one for verify.
+    assert_eq!(listings, 2 * bulk.len());
+    let patches = writes(&h).iter().filter(|r| r["method"] == "PATCH").count();
+    assert_eq!(patches, paths.len());
+
+    // Re-apply: nothing left to run but the verification.
+    let out = executor::apply(&o).await.expect("not refused");
+    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    assert_eq!(
+        stages(&rec.take()),
+        vec![
+            (Stage::Prepare, 0, 0, 0),
+            (Stage::Import, 0, 0, 0),
+            (Stage::Update, 0, 0, 0),
+            (Stage::Verify, import + update, import + update, 0),
+        ]
+    );
+
+    // Rollback reports one step per migration record.
+    let mut r = rollback_opts(&h, &state);
+    r.observer = Some(executor::SharedObserver(rec.clone()));
+    let out = executor::rollback(&r).await.expect("not refused");
+    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    assert_eq!(
+        stages(&rec.take()),
+        vec![(Stage::Rollback, import, import, 0)]
+    );
+    h.shutdown().await;
+}

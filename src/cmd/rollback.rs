@@ -28,6 +28,7 @@ pub fn run(args: Args) -> Result<u8> {
         poll: executor::PollConfig::default(),
         json: args.json,
         quiet: false,
+        observer: None,
     };
     match executor::block_on(executor::rollback(&o))? {
         Ok(out) => Ok(out.exit_code),

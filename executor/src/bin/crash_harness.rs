@@ -57,6 +57,7 @@ fn main() -> ExitCode {
                 poll: poll(),
                 json: false,
                 quiet: true,
+                observer: None,
             };
             executor::block_on(executor::rollback(&o)).map_err(|e| e.to_string())
         }),

@@ -122,6 +122,7 @@ pub fn rollback_opts(h: &SimHandle, state: &Path) -> RollbackOptions {
         poll: fast_poll(),
         json: false,
         quiet: true,
+        observer: None,
     }
 }
 
