@@ -5,6 +5,10 @@
 //! `PLAN_SCALE_SIZES=10000,50000` picks sizes; the inventories are generated (deterministically,
 //! by the simulator's generator) under target/plan-scale/ and reused.
 
+/// The same allocator as the `nsx-migrate` binary, so the figures are the CLI's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
