@@ -66,15 +66,19 @@ fn migration(s: &Value) -> &Value {
 }
 
 /// Poll `status-summary` until the overall status is no longer IN_PROGRESS / PAUSING (bounded).
+///
+/// The pause between polls grows with the time already waited (a twentieth of it, at least
+/// `poll.initial`, at most `poll.max`), so the end of a phase is noticed at most about 5% of its
+/// duration late, while a long phase is polled rarely.
 pub async fn settle(ctx: &Ctx, step: &str) -> Result<Value, ExecError> {
     let started = tokio::time::Instant::now();
-    let mut delay = ctx.poll.initial;
     loop {
         let s = status(ctx).await?;
         if !matches!(overall(&s), "IN_PROGRESS" | "PAUSING") {
             return Ok(s);
         }
-        if started.elapsed() >= ctx.poll.timeout {
+        let waited = started.elapsed();
+        if waited >= ctx.poll.timeout {
             return Err(ExecError::step(
                 step,
                 format!(
@@ -84,9 +88,13 @@ pub async fn settle(ctx: &Ctx, step: &str) -> Result<Value, ExecError> {
                 ),
             ));
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(ctx.poll.max);
+        tokio::time::sleep(poll_delay(&ctx.poll, waited)).await;
     }
+}
+
+/// Pause before the next poll after having waited `waited`.
+pub fn poll_delay(poll: &crate::PollConfig, waited: std::time::Duration) -> std::time::Duration {
+    (waited / 20).clamp(poll.initial, poll.max.max(poll.initial))
 }
 
 fn batch_body(b: &ImportBatch, ids: &BTreeSet<String>) -> Value {
@@ -134,11 +142,20 @@ fn duplicates_only(details: &str, t: MigrationType, ids: &BTreeSet<String>) -> O
     (!out.is_empty()).then_some(out)
 }
 
-/// Whether this run already opened the promotion window (INITIATE).
+/// What this run knows about the coordinator between batches.
 #[derive(Debug, Default)]
 pub struct Window {
+    /// This run opened the promotion window (INITIATE).
     pub initiated: bool,
     pub submitted: bool,
+    /// The previous batch of this run ended with the coordinator at SUCCESS and nothing was
+    /// sent since: no leftover plan to settle or abort before the next submission.
+    pub idle: bool,
+    /// migrated-resources per type as read at the end of this run's last batch of that type.
+    /// The next batch of the type starts from it instead of reading the list again (nothing
+    /// else promotes meanwhile: preflight refused a foreign promotion, and a precheck naming a
+    /// duplicate is handled anyway); every later round reads live state.
+    pub migrated: BTreeMap<MigrationType, BTreeMap<String, String>>,
 }
 
 async fn abort(ctx: &Ctx, step: &str) -> Result<(), ExecError> {
@@ -215,8 +232,11 @@ pub async fn run_batch(
         return Ok(());
     }
 
-    for _round in 0..MAX_ROUNDS {
-        let live = migrated(ctx, b.migration_type).await?;
+    for round in 0..MAX_ROUNDS {
+        let live = match window.migrated.remove(&b.migration_type) {
+            Some(cached) if round == 0 => cached,
+            _ => migrated(ctx, b.migration_type).await?,
+        };
         for id in &planned {
             if let (Some(live_pid), Some(Some(want))) = (live.get(id), planned_pid.get(id.as_str()))
                 && live_pid != want
@@ -236,15 +256,19 @@ pub async fn run_batch(
             .cloned()
             .collect();
         if remaining.is_empty() {
-            return finish(ctx, step, b, &planned, &live, &foreign, ours);
+            let r = finish(ctx, step, b, &planned, &live, &foreign, ours);
+            window.migrated.insert(b.migration_type, live);
+            return r;
         }
         // Leftovers of an interrupted run (ours: the journal explains them) or of this round.
-        let s = settle(ctx, &step.id).await?;
-        match overall(&s) {
-            "SUCCESS" | "NOT_STARTED" => {}
-            _ => {
-                abort(ctx, &step.id).await?;
-                continue;
+        if !std::mem::take(&mut window.idle) {
+            let s = settle(ctx, &step.id).await?;
+            match overall(&s) {
+                "SUCCESS" | "NOT_STARTED" => {}
+                _ => {
+                    abort(ctx, &step.id).await?;
+                    continue;
+                }
             }
         }
         if !window.initiated {
@@ -357,7 +381,21 @@ pub async fn run_batch(
                 format!("migration FAILED: {details}"),
             ));
         }
-        // SUCCESS (or lost: the next round re-reads migrated-resources and decides).
+        if overall(&s) == "SUCCESS" && mig["status"] == "SUCCESS" {
+            // The coordinator promoted the whole submission: every id sent is migrated now, with
+            // the Policy id the submission named. (A run that dies before recording this reads
+            // migrated-resources when it resumes.)
+            window.idle = true;
+            let mut now = live;
+            for id in &remaining {
+                let pid = planned_pid.get(id.as_str()).copied().flatten();
+                now.insert(id.clone(), pid.unwrap_or_default().to_string());
+            }
+            let r = finish(ctx, step, b, &planned, &now, &foreign, true);
+            window.migrated.insert(b.migration_type, now);
+            return r;
+        }
+        // Lost (e.g. a manager restart): the next round re-reads migrated-resources and decides.
     }
     Err(ExecError::step(
         &step.id,
@@ -521,6 +559,23 @@ async fn rollback_newest_first(ctx: &Ctx, records: &[MigrationRecord]) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn poll_delay_is_a_twentieth_of_the_wait_within_bounds() {
+        use std::time::Duration;
+        let p = crate::PollConfig::default();
+        let ms = Duration::from_millis;
+        assert_eq!(poll_delay(&p, ms(0)), p.initial);
+        assert_eq!(poll_delay(&p, ms(100)), p.initial);
+        assert_eq!(poll_delay(&p, ms(5000)), ms(250));
+        assert_eq!(poll_delay(&p, Duration::from_secs(600)), p.max);
+        let odd = crate::PollConfig {
+            initial: ms(50),
+            max: ms(10),
+            ..p
+        };
+        assert_eq!(poll_delay(&odd, ms(1000)), ms(50));
+    }
 
     #[test]
     fn duplicate_details() {

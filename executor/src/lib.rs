@@ -69,7 +69,10 @@ pub enum OnImportFailure {
 /// Polling of the migration coordinator.
 #[derive(Debug, Clone)]
 pub struct PollConfig {
+    /// Shortest pause between two polls (the pause is a twentieth of the time waited so far, within
+    /// `initial..=max`).
     pub initial: Duration,
+    /// Longest pause between two polls.
     pub max: Duration,
     /// Give up waiting for one batch after this long.
     pub timeout: Duration,
@@ -80,7 +83,7 @@ pub struct PollConfig {
 impl Default for PollConfig {
     fn default() -> Self {
         PollConfig {
-            initial: Duration::from_millis(100),
+            initial: Duration::from_millis(25),
             max: Duration::from_secs(2),
             timeout: Duration::from_secs(6000),
             done_timeout: Duration::from_secs(1800),
