@@ -78,6 +78,20 @@ async fn lists_every_resource_through_real_kubectl() {
         .collect();
     assert!(pods.len() >= 2, "{pods:?}");
 
+    // Read raw, the list is the API server's own (`PodList`, items without apiVersion/kind),
+    // with the same objects as `kubectl get -o json` prints (which adds those to each item).
+    let raw = k.list_resource(KubeResource::Pods).await.unwrap();
+    assert_eq!(raw["kind"], "PodList");
+    assert_eq!(raw["apiVersion"], "v1");
+    assert!(raw["items"][0].get("kind").is_none(), "{raw}");
+    let mut printed = k.list("pods").await.unwrap();
+    for item in printed["items"].as_array_mut().unwrap() {
+        let m = item.as_object_mut().unwrap();
+        m.remove("apiVersion");
+        m.remove("kind");
+    }
+    assert_eq!(raw["items"], printed["items"]);
+
     // An unknown context is kubectl's error, with its stderr and exit code.
     k.context = Some("no-such-context".into());
     let err = k.list("pods").await.unwrap_err();

@@ -474,13 +474,11 @@ fn in_scope(v: &Value, cluster: &str) -> bool {
     })
 }
 
-/// kubectl prints `{"kind":"List","items":[{apiVersion,kind,...}]}`; the snapshot keeps the API
-/// server's own list shape (`PodList`, items without apiVersion/kind).
+/// The snapshot keeps the API server's own list shape (`PodList`, items without
+/// apiVersion/kind, as `kubectl get --raw` reads them; `kubectl get -o json` would add them), with
+/// no resourceVersion so that two collections of the same objects are the same files.
 fn as_api_list(r: KubeResource, mut list: Value) -> Value {
-    let api_version = match r {
-        KubeResource::Ingresses | KubeResource::NetworkPolicies => "networking.k8s.io/v1",
-        _ => "v1",
-    };
+    let api_version = r.api_version();
     let mut items = Vec::new();
     if let Some(list_items) = list.get_mut("items").and_then(Value::as_array_mut) {
         for mut item in list_items.drain(..) {

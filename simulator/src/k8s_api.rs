@@ -363,13 +363,30 @@ fn list(st: &State, req: &Req, res: &K8sResource, ns: Option<&str>) -> Reply {
         kind: &'a str,
         api_version: String,
         metadata: Value,
-        items: &'a [&'a Value],
+        items: Vec<Untyped<'a>>,
+    }
+    /// A list item as the API server serves it: without `apiVersion` and `kind` (only the list
+    /// carries them; `kubectl get -o json` adds them back to each item).
+    struct Untyped<'a>(&'a Value);
+    impl serde::Serialize for Untyped<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            let Value::Object(m) = self.0 else {
+                return self.0.serialize(s);
+            };
+            let keep = |k: &str| k != "apiVersion" && k != "kind";
+            let mut map = s.serialize_map(Some(m.keys().filter(|k| keep(k)).count()))?;
+            for (k, v) in m.iter().filter(|(k, _)| keep(k)) {
+                map.serialize_entry(k, v)?;
+            }
+            map.end()
+        }
     }
     let body = KList {
         kind: res.list_kind,
         api_version: api_version(res),
         metadata: meta,
-        items,
+        items: items.iter().map(|v| Untyped(v)).collect(),
     };
     match serde_json::to_vec(&body) {
         Ok(bytes) => Reply {

@@ -141,6 +141,9 @@ pub fn run(mut args: Args) -> Result<u8> {
         }),
     };
     let plan = planner::build_plan(&inputs, &opts)?;
+    // The process ends soon: freeing a large inventory object by object only costs time
+    // (about 0.3 s at 100k objects); the operating system reclaims it at exit.
+    std::mem::forget(inventory);
     let text = plan_schema::write::to_toml(&plan, Some(&args.schema_ref))?;
     std::fs::write(&args.out, text)
         .with_context(|| format!("{}: cannot write plan", args.out.display()))?;
