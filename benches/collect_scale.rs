@@ -13,24 +13,12 @@ use std::time::{Duration, Instant};
 
 use simulator::{SimConfig, Simulator};
 
-/// The planner bench's inventory layout: ~`size` NSX objects.
+/// The planner bench's inventories: ~`size` NSX objects, generated once under target/.
 fn inventory(size: usize) -> PathBuf {
-    let namespaces = (size / 250).clamp(10, 4000);
-    let pods = (size / namespaces).saturating_sub(23).max(1);
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target/plan-scale")
-        .join(format!("n{namespaces}-p{pods}"));
-    if !dir.join("metadata.json").exists() {
-        let spec = simulator::GenerateSpec {
-            seed: 7,
-            cluster: "kube-synth-01".into(),
-            namespaces,
-            pods_per_namespace: pods,
-            ..simulator::GenerateSpec::default()
-        };
-        simulator::generate(&spec, &dir).expect("generate");
-    }
-    dir
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/plan-scale");
+    simulator::GenerateSpec::benchmark(size)
+        .generate_cached(&root)
+        .expect("generate")
 }
 
 fn count_results(dir: &Path, sub: &str, key: &str) -> usize {

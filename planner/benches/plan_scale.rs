@@ -94,20 +94,9 @@ fn main() {
         "objects", "load ms", "plan ms", "total ms", "peak RSS", "imported", "plan MiB"
     );
     for size in sizes {
-        // Objects ~= namespaces * (pods + 23) with the generator's defaults.
-        let namespaces = (size / 250).clamp(10, 4000);
-        let pods = (size / namespaces).saturating_sub(23).max(1);
-        let dir = root.join(format!("n{namespaces}-p{pods}"));
-        if !dir.join("metadata.json").exists() {
-            let spec = simulator::GenerateSpec {
-                seed: 7,
-                cluster: "kube-synth-01".into(),
-                namespaces,
-                pods_per_namespace: pods,
-                ..simulator::GenerateSpec::default()
-            };
-            simulator::generate(&spec, &dir).expect("generate");
-        }
+        let dir = simulator::GenerateSpec::benchmark(size)
+            .generate_cached(&root)
+            .expect("generate");
         let out = Command::new(std::env::current_exe().unwrap())
             .arg("--child")
             .arg(&dir)

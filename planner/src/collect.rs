@@ -395,15 +395,7 @@ pub async fn collect(
     // Kubernetes, through kubectl.
     let mut kube: Vec<(&str, Value)> = Vec::new();
     let mut kube_objects = 0;
-    for r in [
-        KubeResource::Namespaces,
-        KubeResource::Pods,
-        KubeResource::Services,
-        KubeResource::Endpoints,
-        KubeResource::Nodes,
-        KubeResource::Ingresses,
-        KubeResource::NetworkPolicies,
-    ] {
+    for r in KubeResource::ALL {
         let list = kubectl.list_resource(r).await?;
         let list = as_api_list(r, list);
         kube_objects += list["items"].as_array().map(Vec::len).unwrap_or(0);

@@ -205,6 +205,23 @@ fn load_kube_list<S: serde::de::DeserializeOwned + Default + Into<Option<Value>>
     }
 }
 
+type KubeListLoader = fn(
+    &Path,
+    &'static str,
+    &'static str,
+    &mut Vec<KubeObject>,
+    &mut Vec<String>,
+) -> Result<(), PlanError>;
+
+/// The loader for list `stem`: with `spec` where the fingerprint's projection keeps it.
+fn kube_list_loader(stem: &str) -> KubeListLoader {
+    if plan_schema::fingerprint::kube_projection_keeps_spec(stem) {
+        load_kube_list::<Present>
+    } else {
+        load_kube_list::<Skipped>
+    }
+}
+
 /// Skips a Kubernetes object's `spec` unparsed.
 #[derive(Default)]
 struct Skipped;
@@ -485,23 +502,7 @@ impl Inventory {
             let path = k8s_dir.join(format!("{stem}.json"));
             let mut items = Vec::new();
             if path.exists() {
-                if plan_schema::fingerprint::kube_projection_keeps_spec(stem) {
-                    load_kube_list::<Present>(
-                        &path,
-                        stem,
-                        list_kind,
-                        &mut items,
-                        &mut inv.kube_parts,
-                    )?;
-                } else {
-                    load_kube_list::<Skipped>(
-                        &path,
-                        stem,
-                        list_kind,
-                        &mut items,
-                        &mut inv.kube_parts,
-                    )?;
-                }
+                kube_list_loader(stem)(&path, stem, list_kind, &mut items, &mut inv.kube_parts)?;
             }
             items.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
             inv.kube.insert(stem, items);
@@ -577,11 +578,7 @@ mod tests {
             let file = json!({"apiVersion": "v1", "items": items, "kind": list_kind});
             std::fs::write(&path, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
             let (mut got, mut parts) = (Vec::new(), Vec::new());
-            if plan_schema::fingerprint::kube_projection_keeps_spec(stem) {
-                load_kube_list::<Present>(&path, stem, list_kind, &mut got, &mut parts).unwrap();
-            } else {
-                load_kube_list::<Skipped>(&path, stem, list_kind, &mut got, &mut parts).unwrap();
-            }
+            kube_list_loader(stem)(&path, stem, list_kind, &mut got, &mut parts).unwrap();
             let expected: Vec<String> = items
                 .iter()
                 .map(|i| plan_schema::fingerprint::kube_part(stem, i))

@@ -37,6 +37,32 @@ impl Default for GenerateSpec {
     }
 }
 
+impl GenerateSpec {
+    /// The benchmarks' world of about `objects` NSX objects: one cluster `kube-synth-01`
+    /// (seed 7) whose namespaces hold about 250 objects each (pods plus about 23 per-namespace
+    /// objects with the default policies and LB services).
+    pub fn benchmark(objects: usize) -> GenerateSpec {
+        let namespaces = (objects / 250).clamp(10, 4000);
+        GenerateSpec {
+            seed: 7,
+            cluster: "kube-synth-01".into(),
+            namespaces,
+            pods_per_namespace: (objects / namespaces).saturating_sub(23).max(1),
+            ..GenerateSpec::default()
+        }
+    }
+
+    /// `root/n<namespaces>-p<pods>`, generated there unless a previous run left it complete
+    /// (generation is deterministic, so benchmarks share and reuse it).
+    pub fn generate_cached(&self, root: &Path) -> Result<PathBuf, SimError> {
+        let dir = root.join(format!("n{}-p{}", self.namespaces, self.pods_per_namespace));
+        if !dir.join("metadata.json").exists() {
+            generate(self, &dir)?;
+        }
+        Ok(dir)
+    }
+}
+
 /// Counts of what was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GenerateSummary {
