@@ -14,7 +14,8 @@
 //!   migrate_per_object x n).
 //!
 //! The client is paced at `EXEC_BENCH_RATE` requests/s (default 95; the CLI paces at 90). The
-//! generated inventories are cached under target/executor-bench/.
+//! generated inventories are cached under target/executor-bench/. `EXEC_BENCH_LOG=PREFIX` writes
+//! each measured stage's requests to `PREFIX.<stage>.jsonl`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -199,6 +200,11 @@ async fn run(
             at >= from && at <= to
         })
         .collect();
+    if let Ok(dump) = std::env::var("EXEC_BENCH_LOG") {
+        // The stage's requests, one JSON line each, for a closer look.
+        let lines: Vec<String> = window.iter().map(|r| r.to_string()).collect();
+        let _ = std::fs::write(format!("{dump}.{}.jsonl", stage.as_str()), lines.join("\n"));
+    }
     let status = |r: &&Value| r["status"].as_u64().unwrap_or(0);
     let run = Run {
         stage_wall,

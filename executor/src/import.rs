@@ -67,9 +67,10 @@ fn migration(s: &Value) -> &Value {
 
 /// Poll `status-summary` until the overall status is no longer IN_PROGRESS / PAUSING (bounded).
 ///
-/// The pause between polls grows with the time already waited (a twentieth of it, at least
-/// `poll.initial`, at most `poll.max`), so the end of a phase is noticed at most about 5% of its
-/// duration late, while a long phase is polled rarely.
+/// The pause between polls grows with the time already waited (a fortieth of it, at least
+/// `poll.initial`, at most `poll.max`), so the end of a phase is noticed at most about 2.5% of its
+/// duration late, while a long phase is polled rarely; and when the coordinator reports
+/// `percent_complete`, the poll after the expected end comes sooner.
 pub async fn settle(ctx: &Ctx, step: &str) -> Result<Value, ExecError> {
     let started = tokio::time::Instant::now();
     loop {
@@ -88,13 +89,40 @@ pub async fn settle(ctx: &Ctx, step: &str) -> Result<Value, ExecError> {
                 ),
             ));
         }
-        tokio::time::sleep(poll_delay(&ctx.poll, waited)).await;
+        tokio::time::sleep(next_poll(&ctx.poll, waited, percent_complete(&s))).await;
+    }
+}
+
+/// `percent_complete` of the component in progress, when strictly between 0 and 100.
+fn percent_complete(s: &Value) -> Option<f64> {
+    s["component_status"]
+        .as_array()?
+        .iter()
+        .find(|c| c["status"] == "IN_PROGRESS")?["percent_complete"]
+        .as_f64()
+        .filter(|p| *p > 0.0 && *p < 100.0)
+}
+
+/// Pause before the next poll: [`poll_delay`], or less when the coordinator's progress so far
+/// (`percent` done after `waited`) says the phase ends sooner.
+pub fn next_poll(
+    poll: &crate::PollConfig,
+    waited: std::time::Duration,
+    percent: Option<f64>,
+) -> std::time::Duration {
+    let delay = poll_delay(poll, waited);
+    match percent {
+        Some(p) => {
+            let left = waited.mul_f64((100.0 - p) / p);
+            delay.min(left.max(poll.initial))
+        }
+        None => delay,
     }
 }
 
 /// Pause before the next poll after having waited `waited`.
 pub fn poll_delay(poll: &crate::PollConfig, waited: std::time::Duration) -> std::time::Duration {
-    (waited / 20).clamp(poll.initial, poll.max.max(poll.initial))
+    (waited / 40).clamp(poll.initial, poll.max.max(poll.initial))
 }
 
 fn batch_body(b: &ImportBatch, ids: &BTreeSet<String>) -> Value {
@@ -561,13 +589,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn poll_delay_is_a_twentieth_of_the_wait_within_bounds() {
+    fn poll_delay_is_a_fortieth_of_the_wait_within_bounds() {
         use std::time::Duration;
         let p = crate::PollConfig::default();
         let ms = Duration::from_millis;
         assert_eq!(poll_delay(&p, ms(0)), p.initial);
         assert_eq!(poll_delay(&p, ms(100)), p.initial);
-        assert_eq!(poll_delay(&p, ms(5000)), ms(250));
+        assert_eq!(poll_delay(&p, ms(5000)), ms(125));
         assert_eq!(poll_delay(&p, Duration::from_secs(600)), p.max);
         let odd = crate::PollConfig {
             initial: ms(50),
@@ -575,6 +603,11 @@ mod tests {
             ..p
         };
         assert_eq!(poll_delay(&odd, ms(1000)), ms(50));
+        // Progress: 80% after 4 s -> about 1 s left, sooner than the usual pause only near the end.
+        assert_eq!(next_poll(&p, ms(4000), Some(80.0)), ms(100));
+        assert_eq!(next_poll(&p, ms(3960), Some(99.0)), ms(40));
+        assert_eq!(next_poll(&p, ms(4000), Some(99.9)), p.initial);
+        assert_eq!(next_poll(&p, ms(4000), None), ms(100));
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub enum OnImportFailure {
 /// Polling of the migration coordinator.
 #[derive(Debug, Clone)]
 pub struct PollConfig {
-    /// Shortest pause between two polls (the pause is a twentieth of the time waited so far, within
+    /// Shortest pause between two polls (the pause is a fortieth of the time waited so far, within
     /// `initial..=max`).
     pub initial: Duration,
     /// Longest pause between two polls.
