@@ -113,33 +113,32 @@ fn main() {
                 took.as_secs_f64(),
                 (nsx + kube) as f64 / took.as_secs_f64()
             );
-            // Which requests (path without ids and query), most frequent first.
-            let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
+            // Which requests (path without ids and query): count and time the server spent.
+            let mut kinds: std::collections::BTreeMap<String, (usize, u64)> = Default::default();
             for r in h.request_log() {
                 let path = r["path"].as_str().unwrap_or("?");
-                let path = path.split('?').next().unwrap_or(path);
                 let shape: Vec<&str> = path
                     .split('/')
-                    .map(|seg| {
-                        if seg.len() > 30 || seg.contains('-') && seg.len() > 20 {
-                            "{id}"
-                        } else {
-                            seg
-                        }
-                    })
+                    .map(|seg| if seg.len() > 20 { "{id}" } else { seg })
                     .collect();
-                *kinds
+                let k = kinds
                     .entry(format!(
                         "{} {}",
                         r["method"].as_str().unwrap_or("?"),
                         shape.join("/")
                     ))
-                    .or_default() += 1;
+                    .or_default();
+                k.0 += 1;
+                k.1 += r["duration_ms"].as_u64().unwrap_or(0);
             }
-            let mut kinds: Vec<(String, usize)> = kinds.into_iter().collect();
-            kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
-            for (k, n) in kinds.iter().take(4) {
-                println!("{:>20} {n:>6} x {k}", "");
+            let mut kinds: Vec<(String, (usize, u64))> = kinds.into_iter().collect();
+            kinds.sort_by_key(|k| std::cmp::Reverse(k.1.1));
+            for (k, (n, ms)) in kinds.iter().take(5) {
+                println!(
+                    "{:>20} {n:>6} x {k} ({:.1} s in the simulator)",
+                    "",
+                    *ms as f64 / 1000.0
+                );
             }
             drop(h);
         });

@@ -99,6 +99,19 @@ fn kind_of_stem(stem: &str) -> Option<Kind> {
     NSX_FILES.iter().find(|(s, _)| *s == stem).map(|(_, k)| *k)
 }
 
+/// Every page of the list at `path`.
+async fn list_at(nsx: &NsxClient, path: String) -> Result<Vec<Value>, CollectError> {
+    nsx.list_all(&path)
+        .await
+        .map_err(|source| CollectError::Nsx {
+            context: format!("GET {path}"),
+            source,
+        })
+}
+
+/// Reads in flight at once for per-router and per-section requests.
+const READ_CONCURRENCY: usize = 8;
+
 struct Collector<'a> {
     nsx: &'a NsxClient,
     /// stem -> id -> object
@@ -146,6 +159,30 @@ impl<'a> Collector<'a> {
             })?;
         (self.progress)(stage, self.count() + found.len());
         Ok(found)
+    }
+
+    /// `read` for each of `inputs`, [`READ_CONCURRENCY`] at a time (the client paces them under
+    /// NSX's per-client limits); the results in the order of `inputs`.
+    async fn read_many<I, T, F, Fut>(
+        &mut self,
+        stage: &str,
+        inputs: Vec<I>,
+        read: F,
+    ) -> Result<Vec<T>, CollectError>
+    where
+        F: Fn(&'a NsxClient, I) -> Fut,
+        Fut: std::future::Future<Output = Result<T, CollectError>>,
+    {
+        use futures_util::{StreamExt, TryStreamExt};
+        self.requests += inputs.len();
+        let nsx = self.nsx;
+        let out: Vec<T> = futures_util::stream::iter(inputs)
+            .map(|i| read(nsx, i))
+            .buffered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+        (self.progress)(stage, self.count() + out.len());
+        Ok(out)
     }
 
     async fn list(&mut self, stage: &str, path: &str) -> Result<Vec<Value>, CollectError> {
@@ -275,32 +312,21 @@ pub async fn collect(
     routers.extend(shared_routers);
     routers.sort();
     routers.dedup();
-    for r in &routers {
-        for v in c
-            .list(
-                "router ports",
-                &format!("/api/v1/logical-router-ports?logical_router_id={r}"),
-            )
-            .await?
-        {
-            c.add(v);
-        }
-        for v in c
-            .list(
-                "static routes",
-                &format!("/api/v1/logical-routers/{r}/routing/static-routes"),
-            )
-            .await?
-        {
-            c.add(v);
-        }
-        for v in c
-            .list(
-                "NAT rules",
-                &format!("/api/v1/logical-routers/{r}/nat/rules"),
-            )
-            .await?
-        {
+    let paths: Vec<String> = routers
+        .iter()
+        .flat_map(|r| {
+            [
+                format!("/api/v1/logical-router-ports?logical_router_id={r}"),
+                format!("/api/v1/logical-routers/{r}/routing/static-routes"),
+                format!("/api/v1/logical-routers/{r}/nat/rules"),
+            ]
+        })
+        .collect();
+    for list in c
+        .read_many("router ports, static routes, NAT rules", paths, list_at)
+        .await?
+    {
+        for v in list {
             c.add(v);
         }
     }
@@ -308,24 +334,21 @@ pub async fn collect(
     let sections = c
         .list("firewall sections", "/api/v1/firewall/sections")
         .await?;
-    let mut firewall = Vec::with_capacity(sections.len());
-    for s in sections {
-        let Some(id) = s.get("id").and_then(Value::as_str) else {
-            continue;
-        };
-        c.requests += 1;
-        let with_rules = nsx
-            .post(
-                &format!("/api/v1/firewall/sections/{id}?action=list_with_rules"),
-                &json!({}),
-            )
-            .await
-            .map_err(|source| CollectError::Nsx {
-                context: format!("POST /api/v1/firewall/sections/{id}?action=list_with_rules"),
-                source,
-            })?;
-        firewall.push(with_rules);
-    }
+    let ids: Vec<String> = sections
+        .iter()
+        .filter_map(|s| s.get("id").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    let firewall = c
+        .read_many("firewall sections", ids, |nsx, id| async move {
+            let path = format!("/api/v1/firewall/sections/{id}?action=list_with_rules");
+            nsx.post(&path, &json!({}))
+                .await
+                .map_err(|source| CollectError::Nsx {
+                    context: format!("POST {path}"),
+                    source,
+                })
+        })
+        .await?;
     (c.progress)("firewall sections", c.count() + firewall.len());
 
     // Objects referred to by what we have, by id (transitively, bounded).
@@ -380,16 +403,16 @@ pub async fn collect(
             }
         }
     }
+    let pools: Vec<String> = pools_to_read.into_iter().collect();
+    let paths = pools
+        .iter()
+        .map(|pool| format!("/api/v1/pools/ip-pools/{pool}/allocations"))
+        .collect();
+    let lists = c.read_many("IP allocations", paths, list_at).await?;
     let mut allocations = serde_json::Map::new();
-    for pool in &pools_to_read {
-        let list = c
-            .list(
-                "IP allocations",
-                &format!("/api/v1/pools/ip-pools/{pool}/allocations"),
-            )
-            .await?;
+    for (pool, list) in pools.into_iter().zip(lists) {
         let n = list.len();
-        allocations.insert(pool.clone(), json!({"results": list, "result_count": n}));
+        allocations.insert(pool, json!({"results": list, "result_count": n}));
     }
 
     // Kubernetes, through kubectl.
