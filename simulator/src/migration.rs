@@ -440,26 +440,22 @@ fn dependencies(st: &State, t: &str, obj: &Value) -> Vec<(String, String)> {
                 .flat_map(|c| c.iter())
                 .filter(|p| p.get("logical_router_id").and_then(Value::as_str) == Some(t1.as_str()))
             {
-                if let Some(peer) = p
-                    .pointer("/linked_logical_router_port_id/target_id")
-                    .and_then(Value::as_str)
-                    && let Some(t0) = st
-                        .mp
-                        .coll("logical-router-ports")
-                        .and_then(|c| c.get(peer))
-                        .and_then(|pp| str_field(pp, "logical_router_id"))
-                {
+                if let Some(t0) = follow(
+                    st,
+                    p,
+                    "/linked_logical_router_port_id/target_id",
+                    "logical-router-ports",
+                    "logical_router_id",
+                ) {
                     out.push(("TIER0".into(), t0));
                 }
-                if let Some(lp) = p
-                    .pointer("/linked_logical_switch_port_id/target_id")
-                    .and_then(Value::as_str)
-                    && let Some(ls) = st
-                        .mp
-                        .coll("logical-ports")
-                        .and_then(|c| c.get(lp))
-                        .and_then(|pp| str_field(pp, "logical_switch_id"))
-                {
+                if let Some(ls) = follow(
+                    st,
+                    p,
+                    "/linked_logical_switch_port_id/target_id",
+                    "logical-ports",
+                    "logical_switch_id",
+                ) {
                     out.push(("LOGICAL_SWITCH".into(), ls));
                 }
             }
@@ -1014,6 +1010,35 @@ fn mark(
 }
 
 /// Promote one item. On error nothing is changed.
+/// The string `field` of the Manager object in collection `coll` whose id `obj` holds at
+/// `pointer` (a reference followed to its target).
+fn follow(st: &State, obj: &Value, pointer: &str, coll: &str, field: &str) -> Option<String> {
+    let id = obj.pointer(pointer).and_then(Value::as_str)?;
+    st.mp
+        .coll(coll)
+        .and_then(|c| c.get(id))
+        .and_then(|o| str_field(o, field))
+}
+
+/// When the batch is promoted, `field` of the Policy object at `path` becomes `value` (a link
+/// to a newly promoted object); the old value is kept so that a rollback restores it.
+fn link_field(
+    st: &State,
+    patched: &mut Vec<(String, String, Value)>,
+    extra: &mut Vec<(String, Value)>,
+    path: &str,
+    field: &str,
+    value: Value,
+) {
+    let old = st.policy.get(path).and_then(|o| o.get(field)).cloned();
+    patched.push((
+        path.to_string(),
+        field.to_string(),
+        old.unwrap_or(Value::Null),
+    ));
+    extra.push((format!("{path}#{field}"), value));
+}
+
 fn promote(st: &mut State, batch: &Batch, item: &Item, user: &str) -> Result<Record, String> {
     let t = item.type_.as_str();
     let d = &item.details;
@@ -1128,50 +1153,40 @@ fn promote(st: &mut State, batch: &Batch, item: &Item, user: &str) -> Result<Rec
                 let pid = str_field(p, "id").unwrap_or_default();
                 marked_objs.push(("logical-router-ports".into(), pid.clone()));
                 // Link to the Tier-0: set tier0_path on the Tier-1 intent.
-                if let Some(peer) = p
-                    .pointer("/linked_logical_router_port_id/target_id")
-                    .and_then(Value::as_str)
-                    && let Some(t0) = st
-                        .mp
-                        .coll("logical-router-ports")
-                        .and_then(|c| c.get(peer))
-                        .and_then(|pp| str_field(pp, "logical_router_id"))
-                    && let Some(t0p) = path_or_null(st, "TIER0", Some(&t0))
+                if let Some(t0) = follow(
+                    st,
+                    p,
+                    "/linked_logical_router_port_id/target_id",
+                    "logical-router-ports",
+                    "logical_router_id",
+                ) && let Some(t0p) = path_or_null(st, "TIER0", Some(&t0))
                 {
-                    let old = st
-                        .policy
-                        .get(&t1_path)
-                        .and_then(|o| o.get("tier0_path"))
-                        .cloned();
-                    patched.push((
-                        t1_path.clone(),
-                        "tier0_path".into(),
-                        old.unwrap_or(Value::Null),
-                    ));
-                    extra.push((format!("{t1_path}#tier0_path"), json!(t0p)));
+                    link_field(
+                        st,
+                        &mut patched,
+                        &mut extra,
+                        &t1_path,
+                        "tier0_path",
+                        json!(t0p),
+                    );
                 }
                 // Downlinks: connect the segment to the Tier-1.
-                if let Some(lp) = p
-                    .pointer("/linked_logical_switch_port_id/target_id")
-                    .and_then(Value::as_str)
-                    && let Some(ls) = st
-                        .mp
-                        .coll("logical-ports")
-                        .and_then(|c| c.get(lp))
-                        .and_then(|pp| str_field(pp, "logical_switch_id"))
-                    && let Some(seg) = path_or_null(st, "LOGICAL_SWITCH", Some(&ls))
+                if let Some(ls) = follow(
+                    st,
+                    p,
+                    "/linked_logical_switch_port_id/target_id",
+                    "logical-ports",
+                    "logical_switch_id",
+                ) && let Some(seg) = path_or_null(st, "LOGICAL_SWITCH", Some(&ls))
                 {
-                    let old = st
-                        .policy
-                        .get(&seg)
-                        .and_then(|o| o.get("connectivity_path"))
-                        .cloned();
-                    patched.push((
-                        seg.clone(),
-                        "connectivity_path".into(),
-                        old.unwrap_or(Value::Null),
-                    ));
-                    extra.push((format!("{seg}#connectivity_path"), json!(t1_path)));
+                    link_field(
+                        st,
+                        &mut patched,
+                        &mut extra,
+                        &seg,
+                        "connectivity_path",
+                        json!(t1_path),
+                    );
                 }
             }
             for r in st
@@ -1472,17 +1487,14 @@ fn promote(st: &mut State, batch: &Batch, item: &Item, user: &str) -> Result<Rec
                 .flatten()
             {
                 if let Some(vp) = path_or_null(st, "LB_VIRTUAL_SERVER", v.as_str()) {
-                    let old = st
-                        .policy
-                        .get(&vp)
-                        .and_then(|o| o.get("lb_service_path"))
-                        .cloned();
-                    patched.push((
-                        vp.clone(),
-                        "lb_service_path".into(),
-                        old.unwrap_or(Value::Null),
-                    ));
-                    extra.push((format!("{vp}#lb_service_path"), json!(path)));
+                    link_field(
+                        st,
+                        &mut patched,
+                        &mut extra,
+                        &vp,
+                        "lb_service_path",
+                        json!(path),
+                    );
                 }
             }
         }
