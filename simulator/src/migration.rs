@@ -1310,24 +1310,6 @@ fn promote(st: &mut State, batch: &Batch, item: &Item, user: &str) -> Result<Rec
                     .unwrap_or(1)
             );
             intent["stateful"] = obj.get("stateful").cloned().unwrap_or(json!(true));
-            let scope: Vec<String> = obj
-                .get("applied_tos")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|a| {
-                    let tt = a
-                        .get("target_type")
-                        .and_then(Value::as_str)
-                        .and_then(group_target_type)?;
-                    path_or_null(st, tt, a.get("target_id").and_then(Value::as_str))
-                })
-                .collect();
-            intent["scope"] = if scope.is_empty() {
-                json!(["ANY"])
-            } else {
-                json!(scope)
-            };
             let groups = |list: Option<&Value>| -> Value {
                 let p: Vec<String> = list
                     .and_then(Value::as_array)
@@ -1347,6 +1329,7 @@ fn promote(st: &mut State, batch: &Batch, item: &Item, user: &str) -> Result<Rec
                     json!(p)
                 }
             };
+            intent["scope"] = groups(obj.get("applied_tos"));
             for (i, r) in obj
                 .get("rules")
                 .and_then(Value::as_array)
