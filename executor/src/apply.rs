@@ -190,7 +190,11 @@ async fn rollback_all(ctx: &Ctx, why: &str) -> Result<(u8, String), ExecError> {
     ));
     match import::rollback_records(ctx, &p.records).await {
         Ok(n) => {
-            if let Err(e) = import::done(ctx).await {
+            // DONE closes the promotion window, unless an interrupted run already did.
+            let p = current(ctx);
+            if (n > 0 || p.import_submit_seq > p.import_done_seq)
+                && let Err(e) = import::done(ctx).await
+            {
                 ctx.log
                     .warn(format!("workflow DONE after rollback failed: {e}"));
             }

@@ -43,7 +43,9 @@ pub struct Progress {
     pub failed: BTreeMap<String, String>,
     /// Migration records in force, oldest first.
     pub records: Vec<MigrationRecord>,
-    /// A rollback was started after the newest migration record and records remain.
+    /// A rollback was started after the newest migration record and either records remain or
+    /// the run doing it ended without its final record (killed after its last rollback, before
+    /// DONE or its exit code): the next run continues the rollback instead of importing again.
     pub rolling_back: bool,
     pub last_error: Option<String>,
     pub last_exit: Option<u8>,
@@ -58,6 +60,7 @@ impl Progress {
         let mut p = Progress::default();
         let mut last_migration = 0u64;
         let mut last_rollback = 0u64;
+        let mut last_finish = 0u64;
         for r in records {
             match &r.event {
                 JournalEvent::RunStarted { .. } => p.runs += 1,
@@ -136,6 +139,7 @@ impl Progress {
                     p.open.retain(|o| o.step != *step);
                 }
                 JournalEvent::RunFinished { exit_code, outcome } => {
+                    last_finish = r.seq;
                     p.last_exit = Some(*exit_code);
                     if *exit_code != 0 {
                         p.last_error.get_or_insert_with(|| outcome.clone());
@@ -143,7 +147,8 @@ impl Progress {
                 }
             }
         }
-        p.rolling_back = !p.records.is_empty() && last_rollback > last_migration;
+        p.rolling_back = last_rollback > last_migration
+            && (!p.records.is_empty() || last_rollback > last_finish);
         p
     }
 

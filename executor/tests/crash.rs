@@ -245,3 +245,159 @@ async fn killed_rollback_resumes_to_a_clean_rollback() {
         h.shutdown().await;
     }
 }
+
+/// Policy paths and migration records, for "nothing of the cluster is left".
+fn policy_and_records(v: &Value) -> Value {
+    json!({"policy": v["policy"], "records": v["records"]})
+}
+
+/// Manager ids in the import submissions after position `from` of the request log.
+fn submitted_ids(h: &SimHandle, from: usize) -> Vec<String> {
+    writes_since(h, from)
+        .iter()
+        .filter(|r| r["path"] == "/api/v1/migration/mp-to-policy")
+        .flat_map(|r| {
+            r["body"]["migration_data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|d| d["resource_ids"].as_array().cloned().unwrap_or_default())
+                .filter_map(|x| x["manager_id"].as_str().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// A simulator whose coordinator fails the migration of `victim`.
+async fn failing_sim(victim: &str) -> SimHandle {
+    let h = start_sim().await;
+    set_migration_faults(&h, json!({"migration_fail": [victim]})).await;
+    h
+}
+
+async fn crash_in_import_rollback(
+    k: u64,
+    victim: String,
+    resume_with_rollback: bool,
+    clean: Value,
+    reference: Value,
+) {
+    let h = failing_sim(&victim).await;
+    let d = tempfile::tempdir().unwrap();
+    let plan = write_plan(d.path());
+    let state = d.path().join("state");
+    let st = apply_child(&plan, &state, &h, Some(k)).await;
+    assert_eq!(st.signal(), Some(9), "k={k}: not killed ({st:?})");
+    assert_eq!(
+        journal_lines(&state) as u64,
+        k,
+        "k={k}: a synced record was lost"
+    );
+    let loaded = executor::journal::load(&state.join("journal.jsonl"), None).unwrap();
+    assert!(
+        loaded.records.iter().any(|r| matches!(
+            r.event,
+            plan_schema::journal::JournalEvent::RollbackIntent { .. }
+        )),
+        "k={k}: the kill came before the rollback started"
+    );
+    let before = log_len(&h);
+    let (st, expected) = if resume_with_rollback {
+        (rollback_child(&state, &h, None).await, 0)
+    } else {
+        (apply_child(&plan, &state, &h, None).await, 2)
+    };
+    let how = if resume_with_rollback {
+        "rollback"
+    } else {
+        "apply"
+    };
+    assert_eq!(st.code(), Some(expected), "k={k}: resumed {how}");
+    // The resumed run only finished the rollback: it imported nothing.
+    let again = submitted_ids(&h, before);
+    assert!(again.is_empty(), "k={k}: {how} imported again: {again:?}");
+    no_duplicate_import(&h);
+    let loaded = executor::journal::load(&state.join("journal.jsonl"), None).unwrap();
+    assert!(loaded.records.len() as u64 > k, "k={k}: journal shrank");
+    let got = projection(&h).await;
+    assert_eq!(got["records"], json!([]), "k={k}: migration records left");
+    assert!(
+        policy_and_records(&got) == clean,
+        "k={k}: something of the cluster is left in Policy:\n{got}\nvs\n{clean}"
+    );
+    assert!(got == reference, "k={k}: {got}\nvs\n{reference}");
+    let status = executor::status(&state).unwrap();
+    assert_eq!(status.migration_records, 0, "k={k}");
+    assert!(!status.rolling_back, "k={k}: {}", status.render());
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_rollback_after_a_failed_import_is_continued_by_apply_or_rollback() {
+    // The fault: the migration of an object in the last batch fails, so the apply rolls back
+    // every batch imported before it (and the failed batch's promoted part).
+    let d = tempfile::tempdir().unwrap();
+    let plan_path = write_plan(d.path());
+    let plan = plan_schema::read_plan_file(&plan_path).unwrap();
+    let batches: Vec<&plan_schema::ImportBatch> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            plan_schema::Action::ImportBatch(b) => Some(b),
+            _ => None,
+        })
+        .collect();
+    let late = batches[batches.len() - 1];
+    let victim = late.resources[late.resources.len() - 1].manager_id.clone();
+
+    // Reference: the same failure, uninterrupted.
+    let h = failing_sim(&victim).await;
+    let clean = policy_and_records(&projection(&h).await);
+    let state = d.path().join("state");
+    let st = apply_child(&plan_path, &state, &h, None).await;
+    assert_eq!(st.code(), Some(2), "the failed import rolls back: exit 2");
+    let reference = projection(&h).await;
+    assert_eq!(policy_and_records(&reference), clean, "clean rollback");
+    h.shutdown().await;
+    let loaded = executor::journal::load(&state.join("journal.jsonl"), None).unwrap();
+    let n = loaded.records.len() as u64;
+    let first_rollback = loaded
+        .records
+        .iter()
+        .find(|r| {
+            matches!(
+                r.event,
+                plan_schema::journal::JournalEvent::RollbackIntent { .. }
+            )
+        })
+        .map(|r| r.seq)
+        .expect("the run rolled back");
+    let rollbacks = loaded
+        .records
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.event,
+                plan_schema::journal::JournalEvent::RollbackDone { .. }
+            )
+        })
+        .count();
+    assert!(rollbacks >= 5, "{rollbacks} batches rolled back");
+    // Kill points from the first rollback record to the one before the run's exit record.
+    let span = n - 1 - first_rollback;
+    let mut ks: Vec<u64> = (0..6).map(|i| first_rollback + i * span / 5).collect();
+    ks.dedup();
+    assert!(ks.len() >= 5, "{ks:?}");
+    for chunk in ks.chunks(3) {
+        let mut set = tokio::task::JoinSet::new();
+        for &k in chunk {
+            for with_rollback in [false, true] {
+                let (v, c, r) = (victim.clone(), clean.clone(), reference.clone());
+                set.spawn(async move { crash_in_import_rollback(k, v, with_rollback, c, r).await });
+            }
+        }
+        while let Some(r) = set.join_next().await {
+            r.expect("crash point passed");
+        }
+    }
+}

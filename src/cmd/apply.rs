@@ -1,11 +1,14 @@
 //! `nsx-migrate apply PLAN --nsx URL`: apply a sealed plan with the write-ahead journal
 //! (executor crate).
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Result;
-use executor::{ApplyOptions, OnImportFailure};
+use executor::{ApplyOptions, Observer, OnImportFailure, SharedObserver, Stage};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::cmd::connect::{KubeArgs, NsxArgs};
 use crate::exit;
@@ -42,9 +45,12 @@ pub struct Args {
     /// Seconds to wait for one import batch before giving up.
     #[arg(long, default_value_t = 6000)]
     batch_timeout: u64,
-    /// JSON-lines events on stdout.
+    /// JSON-lines events on stdout (no progress bars).
     #[arg(long)]
     json: bool,
+    /// Only warnings and errors on stderr (no progress bars).
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 pub fn run(args: Args) -> Result<u8> {
@@ -58,6 +64,8 @@ pub fn run(args: Args) -> Result<u8> {
     o.kubectl = (!args.skip_kubernetes_check).then(|| args.kube.kubectl());
     o.poll.timeout = Duration::from_secs(args.batch_timeout);
     o.json = args.json;
+    o.quiet = args.quiet;
+    o.observer = Bars::for_terminal(args.json, args.quiet);
     match executor::block_on(executor::apply(&o))? {
         Ok(out) => {
             for r in &out.dry_run_requests {
@@ -69,5 +77,85 @@ pub fn run(args: Args) -> Result<u8> {
             eprintln!("error: refused, nothing was sent: {e}");
             Ok(exit::INVALID_INPUT)
         }
+    }
+}
+
+/// Progress bars on stderr, one per stage (prepare, import, update, verify, rollback), drawn from
+/// the executor's observer calls. Only on a terminal, never with `--json` or `--quiet`; without
+/// colour when `NO_COLOR` is set. The executor's messages are printed through the bars so that
+/// they do not tear them.
+pub(crate) struct Bars {
+    multi: MultiProgress,
+    style: ProgressStyle,
+    current: Mutex<Option<(ProgressBar, u64)>>,
+}
+
+impl Bars {
+    pub(crate) fn for_terminal(json: bool, quiet: bool) -> Option<SharedObserver> {
+        if json || quiet || !std::io::stderr().is_terminal() {
+            return None;
+        }
+        let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let template = if color {
+            "{prefix:>9.bold} [{bar:32.cyan/blue}] {pos}/{len} {msg} {elapsed}"
+        } else {
+            "{prefix:>9} [{bar:32}] {pos}/{len} {msg} {elapsed}"
+        };
+        let style = ProgressStyle::with_template(template)
+            .ok()?
+            .progress_chars("=> ");
+        Some(SharedObserver::new(Bars {
+            multi: MultiProgress::new(),
+            style,
+            current: Mutex::new(None),
+        }))
+    }
+}
+
+impl Observer for Bars {
+    fn stage_started(&self, stage: Stage, total: u64) {
+        let bar = self.multi.add(
+            ProgressBar::new(total)
+                .with_style(self.style.clone())
+                .with_prefix(stage.as_str()),
+        );
+        if total == 0 {
+            bar.finish_with_message("nothing to do");
+            return;
+        }
+        bar.enable_steady_tick(Duration::from_millis(250));
+        if let Ok(mut c) = self.current.lock() {
+            *c = Some((bar, 0));
+        }
+    }
+
+    fn step_finished(&self, _stage: Stage, _step: &str, ok: bool) {
+        if let Ok(mut c) = self.current.lock()
+            && let Some((bar, failed)) = c.as_mut()
+        {
+            bar.inc(1);
+            if !ok {
+                *failed += 1;
+                bar.set_message(format!("{failed} failed"));
+            }
+        }
+    }
+
+    fn stage_finished(&self, _stage: Stage) {
+        if let Ok(mut c) = self.current.lock()
+            && let Some((bar, failed)) = c.take()
+        {
+            let msg = match (failed, bar.position() < bar.length().unwrap_or(0)) {
+                (0, false) => "done".to_string(),
+                (0, true) => "stopped".to_string(),
+                (n, _) => format!("{n} failed"),
+            };
+            bar.finish_with_message(msg);
+        }
+    }
+
+    fn message(&self, level: &str, text: &str) -> bool {
+        self.multi.suspend(|| eprintln!("{level}: {text}"));
+        true
     }
 }

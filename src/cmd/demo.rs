@@ -183,6 +183,7 @@ async fn run_steps(url: &str, kubeconfig: &Path, inventory_src: &Path, work: &Pa
     let state_dir = work.join("state");
     let mut apply = executor::ApplyOptions::new(&plan_path, &state_dir, nsx.clone());
     apply.kubectl = Some(kubectl.clone());
+    apply.observer = crate::cmd::apply::Bars::for_terminal(false, false);
     let outcome = executor::apply(&apply).await?;
     eprintln!(
         "apply: exit {} ({}), {} change request(s) sent",

@@ -16,9 +16,12 @@ pub struct Args {
     nsx: NsxArgs,
     #[arg(long, default_value = "nsx-migrate-state")]
     state_dir: PathBuf,
-    /// JSON-lines events on stdout.
+    /// JSON-lines events on stdout (no progress bar).
     #[arg(long)]
     json: bool,
+    /// Only warnings and errors on stderr (no progress bar).
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 pub fn run(args: Args) -> Result<u8> {
@@ -27,8 +30,8 @@ pub fn run(args: Args) -> Result<u8> {
         nsx: args.nsx.config()?,
         poll: executor::PollConfig::default(),
         json: args.json,
-        quiet: false,
-        observer: None,
+        quiet: args.quiet,
+        observer: crate::cmd::apply::Bars::for_terminal(args.json, args.quiet),
     };
     match executor::block_on(executor::rollback(&o))? {
         Ok(out) => Ok(out.exit_code),
