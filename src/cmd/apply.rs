@@ -65,7 +65,7 @@ pub fn run(args: Args) -> Result<u8> {
     o.poll.timeout = Duration::from_secs(args.batch_timeout);
     o.json = args.json;
     o.quiet = args.quiet;
-    o.observer = Bars::for_terminal(args.json, args.quiet);
+    o.observer = observer(args.json, args.quiet);
     match executor::block_on(executor::apply(&o))? {
         Ok(out) => {
             for r in &out.dry_run_requests {
@@ -77,6 +77,40 @@ pub fn run(args: Args) -> Result<u8> {
             eprintln!("error: refused, nothing was sent: {e}");
             Ok(exit::INVALID_INPUT)
         }
+    }
+}
+
+/// `--json`: stage and step events as JSON lines on stdout (with the executor's messages);
+/// otherwise progress bars on a terminal.
+pub(crate) fn observer(json: bool, quiet: bool) -> Option<SharedObserver> {
+    if json {
+        Some(SharedObserver::new(JsonEvents))
+    } else {
+        Bars::for_terminal(json, quiet)
+    }
+}
+
+/// Stage and step events as JSON lines on stdout.
+pub(crate) struct JsonEvents;
+
+impl JsonEvents {
+    fn emit(&self, mut event: serde_json::Value) {
+        event["at"] = serde_json::json!(jiff::Timestamp::now().to_string());
+        println!("{event}");
+    }
+}
+
+impl Observer for JsonEvents {
+    fn stage_started(&self, stage: Stage, total: u64) {
+        self.emit(
+            serde_json::json!({"event": "stage_started", "stage": stage.as_str(), "total": total}),
+        );
+    }
+    fn step_finished(&self, stage: Stage, step: &str, ok: bool) {
+        self.emit(serde_json::json!({"event": "step_finished", "stage": stage.as_str(), "step": step, "ok": ok}));
+    }
+    fn stage_finished(&self, stage: Stage) {
+        self.emit(serde_json::json!({"event": "stage_finished", "stage": stage.as_str()}));
     }
 }
 

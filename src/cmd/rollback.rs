@@ -31,7 +31,7 @@ pub fn run(args: Args) -> Result<u8> {
         poll: executor::PollConfig::default(),
         json: args.json,
         quiet: args.quiet,
-        observer: crate::cmd::apply::Bars::for_terminal(args.json, args.quiet),
+        observer: crate::cmd::apply::observer(args.json, args.quiet),
     };
     match executor::block_on(executor::rollback(&o))? {
         Ok(out) => Ok(out.exit_code),
