@@ -434,6 +434,27 @@ mod tests {
     }
 
     #[test]
+    fn collections_with_two_or_more_objects_are_listed() {
+        assert_eq!(
+            parent_of("/infra/segments/s/ports/p"),
+            "/infra/segments/s/ports"
+        );
+        let (listed, single) = group_by_collection([
+            "/infra/lb-virtual-servers/a",
+            "/infra/segments/s1",
+            "/infra/lb-virtual-servers/b",
+            "/infra/segments/s1/ports/p",
+        ]);
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].0, "/infra/lb-virtual-servers");
+        assert_eq!(listed[0].1.len(), 2);
+        assert_eq!(
+            single,
+            vec!["/infra/segments/s1", "/infra/segments/s1/ports/p"]
+        );
+    }
+
+    #[test]
     fn keeps_unmentioned_tags_and_detects_applied() {
         let u = upd();
         let live = json!({"display_name": "a", "tags": [
