@@ -379,7 +379,7 @@ async fn verify(ctx: &Ctx, plan: &Plan) -> Result<Vec<String>, ExecError> {
     let live_objects = if paths.is_empty() {
         Default::default()
     } else {
-        update::read_live(ctx, &paths).await?
+        update::read_live(&ctx.nsx, &paths, &|m| ctx.log.info(m)).await?
     };
     for s in &plan.steps {
         match &s.action {

@@ -8,10 +8,9 @@ use std::collections::BTreeMap;
 use client::{NsxClient, NsxConfig};
 use plan_schema::{Action, Plan};
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::error::ExecError;
-use crate::update::{self, POLICY, is_applied, live_tags};
+use crate::update::{self, is_applied, live_tags};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -79,14 +78,6 @@ impl AuditReport {
     }
 }
 
-async fn get_opt(nsx: &NsxClient, path: &str) -> Result<Option<Value>, ExecError> {
-    match nsx.get(path).await {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
 fn sa(step: &str, kind: &str, state: StepState, detail: impl Into<String>) -> StepAudit {
     StepAudit {
         step: step.to_string(),
@@ -107,6 +98,16 @@ pub async fn audit(plan: &Plan, nsx: &NsxConfig) -> Result<AuditReport, ExecErro
         plan_id: plan.plan_id.clone(),
         ..Default::default()
     };
+    // The Policy objects of the updates, read per collection where that saves requests.
+    let paths: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::PolicyUpdate(u) => Some(u.path.as_str()),
+            _ => None,
+        })
+        .collect();
+    let updated = update::read_live(&nsx, &paths, &|m| tracing::info!("{m}")).await?;
     for s in &plan.steps {
         let kind = s.action.kind_str();
         let a = match &s.action {
@@ -263,7 +264,7 @@ pub async fn audit(plan: &Plan, nsx: &NsxConfig) -> Result<AuditReport, ExecErro
                     )
                 }
             }
-            Action::PolicyUpdate(u) => match get_opt(&nsx, &format!("{POLICY}{}", u.path)).await? {
+            Action::PolicyUpdate(u) => match updated.get(&u.path).cloned().flatten() {
                 None => sa(
                     &s.id,
                     kind,

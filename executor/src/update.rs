@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-use client::{Method, Request};
+use client::{Method, NsxClient, Request};
 use plan_schema::{Action, PolicyUpdate, Step, Tag};
 use serde_json::{Value, json};
 
@@ -126,7 +126,7 @@ impl CollectionReader {
     /// or abandoned. An error ends the listing too (the caller falls back to per-object reads).
     pub async fn next_page(
         &mut self,
-        ctx: &Ctx,
+        nsx: &NsxClient,
     ) -> Result<Option<Vec<(String, Value)>>, ExecError> {
         if self.finished || self.wanted.is_empty() {
             self.finished = true;
@@ -137,7 +137,7 @@ impl CollectionReader {
         if let Some(c) = &self.cursor {
             req = req.query("cursor", c.clone());
         }
-        let page = match ctx.nsx.send(req).await {
+        let page = match nsx.send(req).await {
             Ok(r) => r.body,
             Err(e) => {
                 self.finished = true;
@@ -215,21 +215,23 @@ pub fn group_by_collection<'a>(
 }
 
 /// Live state of `paths`: `Some(object)` or `None` (does not exist), read in bulk where that
-/// saves requests (see the module documentation).
+/// saves requests (see the module documentation). `note` hears about a listing that failed
+/// (its objects are then read one by one).
 pub async fn read_live(
-    ctx: &Ctx,
+    nsx: &NsxClient,
     paths: &[&str],
+    note: &(dyn Fn(String) + Sync),
 ) -> Result<BTreeMap<String, Option<Value>>, ExecError> {
     let (listed, mut single) = group_by_collection(paths.iter().copied());
     let mut out = BTreeMap::new();
     for (parent, wanted) in listed {
         let mut r = CollectionReader::new(parent.clone(), wanted);
         loop {
-            match r.next_page(ctx).await {
+            match r.next_page(nsx).await {
                 Ok(Some(found)) => out.extend(found.into_iter().map(|(p, o)| (p, Some(o)))),
                 Ok(None) => break,
                 Err(e) => {
-                    ctx.log.info(format!(
+                    note(format!(
                         "listing {parent} failed ({e}); reading its objects one by one"
                     ));
                     break;
@@ -239,7 +241,11 @@ pub async fn read_live(
         single.extend(r.into_missing());
     }
     for p in single {
-        let live = ctx.get_opt(&format!("{POLICY}{p}")).await?;
+        let live = match nsx.get(&format!("{POLICY}{p}")).await {
+            Ok(v) => Some(v),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e.into()),
+        };
         out.insert(p, live);
     }
     Ok(out)
@@ -312,7 +318,7 @@ async fn produce(
     for (parent, wanted) in listed {
         let mut r = CollectionReader::new(parent.clone(), wanted);
         loop {
-            match r.next_page(ctx).await {
+            match r.next_page(&ctx.nsx).await {
                 Ok(Some(found)) => {
                     for (path, obj) in found {
                         for s in by_path.remove(&path).unwrap_or_default() {
