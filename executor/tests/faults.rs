@@ -550,3 +550,41 @@ async fn manager_restart_mid_import_is_survived_by_rerunning() {
     assert!(report.is_clean(), "{}", report.render());
     h2.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_listing_failure_falls_back_to_reading_each_object() {
+    let s = setup().await;
+    // Every paged Policy listing fails for good (500 is not retried); single GETs still work.
+    let mut down = rule(
+        "list-down",
+        "GET",
+        "/policy/api/v1/infra/*",
+        Some("page_size"),
+        "status",
+    );
+    down["status"] = json!(500);
+    add_fault(&s.h, down).await;
+    let out = s.apply().await;
+    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    assert!(s.fired("list-down") >= 2, "the listings were tried");
+    // Each updated object was read on its own instead (update stage and verify), and patched once.
+    let paths: Vec<String> = s
+        .plan
+        .steps
+        .iter()
+        .filter_map(|st| match &st.action {
+            Action::PolicyUpdate(u) => Some(format!("/policy/api/v1{}", u.path)),
+            _ => None,
+        })
+        .collect();
+    let log = s.h.request_log();
+    for p in &paths {
+        let gets = log
+            .iter()
+            .filter(|r| r["method"] == "GET" && r["path"] == p.as_str() && r["status"] == 200)
+            .count();
+        assert!(gets >= 2, "{p} read {gets} time(s)");
+    }
+    assert_eq!(s.count("PATCH", "/policy/api/v1/infra/"), paths.len());
+    s.h.shutdown().await;
+}
