@@ -69,7 +69,14 @@ pub fn run(args: Args) -> Result<u8> {
     match executor::block_on(executor::apply(&o))? {
         Ok(out) => {
             for r in &out.dry_run_requests {
-                println!("{r}");
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"event": "dry_run_request", "request": r})
+                    );
+                } else {
+                    println!("{r}");
+                }
             }
             Ok(out.exit_code)
         }
