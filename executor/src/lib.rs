@@ -12,6 +12,10 @@
 //! * [`audit`]: read-only comparison of a plan with live state.
 //! * [`force_unlock`]: remove a stale lock by id.
 //!
+//! Front ends follow a run through an [`Observer`] in the options (stage started with its number
+//! of steps, step finished, stage finished, and the operator messages); the CLI draws progress
+//! bars from it. The library itself draws nothing.
+//!
 //! Exit codes follow the seeds' importer: 0 success; 1 failed with resources mixed between
 //! Manager and Policy (do not run NCP in Manager mode; re-run to resume); 2 failed and nothing
 //! left imported (NCP may run in Manager mode again); 3 refused before anything was sent.
