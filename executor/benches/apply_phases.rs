@@ -77,20 +77,19 @@ impl Timer {
 }
 
 fn inventory(namespaces: usize, pods: usize, lbs: usize) -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/executor-bench");
-    let dir = root.join(format!("n{namespaces}-p{pods}-l{lbs}"));
-    if !dir.join("metadata.json").exists() {
-        let spec = simulator::GenerateSpec {
-            seed: 7,
-            cluster: CLUSTER.into(),
-            namespaces,
-            pods_per_namespace: pods,
-            policies_per_namespace: 1,
-            lb_services_per_namespace: lbs,
-        };
-        simulator::generate(&spec, &dir).expect("generate");
+    // The cache directory names namespaces and pods only: one root per LB service count.
+    let root =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../target/executor-bench/lb{lbs}"));
+    simulator::GenerateSpec {
+        seed: 7,
+        cluster: CLUSTER.into(),
+        namespaces,
+        pods_per_namespace: pods,
+        policies_per_namespace: 1,
+        lb_services_per_namespace: lbs,
     }
-    dir
+    .generate_cached(&root)
+    .expect("generate")
 }
 
 fn plan(inv_dir: &Path, out: &Path) -> Plan {
