@@ -13,7 +13,7 @@
 //!   construction: per batch max(min_phase, precheck_per_object x n) + max(min_phase,
 //!   migrate_per_object x n).
 //!
-//! The client is paced at `EXEC_BENCH_RATE` requests/s (default 95; the CLI paces at 90). The
+//! The client is paced at `EXEC_BENCH_RATE` requests/s (default 95, the CLI's pace). The
 //! generated inventories are cached under target/executor-bench/. `EXEC_BENCH_LOG=PREFIX` writes
 //! each measured stage's requests to `PREFIX.<stage>.jsonl`.
 
