@@ -368,14 +368,7 @@ async fn verify(ctx: &Ctx, plan: &Plan) -> Result<Vec<String>, ExecError> {
     let mut problems = Vec::new();
     let mut by_type = std::collections::BTreeMap::new();
     // Policy objects of the updates, read in bulk.
-    let paths: Vec<&str> = plan
-        .steps
-        .iter()
-        .filter_map(|s| match &s.action {
-            Action::PolicyUpdate(u) => Some(u.path.as_str()),
-            _ => None,
-        })
-        .collect();
+    let paths = update::planned_paths(plan);
     let live_objects = if paths.is_empty() {
         Default::default()
     } else {

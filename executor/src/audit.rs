@@ -99,14 +99,7 @@ pub async fn audit(plan: &Plan, nsx: &NsxConfig) -> Result<AuditReport, ExecErro
         ..Default::default()
     };
     // The Policy objects of the updates, read per collection where that saves requests.
-    let paths: Vec<&str> = plan
-        .steps
-        .iter()
-        .filter_map(|s| match &s.action {
-            Action::PolicyUpdate(u) => Some(u.path.as_str()),
-            _ => None,
-        })
-        .collect();
+    let paths = update::planned_paths(plan);
     let updated = update::read_live(&nsx, &paths, &|m| tracing::info!("{m}")).await?;
     for s in &plan.steps {
         let kind = s.action.kind_str();

@@ -44,6 +44,17 @@ pub fn live_tags(o: &Value) -> Vec<Tag> {
         .collect()
 }
 
+/// The Policy paths of the plan's updates, in plan order.
+pub fn planned_paths(plan: &plan_schema::Plan) -> Vec<&str> {
+    plan.steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::PolicyUpdate(u) => Some(u.path.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The tag list after applying `u` to `live`.
 pub fn target_tags(u: &PolicyUpdate, live: &[Tag]) -> Vec<Tag> {
     let removed: Vec<Tag> = u.tags_remove.iter().map(|t| t.as_tag()).collect();
