@@ -486,7 +486,6 @@ impl NsxClient {
             return Err(ClientError::Config("no NSX credentials configured".into()));
         };
         let req = Request::post("/api/session/create").idempotent(true);
-        let policy = &self.inner.cfg.retry;
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
@@ -496,27 +495,47 @@ impl NsxClient {
                 Ok(s) => return Ok(s),
                 Err(e) => e,
             };
-            let retry_after = err.api().and_then(|a| a.retry_after);
             if !err.is_retriable() {
                 return Err(err);
             }
-            match policy.next_delay(attempt, started.elapsed(), retry_after) {
-                Some(d) => {
-                    tracing::debug!(attempt, delay_ms = d.as_millis() as u64, reason = %err, "retrying session create");
-                    self.inner
-                        .retries
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    tokio::time::sleep(d).await;
-                }
-                None if attempt > 1 => {
-                    return Err(ClientError::RetriesExhausted {
-                        attempts: attempt,
-                        elapsed: started.elapsed(),
-                        last: Box::new(err),
-                    });
-                }
-                None => return Err(err),
+            self.wait_to_retry(attempt, started, err, |d, err| {
+                tracing::debug!(attempt, delay_ms = d.as_millis() as u64, reason = %err, "retrying session create");
+            })
+            .await?;
+        }
+    }
+
+    /// After a retriable failure: wait the retry policy's next delay (honouring `Retry-After`)
+    /// and return `Ok` to try again, or give the error back when the policy is spent (as
+    /// `RetriesExhausted` once at least one retry was made).
+    async fn wait_to_retry(
+        &self,
+        attempt: u32,
+        started: Instant,
+        err: ClientError,
+        log: impl FnOnce(Duration, &ClientError),
+    ) -> Result<(), ClientError> {
+        let retry_after = err.api().and_then(|a| a.retry_after);
+        match self
+            .inner
+            .cfg
+            .retry
+            .next_delay(attempt, started.elapsed(), retry_after)
+        {
+            Some(d) => {
+                log(d, &err);
+                self.inner
+                    .retries
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(d).await;
+                Ok(())
             }
+            None if attempt > 1 => Err(ClientError::RetriesExhausted {
+                attempts: attempt,
+                elapsed: started.elapsed(),
+                last: Box::new(err),
+            }),
+            None => Err(err),
         }
     }
 
@@ -736,7 +755,6 @@ impl NsxClient {
 
     /// Send a request with the retry policy, session renewal and the client's limits.
     pub async fn send(&self, req: Request) -> Result<Response, ClientError> {
-        let policy = &self.inner.cfg.retry;
         let started = Instant::now();
         let mut attempt = 0u32;
         let mut renewed = false;
@@ -774,31 +792,17 @@ impl NsxClient {
             if !req.retry || !retriable {
                 return Err(err);
             }
-            let retry_after = err.api().and_then(|a| a.retry_after);
-            match policy.next_delay(attempt, started.elapsed(), retry_after) {
-                Some(d) => {
-                    tracing::debug!(
-                        method = %req.method,
-                        path = req.bare_path(),
-                        attempt,
-                        delay_ms = d.as_millis() as u64,
-                        status = err.http_status(),
-                        "retrying NSX request"
-                    );
-                    self.inner
-                        .retries
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    tokio::time::sleep(d).await;
-                }
-                None if attempt > 1 => {
-                    return Err(ClientError::RetriesExhausted {
-                        attempts: attempt,
-                        elapsed: started.elapsed(),
-                        last: Box::new(err),
-                    });
-                }
-                None => return Err(err),
-            }
+            self.wait_to_retry(attempt, started, err, |d, err| {
+                tracing::debug!(
+                    method = %req.method,
+                    path = req.bare_path(),
+                    attempt,
+                    delay_ms = d.as_millis() as u64,
+                    status = err.http_status(),
+                    "retrying NSX request"
+                );
+            })
+            .await?;
         }
     }
 
