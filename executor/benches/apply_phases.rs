@@ -92,10 +92,12 @@ fn inventory(namespaces: usize, pods: usize, lbs: usize) -> PathBuf {
     .expect("generate")
 }
 
-fn plan(inv_dir: &Path, out: &Path) -> Plan {
+/// Plan with the built-in rules; `ports_per_switch` is the rule `import.logical_ports_per_switch`.
+fn plan(inv_dir: &Path, out: &Path, ports_per_switch: bool) -> Plan {
     let inv = planner::Inventory::load(inv_dir).expect("inventory");
     let spec = planner::UserSpec::parse(USER_SPEC, Path::new("user-spec.yaml")).expect("spec");
-    let rules = planner::Rules::builtin();
+    let mut rules = planner::Rules::builtin();
+    rules.import.logical_ports_per_switch = ports_per_switch;
     let inputs = planner::PlanInputs {
         inventory: &inv,
         inventory_source: inv_dir.display().to_string(),
@@ -157,11 +159,12 @@ async fn run(
     poll: PollConfig,
     concurrency: usize,
     stage: Stage,
+    ports_per_switch: bool,
 ) -> Run {
     let work = tempfile::tempdir().expect("tempdir");
     let plan_path = work.path().join("plan.toml");
     let t = Instant::now();
-    let plan = plan(inv, &plan_path);
+    let plan = plan(inv, &plan_path, ports_per_switch);
     eprintln!(
         "  planned {} steps in {:.1?}",
         plan.steps.len(),
@@ -266,7 +269,15 @@ async fn update_bench() {
         (1, 99, 5),
     ] {
         let inv = inventory(namespaces, 1, lbs);
-        let r = run(&inv, fast_timing(), fast_poll(), concurrency, Stage::Update).await;
+        let r = run(
+            &inv,
+            fast_timing(),
+            fast_poll(),
+            concurrency,
+            Stage::Update,
+            true,
+        )
+        .await;
         assert_eq!(r.exit_code, 0, "apply failed");
         let updates = r
             .plan
@@ -308,10 +319,13 @@ async fn import_bench() {
         rate()
     );
     println!(
-        "{:>8} {:>8} {:>9} {:>10} {:>12} {:>9}",
-        "batches", "objects", "requests", "wall", "coordinator", "overhead"
+        "{:>16} {:>8} {:>8} {:>9} {:>10} {:>12} {:>9}",
+        "ports", "batches", "objects", "requests", "wall", "coordinator", "overhead"
     );
-    for (namespaces, pods) in [(40, 100), (10, 1000)] {
+    // The default rules send one LOGICAL_PORT request per logical switch (as a public client
+    // does on NSX >= 3.2); the second row shows the same plan with that rule off, where the
+    // ports of several switches share a request up to the batch limit.
+    for (namespaces, pods, per_switch) in [(40, 100, true), (40, 100, false), (10, 1000, true)] {
         let inv = inventory(namespaces, pods, 1);
         let r = run(
             &inv,
@@ -319,6 +333,7 @@ async fn import_bench() {
             PollConfig::default(),
             8,
             Stage::Import,
+            per_switch,
         )
         .await;
         assert_eq!(r.exit_code, 0, "apply failed");
@@ -337,7 +352,12 @@ async fn import_bench() {
         let wall = r.stage_wall.as_secs_f64();
         let coord = coordinator.as_secs_f64();
         println!(
-            "{:>8} {:>8} {:>9} {:>9.1}s {:>11.1}s {:>8.1}%",
+            "{:>16} {:>8} {:>8} {:>9} {:>9.1}s {:>11.1}s {:>8.1}%",
+            if per_switch {
+                "per switch"
+            } else {
+                "shared requests"
+            },
             batches,
             objects,
             r.requests,
