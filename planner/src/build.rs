@@ -12,7 +12,7 @@ use plan_schema::{
 };
 
 use crate::error::PlanError;
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, Metadata};
 use crate::model::{Kind, MpObject};
 use crate::rules::{PolicyIdRule, Rules};
 use crate::userspec::{ClusterSpec, ResourceRef, UserSpec};
@@ -614,9 +614,7 @@ pub fn build_plan(inputs: &PlanInputs<'_>, opts: &PlanOptions) -> Result<Plan, P
         header: Header {
             kind: MigrationKind::MpToPolicy,
             cluster: opts.cluster.clone(),
-            nsx_manager: meta
-                .map(|m| m.nsx_manager.clone())
-                .unwrap_or_else(|| "unknown".into()),
+            nsx_manager: manager_name(meta),
             nsx_version: meta.and_then(|m| m.nsx_version.clone()),
             ncp_version: spec.and_then(|c| c.ncp_version.clone()),
             created_at: opts.created_at.clone(),
@@ -927,6 +925,11 @@ fn synthesize_allocations(ctx: &mut Ctx<'_>, entries: &mut Vec<Entry>) {
 }
 
 impl Ctx<'_> {
+    /// The NSX Manager the inventory was collected from, as the plan names it.
+    pub(crate) fn manager_name(&self) -> String {
+        manager_name(self.inv.metadata.as_ref())
+    }
+
     fn find_pool(&self, r: &ResourceRef) -> Option<usize> {
         self.inv.objects.iter().position(|o| {
             o.kind == Kind::IpPool
@@ -937,6 +940,12 @@ impl Ctx<'_> {
                 }
         })
     }
+}
+
+/// The manager named in the inventory's metadata, or "unknown".
+fn manager_name(meta: Option<&Metadata>) -> String {
+    meta.map(|m| m.nsx_manager.clone())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Resolve references to dependencies, order entries by type rank and within a type by their

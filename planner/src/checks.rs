@@ -45,12 +45,7 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, entries: &[Entry]) {
 }
 
 fn versions(ctx: &mut Ctx<'_>) {
-    let manager = ctx
-        .inv
-        .metadata
-        .as_ref()
-        .map(|m| m.nsx_manager.clone())
-        .unwrap_or_else(|| "unknown".into());
+    let manager = ctx.manager_name();
     let min_nsx = ctx.rules.ncp.min_nsx_version.clone();
     match ctx.inv.metadata.as_ref().and_then(|m| m.nsx_version.clone()) {
         Some(v) => match version_at_least(&v, &min_nsx) {
@@ -118,12 +113,7 @@ fn versions(ctx: &mut Ctx<'_>) {
 }
 
 fn coordinator(ctx: &mut Ctx<'_>) {
-    let manager = ctx
-        .inv
-        .metadata
-        .as_ref()
-        .map(|m| m.nsx_manager.clone())
-        .unwrap_or_else(|| "unknown".into());
+    let manager = ctx.manager_name();
     let state = ctx
         .inv
         .metadata
@@ -434,12 +424,7 @@ fn other_clusters(ctx: &mut Ctx<'_>) {
         );
     }
     let products: BTreeSet<&str> = product_of.values().copied().collect();
-    let manager = ctx
-        .inv
-        .metadata
-        .as_ref()
-        .map(|m| m.nsx_manager.clone())
-        .unwrap_or_else(|| "unknown".into());
+    let manager = ctx.manager_name();
     if products.len() > 1 {
         let detail: Vec<String> = product_of
             .iter()
