@@ -114,10 +114,17 @@ fn finish(
     message: String,
     warnings: Vec<String>,
 ) -> Result<Outcome, ExecError> {
-    ctx.record(JournalEvent::RunFinished {
+    let (code, message) = match ctx.record(JournalEvent::RunFinished {
         exit_code: code,
         outcome: message.clone(),
-    })?;
+    }) {
+        Ok(()) => (code, message),
+        // The run's end could not be made durable: never report a clean success then.
+        Err(e) => (
+            code.max(EXIT_MIXED),
+            format!("{message}\n(the journal could not record the end of this run: {e})"),
+        ),
+    };
     if code == EXIT_SUCCESS {
         ctx.log.info(&message);
     } else {
@@ -168,7 +175,19 @@ pub async fn apply(opts: &ApplyOptions) -> Result<Outcome, ExecError> {
             ""
         }
     ));
-    let (code, message) = phases(&ctx, &plan).await?;
+    // From here on changes may have been sent: every end is an outcome with its exit code and
+    // a journaled RunFinished, never a refusal.
+    let (code, message) = match phases(&ctx, &plan).await {
+        Ok(r) => r,
+        Err(e) => (
+            EXIT_MIXED,
+            format!(
+                "apply stopped: {e}. This run sent {} change request(s); the journal in {} holds its progress: re-run `apply` to continue, or `rollback`",
+                ctx.writes_sent.load(Ordering::Relaxed),
+                opts.state_dir.display()
+            ),
+        ),
+    };
     let out = finish(&ctx, code, message, warnings);
     drop(opened);
     out
@@ -183,12 +202,15 @@ fn pending(ctx: &Ctx, plan: &Plan, phase: Phase) -> Vec<Step> {
 }
 
 async fn rollback_all(ctx: &Ctx, why: &str) -> Result<(u8, String), ExecError> {
-    let p = current(ctx);
+    let records = match import::adopt_unrecorded(ctx, &current(ctx)).await {
+        Ok(r) => r,
+        Err(e) => return Ok(rollback_failed(ctx, why, e)),
+    };
     ctx.log.warn(format!(
         "{why}: rolling back {} imported batch(es), newest first",
-        p.records.len()
+        records.len()
     ));
-    match import::rollback_records(ctx, &p.records).await {
+    match import::rollback_records(ctx, &records).await {
         Ok(n) => {
             // DONE closes the promotion window, unless an interrupted run already did.
             let p = current(ctx);
@@ -205,16 +227,18 @@ async fn rollback_all(ctx: &Ctx, why: &str) -> Result<(u8, String), ExecError> {
                 ),
             ))
         }
-        Err(e) => {
-            let _ = ctx.step_failed(crate::progress::IMPORT_WORKFLOW, "rollback", &e);
-            Ok((
-                EXIT_MIXED,
-                format!(
-                    "{why}; rollback FAILED: {e}. Resources are mixed Manager/Policy: do not run NCP in Manager mode; re-run `apply` or `rollback` to continue the rollback (last resort: restore the NSX backup)"
-                ),
-            ))
-        }
+        Err(e) => Ok(rollback_failed(ctx, why, e)),
     }
+}
+
+fn rollback_failed(ctx: &Ctx, why: &str, e: ExecError) -> (u8, String) {
+    let _ = ctx.step_failed(crate::progress::IMPORT_WORKFLOW, "rollback", &e);
+    (
+        EXIT_MIXED,
+        format!(
+            "{why}; rollback FAILED: {e}. Resources are mixed Manager/Policy: do not run NCP in Manager mode; re-run `apply` or `rollback` to continue the rollback (last resort: restore the NSX backup)"
+        ),
+    )
 }
 
 async fn phases(ctx: &Arc<Ctx>, plan: &Plan) -> Result<(u8, String), ExecError> {
@@ -461,8 +485,11 @@ pub async fn rollback(opts: &RollbackOptions) -> Result<Outcome, ExecError> {
         .await
         .map_err(|e| ExecError::Preflight(format!("NSX Manager not reachable: {e}")))?;
     run_started(&ctx, RunMode::Rollback)?;
-    let records = ctx.progress.records.clone();
-    let (code, message) = match import::rollback_records(&ctx, &records).await {
+    let rolled = match import::adopt_unrecorded(&ctx, &current(&ctx)).await {
+        Ok(records) => import::rollback_records(&ctx, &records).await,
+        Err(e) => Err(e),
+    };
+    let (code, message) = match rolled {
         Ok(n) => {
             if n > 0 || ctx.progress.import_submit_seq > ctx.progress.import_done_seq {
                 if let Err(e) = import::done(&ctx).await {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::ctx::{Ctx, Write};
 use crate::error::ExecError;
 use crate::observe::Stage;
-use crate::progress::{IMPORT_WORKFLOW, MigrationRecord};
+use crate::progress::{IMPORT_WORKFLOW, MigrationRecord, Progress};
 
 const MIG: &str = "/api/v1/migration";
 const DUPLICATE: &str = "is duplicate or already migrated";
@@ -502,6 +502,65 @@ pub async fn done(ctx: &Ctx) -> Result<(), ExecError> {
     )
     .await
     .map(|_| ())
+}
+
+/// Before a rollback: ids this plan submitted but never recorded (the run that sent them stopped
+/// or failed before its record) are looked up in live state, and the ones the coordinator now
+/// lists as migrated are journaled as migration records, so the rollback covers them too. The
+/// coordinator is first let finish a phase in progress. Returns every record in force, the
+/// adopted ones included (in a dry run they are listed but not journaled).
+pub async fn adopt_unrecorded(ctx: &Ctx, p: &Progress) -> Result<Vec<MigrationRecord>, ExecError> {
+    let mut records = p.records.clone();
+    let unrecorded = p.unrecorded();
+    if unrecorded.is_empty() {
+        return Ok(records);
+    }
+    // A batch left mid-flight is let finish its phase; one left waiting (e.g. paused after its
+    // precheck) is aborted, so the coordinator holds no plan when the rollback starts.
+    let mut s = status(ctx).await?;
+    if matches!(overall(&s), "IN_PROGRESS" | "PAUSING") {
+        s = settle(ctx, IMPORT_WORKFLOW).await?;
+    }
+    if !matches!(overall(&s), "SUCCESS" | "NOT_STARTED") {
+        abort(ctx, IMPORT_WORKFLOW).await?;
+    }
+    let mut live_by_type: BTreeMap<MigrationType, BTreeMap<String, String>> = BTreeMap::new();
+    for (step, sub, ids) in unrecorded {
+        let live = match live_by_type.entry(sub.migration_type) {
+            std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(migrated(ctx, sub.migration_type).await?)
+            }
+        };
+        let adopted: Vec<String> = ids.into_iter().filter(|id| live.contains_key(id)).collect();
+        if adopted.is_empty() {
+            continue;
+        }
+        ctx.log.info(format!(
+            "{step}: {} object(s) submitted by an earlier run are migrated but were not recorded; recording them for the rollback",
+            adopted.len()
+        ));
+        if !ctx.dry_run() {
+            ctx.record(JournalEvent::MigrationRecorded {
+                step: step.to_string(),
+                migration_type: sub.migration_type,
+                manager_ids: adopted.clone(),
+            })?;
+        }
+        match records.iter_mut().find(|r| r.step == step) {
+            Some(r) => {
+                r.manager_ids.extend(adopted);
+                r.seq = r.seq.max(sub.seq);
+            }
+            None => records.push(MigrationRecord {
+                step: step.to_string(),
+                migration_type: sub.migration_type,
+                manager_ids: adopted,
+                seq: sub.seq,
+            }),
+        }
+    }
+    Ok(records)
 }
 
 /// Roll back `records` newest first (each: intent, request unless live state shows it already

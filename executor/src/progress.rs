@@ -53,6 +53,32 @@ pub struct Progress {
     /// seq of the newest `import`/`done` outcome and of the newest import submission.
     pub import_done_seq: u64,
     pub import_submit_seq: u64,
+    /// Import submissions since each step's last rollback: what this plan asked the coordinator
+    /// to promote, read from the journaled request bodies. Ids of it that have no migration
+    /// record were sent by a run that stopped before recording them.
+    pub submitted: BTreeMap<String, Submission>,
+}
+
+/// The manager ids one import step has submitted (all its rounds), and the seq of the newest
+/// submission.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    pub migration_type: MigrationType,
+    pub manager_ids: BTreeSet<String>,
+    pub seq: u64,
+}
+
+/// The migration type and manager ids of a `POST .../mp-to-policy` body.
+fn submitted_ids(request: &RecordedRequest) -> Option<(MigrationType, Vec<String>)> {
+    let data = request.body.as_ref()?.get("migration_data")?.get(0)?;
+    let t: MigrationType = serde_json::from_value(data.get("type")?.clone()).ok()?;
+    let ids = data
+        .get("resource_ids")?
+        .as_array()?
+        .iter()
+        .filter_map(|r| r.get("manager_id")?.as_str().map(str::to_string))
+        .collect();
+    Some((t, ids))
 }
 
 impl Progress {
@@ -75,6 +101,15 @@ impl Progress {
                     });
                     if op == "submit" {
                         p.import_submit_seq = r.seq;
+                        if let Some((t, ids)) = submitted_ids(request) {
+                            let s = p.submitted.entry(step.clone()).or_insert(Submission {
+                                migration_type: t,
+                                manager_ids: BTreeSet::new(),
+                                seq: r.seq,
+                            });
+                            s.manager_ids.extend(ids);
+                            s.seq = r.seq;
+                        }
                     }
                 }
                 JournalEvent::StepDone { step, op, detail } => {
@@ -133,6 +168,7 @@ impl Progress {
                 JournalEvent::RollbackDone { step, .. } => {
                     last_rollback = r.seq;
                     p.records.retain(|m| m.step != *step);
+                    p.submitted.remove(step);
                     // The batch is no longer imported: the step must run again.
                     p.done.remove(step);
                     p.op_done.retain(|(s, _), _| s != step);
@@ -140,6 +176,11 @@ impl Progress {
                 }
                 JournalEvent::RunFinished { exit_code, outcome } => {
                     last_finish = r.seq;
+                    // 0: every step done; 2: rolled back cleanly. Either way live state has
+                    // answered for every submission.
+                    if *exit_code == 0 || *exit_code == 2 {
+                        p.submitted.clear();
+                    }
                     p.last_exit = Some(*exit_code);
                     if *exit_code != 0 {
                         p.last_error.get_or_insert_with(|| outcome.clone());
@@ -158,6 +199,31 @@ impl Progress {
 
     pub fn open_intent(&self, step: &str, op: &str) -> Option<&OpenIntent> {
         self.open.iter().find(|o| o.step == step && o.op == op)
+    }
+
+    /// Submitted manager ids without a migration record in force, per step, oldest submission
+    /// first.
+    pub fn unrecorded(&self) -> Vec<(&str, &Submission, Vec<String>)> {
+        let mut out: Vec<(&str, &Submission, Vec<String>)> = self
+            .submitted
+            .iter()
+            .filter(|(step, _)| !self.done.contains(*step))
+            .filter_map(|(step, sub)| {
+                let recorded: BTreeSet<&String> = self
+                    .record_of(step)
+                    .map(|r| r.manager_ids.iter().collect())
+                    .unwrap_or_default();
+                let ids: Vec<String> = sub
+                    .manager_ids
+                    .iter()
+                    .filter(|id| !recorded.contains(id))
+                    .cloned()
+                    .collect();
+                (!ids.is_empty()).then_some((step.as_str(), sub, ids))
+            })
+            .collect();
+        out.sort_by_key(|(_, sub, _)| sub.seq);
+        out
     }
 
     pub fn record_of(&self, step: &str) -> Option<&MigrationRecord> {

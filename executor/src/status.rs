@@ -27,6 +27,9 @@ pub struct StatusReport {
     pub phases: Vec<PhaseStatus>,
     /// Batches imported and not rolled back (the seeds' migration records).
     pub migration_records: usize,
+    /// Objects submitted for import by a run that stopped before recording whether they were
+    /// promoted (live state decides when the next `apply` or `rollback` runs).
+    pub unrecorded_submissions: usize,
     pub rolling_back: bool,
     pub open_intents: Vec<String>,
     pub last_error: Option<String>,
@@ -64,6 +67,12 @@ impl StatusReport {
                 ""
             }
         ));
+        if self.unrecorded_submissions > 0 {
+            out.push_str(&format!(
+                "  object(s) submitted for import without a migration record: {} (the next `apply` continues them from live state; `rollback` rolls back the ones NSX promoted)\n",
+                self.unrecorded_submissions
+            ));
+        }
         for o in &self.open_intents {
             out.push_str(&format!("  intent without outcome: {o}\n"));
         }
@@ -108,6 +117,7 @@ pub fn status(dir: &Path) -> Result<StatusReport, ExecError> {
     let p = Progress::from_records(&loaded.records);
     r.runs = p.runs;
     r.migration_records = p.records.len();
+    r.unrecorded_submissions = p.unrecorded().iter().map(|(_, _, ids)| ids.len()).sum();
     r.rolling_back = p.rolling_back;
     r.last_error = p.last_error.clone();
     r.last_exit_code = p.last_exit;

@@ -134,6 +134,27 @@ fn no_duplicate_import(h: &SimHandle) {
     );
 }
 
+/// Journal positions (k) of the records of prepare steps and of the import workflow's
+/// INITIATE and DONE calls.
+fn marked_points(state: &Path) -> Vec<u64> {
+    use plan_schema::journal::JournalEvent;
+    let loaded = executor::journal::load(&state.join("journal.jsonl"), None).unwrap();
+    loaded
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| match &r.event {
+            JournalEvent::StepIntent { step, op, .. } | JournalEvent::StepDone { step, op, .. } => {
+                step.starts_with("prepare/")
+                    || (step == executor::progress::IMPORT_WORKFLOW
+                        && (op == "initiate" || op == "done"))
+            }
+            _ => false,
+        })
+        .map(|(i, _)| i as u64 + 1)
+        .collect()
+}
+
 /// k values spread evenly over 1..=n.
 fn spread(n: u64, count: u64) -> Vec<u64> {
     let mut v: Vec<u64> = (0..count)
@@ -172,7 +193,7 @@ async fn crash_and_resume(k: u64, reference: &Value) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn killed_apply_resumes_to_the_same_state_for_52_crash_points() {
+async fn killed_apply_resumes_to_the_same_state_at_52_spread_points_and_every_prepare_initiate_done_record() {
     // Reference: an uninterrupted run in a child process.
     let h = start_sim().await;
     let d = tempfile::tempdir().unwrap();
@@ -189,8 +210,15 @@ async fn killed_apply_resumes_to_the_same_state_for_52_crash_points() {
         "{reference}"
     );
     assert!(reference["policy"].as_array().unwrap().len() > 100);
-    let ks = spread(n - 1, 52);
+    let mut ks = spread(n - 1, 52);
     assert!(ks.len() >= 50);
+    // Besides the even spread: every record of the DFW (prepare) steps, and the intents and
+    // outcomes of the import workflow's INITIATE and DONE.
+    let marked = marked_points(&state);
+    assert!(marked.len() >= 8, "{marked:?}");
+    ks.extend(marked);
+    ks.sort_unstable();
+    ks.dedup();
     // Three crash points at a time, each against its own simulator.
     for chunk in ks.chunks(3) {
         let mut set = tokio::task::JoinSet::new();
@@ -395,6 +423,85 @@ async fn killed_rollback_after_a_failed_import_is_continued_by_apply_or_rollback
                 let (v, c, r) = (victim.clone(), clean.clone(), reference.clone());
                 set.spawn(async move { crash_in_import_rollback(k, v, with_rollback, c, r).await });
             }
+        }
+        while let Some(r) = set.join_next().await {
+            r.expect("crash point passed");
+        }
+    }
+}
+
+/// Apply killed anywhere (before, during or after the import batches), then `rollback`: nothing
+/// of the plan stays imported, including a batch the killed run submitted but never recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_apply_then_rollback_leaves_nothing_imported() {
+    use plan_schema::journal::JournalEvent;
+    let h = start_sim().await;
+    let clean = policy_and_records(&projection(&h).await);
+    let d = tempfile::tempdir().unwrap();
+    let plan = write_plan(d.path());
+    let state = d.path().join("state");
+    assert_eq!(apply_child(&plan, &state, &h, None).await.code(), Some(0));
+    h.shutdown().await;
+    let loaded = executor::journal::load(&state.join("journal.jsonl"), None).unwrap();
+    let n = loaded.records.len() as u64;
+    // Right after a batch's submit, start and continue outcomes (the coordinator holds data,
+    // is prechecking, is promoting), plus an even spread over the whole run.
+    let mut ks: Vec<u64> = loaded
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            matches!(&r.event, JournalEvent::StepDone { step, op, .. }
+                if step.starts_with("import/") && matches!(op.as_str(), "submit" | "start" | "continue"))
+        })
+        .map(|(i, _)| i as u64 + 1)
+        .take(6)
+        .collect();
+    assert_eq!(ks.len(), 6);
+    let in_flight: std::collections::BTreeSet<u64> = ks.iter().copied().collect();
+    ks.extend(spread(n - 1, 8));
+    ks.sort_unstable();
+    ks.dedup();
+    for chunk in ks.chunks(3) {
+        let mut set = tokio::task::JoinSet::new();
+        for &k in chunk {
+            let clean = clean.clone();
+            let mid_batch = in_flight.contains(&k);
+            set.spawn(async move {
+                let h = start_sim().await;
+                let d = tempfile::tempdir().unwrap();
+                let plan = write_plan(d.path());
+                let state = d.path().join("state");
+                let st = apply_child(&plan, &state, &h, Some(k)).await;
+                assert_eq!(st.signal(), Some(9), "k={k}: not killed ({st:?})");
+                if mid_batch {
+                    let status = executor::status(&state).unwrap();
+                    assert!(
+                        status.unrecorded_submissions > 0,
+                        "k={k}: {}",
+                        status.render()
+                    );
+                }
+                let st = rollback_child(&state, &h, None).await;
+                assert_eq!(st.code(), Some(0), "k={k}: rollback");
+                let got = projection(&h).await;
+                assert_eq!(got["records"], json!([]), "k={k}: migration records left");
+                assert!(
+                    policy_and_records(&got) == clean,
+                    "k={k}: something of the cluster is left in Policy:\n{got}\nvs\n{clean}"
+                );
+                let status = executor::status(&state).unwrap();
+                assert_eq!(status.migration_records, 0, "k={k}");
+                assert_eq!(status.unrecorded_submissions, 0, "k={k}");
+                // A second rollback has nothing left to do and sends no change.
+                let before = log_len(&h);
+                assert_eq!(rollback_child(&state, &h, None).await.code(), Some(0));
+                assert!(
+                    writes_since(&h, before).is_empty(),
+                    "k={k}: a second rollback wrote"
+                );
+                h.shutdown().await;
+            });
         }
         while let Some(r) = set.join_next().await {
             r.expect("crash point passed");

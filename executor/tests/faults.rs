@@ -588,3 +588,54 @@ async fn update_listing_failure_falls_back_to_reading_each_object() {
     assert_eq!(s.count("PATCH", "/policy/api/v1/infra/"), paths.len());
     s.h.shutdown().await;
 }
+
+/// A failure after changes were sent (here the verify stage's read of migrated-resources) is an
+/// outcome with exit 1 and a journaled end of the run, never "refused, nothing was sent"; the
+/// next run finishes the verification.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_read_failure_after_writes_exits_1_and_rerun_converges() {
+    // How many IPBLOCK reads of migrated-resources an undisturbed run makes: the last is verify's.
+    let reference = setup().await;
+    assert_eq!(reference.apply().await.exit_code, EXIT_SUCCESS);
+    let reads = reference
+        .h
+        .request_log()
+        .iter()
+        .filter(|r| {
+            r["method"] == "GET"
+                && r["path"] == "/api/v1/migration/migrated-resources"
+                && r["query"] == "resource_type=IPBLOCK"
+        })
+        .count() as u64;
+    reference.h.shutdown().await;
+    assert!(reads >= 2, "{reads}");
+
+    let s = setup().await;
+    let mut r = rule(
+        "verify-read",
+        "GET",
+        "/api/v1/migration/migrated-resources",
+        Some("resource_type=IPBLOCK"),
+        "status",
+    );
+    r["status"] = json!(400);
+    r["nth"] = json!([reads]);
+    add_fault(&s.h, r).await;
+    let out = s.apply().await;
+    assert_eq!(s.fired("verify-read"), 1);
+    assert_eq!(out.exit_code, EXIT_MIXED, "{}", out.message);
+    assert!(out.writes_sent > 0);
+    assert!(out.message.contains("apply stopped"), "{}", out.message);
+    let loaded = executor::journal::load(&s.state.join("journal.jsonl"), None).unwrap();
+    assert!(
+        matches!(
+            loaded.records.last().map(|r| &r.event),
+            Some(plan_schema::journal::JournalEvent::RunFinished { exit_code: 1, .. })
+        ),
+        "the run's end is journaled"
+    );
+    let before = log_len(&s.h);
+    finish_ok(&s).await;
+    assert!(writes_since(&s.h, before).is_empty(), "nothing to resend");
+    s.h.shutdown().await;
+}
