@@ -93,6 +93,11 @@ pub fn patch_body(u: &PolicyUpdate, live: &Value) -> Value {
     if let Some(d) = &u.display_name {
         body["display_name"] = json!(d.to);
     }
+    // The revision the new tag list was computed from: an edit made since is refused (412) and
+    // re-read instead of overwritten.
+    if let Some(r) = live.get("_revision") {
+        body["_revision"] = r.clone();
+    }
     body
 }
 

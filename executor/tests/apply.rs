@@ -452,8 +452,21 @@ async fn observer_sees_every_stage_with_the_plan_counts_and_updates_read_in_bulk
         policy_gets(&|p, q| bulk.iter().any(|b| b == &p) && q.contains("page_size=1000"));
     // One page per collection for the update stage and one for verify.
     assert_eq!(listings, 2 * bulk.len());
-    let patches = writes(&h).iter().filter(|r| r["method"] == "PATCH").count();
-    assert_eq!(patches, paths.len());
+    let patches: Vec<Value> = writes(&h)
+        .into_iter()
+        .filter(|r| r["method"] == "PATCH")
+        .collect();
+    assert_eq!(patches.len(), paths.len());
+    // Each PATCH names the revision its tag list was computed from (an edit made meanwhile is
+    // refused with 412 and re-read, not overwritten): the one the object had just before it.
+    let dump = h.state_dump();
+    for r in &patches {
+        let path = &r["path"].as_str().unwrap()["/policy/api/v1".len()..];
+        let sent = r["body"]["_revision"]
+            .as_i64()
+            .expect("PATCH carries _revision");
+        assert_eq!(dump["policy"][path]["_revision"], sent + 1, "{path}");
+    }
 
     // Re-apply: nothing left to run but the verification.
     let out = executor::apply(&o).await.expect("not refused");

@@ -1,8 +1,9 @@
 //! Policy API (`/policy/api/v1`): GET / PATCH / PUT / DELETE of intents under `/infra`,
 //! hierarchical `PATCH /infra`, and Policy search.
 //!
-//! PATCH creates or updates, and a `tags` field replaces the whole list; PUT is a full replace and
-//! needs the current `_revision` when the object exists (412 otherwise); DELETE of an object that
+//! PATCH creates or updates, and a `tags` field replaces the whole list; a PATCH that carries a
+//! `_revision` is checked like a PUT (inferred: NSX documents the check for PUT only); PUT is a
+//! full replace and needs the current `_revision` when the object exists (412 otherwise); DELETE of an object that
 //! still has children is refused; deleting a promoted intent also deletes the MP object behind it.
 
 use axum::http::Method;
@@ -183,6 +184,9 @@ pub fn patch(st: &mut State, path: &str, body: &Value, user: &str) -> Result<(),
         let Some(m) = body.as_object() else {
             return Err(ApiError::bad_request("Request body must be a JSON object."));
         };
+        if let Some(sent) = m.get("_revision") {
+            check_revision(old, Some(sent), path)?;
+        }
         for (k, v) in m {
             if k.starts_with('_')
                 || matches!(
@@ -232,23 +236,29 @@ fn new_object(path: &str, body: &Value, user: &str, now: i64) -> Value {
     Value::Object(m)
 }
 
+/// The object's current `_revision`, or 412 when `sent` is missing or another one.
+fn check_revision(old: &Value, sent: Option<&Value>, path: &str) -> Result<i64, ApiError> {
+    let cur = old.get("_revision").and_then(Value::as_i64).unwrap_or(0);
+    if sent.and_then(Value::as_i64) != Some(cur) {
+        return Err(ApiError::new(
+            412,
+            500090,
+            "policy",
+            format!(
+                "The object {path} was modified by somebody else (revision {cur}). Fetch the latest copy of the object and retry."
+            ),
+        ));
+    }
+    Ok(cur)
+}
+
 fn put(st: &mut State, req: &Req, path: &str) -> ApiResult {
     let body = req.json()?;
     validate_common(&body)?;
     let now = now_ms();
     match st.policy.get(path).cloned() {
         Some(old) => {
-            let cur = old.get("_revision").and_then(Value::as_i64).unwrap_or(0);
-            if body.get("_revision").and_then(Value::as_i64) != Some(cur) {
-                return Err(ApiError::new(
-                    412,
-                    500090,
-                    "policy",
-                    format!(
-                        "The object {path} was modified by somebody else (revision {cur}). Fetch the latest copy of the object and retry."
-                    ),
-                ));
-            }
+            let cur = check_revision(&old, body.get("_revision"), path)?;
             let mut new = new_object(path, &body, &req.user, now);
             for f in [
                 "_create_user",

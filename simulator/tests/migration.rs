@@ -543,6 +543,18 @@ async fn policy_api_on_promoted_objects() {
     let (s, v) = c.put(seg, &body).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["_revision"], rev + 1);
+    // A PATCH carrying a _revision is checked the same way; one without is not.
+    let (s, e) = c
+        .patch(seg, &json!({"display_name": "stale", "_revision": rev}))
+        .await;
+    assert_eq!(s, 412, "{e}");
+    let (s, _) = c
+        .patch(seg, &json!({"display_name": "fresh", "_revision": rev + 1}))
+        .await;
+    assert_eq!(s, 200);
+    let (_, v) = c.get(seg).await;
+    assert_eq!(v["display_name"], "fresh");
+    assert_eq!(v["_revision"], rev + 2);
     // Hierarchical PATCH: tag update on a (new) port under the segment.
     let (s, v) = c
         .patch(
