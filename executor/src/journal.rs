@@ -6,9 +6,9 @@
 //! that every record belongs to the plan being applied. A torn *last* line (the process died in
 //! the middle of writing it) is cut off with a warning; any other damage is refused.
 //!
-//! Test hook: when the environment variable `NSX_MIGRATE_TEST_KILL_AFTER_RECORDS=k` is set, the
-//! process sends itself SIGKILL right after the k-th record it appended has been synced. The
-//! crash-recovery tests use it; it has no use in production.
+//! Test hook: in a process that called [`arm_test_kill_hook`] (only the crash-test harness does;
+//! the CLI never does), when the environment variable `NSX_MIGRATE_TEST_KILL_AFTER_RECORDS=k` is
+//! set, the process sends itself SIGKILL right after the k-th record it appended has been synced.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -21,6 +21,14 @@ use crate::error::ExecError;
 
 /// Environment variable of the crash test hook (see the module documentation).
 pub const KILL_AFTER_ENV: &str = "NSX_MIGRATE_TEST_KILL_AFTER_RECORDS";
+
+static KILL_HOOK_ARMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Let [`KILL_AFTER_ENV`] take effect in this process (crash-test harness only).
+#[doc(hidden)]
+pub fn arm_test_kill_hook() {
+    KILL_HOOK_ARMED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
 
 /// File name of the journal inside the state directory.
 pub const JOURNAL_FILE: &str = "journal.jsonl";
@@ -156,8 +164,10 @@ impl Journal {
                 .and_then(|_| file.sync_data())
                 .map_err(|e| ExecError::io(&path, e))?;
         }
-        let kill_after = std::env::var(KILL_AFTER_ENV)
-            .ok()
+        let kill_after = KILL_HOOK_ARMED
+            .load(std::sync::atomic::Ordering::SeqCst)
+            .then(|| std::env::var(KILL_AFTER_ENV).ok())
+            .flatten()
             .and_then(|v| v.trim().parse::<u64>().ok())
             .filter(|k| *k > 0);
         let mut j = Journal {

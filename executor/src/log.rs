@@ -42,12 +42,20 @@ impl Log {
 
     /// Also append to `executor.log` in `dir`.
     pub fn with_file(mut self, dir: &Path) -> Self {
-        if let Ok(f) = std::fs::OpenOptions::new()
+        let path = dir.join(LOG_FILE);
+        match std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(dir.join(LOG_FILE))
+            .open(&path)
         {
-            self.file = Some(Mutex::new(f));
+            Ok(f) => self.file = Some(Mutex::new(f)),
+            Err(e) => self.emit(
+                "warn",
+                &format!(
+                    "cannot open {}: {e}; messages go to stderr only",
+                    path.display()
+                ),
+            ),
         }
         self
     }

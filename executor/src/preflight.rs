@@ -323,7 +323,7 @@ pub async fn run(
         }
     } else {
         warnings.push(
-            "Kubernetes was not re-read (--skip-kubernetes-check): drift there is not detected"
+            "Kubernetes was not re-read (--skip-kubernetes-check): drift there is not detected, and that NCP is stopped was not re-checked"
                 .into(),
         );
     }

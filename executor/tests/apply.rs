@@ -492,3 +492,65 @@ async fn observer_sees_every_stage_with_the_plan_counts_and_updates_read_in_bulk
     );
     h.shutdown().await;
 }
+
+/// Copy a directory tree (small inventories only).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_coordinator_and_an_nsx_older_than_3_2_are_refused_with_nothing_sent() {
+    // The coordinator service stopped on the manager.
+    let h = start_sim().await;
+    let d = tempfile::tempdir().unwrap();
+    let plan = write_plan(d.path());
+    let nsx = executor::client::NsxClient::new(nsx_config(&h)).unwrap();
+    nsx.post(
+        "/api/v1/node/services/migration-coordinator?action=stop",
+        &serde_json::json!({}),
+    )
+    .await
+    .unwrap();
+    let before = log_len(&h);
+    let e = executor::apply(&apply_opts(&h, &plan, &d.path().join("state")))
+        .await
+        .unwrap_err();
+    assert!(e.is_refusal());
+    assert!(e.to_string().contains("coordinator is stopped"), "{e}");
+    assert!(writes_since(&h, before).is_empty(), "a refused apply wrote");
+    h.shutdown().await;
+
+    // The same plan against a manager that reports NSX 3.1.3.
+    let inv = d.path().join("old-nsx");
+    copy_tree(&inventory(), &inv);
+    let meta = inv.join("metadata.json");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    assert!(text.contains("3.2.3.0.0.21703641"));
+    std::fs::write(
+        &meta,
+        text.replace("3.2.3.0.0.21703641", "3.1.3.0.0.19067070"),
+    )
+    .unwrap();
+    let h = start_sim_with(simulator::SimConfig {
+        inventory: Some(inv),
+        ..simulator::SimConfig::default()
+    })
+    .await;
+    let before = log_len(&h);
+    let e = executor::apply(&apply_opts(&h, &plan, &d.path().join("state2")))
+        .await
+        .unwrap_err();
+    assert!(e.is_refusal());
+    assert!(e.to_string().contains("3.1.3"), "{e}");
+    assert!(writes_since(&h, before).is_empty(), "a refused apply wrote");
+    h.shutdown().await;
+}

@@ -193,7 +193,7 @@ async fn crash_and_resume(k: u64, reference: &Value) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn killed_apply_resumes_to_the_same_state_at_52_spread_points_and_every_prepare_initiate_done_record() {
+async fn killed_apply_resumes_to_the_same_state_at_52_spread_and_all_marked_points() {
     // Reference: an uninterrupted run in a child process.
     let h = start_sim().await;
     let d = tempfile::tempdir().unwrap();

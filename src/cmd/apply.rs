@@ -39,7 +39,7 @@ pub struct Args {
     on_import_failure: FailureArg,
     #[command(flatten)]
     kube: KubeArgs,
-    /// Do not re-read Kubernetes (drift there goes undetected).
+    /// Do not re-read Kubernetes: drift there goes undetected, and NCP is not re-checked as stopped.
     #[arg(long)]
     skip_kubernetes_check: bool,
     /// Seconds to wait for one import batch before giving up.

@@ -66,7 +66,9 @@ impl NsxArgs {
         };
         let credentials = match Credentials::from_env(self.password_file.as_deref()) {
             Ok(c) => Some(c),
-            Err(_) if client_cert.is_some() => None,
+            // A client certificate alone authenticates; a password file named on the command
+            // line must still be readable.
+            Err(_) if client_cert.is_some() && self.password_file.is_none() => None,
             Err(e) => {
                 return Err(e).context(
                     "NSX credentials (set NSX_USERNAME and NSX_PASSWORD, or use --password-file)",

@@ -37,6 +37,7 @@ fn poll() -> PollConfig {
 }
 
 fn main() -> ExitCode {
+    executor::journal::arm_test_kill_hook();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("apply") if args.len() >= 4 => nsx(&args[3]).and_then(|cfg| {
