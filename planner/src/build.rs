@@ -428,12 +428,16 @@ pub fn build_plan(inputs: &PlanInputs<'_>, opts: &PlanOptions) -> Result<Plan, P
 
     // 2. Policy ids.
     let scope: Vec<(usize, bool)> = ctx.scope.iter().map(|(&i, &s)| (i, s)).collect();
+    let product = ctx.cluster_product();
+    let shared_rule = product
+        .and_then(|p| ctx.rules.policy_ids.shared_by_product.get(&p).copied())
+        .unwrap_or(ctx.rules.policy_ids.shared);
     for &(i, shared) in &scope {
         let o = ctx.obj(i);
         let (rule, pid) = if shared {
             match shared_policy_ids.get(&i).cloned().flatten() {
                 Some(p) => ("policy-id/user-spec", p),
-                None => match ctx.rules.policy_ids.shared {
+                None => match shared_rule {
                     PolicyIdRule::DisplayName => (
                         "policy-id/shared-display-name",
                         display_name_policy_id(&o.display_name),
@@ -925,6 +929,21 @@ fn synthesize_allocations(ctx: &mut Ctx<'_>, entries: &mut Vec<Entry>) {
 }
 
 impl Ctx<'_> {
+    /// The product running the cluster: `product:` in the user spec, else TKGi when the
+    /// cluster's objects carry `pks/cluster` or its name starts with `pks-` (inferred; TAS is not
+    /// inferred), else unknown.
+    pub(crate) fn cluster_product(&self) -> Option<crate::userspec::Product> {
+        if let Some(p) = self.spec.and_then(|c| c.product) {
+            return Some(p);
+        }
+        let tkgi = self.cluster.starts_with("pks-")
+            || self
+                .scope
+                .keys()
+                .any(|&i| self.obj(i).tag("pks/cluster").is_some());
+        tkgi.then_some(crate::userspec::Product::Tkgi)
+    }
+
     /// The NSX Manager the inventory was collected from, as the plan names it.
     pub(crate) fn manager_name(&self) -> String {
         manager_name(self.inv.metadata.as_ref())

@@ -50,6 +50,10 @@ pub enum PolicyIdRule {
 pub struct PolicyIdRules {
     pub ncp_owned: PolicyIdRule,
     pub shared: PolicyIdRule,
+    /// `shared` for clusters of one product (`product:` in the user spec, else what the
+    /// cluster's tags show).
+    #[serde(default)]
+    pub shared_by_product: BTreeMap<crate::userspec::Product, PolicyIdRule>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

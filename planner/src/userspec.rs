@@ -20,7 +20,7 @@ pub struct UserSpec {
     pub clusters: BTreeMap<String, ClusterSpec>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Product {
     Vanilla,

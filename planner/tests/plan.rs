@@ -232,3 +232,66 @@ fn shared_policy_ids_follow_the_display_name_rule() {
     assert_eq!(planner::display_name_policy_id("....."), "_.....");
     assert_eq!(planner::display_name_policy_id("t0-shared"), "t0-shared");
 }
+
+/// Manager and Policy id of each imported object of the plan, by migration type and display name.
+fn policy_ids_by_name(plan: &plan_schema::Plan) -> HashMap<String, (String, Option<String>)> {
+    plan.steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::ImportBatch(b) => Some(b.resources.iter().map(move |r| {
+                (
+                    format!("{} {}", b.migration_type.as_str(), r.display_name),
+                    (r.manager_id.clone(), r.policy_id.clone()),
+                )
+            })),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+#[test]
+fn shared_resources_of_a_tkgi_cluster_keep_their_mp_id_and_of_a_vanilla_one_get_the_name_rule() {
+    let shared = [
+        ("TIER0", "t0-shared"),
+        ("IPBLOCK", "k8s-pod-block"),
+        ("IPPOOL", "snat-pool"),
+        ("IPPOOL", "lb-vip-pool"),
+    ];
+    // Vanilla (the example's `product: vanilla`): the display-name rule.
+    let vanilla = policy_ids_by_name(&plan_dir(&example_dir(), None));
+    for (t, name) in shared {
+        let (mp, pid) = &vanilla[&format!("{t} {name}")];
+        assert_eq!(
+            pid.as_deref(),
+            Some(planner::display_name_policy_id(name).as_str()),
+            "{name}"
+        );
+        assert_ne!(pid.as_deref(), Some(mp.as_str()), "{name}: ids differ here");
+    }
+    // The same spec saying `product: tkgi`: the MP UUIDs.
+    let f = Fixture::new();
+    f.edit_text("user-spec.yaml", |t| {
+        t.replace("product: vanilla", "product: tkgi")
+    });
+    let tkgi = f.plan();
+    assert!(
+        tkgi.rules.iter().any(|r| r.id == "policy-id/shared-mp-id"),
+        "the rule is named in the plan"
+    );
+    let tkgi = policy_ids_by_name(&tkgi);
+    for (t, name) in shared {
+        let (mp, pid) = &tkgi[&format!("{t} {name}")];
+        assert_eq!(pid.as_deref(), Some(mp.as_str()), "{name}");
+    }
+    // NCP-owned objects are not affected.
+    // Objects that keep their MP id under the vanilla rules (the NCP-owned ones) keep it.
+    let mut kept = 0;
+    for (key, (mp, pid)) in &vanilla {
+        if pid.as_deref() == Some(mp.as_str()) {
+            assert_eq!(&tkgi[key].1, pid, "{key}");
+            kept += 1;
+        }
+    }
+    assert!(kept > 50, "{kept}");
+}
