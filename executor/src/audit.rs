@@ -1,7 +1,9 @@
 //! `audit`: a read-only comparison of a plan with live state, per step: done, pending, drifted
 //! (live state is neither the planned before nor after), conflicting (live state contradicts the
-//! plan). When every step is done it also checks that no object of the cluster is left in
-//! Manager mode. Sends GETs only.
+//! plan). An import is done only when the coordinator lists its objects as migrated under the
+//! planned Policy ids and the planned Policy objects exist (read per collection). When every
+//! step is done it also checks that no object tagged with the cluster, of any type, is left in
+//! Manager mode (objects promoted inside their parent excepted). Sends GETs only.
 
 use std::collections::BTreeMap;
 
@@ -78,6 +80,21 @@ impl AuditReport {
     }
 }
 
+/// Manager objects the coordinator promotes with their parent (router ports and static routes
+/// with their Tier-1's TIER1_LOGICAL_ROUTER_PORT entry, LB rules inside their virtual server,
+/// firewall rules inside their section, NSGroup expressions inside their group): they carry no
+/// Policy marker of their own. Every other object tagged with the cluster must carry one after
+/// a finished migration, whether or not the plan imports its type.
+fn carried_by_parent(resource_type: &str) -> bool {
+    (resource_type.starts_with("LogicalRouter") && resource_type.ends_with("Port"))
+        || resource_type.contains("LinkPortOn")
+        || matches!(
+            resource_type,
+            "StaticRoute" | "LbRule" | "FirewallRule" | "VifAttachmentContext"
+        )
+        || resource_type.starts_with("NSGroup") && resource_type.ends_with("Expression")
+}
+
 fn sa(step: &str, kind: &str, state: StepState, detail: impl Into<String>) -> StepAudit {
     StepAudit {
         step: step.to_string(),
@@ -99,7 +116,20 @@ pub async fn audit(plan: &Plan, nsx: &NsxConfig) -> Result<AuditReport, ExecErro
         ..Default::default()
     };
     // The Policy objects of the updates, read per collection where that saves requests.
-    let paths = update::planned_paths(plan);
+    let mut paths = update::planned_paths(plan);
+    // And the Policy objects the imports are to create.
+    paths.extend(plan.steps.iter().flat_map(|s| {
+        match &s.action {
+            Action::ImportBatch(b) => b
+                .resources
+                .iter()
+                .filter_map(|r| r.policy_path.as_deref())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }));
+    paths.sort_unstable();
+    paths.dedup();
     let updated = update::read_live(&nsx, &paths, &|m| tracing::info!("{m}")).await?;
     for s in &plan.steps {
         let kind = s.action.kind_str();
@@ -227,12 +257,31 @@ pub async fn audit(plan: &Plan, nsx: &NsxConfig) -> Result<AuditReport, ExecErro
                         (got != want).then(|| format!("{} as {got} (planned {want})", r.manager_id))
                     })
                     .collect();
+                // Migrated objects whose planned Policy object is missing.
+                let missing: Vec<&str> = b
+                    .resources
+                    .iter()
+                    .filter(|r| live.contains_key(&r.manager_id))
+                    .filter_map(|r| r.policy_path.as_deref())
+                    .filter(|p| updated.get(*p).is_none_or(Option::is_none))
+                    .collect();
                 if !wrong.is_empty() {
                     sa(
                         &s.id,
                         kind,
                         StepState::Conflicting,
                         format!("migrated under another Policy id: {}", wrong.join(", ")),
+                    )
+                } else if !missing.is_empty() {
+                    sa(
+                        &s.id,
+                        kind,
+                        StepState::Conflicting,
+                        format!(
+                            "migrated, but {} planned Policy object(s) do not exist: {}",
+                            missing.len(),
+                            missing.join(", ")
+                        ),
                     )
                 } else if done == n {
                     sa(
@@ -302,23 +351,10 @@ pub async fn audit(plan: &Plan, nsx: &NsxConfig) -> Result<AuditReport, ExecErro
             "tags.scope:ncp\\/cluster AND tags.tag:\"{}\"",
             plan.header.cluster
         );
-        // Only types the coordinator promotes (those the plan imports); link ports, LB rules and
-        // firewall rules follow their parents and carry no marker of their own.
-        let imported_types: std::collections::BTreeSet<&str> = plan
-            .steps
-            .iter()
-            .filter_map(|s| match &s.action {
-                Action::ImportBatch(b) => {
-                    Some(b.resources.iter().map(|r| r.resource_type.as_str()))
-                }
-                _ => None,
-            })
-            .flatten()
-            .collect();
         let hits = nsx.search_all(&q).await?;
         for h in hits {
             let rt = h["resource_type"].as_str().unwrap_or("");
-            if !imported_types.contains(rt) {
+            if carried_by_parent(rt) {
                 continue;
             }
             let marked = h["tags"]
