@@ -1130,13 +1130,43 @@ fn order_and_batch(
         position[e] = p;
     }
 
-    // Group by type, keep dependency order within a type (ties by id), then batch.
-    let mut by_type: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    // The seeds' order: shared resources first, then the cluster's (NCP's importer imports them
+    // in separate runs); DFW sections last of all. Within each group the rules' type order.
+    // A shared object that needs one of the cluster's cannot go first.
+    let tier = |e: usize| -> u8 {
+        if entries[e].mtype == MigrationType::DfwSection {
+            2
+        } else if entries[e].shared {
+            0
+        } else {
+            1
+        }
+    };
+    for (e, deps) in needs.iter().enumerate() {
+        if let Some(&d) = deps.iter().find(|&&d| tier(d) > tier(e)) {
+            let o = &entries[e].resource;
+            ctx.finding(
+                Severity::Error,
+                "shared-needs-cluster-object",
+                Subject { resource_type: o.resource_type.clone(), id: o.manager_id.clone(), display_name: Some(o.display_name.clone()) },
+                format!("The shared resource {} ({}) refers to {} ({}), an object of the cluster; shared resources are imported before the cluster's.", o.display_name, entries[e].mtype.as_str(), entries[d].resource.display_name, entries[d].mtype.as_str()),
+                "Remove the reference in NSX Manager, or drop the object from the user spec's shared resources if it belongs to the cluster.",
+            );
+        }
+    }
+
+    // Group by (shared, cluster, DFW) then type, keep dependency order within a group (ties by
+    // id), then batch. Batch numbers count per type across the groups.
+    let mut by_type: BTreeMap<(u8, usize), Vec<usize>> = BTreeMap::new();
     for (e, entry) in entries.iter().enumerate() {
-        by_type.entry(rank(entry.mtype)).or_default().push(e);
+        by_type
+            .entry((tier(e), rank(entry.mtype)))
+            .or_default()
+            .push(e);
     }
     let mut steps: Vec<Step> = Vec::new();
     let mut step_of: HashMap<usize, usize> = HashMap::new();
+    let mut batches_of_type: HashMap<MigrationType, usize> = HashMap::new();
     for (_, mut list) in by_type {
         // Stable, deterministic: dependency depth first, then manager id.
         let depth = depths(&list, &needs);
@@ -1175,7 +1205,10 @@ fn order_and_batch(
             }
             current.insert(e);
         }
-        for (n, batch) in batches.into_iter().enumerate() {
+        for batch in batches {
+            let counter = batches_of_type.entry(t).or_default();
+            *counter += 1;
+            let n = *counter - 1;
             let id = format!("import/{}/{}", t.as_str(), n + 1);
             let mut deps: BTreeSet<usize> = BTreeSet::new();
             for &e in &batch {

@@ -98,11 +98,68 @@ fn one_migration_type_per_request_and_dfw_sections_last() {
         })
         .collect();
     assert_eq!(types.last(), Some(&plan_schema::MigrationType::DfwSection));
-    let distinct: BTreeSet<_> = types.iter().collect();
-    // Types come in contiguous runs.
-    let mut runs = types.clone();
-    runs.dedup();
-    assert_eq!(runs.len(), distinct.len());
+    // Two passes over the type order (shared resources, then the cluster's), then DFW: the
+    // type order restarts at most once before the DFW sections.
+    let order = planner::Rules::builtin().import.order;
+    let rank = |t: &plan_schema::MigrationType| order.iter().position(|x| x == t).unwrap();
+    let restarts = types
+        .windows(2)
+        .filter(|w| rank(&w[1]) < rank(&w[0]))
+        .count();
+    assert!(restarts <= 1, "{types:?}");
+}
+
+#[test]
+fn shared_resources_are_imported_before_any_object_of_the_cluster() {
+    let plan = plan_dir(&example_dir(), None);
+    let inv = planner::Inventory::load(&example_dir()).unwrap();
+    let cluster_owned: BTreeSet<&str> = inv
+        .objects
+        .iter()
+        .filter(|o| o.tag("ncp/cluster") == Some(plan.header.cluster.as_str()))
+        .map(|o| o.id.as_str())
+        .collect();
+    let spec = std::fs::read_to_string(example_dir().join("user-spec.yaml")).unwrap();
+    let named_shared = |name: &str, id: &str| {
+        spec.contains(&format!("display_name: {name}\n")) || spec.contains(&format!("\"{id}\""))
+    };
+    let (mut last_shared, mut first_cluster) = (None, None);
+    for (i, s) in plan.steps.iter().enumerate() {
+        let Action::ImportBatch(b) = &s.action else {
+            continue;
+        };
+        if b.migration_type == plan_schema::MigrationType::DfwSection {
+            continue;
+        }
+        let shared = b
+            .resources
+            .iter()
+            .filter(|r| named_shared(&r.display_name, &r.manager_id))
+            .count();
+        let owned = b
+            .resources
+            .iter()
+            .filter(|r| cluster_owned.contains(r.manager_id.as_str()))
+            .count();
+        assert!(
+            shared == 0 || owned == 0,
+            "{} mixes shared and cluster objects",
+            s.id
+        );
+        if shared > 0 {
+            last_shared = Some(i);
+        }
+        if owned > 0 && first_cluster.is_none() {
+            first_cluster = Some(i);
+        }
+    }
+    let (last_shared, first_cluster) = (last_shared.unwrap(), first_cluster.unwrap());
+    assert!(
+        last_shared < first_cluster,
+        "{} (shared) comes after {} (cluster)",
+        plan.steps[last_shared].id,
+        plan.steps[first_cluster].id
+    );
 }
 
 #[test]

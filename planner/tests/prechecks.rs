@@ -30,6 +30,8 @@ fn the_example_plans_cleanly() {
         "reference-not-imported",
         "tag-not-inferable",
         "already-in-policy",
+        "shared-needs-cluster-object",
+        "reference-cycle",
     ] {
         assert!(
             !plan.findings.iter().any(|f| f.check == check),
@@ -371,4 +373,59 @@ fn objects_already_in_policy_are_skipped() {
         .flat_map(|b| b.resources.iter().map(|r| r.display_name.as_str()))
         .collect();
     assert!(!imported.contains(&"payments-db-0"));
+}
+
+#[test]
+fn a_shared_resource_that_needs_an_object_of_the_cluster() {
+    // The shared node switch handing out addresses from one of the cluster's pools: shared
+    // resources go first, so that reference cannot be satisfied.
+    let f = Fixture::new();
+    f.edit_object("logical-switches", "kube-prod-01-node-vif", |o| {
+        o["ip_pool_id"] = json!("c199c0a9-8a62-4ac1-bac0-cddb0346ce06");
+    });
+    let plan = f.plan();
+    assert!(has(&plan, "error", "shared-needs-cluster-object"));
+    assert!(!plan.is_applicable());
+}
+
+#[test]
+fn a_reference_cycle() {
+    // Two of the cluster's NSGroups that contain each other: no import order satisfies both.
+    let f = Fixture::new();
+    let plan = f.plan();
+    let groups: Vec<String> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::ImportBatch(b) if b.migration_type == MigrationType::NsGroup => {
+                Some(b.resources.iter().map(|r| r.display_name.clone()))
+            }
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(groups.len() >= 2, "{groups:?}");
+    let ids: Vec<String> = {
+        let inv = planner::Inventory::load(f.path()).unwrap();
+        groups
+            .iter()
+            .take(2)
+            .map(|n| {
+                inv.objects
+                    .iter()
+                    .find(|o| &o.display_name == n && o.resource_type == "NSGroup")
+                    .unwrap()
+                    .id
+                    .clone()
+            })
+            .collect()
+    };
+    for (name, other) in [(&groups[0], &ids[1]), (&groups[1], &ids[0])] {
+        f.edit_object("ns-groups", name, |o| {
+            o["members"] = json!([{"resource_type": "NSGroupSimpleExpression",
+                "target_type": "NSGroup", "target_property": "id", "op": "EQUALS",
+                "value": other}]);
+        });
+    }
+    assert!(has(&f.plan(), "error", "reference-cycle"));
 }
