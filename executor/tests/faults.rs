@@ -3,6 +3,15 @@
 //! makes a resend safe) are absorbed (exit 0); coordinator verdicts (precheck FAILED, migration
 //! FAILED) roll back (exit 2) or stop (exit 1); update failures exit 1 and the next run retries
 //! only those; a manager restart is survived by re-running.
+//!
+//! | phase | faults (test) |
+//! |---|---|
+//! | prepare | 409, 503, reset, 429 (`prepare_transient_…`); busy, 412, hang (`prepare_busy_…`); permanent 400 (`prepare_permanent_…`); restart (`manager_restart_in_prepare_…`) |
+//! | import | busy, 429, 503, resets (`import_transient_…`); timeout (`import_timeout_…`); precheck FAILED (`precheck_failed_…`, `stop_mode_…`); migration FAILED (`migration_failed_…`, both modes); duplicate (`duplicate_precheck_…`); restart (`manager_restart_mid_import_…`). 409/412 do not apply: coordinator calls carry no revision |
+//! | DONE | 500 (`workflow_done_failure_…`) |
+//! | update | 412, 409, 503, 429 (`update_conflicts_…`); busy, hang (`update_busy_…`); reset, hang, 500 for good (`update_failures_…`); listing 500 (`update_listing_…`); restart (`manager_restart_in_…_update_…`) |
+//! | verify | read failure (`verify_read_failure_…`); restart (`manager_restart_in_…_verify`) |
+//! | rollback | 500 (`rollback_failure_…`); busy, then 503, reset, 429 on its reads (`rollback_busy_…`) |
 
 mod common;
 
@@ -94,6 +103,30 @@ impl Setup {
     }
 }
 
+/// How often the simulator's fault rule `name` fired, from its own counters (a hung request
+/// never reaches the request log).
+async fn rule_fired(h: &SimHandle, name: &str) -> u64 {
+    let v: Value = reqwest::Client::new()
+        .get(format!("{}/_sim/faults", h.base_url()))
+        .basic_auth(
+            simulator::DEFAULT_USERNAME,
+            Some(simulator::DEFAULT_PASSWORD),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"]["name"] == name)
+        .and_then(|r| r["fired"].as_u64())
+        .unwrap_or_else(|| panic!("no fault rule {name}: {v}"))
+}
+
 fn rule(name: &str, method: &str, path: &str, query: Option<&str>, action: &str) -> Value {
     let mut r = json!({"name": name, "method": method, "path": path, "action": action});
     if let Some(q) = query {
@@ -156,6 +189,44 @@ async fn prepare_transient_faults_are_absorbed() {
         assert!(s.fired(f) >= 1, "fault {f} never fired");
     }
     // The rule was created once in its new section and deleted once from the old one.
+    assert_eq!(s.count("POST", "/rules"), 1);
+    finish_ok(&s).await;
+    s.h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepare_busy_412_and_timeout_are_absorbed() {
+    let s = setup().await;
+    let mut busy = rule("busy", "POST", "/api/v1/firewall/sections", None, "busy");
+    busy["times"] = json!(1);
+    let mut r412 = rule(
+        "stale-412",
+        "POST",
+        "/api/v1/firewall/sections/*",
+        Some("action=revise"),
+        "status",
+    );
+    r412["status"] = json!(412);
+    r412["times"] = json!(1);
+    // A read that never answers: reads are retried after the timeout.
+    let mut hang = rule(
+        "hang",
+        "GET",
+        "/api/v1/firewall/sections/*/rules",
+        None,
+        "hang",
+    );
+    hang["times"] = json!(1);
+    add_fault(&s.h, json!({"rules": [busy, r412, hang]})).await;
+    let out = s
+        .apply_with(|o| o.nsx.timeout = Duration::from_secs(1))
+        .await;
+    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    for f in ["busy", "stale-412"] {
+        assert_eq!(s.fired(f), 1, "fault {f}");
+    }
+    assert_eq!(rule_fired(&s.h, "hang").await, 1);
+    // Still exactly one section created and one rule moved.
     assert_eq!(s.count("POST", "/rules"), 1);
     finish_ok(&s).await;
     s.h.shutdown().await;
@@ -472,6 +543,27 @@ async fn update_conflicts_and_limits_are_absorbed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_busy_and_timeout_are_absorbed() {
+    let s = setup().await;
+    let mut busy = rule("busy", "PATCH", "/policy/api/v1/infra/*", None, "busy");
+    busy["nth"] = json!([2]);
+    let mut hang = rule("hang", "GET", "/policy/api/v1/infra/*", None, "hang");
+    hang["nth"] = json!([1]);
+    add_fault(&s.h, json!({"rules": [busy, hang]})).await;
+    let out = s
+        .apply_with(|o| {
+            o.concurrency = 1;
+            o.nsx.timeout = Duration::from_secs(1);
+        })
+        .await;
+    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    assert_eq!(s.fired("busy"), 1);
+    assert_eq!(rule_fired(&s.h, "hang").await, 1);
+    finish_ok(&s).await;
+    s.h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_failures_exit_1_and_rerun_retries_only_those() {
     let s = setup().await;
     let mut reset = rule("reset", "PATCH", "/policy/api/v1/infra/*", None, "reset");
@@ -513,6 +605,12 @@ async fn update_failures_exit_1_and_rerun_retries_only_those() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manager_restart_mid_import_is_survived_by_rerunning() {
+    restart_after(150).await;
+}
+
+/// The manager goes away after its `n`-th request (of the first apply) and comes back with
+/// its persisted state on another port: re-running `apply` finishes, and the audit is clean.
+async fn restart_after(n: u64) {
     let d = tempfile::tempdir().unwrap();
     let state_file = d.path().join("nsx-state.json");
     let plan_path = write_plan(d.path());
@@ -520,7 +618,7 @@ async fn manager_restart_mid_import_is_survived_by_rerunning() {
     let state = d.path().join("state");
     let mut cfg = sim_config();
     cfg.state_file = Some(state_file.clone());
-    cfg.exit_after_requests = Some(150);
+    cfg.exit_after_requests = Some(n);
     let h = start_sim_with(cfg).await;
     let mut o = apply_opts(&h, &plan_path, &state);
     o.nsx.retry.max_elapsed = Duration::from_secs(1);
@@ -545,10 +643,38 @@ async fn manager_restart_mid_import_is_survived_by_rerunning() {
             break;
         }
     }
-    assert_eq!(code, EXIT_SUCCESS);
+    assert_eq!(code, EXIT_SUCCESS, "restart after request {n}");
     let report = executor::audit(&plan, &nsx_config(&h2)).await.unwrap();
     assert!(report.is_clean(), "{}", report.render());
     h2.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manager_restart_in_prepare_update_and_verify_is_survived_by_rerunning() {
+    // Where each phase starts in an undisturbed run, by the simulator's request count.
+    let s = setup().await;
+    assert_eq!(s.apply().await.exit_code, EXIT_SUCCESS);
+    let log = s.h.request_log();
+    s.h.shutdown().await;
+    let seq_of = |f: &dyn Fn(&Value) -> bool| {
+        log.iter()
+            .find(|r| f(r))
+            .and_then(|r| r["seq"].as_u64())
+            .unwrap()
+    };
+    let first_firewall_write = seq_of(&|r| {
+        r["method"] != "GET" && r["path"].as_str().unwrap().starts_with("/api/v1/firewall")
+    });
+    let first_patch = seq_of(&|r| r["method"] == "PATCH");
+    let last_patch = log
+        .iter()
+        .filter(|r| r["method"] == "PATCH")
+        .filter_map(|r| r["seq"].as_u64())
+        .max()
+        .unwrap();
+    for n in [first_firewall_write, first_patch + 1, last_patch + 2] {
+        restart_after(n).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -637,5 +763,112 @@ async fn verify_read_failure_after_writes_exits_1_and_rerun_converges() {
     let before = log_len(&s.h);
     finish_ok(&s).await;
     assert!(writes_since(&s.h, before).is_empty(), "nothing to resend");
+    s.h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_failed_under_stop_keeps_imports_exit_1_and_rerun_continues_forward() {
+    let s = setup().await;
+    let victim = s.batch_id(MigrationType::LogicalPort);
+    set_migration_faults(&s.h, json!({"migration_fail": [victim]})).await;
+    let out = s
+        .apply_with(|o| o.on_import_failure = OnImportFailure::Stop)
+        .await;
+    assert_eq!(out.exit_code, EXIT_MIXED, "{}", out.message);
+    assert!(out.message.contains("migration FAILED"), "{}", out.message);
+    assert!(s.coordinator_records() > 0, "earlier batches are kept");
+    assert_eq!(s.count("POST", "/mp-to-policy/rollback"), 0);
+    set_migration_faults(&s.h, json!({})).await;
+    finish_ok(&s).await;
+    assert!(
+        !s.h.state_dump()["migration"]["feedback"]
+            .to_string()
+            .contains("DUPLICATE")
+    );
+    s.h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workflow_done_failure_exits_1_and_rerun_finishes() {
+    let s = setup().await;
+    let mut r = rule(
+        "done-down",
+        "POST",
+        "/api/v1/migration/mp-to-policy/workflow",
+        Some("action=DONE"),
+        "status",
+    );
+    r["status"] = json!(500);
+    r["times"] = json!(1);
+    add_fault(&s.h, r).await;
+    let out = s.apply().await;
+    assert_eq!(s.fired("done-down"), 1);
+    assert_eq!(out.exit_code, EXIT_MIXED, "{}", out.message);
+    assert!(out.message.contains("DONE failed"), "{}", out.message);
+    let submits = s.submits();
+    finish_ok(&s).await;
+    assert_eq!(s.submits(), submits, "nothing imported again");
+    s.h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_busy_exits_1_and_rollback_absorbs_read_faults() {
+    let s = setup().await;
+    let victim = s.batch_id(MigrationType::LogicalPort);
+    set_migration_faults(&s.h, json!({"precheck_fail": [victim]})).await;
+    // The rollback request is sent once (it can run long): busy fails this rollback.
+    let mut busy = rule(
+        "rollback-busy",
+        "POST",
+        "/api/v1/migration/mp-to-policy/rollback",
+        None,
+        "busy",
+    );
+    busy["times"] = json!(1);
+    add_fault(&s.h, busy).await;
+    let out = s.apply().await;
+    assert_eq!(s.fired("rollback-busy"), 1);
+    assert_eq!(out.exit_code, EXIT_MIXED, "{}", out.message);
+    assert!(s.coordinator_records() > 0);
+    // `rollback` continues it through transient faults on its reads.
+    let mut r503 = rule(
+        "status-503",
+        "GET",
+        "/api/v1/migration/status-summary",
+        None,
+        "status",
+    );
+    r503["status"] = json!(503);
+    r503["times"] = json!(2);
+    let mut reset = rule(
+        "list-reset",
+        "GET",
+        "/api/v1/migration/migrated-resources",
+        None,
+        "reset",
+    );
+    reset["times"] = json!(1);
+    let mut r429 = rule(
+        "list-429",
+        "GET",
+        "/api/v1/migration/migrated-resources",
+        None,
+        "status",
+    );
+    r429["status"] = json!(429);
+    r429["times"] = json!(1);
+    add_fault(&s.h, json!({"rules": [r503, reset, r429]})).await;
+    let submits = s.submits();
+    let out = executor::rollback(&rollback_opts(&s.h, &s.state))
+        .await
+        .expect("not refused");
+    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    for f in ["status-503", "list-reset", "list-429"] {
+        assert!(s.fired(f) >= 1, "fault {f} never fired");
+    }
+    assert_eq!(s.coordinator_records(), 0);
+    assert_eq!(s.submits(), submits, "the rollback imported nothing");
+    set_migration_faults(&s.h, json!({})).await;
+    finish_ok(&s).await;
     s.h.shutdown().await;
 }
