@@ -429,3 +429,100 @@ fn a_reference_cycle() {
     }
     assert!(has(&f.plan(), "error", "reference-cycle"));
 }
+
+#[test]
+fn a_user_spec_allocation_the_pool_does_not_have() {
+    let f = Fixture::new();
+    f.edit_text("user-spec.yaml", |t| {
+        t.replace(
+            "            \"172.24.10.17\": kube-prod-01-monitoring-snat\n",
+            "            \"172.24.10.17\": kube-prod-01-monitoring-snat\n            \"172.24.10.99\": kube-prod-01-ghost-snat\n",
+        )
+    });
+    let plan = f.plan();
+    assert!(has(&plan, "warning", "user-spec-allocation-not-found"));
+    let finding = plan
+        .findings
+        .iter()
+        .find(|f| f.check == "user-spec-allocation-not-found")
+        .unwrap();
+    assert!(
+        finding.message.contains("172.24.10.99"),
+        "{}",
+        finding.message
+    );
+    assert!(
+        !base()
+            .findings
+            .iter()
+            .any(|f| f.check == "user-spec-allocation-not-found")
+    );
+}
+
+#[test]
+fn coordinator_state_unknown_offline_is_info() {
+    let base = base();
+    let running = base
+        .findings
+        .iter()
+        .find(|f| f.check == "coordinator-status")
+        .unwrap();
+    assert!(running.message.contains("running"), "{}", running.message);
+    let f = Fixture::new();
+    f.edit_json("metadata.json", |v| {
+        v.as_object_mut().unwrap().remove("migration_coordinator");
+    });
+    let plan = f.plan();
+    let unknown = plan
+        .findings
+        .iter()
+        .find(|f| f.check == "coordinator-status")
+        .unwrap();
+    assert_eq!(unknown.severity.as_str(), "info");
+    assert!(unknown.message.contains("unknown"), "{}", unknown.message);
+    // Stopped when collected: a warning.
+    let f = Fixture::new();
+    f.edit_json("metadata.json", |v| {
+        v["migration_coordinator"] = json!("STOPPED");
+    });
+    assert!(has(&f.plan(), "warning", "coordinator-status"));
+}
+
+#[test]
+fn another_clusters_section_inside_the_ncp_range() {
+    let f = Fixture::new();
+    f.edit_object("firewall-sections", "ops-backup-exception", |o| {
+        o["tags"] = json!([{"scope": "ncp/cluster", "tag": "kube-dev-02"}]);
+    });
+    assert!(has(&f.plan(), "error", "dfw-other-cluster-in-range"));
+    assert!(!has(&base(), "error", "dfw-other-cluster-in-range"));
+}
+
+#[test]
+fn an_object_of_the_cluster_the_coordinator_cannot_import() {
+    let f = Fixture::new();
+    let name = {
+        let text =
+            std::fs::read_to_string(f.path().join("nsx/lb-server-ssl-profiles.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["results"][0]["display_name"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    f.edit_object("lb-server-ssl-profiles", &name, |o| {
+        o["tags"] = json!([{"scope": "ncp/cluster", "tag": "kube-prod-01"}]);
+    });
+    assert!(has(&f.plan(), "error", "no-migration-type"));
+    assert!(!has(&base(), "error", "no-migration-type"));
+}
+
+#[test]
+fn a_reference_to_an_object_missing_from_the_inventory() {
+    let f = Fixture::new();
+    f.edit_object("logical-switches", "kube-prod-01-default-0", |o| {
+        o["ip_pool_id"] = json!("00000000-0000-4000-8000-000000000000");
+    });
+    assert!(has(&f.plan(), "error", "reference-missing"));
+    assert!(!has(&base(), "error", "reference-missing"));
+}
