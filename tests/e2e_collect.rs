@@ -135,3 +135,54 @@ async fn collect_then_plan_equals_planning_from_the_seed_snapshot() {
     assert_eq!(kube(&live), kube(&seeded));
     handle.shutdown().await;
 }
+
+/// A coordinator status NSX refuses to show (here a 403) is recorded as unknown, with a warning
+/// on stderr, not silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_coordinator_status_is_recorded_as_unknown_with_a_warning() {
+    let example = repo().join("examples/inventories/small-cluster");
+    let dir = tempfile::tempdir().unwrap();
+    let faults = dir.path().join("faults.toml");
+    std::fs::write(
+        &faults,
+        "[[rule]]\nname = \"coordinator-403\"\nmethod = \"GET\"\npath = \"/api/v1/node/services/migration-coordinator/status\"\naction = \"status\"\nstatus = 403\n",
+    )
+    .unwrap();
+    let handle = Simulator::start(SimConfig {
+        inventory: Some(example.clone()),
+        faults: Some(faults),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, handle.kubeconfig()).unwrap();
+    let collected = dir.path().join("collected");
+    let mut c = bin();
+    c.args([
+        "collect",
+        "--nsx",
+        &handle.base_url(),
+        "--cluster",
+        "kube-prod-01",
+    ])
+    .arg("--kubeconfig")
+    .arg(&kubeconfig)
+    .arg("--out")
+    .arg(&collected);
+    let out = tokio::task::spawn_blocking(move || c.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning: the migration coordinator's status could not be read"),
+        "{stderr}"
+    );
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(collected.join("metadata.json")).unwrap())
+            .unwrap();
+    assert!(meta["migration_coordinator"].is_null(), "{meta}");
+    handle.shutdown().await;
+}

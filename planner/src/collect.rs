@@ -49,6 +49,8 @@ pub struct CollectSummary {
     pub kube_objects: usize,
     pub requests: usize,
     pub nsx_version: Option<String>,
+    /// What could not be read and was recorded as unknown instead.
+    pub warnings: Vec<String>,
 }
 
 /// Progress events for a progress bar: a stage name and the objects collected so far.
@@ -221,11 +223,16 @@ pub async fn collect(
             context: "GET /api/v1/node/version".into(),
             source,
         })?;
-    let coordinator = nsx
-        .coordinator_status()
-        .await
-        .ok()
-        .map(|s| s.runtime_state.to_ascii_uppercase());
+    let mut warnings = Vec::new();
+    let coordinator = match nsx.coordinator_status().await {
+        Ok(s) => Some(s.runtime_state.to_ascii_uppercase()),
+        Err(e) => {
+            warnings.push(format!(
+                "the migration coordinator's status could not be read ({e}); the snapshot records it as unknown"
+            ));
+            None
+        }
+    };
     c.requests += 2;
 
     // The cluster's objects.
@@ -479,6 +486,7 @@ pub async fn collect(
         kube_objects,
         requests: c.requests,
         nsx_version: Some(nsx_version),
+        warnings,
     })
 }
 

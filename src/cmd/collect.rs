@@ -98,6 +98,9 @@ pub fn collect_into(
         b.finish_and_clear();
     }
     let summary = result?;
+    for w in &summary.warnings {
+        eprintln!("warning: {w}");
+    }
     if let Some(p) = user_spec {
         std::fs::copy(p, out.join("user-spec.yaml"))
             .with_context(|| format!("{}: cannot copy into the snapshot", p.display()))?;
