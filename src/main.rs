@@ -42,6 +42,9 @@ enum Command {
     /// Read a live NSX Manager and Kubernetes (kubectl) into an inventory snapshot.
     Collect(cmd::collect::Args),
     /// Plan a migration from an inventory snapshot: prechecks, imports, tag changes, DFW moves.
+    #[command(
+        override_usage = "nsx-migrate plan --inventory DIR --out PLAN [OPTIONS]\n       nsx-migrate plan --nsx URL --cluster NAME --out PLAN [OPTIONS]   (collect, then plan)"
+    )]
     Plan(cmd::plan::Args),
     /// Apply a sealed plan to NSX, resumably, with a write-ahead journal (exit 0/1/2/3).
     Apply(cmd::apply::Args),
