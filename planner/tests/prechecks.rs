@@ -526,3 +526,105 @@ fn a_reference_to_an_object_missing_from_the_inventory() {
     assert!(has(&f.plan(), "error", "reference-missing"));
     assert!(!has(&base(), "error", "reference-missing"));
 }
+
+fn imported(plan: &plan_schema::Plan) -> Vec<(MigrationType, plan_schema::ImportResource)> {
+    plan.steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::ImportBatch(b) => Some(
+                b.resources
+                    .iter()
+                    .map(|r| (b.migration_type, r.clone()))
+                    .collect::<Vec<_>>(),
+            ),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+#[test]
+fn a_policy_path_already_owned_by_another_promoted_object() {
+    // Another Manager object already promoted to the Policy path this plan gives a shared pool.
+    let base = base();
+    assert!(!has(&base, "error", "policy-id-taken"));
+    let (_, pool) = imported(&base)
+        .into_iter()
+        .find(|(t, r)| *t == MigrationType::IpPool && r.policy_path.is_some())
+        .unwrap();
+    let path = pool.policy_path.clone().unwrap();
+    let f = Fixture::new();
+    f.edit_object("logical-ports", "payments-db-0", |o| {
+        o["tags"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"scope": "policyPath", "tag": path}));
+    });
+    let plan = f.plan();
+    assert!(has(&plan, "error", "policy-id-taken"));
+    let finding = plan
+        .findings
+        .iter()
+        .find(|x| x.check == "policy-id-taken")
+        .unwrap();
+    assert_eq!(finding.subject.id, pool.manager_id);
+    assert!(!plan.is_applicable());
+}
+
+#[test]
+fn a_display_name_template_naming_a_missing_tag() {
+    let rules = r#"
+[[display_name_rules]]
+id = "display-name/test"
+description = "test"
+resource_types = ["LogicalSwitch"]
+requires_tags = ["ncp/project"]
+template = "seg-{tag:ncp/no-such-scope}"
+"#;
+    let f = Fixture::new();
+    let plan = f.plan_rules(rules);
+    assert!(has(&plan, "error", "display-name-not-inferable"));
+    // The same rule with a tag the segments have fills in.
+    let ok = rules.replace("ncp/no-such-scope", "ncp/project");
+    assert!(!has(&f.plan_rules(&ok), "error", "display-name-not-inferable"));
+    assert!(!has(&base(), "error", "display-name-not-inferable"));
+}
+
+const ORDER: &str = r#""IPBLOCK", "IPPOOL", "IPBLOCK_SUBNET", "IPPOOL_ALLOCATION",
+  "TIER0", "TIER1",
+  "SPOOFGUARD_PROFILES", "MACDISCOVERY_PROFILES", "SEGMENT_SECURITY_PROFILES", "QOS_PROFILES", "IPDISCOVERY_PROFILES",
+  "LOGICAL_SWITCH", "LOGICAL_PORT",
+  "TIER1_LOGICAL_ROUTER_PORT", "TIER0_LOGICAL_ROUTER_PORT", "TIER0_LOGICAL_ROUTER_CONFIG",
+  "NAT", "IP_SET", "NS_GROUP",
+  "CERTIFICATE", "LB_MONITOR", "LB_POOL", "LB_PERSISTENCE_PROFILE", "LB_APPLICATION_PROFILE", "LB_CLIENT_SSL_PROFILE",
+  "LB_VIRTUAL_SERVER", "LB_SERVICE",
+  "DFW_SECTION""#;
+
+#[test]
+fn an_import_order_that_puts_a_referenced_type_later() {
+    // Pools after switches: the switches' ip_pool_id points at something imported later.
+    let f = Fixture::new();
+    let same = format!("[import]\norder = [{ORDER}]\n");
+    assert!(!has(&f.plan_rules(&same), "error", "import-order-conflict"));
+    let order = ORDER
+        .replace("\"IPPOOL\", ", "")
+        .replace("\"LOGICAL_SWITCH\", ", "\"LOGICAL_SWITCH\", \"IPPOOL\", ");
+    let plan = f.plan_rules(&format!("[import]\norder = [{order}]\n"));
+    assert!(has(&plan, "error", "import-order-conflict"));
+    let finding = plan
+        .findings
+        .iter()
+        .find(|x| x.check == "import-order-conflict")
+        .unwrap();
+    assert!(finding.message.contains("IPPOOL"), "{}", finding.message);
+}
+
+#[test]
+fn a_migration_type_missing_from_the_import_order() {
+    let f = Fixture::new();
+    let order = ORDER.replace("\"NS_GROUP\",", "");
+    let plan = f.plan_rules(&format!("[import]\norder = [{order}]\n"));
+    assert!(has(&plan, "error", "migration-type-not-ordered"));
+    assert!(!plan.is_applicable());
+    assert!(!has(&base(), "error", "migration-type-not-ordered"));
+}

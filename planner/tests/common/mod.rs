@@ -80,6 +80,12 @@ impl Fixture {
     pub fn plan_with(&self, placement: Option<Placement>) -> Plan {
         plan_dir(self.path(), placement)
     }
+
+    /// A plan made with the built-in rules and `overrides` (a rules file's text) merged over them.
+    pub fn plan_rules(&self, overrides: &str) -> Plan {
+        let rules = Rules::merge_text(overrides, Path::new("test-rules.toml")).unwrap();
+        try_plan_dir_rules(self.path(), None, &rules).unwrap()
+    }
 }
 
 pub fn plan_dir(dir: &Path, placement: Option<Placement>) -> Plan {
@@ -87,6 +93,14 @@ pub fn plan_dir(dir: &Path, placement: Option<Placement>) -> Plan {
 }
 
 pub fn try_plan_dir(dir: &Path, placement: Option<Placement>) -> Result<Plan, planner::PlanError> {
+    try_plan_dir_rules(dir, placement, &Rules::builtin())
+}
+
+pub fn try_plan_dir_rules(
+    dir: &Path,
+    placement: Option<Placement>,
+    rules: &Rules,
+) -> Result<Plan, planner::PlanError> {
     let inventory = Inventory::load(dir)?;
     let spec_path = dir.join("user-spec.yaml");
     let spec_bytes = std::fs::read(&spec_path).unwrap_or_default();
@@ -95,7 +109,6 @@ pub fn try_plan_dir(dir: &Path, placement: Option<Placement>) -> Result<Plan, pl
     } else {
         None
     };
-    let rules = Rules::builtin();
     let inputs = PlanInputs {
         inventory: &inventory,
         inventory_source: "inventory".into(),
@@ -104,7 +117,7 @@ pub fn try_plan_dir(dir: &Path, placement: Option<Placement>) -> Result<Plan, pl
             source: "inventory/user-spec.yaml".into(),
             sha256: plan_schema::sha256_hex(&spec_bytes),
         }),
-        rules: &rules,
+        rules,
         rules_source: None,
     };
     let opts = PlanOptions {
