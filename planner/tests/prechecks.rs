@@ -550,7 +550,7 @@ fn a_policy_path_already_owned_by_another_promoted_object() {
     assert!(!has(&base, "error", "policy-id-taken"));
     let (_, pool) = imported(&base)
         .into_iter()
-        .find(|(t, r)| *t == MigrationType::IpPool && r.policy_path.is_some())
+        .find(|(t, r)| *t == MigrationType::Ippool && r.policy_path.is_some())
         .unwrap();
     let path = pool.policy_path.clone().unwrap();
     let f = Fixture::new();
@@ -586,7 +586,11 @@ template = "seg-{tag:ncp/no-such-scope}"
     assert!(has(&plan, "error", "display-name-not-inferable"));
     // The same rule with a tag the segments have fills in.
     let ok = rules.replace("ncp/no-such-scope", "ncp/project");
-    assert!(!has(&f.plan_rules(&ok), "error", "display-name-not-inferable"));
+    assert!(!has(
+        &f.plan_rules(&ok),
+        "error",
+        "display-name-not-inferable"
+    ));
     assert!(!has(&base(), "error", "display-name-not-inferable"));
 }
 
