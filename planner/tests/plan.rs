@@ -352,3 +352,173 @@ fn shared_resources_of_a_tkgi_cluster_keep_their_mp_id_and_of_a_vanilla_one_get_
     }
     assert!(kept > 50, "{kept}");
 }
+
+/// Import batches of one migration type, as (manager ids) per batch.
+fn batches_of(plan: &plan_schema::Plan, t: plan_schema::MigrationType) -> Vec<Vec<String>> {
+    plan.steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::ImportBatch(b) if b.migration_type == t => {
+                Some(b.resources.iter().map(|r| r.manager_id.clone()).collect())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn batch_limits_from_a_rules_override() {
+    use plan_schema::MigrationType as T;
+    let f = Fixture::new();
+    let inv = planner::Inventory::load(f.path()).unwrap();
+    let switch_of: HashMap<String, String> = inv
+        .objects
+        .iter()
+        .filter(|o| o.resource_type == "LogicalPort")
+        .map(|o| {
+            let s = o.raw["logical_switch_id"].as_str().unwrap().to_string();
+            (o.id.clone(), s)
+        })
+        .collect();
+    let base = f.plan();
+    let all_switches: usize = batches_of(&base, T::LogicalSwitch)
+        .iter()
+        .map(Vec::len)
+        .sum();
+    let all_ports: usize = batches_of(&base, T::LogicalPort).iter().map(Vec::len).sum();
+    assert!(
+        all_switches > 2 && all_ports > 2,
+        "{all_switches} {all_ports}"
+    );
+
+    let plan = f.plan_rules("[import.batch]\nLOGICAL_SWITCH = 2\n");
+    let switches = batches_of(&plan, T::LogicalSwitch);
+    assert!(
+        switches.iter().all(|b| !b.is_empty() && b.len() <= 2),
+        "{switches:?}"
+    );
+    assert_eq!(switches.iter().map(Vec::len).sum::<usize>(), all_switches);
+    assert!(switches.len() >= all_switches.div_ceil(2));
+
+    for per_switch in [true, false] {
+        let plan = f.plan_rules(&format!(
+            "[import]\nlogical_ports_per_switch = {per_switch}\n[import.batch]\nLOGICAL_PORT = 2\n"
+        ));
+        let ports = batches_of(&plan, T::LogicalPort);
+        assert!(
+            ports.iter().all(|b| !b.is_empty() && b.len() <= 2),
+            "{ports:?}"
+        );
+        assert_eq!(ports.iter().map(Vec::len).sum::<usize>(), all_ports);
+        let mixed = ports.iter().any(|b| {
+            b.iter()
+                .map(|p| &switch_of[p])
+                .collect::<BTreeSet<_>>()
+                .len()
+                > 1
+        });
+        if per_switch {
+            assert!(!mixed, "a per-switch batch mixes switches: {ports:?}");
+        } else {
+            // Without the rule, batches fill up across switches (the example has switches with
+            // an odd number of ports, so some batch must span two).
+            assert!(mixed, "{ports:?}");
+        }
+    }
+}
+
+#[test]
+fn several_admin_sections_keep_their_relative_order_when_moved() {
+    use plan_schema::InsertOp;
+    use planner::rules::Placement;
+    // A second admin section inside NCP's range, after ops-backup-exception.
+    let f = Fixture::new();
+    f.edit_json("nsx/firewall-sections.json", |v| {
+        let list = v["results"].as_array_mut().unwrap();
+        let i = list
+            .iter()
+            .position(|s| s["display_name"] == "ops-backup-exception")
+            .unwrap();
+        let mut copy = list[i].clone();
+        copy["id"] = serde_json::json!("7c1d94f4-0000-4000-8000-00000000000b");
+        copy["display_name"] = serde_json::json!("ops-second-exception");
+        copy["rules"] = serde_json::json!([]);
+        list.insert(i + 2, copy);
+    });
+    let inv = planner::Inventory::load(f.path()).unwrap();
+    let original: Vec<String> = inv
+        .objects
+        .iter()
+        .filter(|o| o.resource_type == "FirewallSection")
+        .map(|o| o.display_name.clone())
+        .collect();
+    // The inventory keeps the file's (precedence) order.
+    let a = original
+        .iter()
+        .position(|n| n == "ops-backup-exception")
+        .unwrap();
+    let b = original
+        .iter()
+        .position(|n| n == "ops-second-exception")
+        .unwrap();
+    assert!(a < b, "{original:?}");
+
+    for placement in [Placement::Below, Placement::Above] {
+        let plan = f.plan_with(Some(placement));
+        let moves: Vec<&plan_schema::DfwSectionMove> = plan
+            .steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                Action::DfwSectionMove(m) => Some(m),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(moves.len(), 2, "{placement:?}");
+        // Apply the moves in plan order to the section list.
+        let mut order = original.clone();
+        for m in &moves {
+            let name = &m.section.display_name;
+            order.retain(|n| n != name);
+            let anchor = order
+                .iter()
+                .position(|n| *n == m.anchor.as_ref().unwrap().display_name)
+                .unwrap();
+            match m.operation {
+                InsertOp::InsertAfter => order.insert(anchor + 1, name.clone()),
+                InsertOp::InsertBefore => order.insert(anchor, name.clone()),
+                ref other => panic!("unexpected {other:?}"),
+            }
+        }
+        // The second move waits for the first.
+        let second = plan
+            .steps
+            .iter()
+            .find(|s| matches!(&s.action, Action::DfwSectionMove(m) if m.section.display_name == moves[1].section.display_name))
+            .unwrap();
+        let first = plan
+            .steps
+            .iter()
+            .find(|s| matches!(&s.action, Action::DfwSectionMove(m) if m.section.display_name == moves[0].section.display_name))
+            .unwrap();
+        assert!(second.depends_on.contains(&first.id), "{placement:?}");
+        let pos = |n: &str| order.iter().position(|x| x == n).unwrap();
+        assert!(
+            pos("ops-backup-exception") < pos("ops-second-exception"),
+            "{placement:?}: {order:?}"
+        );
+        let (top, bottom) = (
+            pos("kube-prod-01-ncp-top-marker"),
+            pos("kube-prod-01-ncp-bottom-marker"),
+        );
+        match placement {
+            Placement::Below => {
+                assert_eq!(pos("ops-backup-exception"), bottom + 1, "{order:?}");
+                assert_eq!(pos("ops-second-exception"), bottom + 2, "{order:?}");
+            }
+            Placement::Above => {
+                assert_eq!(pos("ops-backup-exception") + 2, top, "{order:?}");
+                assert_eq!(pos("ops-second-exception") + 1, top, "{order:?}");
+            }
+        }
+    }
+}
