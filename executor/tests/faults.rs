@@ -605,12 +605,24 @@ async fn update_failures_exit_1_and_rerun_retries_only_those() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manager_restart_mid_import_is_survived_by_rerunning() {
-    restart_after(150).await;
+    // The second batch submission is accepted, then the manager goes away.
+    let mut r = rule(
+        "restart",
+        "POST",
+        "/api/v1/migration/mp-to-policy",
+        None,
+        "exit",
+    );
+    r["nth"] = json!([2]);
+    restart_on(r).await;
 }
 
-/// The manager goes away after its `n`-th request (of the first apply) and comes back with
-/// its persisted state on another port: re-running `apply` finishes, and the audit is clean.
-async fn restart_after(n: u64) {
+/// The manager serves the request `exit_rule` matches, then goes away, and comes back with its
+/// persisted state on another port: the first `apply` fails, re-running it finishes, and the
+/// audit is clean. A rule, not a request count, marks the moment: how often the importer polls
+/// depends on timing.
+async fn restart_on(exit_rule: Value) {
+    let name = exit_rule["name"].as_str().unwrap().to_string();
     let d = tempfile::tempdir().unwrap();
     let state_file = d.path().join("nsx-state.json");
     let plan_path = write_plan(d.path());
@@ -618,15 +630,19 @@ async fn restart_after(n: u64) {
     let state = d.path().join("state");
     let mut cfg = sim_config();
     cfg.state_file = Some(state_file.clone());
-    cfg.exit_after_requests = Some(n);
     let h = start_sim_with(cfg).await;
+    add_fault(&h, exit_rule).await;
     let mut o = apply_opts(&h, &plan_path, &state);
     o.nsx.retry.max_elapsed = Duration::from_secs(1);
     let out = executor::apply(&o).await.expect("not refused");
     assert_ne!(
         out.exit_code, EXIT_SUCCESS,
-        "the manager went away: {}",
+        "the manager went away ({name}): {}",
         out.message
+    );
+    assert!(
+        h.request_log().iter().any(|r| r["fault"] == name.as_str()),
+        "the exit rule {name} fired"
     );
     h.wait().await;
     // The manager comes back with its persisted state (another port, same data).
@@ -643,7 +659,7 @@ async fn restart_after(n: u64) {
             break;
         }
     }
-    assert_eq!(code, EXIT_SUCCESS, "restart after request {n}");
+    assert_eq!(code, EXIT_SUCCESS, "re-running after restart {name}");
     let report = executor::audit(&plan, &nsx_config(&h2)).await.unwrap();
     assert!(report.is_clean(), "{}", report.render());
     h2.shutdown().await;
@@ -651,30 +667,61 @@ async fn restart_after(n: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manager_restart_in_prepare_update_and_verify_is_survived_by_rerunning() {
-    // Where each phase starts in an undisturbed run, by the simulator's request count.
+    // Verify starts with the first migrated-resources read after the imports: count the
+    // importer's reads in an undisturbed run (one per batch and round, not per poll, so the
+    // count does not depend on timing).
     let s = setup().await;
     assert_eq!(s.apply().await.exit_code, EXIT_SUCCESS);
     let log = s.h.request_log();
     s.h.shutdown().await;
-    let seq_of = |f: &dyn Fn(&Value) -> bool| {
-        log.iter()
-            .find(|r| f(r))
-            .and_then(|r| r["seq"].as_u64())
-            .unwrap()
-    };
-    let first_firewall_write = seq_of(&|r| {
-        r["method"] != "GET" && r["path"].as_str().unwrap().starts_with("/api/v1/firewall")
-    });
-    let first_patch = seq_of(&|r| r["method"] == "PATCH");
-    let last_patch = log
+    let first_patch = log
         .iter()
-        .filter(|r| r["method"] == "PATCH")
-        .filter_map(|r| r["seq"].as_u64())
-        .max()
-        .unwrap();
-    for n in [first_firewall_write, first_patch + 1, last_patch + 2] {
-        restart_after(n).await;
-    }
+        .position(|r| r["method"] == "PATCH")
+        .expect("the plan has updates");
+    let is_migrated_read = |r: &Value| {
+        r["method"] == "GET"
+            && r["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("/migration/migrated-resources")
+    };
+    let import_reads = log[..first_patch]
+        .iter()
+        .filter(|r| is_migrated_read(r))
+        .count() as u64;
+    assert!(
+        log[first_patch..].iter().any(is_migrated_read),
+        "verify reads migrated-resources"
+    );
+
+    // Prepare: the first admin DFW section written (moved).
+    restart_on(rule(
+        "restart-prepare",
+        "POST",
+        "/api/v1/firewall/sections*",
+        None,
+        "exit",
+    ))
+    .await;
+    // Update: the first Policy PATCH is answered, then the manager goes away mid-stage.
+    restart_on(rule(
+        "restart-update",
+        "PATCH",
+        "/policy/api/v1/infra/*",
+        None,
+        "exit",
+    ))
+    .await;
+    // Verify.
+    let mut r = rule(
+        "restart-verify",
+        "GET",
+        "/api/v1/migration/migrated-resources",
+        None,
+        "exit",
+    );
+    r["nth"] = json!([import_reads + 1]);
+    restart_on(r).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,7 @@
 //! nth = [1, 3]                  # optional: fire on these occurrences (1-based) of matching requests
 //! probability = 0.5             # optional: fire with this seeded probability
 //! times = 2                     # optional: fire at most this many times
-//! action = "busy"               # status | busy | delay | reset | drop | hang
+//! action = "busy"               # status | busy | delay | reset | drop | hang | exit (served, then the manager goes away)
 //! status = 503                  # for action = "status"
 //! error_code = 503              # optional NSX error_code (defaults to the status)
 //! message = "..."               # optional error_message
@@ -100,6 +100,9 @@ pub enum FaultAction {
     Reset,
     Drop,
     Hang,
+    /// The request is served, then the manager goes away (a restart: with a state file, a new
+    /// simulator on the same file comes back with the same data).
+    Exit,
 }
 
 #[derive(Debug)]
@@ -126,10 +129,10 @@ fn validate_rule(r: &Rule) -> Result<(), String> {
         "delay" => {
             r.delay_ms.ok_or("action \"delay\" needs `delay_ms`")?;
         }
-        "busy" | "reset" | "drop" | "hang" => {}
+        "busy" | "reset" | "drop" | "hang" | "exit" => {}
         other => {
             return Err(format!(
-                "unknown action \"{other}\" (status, busy, delay, reset, drop, hang)"
+                "unknown action \"{other}\" (status, busy, delay, reset, drop, hang, exit)"
             ));
         }
     }
@@ -264,6 +267,7 @@ impl Faults {
                 "delay" => FaultAction::Delay(Duration::from_millis(r.delay_ms.unwrap_or(0))),
                 "reset" => FaultAction::Reset,
                 "drop" => FaultAction::Drop,
+                "exit" => FaultAction::Exit,
                 _ => FaultAction::Hang,
             };
             return Some(Fired { name, action });

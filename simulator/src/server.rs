@@ -36,6 +36,8 @@ pub struct Shared {
     pub faults: Mutex<Faults>,
     jitter_rng: Mutex<SplitMix64>,
     requests: AtomicU64,
+    /// An `exit` fault fired: the manager goes away once that request is answered.
+    exit_requested: std::sync::atomic::AtomicBool,
     shutdown: watch::Sender<bool>,
     pub kill: crate::conn::KillSwitch,
 }
@@ -184,6 +186,7 @@ pub async fn start(config: Arc<SimConfig>, st: State) -> Result<SimHandle, SimEr
         limits: Mutex::new(LimitState::default()),
         faults: Mutex::new(faults),
         requests: AtomicU64::new(0),
+        exit_requested: std::sync::atomic::AtomicBool::new(false),
         shutdown: tx,
         kill: kill.clone(),
     });
@@ -522,8 +525,10 @@ async fn handle_any(
         log_entry(&shared, entry);
     }
 
-    if let Some(n) = shared.config.exit_after_requests
-        && seq >= n
+    if shared.config.exit_after_requests.is_some_and(|n| seq >= n)
+        || shared
+            .exit_requested
+            .load(std::sync::atomic::Ordering::SeqCst)
     {
         let _ = shared.shutdown.send(true);
     }
@@ -560,6 +565,9 @@ async fn process(
         match f.action {
             FaultAction::Status(e) => return (Some(error_reply(&e)), fault_name),
             FaultAction::Delay(d) => tokio::time::sleep(d).await,
+            FaultAction::Exit => shared
+                .exit_requested
+                .store(true, std::sync::atomic::Ordering::SeqCst),
             FaultAction::Reset => {
                 shared.kill.kill(peer, true);
                 return (None, fault_name);

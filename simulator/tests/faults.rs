@@ -457,3 +457,42 @@ async fn state_file_survives_exit_after_n_requests() {
     .to_string();
     assert!(e.contains("state.json"), "{e}");
 }
+
+#[tokio::test]
+async fn exit_rule_serves_the_request_then_the_manager_goes_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let sf = dir.path().join("state.json");
+    let cfg = SimConfig {
+        state_file: Some(sf.clone()),
+        ..SimConfig::default()
+    };
+    let h = start_with(cfg.clone()).await;
+    let c = Client::new(&h);
+    let (s, _) = c
+        .post(
+            "/_sim/faults",
+            &json!({"name": "bye", "method": "POST", "path": "/api/v1/logical-switches",
+                    "nth": [2], "action": "exit"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let body = json!({"transport_zone_id": "tz", "admin_state": "UP"});
+    let (s, first) = c.post("/api/v1/logical-switches", &body).await;
+    assert_eq!(s, 201);
+    // Other requests do not count towards the rule's `nth`.
+    c.get("/api/v1/node/version").await;
+    let (s, second) = c.post("/api/v1/logical-switches", &body).await;
+    assert_eq!(s, 201, "the request that fires the rule is served");
+    tokio::time::timeout(Duration::from_secs(10), h.wait())
+        .await
+        .expect("the manager goes away after the exit rule fired");
+
+    let h = start_with(cfg).await;
+    let c = Client::new(&h);
+    for created in [first, second] {
+        let id = created["id"].as_str().unwrap();
+        let (s, _) = c.get(&format!("/api/v1/logical-switches/{id}")).await;
+        assert_eq!(s, 200, "{id} persisted across the restart");
+    }
+    h.shutdown().await;
+}
