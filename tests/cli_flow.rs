@@ -1,6 +1,8 @@
 //! The window's commands through the CLI binary, over real HTTP against the simulator: `plan`
 //! offline, `audit --detailed-exitcode` before and after, `apply --json` (every stdout line a JSON event),
-//! `status --json`, a wrong `force-unlock` id, and `rollback`.
+//! `status --json`, a wrong `force-unlock` id, and `rollback`; refusals (altered plan, held lock,
+//! another plan's journal) exit 3 with nothing sent; progress bars only on a terminal (a
+//! pseudo-terminal from util-linux `script`), coloured only without `NO_COLOR`.
 
 use std::process::{Command, Output};
 
@@ -159,5 +161,202 @@ async fn audit_apply_status_rollback_through_the_cli() {
             assert_eq!(s["state"], "pending", "{s}");
         }
     }
+    h.shutdown().await;
+}
+
+/// A simulator seeded with the example inventory, its kubeconfig, and a plan of it made by the
+/// CLI, in `d`.
+async fn seeded_with_plan(d: &std::path::Path) -> (simulator::SimHandle, String, String) {
+    let repo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let inventory = repo.join("examples/inventories/small-cluster");
+    let h = Simulator::start(SimConfig {
+        inventory: Some(inventory.clone()),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let kubeconfig = d.join("kubeconfig");
+    std::fs::write(&kubeconfig, h.kubeconfig()).unwrap();
+    let plan = d.join("plan.toml");
+    let o = bin(&[
+        "plan",
+        "--inventory",
+        inventory.to_str().unwrap(),
+        "--out",
+        plan.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    (
+        h,
+        plan.to_str().unwrap().to_string(),
+        kubeconfig.to_str().unwrap().to_string(),
+    )
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn writes(h: &simulator::SimHandle) -> usize {
+    h.request_log()
+        .iter()
+        .filter(|r| r["method"] != "GET" && r["api"] != "k8s")
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_applies_exit_3_and_send_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let (h, plan, kc) = seeded_with_plan(d.path()).await;
+    let url = h.base_url();
+    let apply = |plan: &str, state: &str| {
+        tokio::task::block_in_place(|| {
+            bin(&[
+                "apply",
+                plan,
+                "--nsx",
+                url.as_str(),
+                "--state-dir",
+                state,
+                "--kubeconfig",
+                &kc,
+            ])
+        })
+    };
+    let state = d.path().join("state");
+    let state = state.to_str().unwrap();
+
+    // Altered by hand after review.
+    let altered = d.path().join("altered.toml");
+    let t = std::fs::read_to_string(&plan).unwrap();
+    std::fs::write(&altered, t.replacen("insert_after", "insert_before", 1)).unwrap();
+    let o = apply(altered.to_str().unwrap(), state);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("altered"), "{}", text(&o.stderr));
+
+    // A lock held by another run.
+    let (lock, _) = executor::lock::acquire(std::path::Path::new(state), "other-operator").unwrap();
+    let o = apply(&plan, state);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains(&lock.info.id),
+        "names the lock to force-unlock: {}",
+        text(&o.stderr)
+    );
+    drop(lock);
+
+    // A state dir holding another plan's journal.
+    let other = d.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let foreign = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+    let (mut j, _) = executor::journal::Journal::open(&other, foreign).unwrap();
+    j.append(plan_schema::JournalEvent::StepSkipped {
+        step: "x".into(),
+        reason: "y".into(),
+    })
+    .unwrap();
+    drop(j);
+    let o = apply(&plan, other.to_str().unwrap());
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("2222"), "{}", text(&o.stderr));
+
+    assert_eq!(writes(&h), 0, "a refused apply sent a write");
+    h.shutdown().await;
+}
+
+/// Runs the CLI under a pseudo-terminal (util-linux `script`), returning what the terminal showed.
+fn on_a_terminal(args: &[&str], no_color: bool) -> (Option<i32>, String) {
+    let mut cmd = vec![env!("CARGO_BIN_EXE_nsx-migrate").to_string()];
+    cmd.extend(args.iter().map(|a| a.to_string()));
+    let line = cmd
+        .iter()
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut c = Command::new("script");
+    c.args(["-qefc", &line, "/dev/null"])
+        .env("NSX_USERNAME", simulator::DEFAULT_USERNAME)
+        .env("NSX_PASSWORD", simulator::DEFAULT_PASSWORD)
+        .env_remove("KUBECONFIG")
+        .env("TERM", "xterm");
+    if no_color {
+        c.env("NO_COLOR", "1");
+    } else {
+        c.env_remove("NO_COLOR");
+    }
+    let o = c
+        .output()
+        .expect("util-linux `script` runs the CLI on a pseudo-terminal");
+    (o.status.code(), text(&o.stdout))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_bars_only_on_a_terminal_and_colour_only_without_no_color() {
+    let d = tempfile::tempdir().unwrap();
+    let (h, plan, kc) = seeded_with_plan(d.path()).await;
+    let url = h.base_url();
+    let state = d.path().join("state");
+    let state = state.to_str().unwrap();
+    let sgr_colour = |s: &str| s.contains("\u{1b}[1m") || s.contains("\u{1b}[36m");
+
+    // On a terminal with NO_COLOR: bars per stage, no colour.
+    let (code, shown) = tokio::task::block_in_place(|| {
+        on_a_terminal(
+            &[
+                "apply",
+                &plan,
+                "--nsx",
+                url.as_str(),
+                "--state-dir",
+                state,
+                "--kubeconfig",
+                &kc,
+            ],
+            true,
+        )
+    });
+    assert_eq!(code, Some(0), "{shown}");
+    for stage in ["prepare", "import", "update", "verify"] {
+        assert!(shown.contains(stage), "no {stage} bar: {shown}");
+    }
+    assert!(shown.contains("[===="), "no bar drawn: {shown}");
+    assert!(shown.contains("done"), "{shown}");
+    assert!(!sgr_colour(&shown), "colour despite NO_COLOR: {shown:?}");
+
+    // On a terminal without NO_COLOR: coloured bars (the rollback's).
+    let (code, shown) = tokio::task::block_in_place(|| {
+        on_a_terminal(
+            &["rollback", "--nsx", url.as_str(), "--state-dir", state],
+            false,
+        )
+    });
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(shown.contains("rollback"), "{shown}");
+    assert!(sgr_colour(&shown), "no colour on a terminal: {shown:?}");
+
+    h.shutdown().await;
+
+    // Piped: no bar, no carriage return, no escape sequence.
+    let d = tempfile::tempdir().unwrap();
+    let (h, plan, kc) = seeded_with_plan(d.path()).await;
+    let url = h.base_url();
+    let state = d.path().join("state");
+    let state = state.to_str().unwrap();
+    let o = tokio::task::block_in_place(|| {
+        bin(&[
+            "apply",
+            &plan,
+            "--nsx",
+            url.as_str(),
+            "--state-dir",
+            state,
+            "--kubeconfig",
+            &kc,
+        ])
+    });
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(!err.contains('\r') && !err.contains('\u{1b}'), "{err:?}");
+    assert!(!err.contains("[===="), "a bar on a pipe: {err}");
     h.shutdown().await;
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use executor::{EXIT_REFUSED, EXIT_SUCCESS, ExecError, StepState};
+use executor::{EXIT_SUCCESS, ExecError, StepState};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,6 +115,7 @@ async fn altered_plan_held_lock_foreign_journal_and_stale_plan_are_refused_with_
     let d = tempfile::tempdir().unwrap();
     let plan = write_plan(d.path());
     let state = d.path().join("state");
+    let start = log_len(&h);
 
     // Altered plan: one character changed, seal no longer matches.
     let text = std::fs::read_to_string(&plan).unwrap();
@@ -125,14 +126,21 @@ async fn altered_plan_held_lock_foreign_journal_and_stale_plan_are_refused_with_
         .unwrap_err();
     assert!(matches!(e, ExecError::Plan(_)), "{e}");
     assert!(e.is_refusal());
+    assert!(
+        !state.join("journal.jsonl").exists(),
+        "an altered plan opens no journal"
+    );
 
-    // Held lock.
+    // Held lock: refused, and the holder's lock is left as it was.
     let (lock, _) = executor::lock::acquire(&state, "someone-else").unwrap();
+    let lock_files = dir_bytes(&state);
     let e = executor::apply(&apply_opts(&h, &plan, &state))
         .await
         .unwrap_err();
     assert!(matches!(e, ExecError::Locked { .. }), "{e}");
+    assert!(e.is_refusal());
     assert!(e.to_string().contains(&lock.info.id));
+    assert_eq!(dir_bytes(&state), lock_files, "the held lock is untouched");
     drop(lock);
 
     // Foreign journal.
@@ -146,10 +154,22 @@ async fn altered_plan_held_lock_foreign_journal_and_stale_plan_are_refused_with_
     })
     .unwrap();
     drop(j);
+    let journal_before = std::fs::read(other.join("journal.jsonl")).unwrap();
     let e = executor::apply(&apply_opts(&h, &plan, &other))
         .await
         .unwrap_err();
     assert!(matches!(e, ExecError::ForeignJournal { .. }), "{e}");
+    assert!(e.is_refusal());
+    assert_eq!(
+        std::fs::read(other.join("journal.jsonl")).unwrap(),
+        journal_before,
+        "the other plan's journal is untouched"
+    );
+    assert!(
+        writes_since(&h, start).is_empty(),
+        "a refused apply sent a write: {:?}",
+        writes_since(&h, start)
+    );
 
     // Stale plan: an MP object of the plan changed after planning.
     let parsed = plan_schema::read_plan_file(&plan).unwrap();
@@ -185,7 +205,7 @@ async fn altered_plan_held_lock_foreign_journal_and_stale_plan_are_refused_with_
         writes_since(&h, before).is_empty(),
         "a refused apply sent a write"
     );
-    assert_eq!(executor::EXIT_REFUSED, EXIT_REFUSED);
+    assert!(e.is_refusal());
     assert!(
         !state.join("journal.jsonl").exists()
             || std::fs::read_to_string(state.join("journal.jsonl"))
@@ -553,4 +573,21 @@ async fn a_stopped_coordinator_and_an_nsx_older_than_3_2_are_refused_with_nothin
     assert!(e.to_string().contains("3.1.3"), "{e}");
     assert!(writes_since(&h, before).is_empty(), "a refused apply wrote");
     h.shutdown().await;
+}
+
+/// Every file of a directory (not recursive) with its bytes, by name.
+fn dir_bytes(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
 }
