@@ -233,12 +233,19 @@ async fn rollback_all(ctx: &Ctx, why: &str) -> Result<(u8, String), ExecError> {
 
 fn rollback_failed(ctx: &Ctx, why: &str, e: ExecError) -> (u8, String) {
     let _ = ctx.step_failed(crate::progress::IMPORT_WORKFLOW, "rollback", &e);
-    (
-        EXIT_MIXED,
+    // Once a batch's rollback intent is journaled, every later run continues the rollback. If the
+    // rollback failed before its first intent (the manager could not even be read), nothing was
+    // rolled back and the journal still points forward: say so, and leave the choice.
+    let message = if current(ctx).rolling_back {
         format!(
             "{why}; rollback FAILED: {e}. Resources are mixed Manager/Policy: do not run NCP in Manager mode; re-run `apply` or `rollback` to continue the rollback (last resort: restore the NSX backup)"
-        ),
-    )
+        )
+    } else {
+        format!(
+            "{why}; the rollback could not start: {e}. Nothing was rolled back and resources may be mixed Manager/Policy: do not run NCP in Manager mode; re-run `apply` to continue forward from the journal, or `rollback` to undo this plan's imports"
+        )
+    };
+    (EXIT_MIXED, message)
 }
 
 async fn phases(ctx: &Arc<Ctx>, plan: &Plan) -> Result<(u8, String), ExecError> {

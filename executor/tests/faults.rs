@@ -10,8 +10,12 @@
 //! | import | busy, 429, 503, resets (`import_transient_…`); timeout (`import_timeout_…`); precheck FAILED (`precheck_failed_…`, `stop_mode_…`); migration FAILED (`migration_failed_…`, both modes); duplicate (`duplicate_precheck_…`); restart (`manager_restart_mid_import_…`). 409/412 do not apply: coordinator calls carry no revision |
 //! | DONE | 500 (`workflow_done_failure_…`) |
 //! | update | 412, 409, 503, 429 (`update_conflicts_…`); busy, hang (`update_busy_…`); reset, hang, 500 for good (`update_failures_…`); listing 500 (`update_listing_…`); restart (`manager_restart_in_…_update_…`) |
-//! | verify | read failure (`verify_read_failure_…`); restart (`manager_restart_in_…_verify`) |
-//! | rollback | 500 (`rollback_failure_…`); busy, then 503, reset, 429 on its reads (`rollback_busy_…`) |
+//! | verify | 503, 429, busy, reset, hang (`verify_transient_…`); read failure (`verify_read_failure_…`); restart (`manager_restart_in_…_verify`) |
+//! | rollback | 500 (`rollback_failure_…`); busy, then 503, reset, 429 on its reads (`rollback_busy_…`); timeout (`rollback_timeout_…`); restart (`manager_restart_in_rollback_…`) |
+//!
+//! A manager restart ends the first run with exit 2 in prepare (nothing imported), 1 elsewhere;
+//! one re-run finishes, except in a rollback: the re-run completes the rollback (exit 2) and the
+//! one after imports again (exit 0).
 
 mod common;
 
@@ -83,16 +87,7 @@ impl Setup {
             .unwrap_or(0)
     }
     fn batch_id(&self, t: MigrationType) -> String {
-        self.plan
-            .steps
-            .iter()
-            .find_map(|s| match &s.action {
-                Action::ImportBatch(b) if b.migration_type == t => {
-                    Some(b.resources[0].manager_id.clone())
-                }
-                _ => None,
-            })
-            .unwrap()
+        first_of_type(&self.plan, t)
     }
     fn updates(&self) -> usize {
         self.plan
@@ -333,6 +328,7 @@ async fn import_timeout_is_resolved_from_live_state() {
         .await;
     assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
     // (A hung request never gets an answer, so the simulator's log may not show it.)
+    assert_eq!(rule_fired(&s.h, "hang").await, 1, "the continue hung once");
     assert!(
         !s.h.state_dump()["migration"]["feedback"]
             .to_string()
@@ -614,14 +610,24 @@ async fn manager_restart_mid_import_is_survived_by_rerunning() {
         "exit",
     );
     r["nth"] = json!([2]);
-    restart_on(r).await;
+    let messages = restart_on(r, None, &[1, 0]).await;
+    // The rollback the failed import calls for could not even read the manager: nothing was
+    // rolled back, and the next run goes forward.
+    assert!(messages[0].contains("could not start"), "{}", messages[0]);
 }
 
 /// The manager serves the request `exit_rule` matches, then goes away, and comes back with its
-/// persisted state on another port: the first `apply` fails, re-running it finishes, and the
-/// audit is clean. A rule, not a request count, marks the moment: how often the importer polls
-/// depends on timing.
-async fn restart_on(exit_rule: Value) {
+/// persisted state on another port. `codes`: the exit codes of the first `apply` and of each
+/// re-run against the restarted manager, ending in 0; then the audit is clean. Returns the
+/// runs' messages. A rule, not a
+/// request count, marks the moment: how often the importer polls depends on timing.
+/// `precheck_fail`: the first batch of this type fails its precheck (before the restart only),
+/// so that the first run is rolling back when the manager goes away.
+async fn restart_on(
+    exit_rule: Value,
+    precheck_fail: Option<MigrationType>,
+    codes: &[u8],
+) -> Vec<String> {
     let name = exit_rule["name"].as_str().unwrap().to_string();
     let d = tempfile::tempdir().unwrap();
     let state_file = d.path().join("nsx-state.json");
@@ -632,14 +638,13 @@ async fn restart_on(exit_rule: Value) {
     cfg.state_file = Some(state_file.clone());
     let h = start_sim_with(cfg).await;
     add_fault(&h, exit_rule).await;
+    if let Some(t) = precheck_fail {
+        let victim = first_of_type(&plan, t);
+        set_migration_faults(&h, json!({"precheck_fail": [victim]})).await;
+    }
     let mut o = apply_opts(&h, &plan_path, &state);
     o.nsx.retry.max_elapsed = Duration::from_secs(1);
-    let out = executor::apply(&o).await.expect("not refused");
-    assert_ne!(
-        out.exit_code, EXIT_SUCCESS,
-        "the manager went away ({name}): {}",
-        out.message
-    );
+    let first = executor::apply(&o).await.expect("not refused");
     assert!(
         h.request_log().iter().any(|r| r["fault"] == name.as_str()),
         "the exit rule {name} fired"
@@ -651,18 +656,30 @@ async fn restart_on(exit_rule: Value) {
     cfg.state_file = Some(state_file);
     let h2 = start_sim_with(cfg).await;
     let o2 = apply_opts(&h2, &plan_path, &state);
-    let mut code = 255;
-    for _ in 0..3 {
+    let mut seen = vec![first.exit_code];
+    let mut messages = vec![first.message];
+    while seen.len() < codes.len() {
         let out = executor::apply(&o2).await.expect("not refused");
-        code = out.exit_code;
-        if code == EXIT_SUCCESS {
-            break;
-        }
+        seen.push(out.exit_code);
+        messages.push(out.message);
     }
-    assert_eq!(code, EXIT_SUCCESS, "re-running after restart {name}");
+    assert_eq!(seen, codes, "restart {name}: {messages:#?}");
     let report = executor::audit(&plan, &nsx_config(&h2)).await.unwrap();
     assert!(report.is_clean(), "{}", report.render());
     h2.shutdown().await;
+    messages
+}
+
+fn first_of_type(plan: &Plan, t: MigrationType) -> String {
+    plan.steps
+        .iter()
+        .find_map(|s| match &s.action {
+            Action::ImportBatch(b) if b.migration_type == t => {
+                Some(b.resources[0].manager_id.clone())
+            }
+            _ => None,
+        })
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -695,22 +712,30 @@ async fn manager_restart_in_prepare_update_and_verify_is_survived_by_rerunning()
     );
 
     // Prepare: the first admin DFW section written (moved).
-    restart_on(rule(
-        "restart-prepare",
-        "POST",
-        "/api/v1/firewall/sections*",
+    restart_on(
+        rule(
+            "restart-prepare",
+            "POST",
+            "/api/v1/firewall/sections*",
+            None,
+            "exit",
+        ),
         None,
-        "exit",
-    ))
+        &[2, 0],
+    )
     .await;
     // Update: the first Policy PATCH is answered, then the manager goes away mid-stage.
-    restart_on(rule(
-        "restart-update",
-        "PATCH",
-        "/policy/api/v1/infra/*",
+    restart_on(
+        rule(
+            "restart-update",
+            "PATCH",
+            "/policy/api/v1/infra/*",
+            None,
+            "exit",
+        ),
         None,
-        "exit",
-    ))
+        &[1, 0],
+    )
     .await;
     // Verify.
     let mut r = rule(
@@ -721,7 +746,24 @@ async fn manager_restart_in_prepare_update_and_verify_is_survived_by_rerunning()
         "exit",
     );
     r["nth"] = json!([import_reads + 1]);
-    restart_on(r).await;
+    restart_on(r, None, &[1, 0]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manager_restart_in_rollback_is_survived_by_rerunning() {
+    // A precheck fails; the first rollback request is served, then the manager goes away.
+    let r = rule(
+        "restart-rollback",
+        "POST",
+        "/api/v1/migration/mp-to-policy/rollback",
+        None,
+        "exit",
+    );
+    let messages = restart_on(r, Some(MigrationType::LogicalPort), &[1, 2, 0]).await;
+    // The first run was rolling back: the next run continues the rollback (exit 2, nothing of
+    // the plan imported), and the one after imports again from the start.
+    assert!(messages[0].contains("rollback FAILED"), "{}", messages[0]);
+    assert!(messages[1].contains("rolled back"), "{}", messages[1]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -765,6 +807,96 @@ async fn update_listing_failure_falls_back_to_reading_each_object() {
 /// A failure after changes were sent (here the verify stage's read of migrated-resources) is an
 /// outcome with exit 1 and a journaled end of the run, never "refused, nothing was sent"; the
 /// next run finishes the verification.
+/// How often an undisturbed run reads migrated-resources of each type; the last read of each
+/// type is verify's.
+async fn migrated_reads_per_type() -> std::collections::BTreeMap<String, u64> {
+    let reference = setup().await;
+    assert_eq!(reference.apply().await.exit_code, EXIT_SUCCESS);
+    let mut reads = std::collections::BTreeMap::new();
+    for r in reference.h.request_log() {
+        if r["method"] == "GET" && r["path"] == "/api/v1/migration/migrated-resources" {
+            let q = r["query"].as_str().unwrap_or("");
+            if let Some(t) = q.strip_prefix("resource_type=") {
+                *reads.entry(t.to_string()).or_insert(0) += 1;
+            }
+        }
+    }
+    reference.h.shutdown().await;
+    reads
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_transient_read_faults_are_absorbed() {
+    let reads = migrated_reads_per_type().await;
+    let kinds = ["503", "429", "busy", "reset", "hang"];
+    assert!(reads.len() >= kinds.len(), "{reads:?}");
+    let s = setup().await;
+    let mut rules = Vec::new();
+    for ((t, n), kind) in reads.iter().zip(kinds) {
+        let action = match kind {
+            "503" | "429" => "status",
+            other => other,
+        };
+        let mut r = rule(
+            &format!("verify-{kind}"),
+            "GET",
+            "/api/v1/migration/migrated-resources",
+            Some(&format!("resource_type={t}")),
+            action,
+        );
+        if action == "status" {
+            r["status"] = json!(kind.parse::<u16>().unwrap());
+        }
+        r["nth"] = json!([n]);
+        rules.push(r);
+    }
+    add_fault(&s.h, json!({ "rules": rules })).await;
+    let out = s
+        .apply_with(|o| o.nsx.timeout = Duration::from_secs(1))
+        .await;
+    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    for kind in kinds {
+        let name = format!("verify-{kind}");
+        assert_eq!(rule_fired(&s.h, &name).await, 1, "{name}");
+    }
+    finish_ok(&s).await;
+    s.h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_timeout_exits_1_and_rollback_resends_it() {
+    let s = setup().await;
+    let victim = s.batch_id(MigrationType::LogicalPort);
+    set_migration_faults(&s.h, json!({"precheck_fail": [victim]})).await;
+    // The rollback request gets no answer; it is sent once, with its own (long) timeout.
+    let mut hang = rule(
+        "rollback-hang",
+        "POST",
+        "/api/v1/migration/mp-to-policy/rollback",
+        None,
+        "hang",
+    );
+    hang["times"] = json!(1);
+    add_fault(&s.h, hang).await;
+    let out = s
+        .apply_with(|o| o.poll.done_timeout = Duration::from_secs(1))
+        .await;
+    assert_eq!(rule_fired(&s.h, "rollback-hang").await, 1);
+    assert_eq!(out.exit_code, EXIT_MIXED, "{}", out.message);
+    assert!(s.coordinator_records() > 0);
+    // `rollback` reads what is still migrated and sends the rollback again.
+    let submits = s.submits();
+    let out = executor::rollback(&rollback_opts(&s.h, &s.state))
+        .await
+        .expect("not refused");
+    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    assert_eq!(s.coordinator_records(), 0);
+    assert_eq!(s.submits(), submits, "the rollback imported nothing");
+    set_migration_faults(&s.h, json!({})).await;
+    finish_ok(&s).await;
+    s.h.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_read_failure_after_writes_exits_1_and_rerun_converges() {
     // How many IPBLOCK reads of migrated-resources an undisturbed run makes: the last is verify's.
