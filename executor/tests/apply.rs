@@ -71,10 +71,33 @@ async fn happy_path_then_reapply_sends_no_write_and_audit_is_clean() {
         let v: Value = serde_json::from_str(line).unwrap();
         assert!(plan_schema::schema::validate_journal_value(&v).is_empty());
     }
-    for entry in std::fs::read_dir(&state).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
-        assert!(!text.contains(simulator::DEFAULT_PASSWORD));
+    // Session auth was used (a cookie and an XSRF token were handed out); neither they nor the
+    // password is in any file under the state dir.
+    let mut secrets = h.session_secrets();
+    assert!(!secrets.is_empty(), "the executor logged in with a session");
+    secrets.push(simulator::DEFAULT_PASSWORD.to_string());
+    let mut stack = vec![state.clone()];
+    let mut files = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            files += 1;
+            let bytes = std::fs::read(&p).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            for secret in &secrets {
+                assert!(
+                    !text.contains(secret.as_str()),
+                    "{} holds a secret",
+                    p.display()
+                );
+            }
+        }
     }
+    assert!(files >= 2, "journal and log at least");
     h.shutdown().await;
 }
 

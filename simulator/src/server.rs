@@ -123,6 +123,16 @@ impl SimHandle {
         lock(&self.shared.state).dump()
     }
 
+    /// The session ids and XSRF tokens this manager has handed out (live sessions), so that a
+    /// test can check that none of them reached a file the tool wrote.
+    pub fn session_secrets(&self) -> Vec<String> {
+        lock(&self.shared.state)
+            .sessions
+            .iter()
+            .flat_map(|(sid, s)| [sid.clone(), s.xsrf.clone()])
+            .collect()
+    }
+
     /// Stop serving and wait until the server task has finished.
     pub async fn shutdown(self) {
         let _ = self.shared.shutdown.send(true);
