@@ -47,6 +47,11 @@ fn demo_runs_end_to_end_and_writes_no_secret() {
                     "{} contains a login form",
                     p.display()
                 );
+                assert!(
+                    !text.contains("JSESSIONID="),
+                    "{} contains a session cookie",
+                    p.display()
+                );
             }
         }
     }
