@@ -84,17 +84,7 @@ async fn audit_apply_status_rollback_through_the_cli() {
 
     // Apply with JSON events.
     let o = tokio::task::block_in_place(|| {
-        bin(&[
-            "apply",
-            plan,
-            "--nsx",
-            url,
-            "--state-dir",
-            state,
-            "--kubeconfig",
-            kc,
-            "--json",
-        ])
+        bin(&[&apply_args(plan, url, state, kc)[..], &["--json"]].concat())
     });
     assert_eq!(
         o.status.code(),
@@ -193,6 +183,19 @@ async fn seeded_with_plan(d: &std::path::Path) -> (simulator::SimHandle, String,
     )
 }
 
+fn apply_args<'a>(plan: &'a str, url: &'a str, state: &'a str, kc: &'a str) -> [&'a str; 8] {
+    [
+        "apply",
+        plan,
+        "--nsx",
+        url,
+        "--state-dir",
+        state,
+        "--kubeconfig",
+        kc,
+    ]
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -210,18 +213,7 @@ async fn refused_applies_exit_3_and_send_nothing() {
     let (h, plan, kc) = seeded_with_plan(d.path()).await;
     let url = h.base_url();
     let apply = |plan: &str, state: &str| {
-        tokio::task::block_in_place(|| {
-            bin(&[
-                "apply",
-                plan,
-                "--nsx",
-                url.as_str(),
-                "--state-dir",
-                state,
-                "--kubeconfig",
-                &kc,
-            ])
-        })
+        tokio::task::block_in_place(|| bin(&apply_args(plan, url.as_str(), state, &kc)))
     };
     let state = d.path().join("state");
     let state = state.to_str().unwrap();
@@ -301,19 +293,7 @@ async fn progress_bars_only_on_a_terminal_and_colour_only_without_no_color() {
 
     // On a terminal with NO_COLOR: bars per stage, no colour.
     let (code, shown) = tokio::task::block_in_place(|| {
-        on_a_terminal(
-            &[
-                "apply",
-                &plan,
-                "--nsx",
-                url.as_str(),
-                "--state-dir",
-                state,
-                "--kubeconfig",
-                &kc,
-            ],
-            true,
-        )
+        on_a_terminal(&apply_args(&plan, url.as_str(), state, &kc), true)
     });
     assert_eq!(code, Some(0), "{shown}");
     for stage in ["prepare", "import", "update", "verify"] {
@@ -342,18 +322,7 @@ async fn progress_bars_only_on_a_terminal_and_colour_only_without_no_color() {
     let url = h.base_url();
     let state = d.path().join("state");
     let state = state.to_str().unwrap();
-    let o = tokio::task::block_in_place(|| {
-        bin(&[
-            "apply",
-            &plan,
-            "--nsx",
-            url.as_str(),
-            "--state-dir",
-            state,
-            "--kubeconfig",
-            &kc,
-        ])
-    });
+    let o = tokio::task::block_in_place(|| bin(&apply_args(&plan, url.as_str(), state, &kc)));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let err = text(&o.stderr);
     assert!(!err.contains('\r') && !err.contains('\u{1b}'), "{err:?}");

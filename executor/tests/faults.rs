@@ -89,6 +89,37 @@ impl Setup {
     fn batch_id(&self, t: MigrationType) -> String {
         first_of_type(&self.plan, t)
     }
+    /// The first LOGICAL_PORT batch fails its precheck, and the first rollback request that
+    /// follows meets `action` (with `status` for "status").
+    async fn fail_import_and_first_rollback(&self, name: &str, action: &str, status: Option<u16>) {
+        let victim = self.batch_id(MigrationType::LogicalPort);
+        set_migration_faults(&self.h, json!({"precheck_fail": [victim]})).await;
+        let mut r = rule(
+            name,
+            "POST",
+            "/api/v1/migration/mp-to-policy/rollback",
+            None,
+            action,
+        );
+        if let Some(code) = status {
+            r["status"] = json!(code);
+        }
+        r["times"] = json!(1);
+        add_fault(&self.h, r).await;
+    }
+    /// `rollback` finishes what a failed rollback left (exit 0, no migration record left,
+    /// nothing imported); then, without faults, the plan applies cleanly.
+    async fn rollback_command_finishes(&self) {
+        let submits = self.submits();
+        let out = executor::rollback(&rollback_opts(&self.h, &self.state))
+            .await
+            .expect("not refused");
+        assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+        assert_eq!(self.coordinator_records(), 0);
+        assert_eq!(self.submits(), submits, "the rollback imported nothing");
+        set_migration_faults(&self.h, json!({})).await;
+        finish_ok(self).await;
+    }
     fn updates(&self) -> usize {
         self.plan
             .steps
@@ -406,18 +437,8 @@ async fn stop_mode_keeps_imports_exit_1_and_rerun_continues_forward() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_failure_exits_1_and_next_apply_continues_the_rollback() {
     let s = setup().await;
-    let victim = s.batch_id(MigrationType::LogicalPort);
-    set_migration_faults(&s.h, json!({"precheck_fail": [victim]})).await;
-    let mut r = rule(
-        "rollback-down",
-        "POST",
-        "/api/v1/migration/mp-to-policy/rollback",
-        None,
-        "status",
-    );
-    r["status"] = json!(500);
-    r["times"] = json!(1);
-    add_fault(&s.h, r).await;
+    s.fail_import_and_first_rollback("rollback-down", "status", Some(500))
+        .await;
     let out = s.apply().await;
     assert_eq!(out.exit_code, EXIT_MIXED, "{}", out.message);
     assert!(out.message.contains("rollback FAILED"), "{}", out.message);
@@ -866,18 +887,9 @@ async fn verify_transient_read_faults_are_absorbed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_timeout_exits_1_and_rollback_resends_it() {
     let s = setup().await;
-    let victim = s.batch_id(MigrationType::LogicalPort);
-    set_migration_faults(&s.h, json!({"precheck_fail": [victim]})).await;
     // The rollback request gets no answer; it is sent once, with its own (long) timeout.
-    let mut hang = rule(
-        "rollback-hang",
-        "POST",
-        "/api/v1/migration/mp-to-policy/rollback",
-        None,
-        "hang",
-    );
-    hang["times"] = json!(1);
-    add_fault(&s.h, hang).await;
+    s.fail_import_and_first_rollback("rollback-hang", "hang", None)
+        .await;
     let out = s
         .apply_with(|o| o.poll.done_timeout = Duration::from_secs(1))
         .await;
@@ -885,15 +897,7 @@ async fn rollback_timeout_exits_1_and_rollback_resends_it() {
     assert_eq!(out.exit_code, EXIT_MIXED, "{}", out.message);
     assert!(s.coordinator_records() > 0);
     // `rollback` reads what is still migrated and sends the rollback again.
-    let submits = s.submits();
-    let out = executor::rollback(&rollback_opts(&s.h, &s.state))
-        .await
-        .expect("not refused");
-    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
-    assert_eq!(s.coordinator_records(), 0);
-    assert_eq!(s.submits(), submits, "the rollback imported nothing");
-    set_migration_faults(&s.h, json!({})).await;
-    finish_ok(&s).await;
+    s.rollback_command_finishes().await;
     s.h.shutdown().await;
 }
 
@@ -993,18 +997,9 @@ async fn workflow_done_failure_exits_1_and_rerun_finishes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_busy_exits_1_and_rollback_absorbs_read_faults() {
     let s = setup().await;
-    let victim = s.batch_id(MigrationType::LogicalPort);
-    set_migration_faults(&s.h, json!({"precheck_fail": [victim]})).await;
     // The rollback request is sent once (it can run long): busy fails this rollback.
-    let mut busy = rule(
-        "rollback-busy",
-        "POST",
-        "/api/v1/migration/mp-to-policy/rollback",
-        None,
-        "busy",
-    );
-    busy["times"] = json!(1);
-    add_fault(&s.h, busy).await;
+    s.fail_import_and_first_rollback("rollback-busy", "busy", None)
+        .await;
     let out = s.apply().await;
     assert_eq!(s.fired("rollback-busy"), 1);
     assert_eq!(out.exit_code, EXIT_MIXED, "{}", out.message);
@@ -1037,17 +1032,9 @@ async fn rollback_busy_exits_1_and_rollback_absorbs_read_faults() {
     r429["status"] = json!(429);
     r429["times"] = json!(1);
     add_fault(&s.h, json!({"rules": [r503, reset, r429]})).await;
-    let submits = s.submits();
-    let out = executor::rollback(&rollback_opts(&s.h, &s.state))
-        .await
-        .expect("not refused");
-    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    s.rollback_command_finishes().await;
     for f in ["status-503", "list-reset", "list-429"] {
         assert!(s.fired(f) >= 1, "fault {f} never fired");
     }
-    assert_eq!(s.coordinator_records(), 0);
-    assert_eq!(s.submits(), submits, "the rollback imported nothing");
-    set_migration_faults(&s.h, json!({})).await;
-    finish_ok(&s).await;
     s.h.shutdown().await;
 }
