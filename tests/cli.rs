@@ -157,3 +157,111 @@ fn errors_never_echo_credentials_from_the_manager_address() {
     assert!(all.contains("must not carry credentials"));
     assert!(!all.contains("not-a-real-secret"), "{all}");
 }
+
+fn inventory() -> PathBuf {
+    repo().join("examples/inventories/small-cluster")
+}
+
+/// A writable copy of the example inventory in `dir`.
+fn inventory_copy(dir: &std::path::Path) -> PathBuf {
+    let target = dir.join("inventory");
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(inventory())
+        .arg(&target)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    target
+}
+
+/// `plan` with `args` after `--out`: refused with exit 3, a message on stderr containing each of
+/// `expect`, no panic, and no plan written.
+fn plan_refused(args: &[&str], expect: &[&str]) {
+    let dir = tempdir();
+    let out_path = dir.path().join("plan.toml");
+    let mut all = vec!["plan", "--out", out_path.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = run(&all, &[]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+    for e in expect {
+        assert!(err.contains(e), "{args:?}: stderr lacks {e:?}: {err}");
+    }
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    assert!(
+        text(&out.stdout).is_empty(),
+        "{args:?}: errors go to stderr only"
+    );
+    assert!(!out_path.exists(), "{args:?}: a plan was written");
+}
+
+#[test]
+fn plan_refuses_bad_inputs_naming_file_and_line_and_writes_nothing() {
+    let dir = tempdir();
+    let inv = inventory();
+    let inv = inv.to_str().unwrap();
+
+    // A missing inventory directory.
+    plan_refused(
+        &["--inventory", "/nonexistent/inventory"],
+        &["/nonexistent/inventory: cannot read"],
+    );
+
+    // Malformed YAML in the user spec: the file and the line.
+    let spec = dir.path().join("bad-spec.yaml");
+    let good =
+        std::fs::read_to_string(repo().join("examples/inventories/small-cluster/user-spec.yaml"))
+            .unwrap();
+    let line = good.lines().position(|l| l == "version: 1").unwrap() + 1;
+    std::fs::write(&spec, good.replacen("version: 1\n", "version: [1\n", 1)).unwrap();
+    let spec_line = format!("line {line} ");
+    plan_refused(
+        &["--inventory", inv, "--user-spec", spec.to_str().unwrap()],
+        &["bad-spec.yaml:", &spec_line],
+    );
+
+    // An unknown key in the user spec: the file, the key and its line.
+    let typo = dir.path().join("typo-spec.yaml");
+    let line = good
+        .lines()
+        .position(|l| l == "    product: vanilla")
+        .unwrap()
+        + 1;
+    std::fs::write(
+        &typo,
+        good.replacen("    product: vanilla\n", "    prodcut: vanilla\n", 1),
+    )
+    .unwrap();
+    let typo_line = format!("line {line} ");
+    plan_refused(
+        &["--inventory", inv, "--user-spec", typo.to_str().unwrap()],
+        &["typo-spec.yaml:", "unknown field `prodcut`", &typo_line],
+    );
+
+    // Missing --rules and --user-spec files.
+    plan_refused(
+        &["--inventory", inv, "--rules", "/nonexistent/rules.toml"],
+        &["/nonexistent/rules.toml: cannot read"],
+    );
+    plan_refused(
+        &["--inventory", inv, "--user-spec", "/nonexistent/spec.yaml"],
+        &["/nonexistent/spec.yaml: cannot read"],
+    );
+
+    // A malformed snapshot JSON file: the file, line and column.
+    let copy = inventory_copy(dir.path());
+    let pools = copy.join("nsx/ip-pools.json");
+    let json = std::fs::read_to_string(&pools).unwrap();
+    let line = json
+        .lines()
+        .position(|l| l.contains("\"results\""))
+        .unwrap()
+        + 1;
+    std::fs::write(&pools, json.replacen("\"results\"", "\"results\" oops", 1)).unwrap();
+    let at = format!("ip-pools.json:{line}:");
+    plan_refused(
+        &["--inventory", copy.to_str().unwrap()],
+        &[&at, "invalid JSON"],
+    );
+}

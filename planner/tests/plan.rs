@@ -213,14 +213,20 @@ fn bad_inputs_name_the_file_and_field() {
         t.replace("version: 1\n", "version: [1\n")
     });
     let err = try_plan_dir(f.path(), None).unwrap_err().to_string();
-    assert!(err.contains("user-spec.yaml"), "{err}");
+    // The example spec's `version: 1` is on line 4 (after three comment lines).
+    assert!(
+        err.contains("user-spec.yaml: ") && err.contains("line 4 column 10"),
+        "{err}"
+    );
     let f = Fixture::new();
     f.edit_text("user-spec.yaml", |t| {
         t.replace("    product: vanilla\n", "    prodcut: vanilla\n")
     });
     let err = try_plan_dir(f.path(), None).unwrap_err().to_string();
     assert!(
-        err.contains("user-spec.yaml") && err.contains("prodcut"),
+        err.contains("user-spec.yaml: ")
+            && err.contains("line 7 column 5")
+            && err.contains("unknown field `prodcut`"),
         "{err}"
     );
 
