@@ -233,6 +233,16 @@ fn phase_counts(plan: &Plan, phase: Phase) -> String {
     }
 }
 
+/// Findings as the text `show` prints them (no colour), one entry each.
+pub fn findings(findings: &[Finding]) -> String {
+    let text = Text { color: false };
+    let mut o = String::new();
+    for f in findings {
+        text.finding(&mut o, f);
+    }
+    o
+}
+
 struct Text {
     color: bool,
 }
