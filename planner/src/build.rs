@@ -1095,8 +1095,23 @@ fn order_and_batch(
                 ctx.finding(
                     Severity::Error,
                     "import-order-conflict",
-                    Subject { resource_type: o.resource_type.clone(), id: o.manager_id.clone(), display_name: Some(o.display_name.clone()) },
-                    format!("{} ({}) refers to {} ({}), which is imported later by the rules' type order.", o.display_name, entries[e].mtype.as_str(), entries[d].resource.display_name, entries[d].mtype.as_str()),
+                    Subject {
+                        resource_type: o.resource_type.clone(),
+                        id: o.manager_id.clone(),
+                        display_name: Some(o.display_name.clone()),
+                    },
+                    format!(
+                        "{} ({}) refers to {} ({}), {}.",
+                        o.display_name,
+                        entries[e].mtype.as_str(),
+                        entries[d].resource.display_name,
+                        entries[d].mtype.as_str(),
+                        if rank(entries[d].mtype) == usize::MAX {
+                            "a type missing from the rules' import order"
+                        } else {
+                            "which is imported later by the rules' type order"
+                        }
+                    ),
                     "Reorder [import] order in the rules file, or remove the reference.",
                 );
             } else {
