@@ -149,6 +149,18 @@ fn check_rules_and_findings(plan: &Plan, out: &mut Vec<Problem>) {
     }
     // Rules referenced by changes must be explained in [[rules]].
     for (i, step) in plan.steps.iter().enumerate() {
+        if let Action::ImportBatch(b) = &step.action {
+            for (j, r) in b.resources.iter().enumerate() {
+                if let Some(rule) = &r.rule
+                    && !rule_ids.contains(rule.as_str())
+                {
+                    out.push(problem(
+                        format!("/steps/{i}/action/resources/{j}/rule"),
+                        format!("rule `{rule}` is not listed in [[rules]]"),
+                    ));
+                }
+            }
+        }
         if let Action::PolicyUpdate(u) = &step.action {
             let base = format!("/steps/{i}/action");
             let mut refs: Vec<(String, &str)> = Vec::new();

@@ -464,6 +464,38 @@ pub struct ImportResource {
     pub metadata: Vec<KeyValue>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub linked_ids: Vec<KeyValue>,
+    /// Why the object is imported (for reviewers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<ImportScope>,
+    /// The rule (listed in `[[rules]]`) that chose `policy_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+/// Why an object is part of the import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImportScope {
+    /// It carries the cluster's tag (`ncp/cluster`): NCP created it for this cluster.
+    Cluster,
+    /// The user spec names it as a shared resource of the cluster.
+    UserSpec,
+    /// An untagged (admin-created) port of a logical switch the user spec names.
+    SharedSwitchPort,
+    /// Ports, routes or uplinks of a router in scope, imported as the router's configuration.
+    RouterConfig,
+}
+
+impl ImportScope {
+    /// How a reviewer reads it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ImportScope::Cluster => "cluster tag",
+            ImportScope::UserSpec => "named in the user spec",
+            ImportScope::SharedSwitchPort => "port of a shared switch",
+            ImportScope::RouterConfig => "configuration of its router",
+        }
+    }
 }
 
 /// An NSX tag.

@@ -142,6 +142,19 @@ fn import_target(r: &crate::plan::ImportResource) -> &str {
         .unwrap_or("(Policy id chosen by NSX)")
 }
 
+/// Why an object is imported and which rule chose its Policy id, e.g.
+/// `cluster tag; id by rule policy-id/ncp-owned-mp-id` (empty for plans that do not say).
+fn import_why(r: &crate::plan::ImportResource) -> String {
+    let mut parts = Vec::new();
+    if let Some(s) = r.scope {
+        parts.push(s.describe().to_string());
+    }
+    if let Some(rule) = &r.rule {
+        parts.push(format!("id by rule {rule}"));
+    }
+    parts.join("; ")
+}
+
 fn tag_line(t: &Tag) -> String {
     format!("{} = {}", t.scope, t.tag)
 }
@@ -383,9 +396,15 @@ impl Text {
             Action::ImportBatch(b) => {
                 for r in &b.resources {
                     let target = import_target(r);
+                    let why = import_why(r);
+                    let why = if why.is_empty() {
+                        why
+                    } else {
+                        format!("    [{why}]")
+                    };
                     let _ = writeln!(
                         o,
-                        "      {} \"{}\" {} -> {}",
+                        "      {} \"{}\" {} -> {}{why}",
                         r.resource_type, r.display_name, r.manager_id, target
                     );
                 }
@@ -528,9 +547,15 @@ fn markdown(plan: &Plan) -> String {
                 Action::ImportBatch(b) => {
                     for r in &b.resources {
                         let target = import_target(r);
+                        let why = import_why(r);
+                        let why = if why.is_empty() {
+                            why
+                        } else {
+                            format!(" ({})", md_escape(&why))
+                        };
                         let _ = writeln!(
                             o,
-                            "  - {} \"{}\" `{}` → `{}`",
+                            "  - {} \"{}\" `{}` → `{}`{why}",
                             r.resource_type,
                             md_escape(&r.display_name),
                             r.manager_id,

@@ -7,8 +7,8 @@ use petgraph::algo::toposort;
 use petgraph::graphmap::DiGraphMap;
 
 use plan_schema::{
-    Action, FORMAT_VERSION, Finding, Header, ImportBatch, ImportResource, Input, KeyValue,
-    MigrationKind, MigrationType, Phase, Plan, RuleRef, Severity, Step, Subject, Summary,
+    Action, FORMAT_VERSION, Finding, Header, ImportBatch, ImportResource, ImportScope, Input,
+    KeyValue, MigrationKind, MigrationType, Phase, Plan, RuleRef, Severity, Step, Subject, Summary,
 };
 
 use crate::error::PlanError;
@@ -70,6 +70,9 @@ pub(crate) struct Ctx<'a> {
     pub scope: BTreeMap<usize, bool>,
     /// Policy id each imported object gets, by object index.
     pub policy_ids: HashMap<usize, String>,
+    /// Why each object in scope is imported, and the rule that chose its Policy id (for reviewers).
+    pub scope_why: HashMap<usize, ImportScope>,
+    pub id_rule: HashMap<usize, &'static str>,
     /// IP pool built from each IP block subnet (NCP tags the pool with `ncp/subnet_id`).
     pub pool_of_subnet: HashMap<&'a str, usize>,
     /// Objects that name a logical router in `logical_router_id` (ports, routes, NAT rules).
@@ -358,6 +361,8 @@ pub fn build_plan(inputs: &PlanInputs<'_>, opts: &PlanOptions) -> Result<Plan, P
         rules_used: BTreeMap::new(),
         scope: BTreeMap::new(),
         policy_ids: HashMap::new(),
+        scope_why: HashMap::new(),
+        id_rule: HashMap::new(),
         pool_of_subnet: HashMap::new(),
         on_router: HashMap::new(),
     };
@@ -378,6 +383,7 @@ pub fn build_plan(inputs: &PlanInputs<'_>, opts: &PlanOptions) -> Result<Plan, P
         for (list, r) in c.shared_resources.entries() {
             if let Some(i) = resolve_shared(&mut ctx, list, r) {
                 ctx.scope.insert(i, true);
+                ctx.scope_why.insert(i, ImportScope::UserSpec);
                 shared_policy_ids.insert(i, r.policy_id.clone());
             }
         }
@@ -399,6 +405,7 @@ pub fn build_plan(inputs: &PlanInputs<'_>, opts: &PlanOptions) -> Result<Plan, P
             && !o.already_in_policy()
         {
             ctx.scope.insert(i, true);
+            ctx.scope_why.insert(i, ImportScope::SharedSwitchPort);
             shared_policy_ids.insert(i, None);
         }
     }
@@ -412,6 +419,7 @@ pub fn build_plan(inputs: &PlanInputs<'_>, opts: &PlanOptions) -> Result<Plan, P
             continue;
         }
         ctx.scope.entry(i).or_insert(false);
+        ctx.scope_why.entry(i).or_insert(ImportScope::Cluster);
     }
     if already > 0 {
         ctx.finding(
@@ -469,6 +477,7 @@ pub fn build_plan(inputs: &PlanInputs<'_>, opts: &PlanOptions) -> Result<Plan, P
         };
         if migration_type(o).is_some() {
             ctx.use_rule(rule, description);
+            ctx.id_rule.insert(i, rule);
         }
         ctx.policy_ids.insert(i, pid);
     }
@@ -735,6 +744,8 @@ fn make_entry(
             policy_path,
             metadata,
             linked_ids,
+            scope: ctx.scope_why.get(&i).copied(),
+            rule: ctx.id_rule.get(&i).map(|r| r.to_string()),
         },
         needs,
         group,
@@ -825,6 +836,8 @@ fn synthesize_router_entries(ctx: &mut Ctx<'_>, entries: &mut Vec<Entry>) {
                         policy_path: None,
                         metadata,
                         linked_ids: Vec::new(),
+                        scope: Some(ImportScope::RouterConfig),
+                        rule: None,
                     },
                     needs: port_objects,
                     group: None,
@@ -846,6 +859,8 @@ fn synthesize_router_entries(ctx: &mut Ctx<'_>, entries: &mut Vec<Entry>) {
                             policy_path: None,
                             metadata: Vec::new(),
                             linked_ids: vec![kv("TIER0", router.id.clone())],
+                            scope: Some(ImportScope::RouterConfig),
+                            rule: None,
                         },
                         needs: vec![ri],
                         group: None,
@@ -864,6 +879,8 @@ fn synthesize_router_entries(ctx: &mut Ctx<'_>, entries: &mut Vec<Entry>) {
                         policy_path: None,
                         metadata: Vec::new(),
                         linked_ids: Vec::new(),
+                        scope: Some(ImportScope::RouterConfig),
+                        rule: None,
                     },
                     needs: Vec::new(),
                     group: None,
@@ -919,6 +936,8 @@ fn synthesize_allocations(ctx: &mut Ctx<'_>, entries: &mut Vec<Entry>) {
                     policy_path: Some(format!("/infra/ip-pools/{pool_pid}/ip-allocations/{pid}")),
                     metadata: Vec::new(),
                     linked_ids: vec![kv("IPPOOL", pool_obj.id.clone())],
+                    scope: Some(ImportScope::UserSpec),
+                    rule: Some("policy-id/user-spec-allocation".into()),
                 },
                 needs: vec![pool],
                 group: None,

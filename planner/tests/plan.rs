@@ -23,6 +23,63 @@ fn example_plan_snapshot() {
 }
 
 #[test]
+fn every_change_of_the_example_plan_says_why() {
+    let plan = plan_dir(&example_dir(), None);
+    let rules: BTreeSet<&str> = plan.rules.iter().map(|r| r.id.as_str()).collect();
+    let mut imports = 0;
+    for step in &plan.steps {
+        match &step.action {
+            Action::ImportBatch(b) => {
+                for r in &b.resources {
+                    imports += 1;
+                    assert!(
+                        r.scope.is_some(),
+                        "{}: {} has no scope",
+                        step.id,
+                        r.manager_id
+                    );
+                    // A Policy id the planner chose names its rule; one NSX chooses has none.
+                    assert_eq!(
+                        r.policy_id.is_some(),
+                        r.rule.is_some(),
+                        "{}: {}",
+                        step.id,
+                        r.manager_id
+                    );
+                    if let Some(rule) = &r.rule {
+                        assert!(rules.contains(rule.as_str()), "{rule} not in [[rules]]");
+                    }
+                }
+            }
+            Action::PolicyUpdate(u) => {
+                assert!(u.tags_add.iter().all(|t| rules.contains(t.rule.as_str())));
+                assert!(
+                    u.tags_remove
+                        .iter()
+                        .all(|t| rules.contains(t.rule.as_str()))
+                );
+                if let Some(d) = &u.display_name {
+                    assert!(rules.contains(d.rule.as_str()));
+                }
+            }
+            Action::DfwSectionCreate(c) => assert!(!c.reason.is_empty()),
+            Action::DfwSectionMove(m) => assert!(!m.reason.is_empty()),
+            Action::DfwRuleMove(m) => assert!(!m.reason.is_empty()),
+        }
+    }
+    assert!(imports > 50, "{imports}");
+    // `show` prints each imported object's reason on its line.
+    let text = render::show(&plan, Format::Text { color: false });
+    let import_lines = text.lines().filter(|l| l.contains(" -> ")).count();
+    let with_reason = text
+        .lines()
+        .filter(|l| l.contains(" -> ") && l.trim_end().ends_with(']'))
+        .count();
+    assert_eq!(import_lines, imports);
+    assert_eq!(with_reason, imports);
+}
+
+#[test]
 fn same_inputs_give_a_byte_identical_plan() {
     let a = plan_schema::write::to_toml(&plan_dir(&example_dir(), None), None).unwrap();
     let b = plan_schema::write::to_toml(&plan_dir(&example_dir(), None), None).unwrap();
