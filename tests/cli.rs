@@ -189,6 +189,7 @@ fn plan_refused(args: &[&str], expect: &[&str]) {
         assert!(err.contains(e), "{args:?}: stderr lacks {e:?}: {err}");
     }
     assert!(!err.contains("panicked"), "{args:?}: {err}");
+    assert!(!err.contains("<input>"), "{args:?}: names no file: {err}");
     assert!(
         text(&out.stdout).is_empty(),
         "{args:?}: errors go to stderr only"
@@ -215,7 +216,7 @@ fn plan_refuses_bad_inputs_naming_file_and_line_and_writes_nothing() {
             .unwrap();
     let line = good.lines().position(|l| l == "version: 1").unwrap() + 1;
     std::fs::write(&spec, good.replacen("version: 1\n", "version: [1\n", 1)).unwrap();
-    let spec_line = format!("line {line} ");
+    let spec_line = format!("line {line},");
     plan_refused(
         &["--inventory", inv, "--user-spec", spec.to_str().unwrap()],
         &["bad-spec.yaml:", &spec_line],
@@ -233,7 +234,7 @@ fn plan_refuses_bad_inputs_naming_file_and_line_and_writes_nothing() {
         good.replacen("    product: vanilla\n", "    prodcut: vanilla\n", 1),
     )
     .unwrap();
-    let typo_line = format!("line {line} ");
+    let typo_line = format!("line {line},");
     plan_refused(
         &["--inventory", inv, "--user-spec", typo.to_str().unwrap()],
         &["typo-spec.yaml:", "unknown field `prodcut`", &typo_line],

@@ -134,9 +134,18 @@ impl UserSpec {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<UserSpec, PlanError> {
-        let spec: UserSpec = serde_saphyr::from_str(text).map_err(|e| PlanError::UserSpec {
-            path: path.to_path_buf(),
-            message: e.to_string(),
+        let spec: UserSpec = serde_saphyr::from_str(text).map_err(|e| {
+            // The YAML library's excerpt names its source `<input>`; the file and line are in our
+            // own message, so take the message without it.
+            let message = e.without_snippet().to_string();
+            PlanError::UserSpec {
+                path: path.to_path_buf(),
+                message: message
+                    .strip_prefix("error: ")
+                    .unwrap_or(&message)
+                    .trim_end()
+                    .to_string(),
+            }
         })?;
         if spec.version != 1 {
             return Err(PlanError::UserSpec {

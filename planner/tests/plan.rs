@@ -272,7 +272,7 @@ fn bad_inputs_name_the_file_and_field() {
     let err = try_plan_dir(f.path(), None).unwrap_err().to_string();
     // The example spec's `version: 1` is on line 4 (after three comment lines).
     assert!(
-        err.contains("user-spec.yaml: ") && err.contains("line 4 column 10"),
+        err.contains("user-spec.yaml: ") && err.contains("line 4, column 10"),
         "{err}"
     );
     let f = Fixture::new();
@@ -282,7 +282,7 @@ fn bad_inputs_name_the_file_and_field() {
     let err = try_plan_dir(f.path(), None).unwrap_err().to_string();
     assert!(
         err.contains("user-spec.yaml: ")
-            && err.contains("line 7 column 5")
+            && err.contains("line 7, column 5")
             && err.contains("unknown field `prodcut`"),
         "{err}"
     );
