@@ -295,7 +295,7 @@ fn port_tags(ctx: &mut Ctx<'_>) {
 
 fn duplicate_policy_ids(ctx: &mut Ctx<'_>, entries: &[Entry]) {
     let mut seen: HashMap<&str, &Entry> = HashMap::new();
-    let mut dups: Vec<(String, String, String, String)> = Vec::new();
+    let mut dups: Vec<(String, String, String, String, String)> = Vec::new();
     for e in entries {
         let Some(path) = e.resource.policy_path.as_deref() else {
             continue;
@@ -307,15 +307,16 @@ fn duplicate_policy_ids(ctx: &mut Ctx<'_>, entries: &[Entry]) {
                 path.to_string(),
                 e.resource.resource_type.clone(),
                 e.resource.manager_id.clone(),
+                e.resource.display_name.clone(),
                 first.resource.manager_id.clone(),
             ));
         }
     }
-    for (path, rt, id, other) in dups {
+    for (path, rt, id, name, other) in dups {
         ctx.finding(
             Severity::Error,
             "duplicate-policy-id",
-            subj(&rt, &id, None),
+            subj(&rt, &id, Some(&name)),
             format!("Manager objects {other} and {id} would both become {path}."),
             "Give one of them another Policy id (policy_id in the user spec), or rename it if ids come from display names.",
         );
@@ -337,15 +338,16 @@ fn duplicate_policy_ids(ctx: &mut Ctx<'_>, entries: &[Entry]) {
                 path.to_string(),
                 e.resource.resource_type.clone(),
                 e.resource.manager_id.clone(),
+                e.resource.display_name.clone(),
                 owner.to_string(),
             ));
         }
     }
-    for (path, rt, id, owner) in taken {
+    for (path, rt, id, name, owner) in taken {
         ctx.finding(
             Severity::Error,
             "policy-id-taken",
-            subj(&rt, &id, None),
+            subj(&rt, &id, Some(&name)),
             format!("{path} already belongs to the Policy object promoted from {owner}."),
             "Choose another Policy id for this object (policy_id in the user spec).",
         );
