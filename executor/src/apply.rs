@@ -511,10 +511,16 @@ pub async fn rollback(opts: &RollbackOptions) -> Result<Outcome, ExecError> {
         }
         Err(e) => {
             let _ = ctx.step_failed(crate::progress::IMPORT_WORKFLOW, "rollback", &e);
-            (
-                EXIT_MIXED,
-                format!("rollback FAILED: {e}. Re-run `rollback` (or `apply`) to continue it"),
-            )
+            let message = if current(&ctx).rolling_back {
+                format!("rollback FAILED: {e}. Re-run `rollback` (or `apply`) to continue it")
+            } else {
+                // Failed before its first intent: the journal still points forward, so `apply`
+                // would import, not roll back.
+                format!(
+                    "the rollback could not start: {e}. Nothing was rolled back; re-run `rollback` when the manager answers"
+                )
+            };
+            (EXIT_MIXED, message)
         }
     };
     let out = finish(&ctx, code, message, Vec::new());

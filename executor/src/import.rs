@@ -580,6 +580,13 @@ async fn rollback_newest_first(ctx: &Ctx, records: &[MigrationRecord]) -> Result
     ordered.sort_by_key(|r| std::cmp::Reverse(r.seq));
     let mut n = 0;
     for (i, r) in ordered.into_iter().enumerate() {
+        // Before the first intent, the manager is read: if it cannot be, the rollback has not
+        // started and the journal still points forward (the caller says so).
+        let first_status = if i == 0 {
+            Some(status(ctx).await?)
+        } else {
+            None
+        };
         // The intent is durable before anything is sent: from here on a re-run continues the
         // rollback instead of importing.
         ctx.record(JournalEvent::RollbackIntent {
@@ -587,9 +594,8 @@ async fn rollback_newest_first(ctx: &Ctx, records: &[MigrationRecord]) -> Result
             migration_type: r.migration_type,
             manager_ids: r.manager_ids.clone(),
         })?;
-        if i == 0 {
+        if let Some(s) = first_status {
             // The coordinator must not hold a plan (reference 10: abort first).
-            let s = status(ctx).await?;
             if !matches!(overall(&s), "SUCCESS" | "NOT_STARTED") {
                 if overall(&s) == "IN_PROGRESS" {
                     settle(ctx, IMPORT_WORKFLOW).await?;

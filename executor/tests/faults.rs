@@ -635,6 +635,19 @@ async fn manager_restart_mid_import_is_survived_by_rerunning() {
     // The rollback the failed import calls for could not even read the manager: nothing was
     // rolled back, and the next run goes forward.
     assert!(messages[0].contains("could not start"), "{}", messages[0]);
+
+    // The same after a batch was recorded: the manager goes away after the importer's second
+    // read of migrated-resources (between batches, nothing submitted and unrecorded).
+    let mut r = rule(
+        "restart-between-batches",
+        "GET",
+        "/api/v1/migration/migrated-resources",
+        None,
+        "exit",
+    );
+    r["nth"] = json!([2]);
+    let messages = restart_on(r, None, &[1, 0]).await;
+    assert!(messages[0].contains("could not start"), "{}", messages[0]);
 }
 
 /// The manager serves the request `exit_rule` matches, then goes away, and comes back with its
@@ -670,7 +683,9 @@ async fn restart_on(
         h.request_log().iter().any(|r| r["fault"] == name.as_str()),
         "the exit rule {name} fired"
     );
-    h.wait().await;
+    tokio::time::timeout(Duration::from_secs(30), h.wait())
+        .await
+        .expect("the manager went away");
     // The manager comes back with its persisted state (another port, same data).
     let mut cfg = sim_config();
     cfg.inventory = None;
@@ -876,9 +891,22 @@ async fn verify_transient_read_faults_are_absorbed() {
         .apply_with(|o| o.nsx.timeout = Duration::from_secs(1))
         .await;
     assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    // Each fired once, after the updates (in verify, not in the import).
+    let log = s.h.request_log();
+    let first_patch = log
+        .iter()
+        .find(|r| r["method"] == "PATCH")
+        .and_then(|r| r["seq"].as_u64())
+        .unwrap();
     for kind in kinds {
         let name = format!("verify-{kind}");
         assert_eq!(rule_fired(&s.h, &name).await, 1, "{name}");
+        if let Some(r) = log.iter().find(|r| r["fault"] == name.as_str()) {
+            assert!(
+                r["seq"].as_u64().unwrap() > first_patch,
+                "{name} fired early: {r}"
+            );
+        }
     }
     finish_ok(&s).await;
     s.h.shutdown().await;

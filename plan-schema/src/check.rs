@@ -151,12 +151,17 @@ fn check_rules_and_findings(plan: &Plan, out: &mut Vec<Problem>) {
     for (i, step) in plan.steps.iter().enumerate() {
         if let Action::ImportBatch(b) = &step.action {
             for (j, r) in b.resources.iter().enumerate() {
-                if let Some(rule) = &r.rule
-                    && !rule_ids.contains(rule.as_str())
-                {
+                let Some(rule) = &r.rule else { continue };
+                let pointer = format!("/steps/{i}/action/resources/{j}/rule");
+                if !rule_ids.contains(rule.as_str()) {
                     out.push(problem(
-                        format!("/steps/{i}/action/resources/{j}/rule"),
+                        pointer,
                         format!("rule `{rule}` is not listed in [[rules]]"),
+                    ));
+                } else if r.policy_id.is_none() {
+                    out.push(problem(
+                        pointer,
+                        format!("rule `{rule}` names no Policy id: the object has no `policy_id`"),
                     ));
                 }
             }

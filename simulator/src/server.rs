@@ -36,8 +36,6 @@ pub struct Shared {
     pub faults: Mutex<Faults>,
     jitter_rng: Mutex<SplitMix64>,
     requests: AtomicU64,
-    /// An `exit` fault fired: the manager goes away once that request is answered.
-    exit_requested: std::sync::atomic::AtomicBool,
     shutdown: watch::Sender<bool>,
     pub kill: crate::conn::KillSwitch,
 }
@@ -196,7 +194,6 @@ pub async fn start(config: Arc<SimConfig>, st: State) -> Result<SimHandle, SimEr
         limits: Mutex::new(LimitState::default()),
         faults: Mutex::new(faults),
         requests: AtomicU64::new(0),
-        exit_requested: std::sync::atomic::AtomicBool::new(false),
         shutdown: tx,
         kill: kill.clone(),
     });
@@ -508,7 +505,8 @@ async fn handle_any(
         user: String::new(),
     };
 
-    let (reply, fault_name) = process(&shared, &mut req, peer, k8s.as_deref()).await;
+    let mut exit = false;
+    let (reply, fault_name) = process(&shared, &mut req, peer, k8s.as_deref(), &mut exit).await;
 
     let mut entry = json!({
         "seq": seq,
@@ -535,11 +533,9 @@ async fn handle_any(
         log_entry(&shared, entry);
     }
 
-    if shared.config.exit_after_requests.is_some_and(|n| seq >= n)
-        || shared
-            .exit_requested
-            .load(std::sync::atomic::Ordering::SeqCst)
-    {
+    // After this request's reply is built (graceful shutdown still delivers it): the manager
+    // goes away after its n-th request, or after the request an `exit` fault fired on.
+    if exit || shared.config.exit_after_requests.is_some_and(|n| seq >= n) {
         let _ = shared.shutdown.send(true);
     }
 
@@ -556,12 +552,14 @@ async fn handle_any(
     }
 }
 
-/// Returns the reply (None when the connection was reset/dropped) and the name of a fired fault.
+/// Returns the reply (None when the connection was reset/dropped) and the name of a fired fault;
+/// sets `exit` when an `exit` fault fired (the manager goes away once this reply is built).
 async fn process(
     shared: &Arc<Shared>,
     req: &mut Req,
     peer: SocketAddr,
     k8s: Option<&str>,
+    exit: &mut bool,
 ) -> (Option<Reply>, Option<String>) {
     if req.path.starts_with("/_sim/") && k8s.is_none() {
         return (Some(crate::faults::control(shared, req)), None);
@@ -575,9 +573,7 @@ async fn process(
         match f.action {
             FaultAction::Status(e) => return (Some(error_reply(&e)), fault_name),
             FaultAction::Delay(d) => tokio::time::sleep(d).await,
-            FaultAction::Exit => shared
-                .exit_requested
-                .store(true, std::sync::atomic::Ordering::SeqCst),
+            FaultAction::Exit => *exit = true,
             FaultAction::Reset => {
                 shared.kill.kill(peer, true);
                 return (None, fault_name);
@@ -587,13 +583,15 @@ async fn process(
                 return (None, fault_name);
             }
             FaultAction::Hang => {
-                // Never answer; the client's timeout fires. Ends when the server shuts down.
+                // Never answer; the client's timeout fires. When the server shuts down, the
+                // connection is dropped, as a restarting manager's would be.
                 let mut rx = shared.shutdown.subscribe();
                 while !*rx.borrow() {
                     if rx.changed().await.is_err() {
                         break;
                     }
                 }
+                shared.kill.kill(peer, false);
                 return (None, fault_name);
             }
         }
