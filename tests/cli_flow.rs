@@ -30,34 +30,10 @@ fn json_lines(o: &Output) -> Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_apply_status_rollback_through_the_cli() {
-    let repo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let h = Simulator::start(SimConfig {
-        inventory: Some(repo.join("examples/inventories/small-cluster")),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
     let d = tempfile::tempdir().unwrap();
-    let kubeconfig = d.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, h.kubeconfig()).unwrap();
-    let kc = kubeconfig.to_str().unwrap();
     // The plan, made by the CLI from the inventory the simulator was seeded with.
-    let plan = d.path().join("plan.toml");
-    let plan = plan.to_str().unwrap();
-    let inventory = repo.join("examples/inventories/small-cluster");
-    let o = bin(&[
-        "plan",
-        "--inventory",
-        inventory.to_str().unwrap(),
-        "--out",
-        plan,
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let (h, plan, kc) = seeded_with_plan(d.path()).await;
+    let (plan, kc) = (plan.as_str(), kc.as_str());
     let state = d.path().join("state");
     let state = state.to_str().unwrap();
     let url = h.base_url();
