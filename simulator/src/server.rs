@@ -121,8 +121,8 @@ impl SimHandle {
         lock(&self.shared.state).dump()
     }
 
-    /// The session ids and XSRF tokens this manager has handed out (live sessions), so that a
-    /// test can check that none of them reached a file the tool wrote.
+    /// The session ids and XSRF tokens of the live sessions (a logged-out session is gone), so
+    /// that a test can check that none of them reached a file the tool wrote.
     pub fn session_secrets(&self) -> Vec<String> {
         lock(&self.shared.state)
             .sessions
