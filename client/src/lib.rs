@@ -5,6 +5,8 @@
 //!   leaf thumbprint; typed NSX errors with retry/stale/not-found classification; bounded
 //!   exponential backoff with jitter honouring `Retry-After`; client-wide concurrency and rate
 //!   limits; cursor paging for list and search APIs.
+//! * [`search_escape`]: a value made into one literal term of a search API query.
+//! * [`NsxVersion`]: NSX's dotted version numbers, parsed and compared.
 //! * [`Kubectl`]: `kubectl get ... -o json` with kubeconfig/context, bounded by a timeout.
 //!
 //! It knows nothing about migrations: planner and executor build on it.
@@ -23,8 +25,10 @@ mod error;
 mod kubectl;
 mod nsx;
 mod retry;
+mod search;
 mod secret;
 mod tls;
+mod version;
 
 pub use error::{COORDINATOR_BUSY, ClientError, NsxApiError, RelatedError};
 pub use kubectl::{KubeResource, Kubectl, KubectlError};
@@ -33,8 +37,10 @@ pub use nsx::{
     parse_base_url,
 };
 pub use retry::{JitterSource, RateLimiter, RetryPolicy, SeededJitter};
+pub use search::search_escape;
 pub use secret::{Credentials, CredentialsError, Secret};
 pub use tls::{ClientCertificate, TlsOptions, client_config, parse_thumbprint, thumbprint_of};
+pub use version::{NsxVersion, NsxVersionError};
 
 /// Re-exported so callers can build requests without depending on reqwest directly.
 pub use reqwest::Method;
