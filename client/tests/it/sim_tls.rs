@@ -1,27 +1,21 @@
 //! The client against the simulator's own HTTPS listener (`tls: true`, generated self-signed
 //! certificate): pin by thumbprint, trust as a CA file, refuse by default.
 
-mod common;
-
+use crate::common::*;
 use client::{ClientError, NsxClient, TlsOptions};
-use common::*;
 use serde_json::json;
 use simulator::SimConfig;
 
 async fn start_tls() -> simulator::SimHandle {
     start(SimConfig {
-        inventory: Some(sim_fixture("mini")),
         tls: true,
-        ..SimConfig::default()
+        ..mini_config()
     })
     .await
 }
 
 fn with_tls(h: &simulator::SimHandle, tls: TlsOptions) -> NsxClient {
-    let mut cfg = config_for(&h.base_url());
-    cfg.tls = tls;
-    cfg.retry = fast_retry(2);
-    NsxClient::new(cfg).unwrap()
+    tls_client(&h.base_url(), tls)
 }
 
 #[tokio::test]

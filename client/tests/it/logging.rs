@@ -1,14 +1,22 @@
 //! Everything the client and its HTTP stack log at TRACE level is free of secrets, and retries
-//! are logged at debug. (Own test binary: it installs the global subscriber.)
-
-mod common;
+//! are logged at debug.
+//!
+//! This test installs the process's global tracing subscriber (and, through it, the `log`
+//! bridge that reqwest's log records go through), so it is the only test in this binary that
+//! may do so. Other tests run in parallel threads of the same process, so the subscriber keeps
+//! only events emitted on this test's thread. That is all of this test's logging: it runs on a
+//! current-thread runtime, where the client, hyper's connection tasks and the simulator's server
+//! tasks all run (the URLs are IP literals, so no resolver thread is involved).
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use client::{ClientError, Credentials, NsxClient};
-use common::*;
 use serde_json::json;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::prelude::*;
+
+use crate::common::*;
 
 #[derive(Clone, Default)]
 struct Buf(Arc<Mutex<Vec<u8>>>);
@@ -23,15 +31,23 @@ impl Write for Buf {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "current_thread")]
 async fn logs_carry_no_secrets() {
     let buf = Buf::default();
     let b2 = buf.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || b2.clone())
+    let this_test = std::thread::current().id();
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(move || b2.clone())
+                .with_filter(filter_fn(move |_| std::thread::current().id() == this_test)),
+        )
         .init();
+    assert_eq!(
+        tracing::level_filters::LevelFilter::current(),
+        tracing::level_filters::LevelFilter::TRACE
+    );
 
     let h = start_mini().await;
     add_faults(

@@ -1,14 +1,12 @@
 //! The real kubectl (/usr/bin/kubectl) against the simulator's Kubernetes API, plus the error
 //! paths (missing binary, failing kubectl, timeout, bad resource names).
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::common::*;
 use client::{KubeResource, Kubectl, KubectlError};
-use common::*;
 use serde_json::Value;
 
 fn names(list: &Value) -> Vec<String> {
@@ -108,10 +106,7 @@ async fn lists_every_resource_through_real_kubectl() {
 
 #[tokio::test]
 async fn unreachable_api_server_reports_kubectl_stderr() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = unused_port();
     let dir = tempfile::tempdir().unwrap();
     let kc = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {{}}\n"

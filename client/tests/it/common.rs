@@ -1,11 +1,12 @@
 //! Shared helpers: start the simulator on 127.0.0.1, build clients, inject faults.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use client::{Credentials, NsxClient, NsxConfig, Request, RetryPolicy, SeededJitter};
+use client::{
+    AuthMode, Credentials, NsxClient, NsxConfig, Request, RetryPolicy, SeededJitter, TlsOptions,
+};
 use serde_json::{Value, json};
 use simulator::{SimConfig, SimHandle, Simulator};
 
@@ -25,16 +26,30 @@ pub async fn start(config: SimConfig) -> SimHandle {
     Simulator::start(config).await.expect("simulator starts")
 }
 
-pub async fn start_mini() -> SimHandle {
-    start(SimConfig {
+/// The simulator seeded with the `mini` inventory; tests change the other fields.
+pub fn mini_config() -> SimConfig {
+    SimConfig {
         inventory: Some(sim_fixture("mini")),
+        ..SimConfig::default()
+    }
+}
+
+pub async fn start_mini() -> SimHandle {
+    start(mini_config()).await
+}
+
+/// The simulator seeded with `n` IP sets tagged for cluster `big` (snapshot written to `dir`).
+pub async fn start_big(dir: &Path, n: usize) -> SimHandle {
+    big_inventory(dir, n);
+    start(SimConfig {
+        inventory: Some(dir.to_path_buf()),
         ..SimConfig::default()
     })
     .await
 }
 
 /// Write an inventory snapshot with `n` IP sets tagged for cluster `big` into `dir`.
-pub fn big_inventory(dir: &Path, n: usize) {
+fn big_inventory(dir: &Path, n: usize) {
     std::fs::create_dir_all(dir.join("nsx")).unwrap();
     std::fs::write(
         dir.join("metadata.json"),
@@ -97,12 +112,31 @@ pub fn client_for(h: &SimHandle) -> NsxClient {
     NsxClient::new(config_for(&h.base_url())).expect("client builds")
 }
 
+/// A client for `url` with basic authentication (no session create in the request log).
+pub fn basic_client(url: &str) -> NsxClient {
+    let mut cfg = config_for(url);
+    cfg.auth = AuthMode::Basic;
+    NsxClient::new(cfg).expect("client builds")
+}
+
+/// A client for `url` (https) with these TLS options and 2 attempts (TLS failures are final).
+pub fn tls_client(url: &str, tls: TlsOptions) -> NsxClient {
+    let mut cfg = config_for(url);
+    cfg.tls = tls;
+    cfg.retry = fast_retry(2);
+    NsxClient::new(cfg).expect("client builds")
+}
+
+/// A loopback port with nothing listening on it (bound, then released).
+pub fn unused_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
 /// Install fault rules through the simulator's control endpoint (no auth on /_sim/).
 pub async fn add_faults(h: &SimHandle, rules: Value) {
     // Basic auth: no session create shows up in the request log for control calls.
-    let mut cfg = config_for(&h.base_url());
-    cfg.auth = client::AuthMode::Basic;
-    let c = NsxClient::new(cfg).unwrap();
+    let c = basic_client(&h.base_url());
     c.send(Request::post("/_sim/faults").json(json!({ "rules": rules })))
         .await
         .expect("fault rules accepted");

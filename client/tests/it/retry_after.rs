@@ -1,14 +1,12 @@
 //! `Retry-After` and timeouts, against a canned-response HTTP/1.1 server on 127.0.0.1 (the
 //! simulator does not send Retry-After) and the simulator's "hang" fault.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use client::{AuthMode, ClientError, NsxClient, Request};
-use common::*;
+use crate::common::*;
+use client::{ClientError, NsxClient, Request};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -60,12 +58,6 @@ fn response(status: &str, extra: &str, body: &str) -> String {
     )
 }
 
-fn basic_client(addr: std::net::SocketAddr) -> NsxClient {
-    let mut cfg = config_for(&format!("http://{addr}"));
-    cfg.auth = AuthMode::Basic;
-    NsxClient::new(cfg).unwrap()
-}
-
 const TOO_MANY: &str = r#"{"error_code":429,"error_message":"Client 'admin' exceeded request rate of 100 per second.","module_name":"common-services"}"#;
 const VERSION: &str = r#"{"node_version":"4.1.2.0.0.1"}"#;
 
@@ -76,7 +68,10 @@ async fn retry_after_beyond_the_budget_is_not_waited_for() {
         response("200 OK", "", VERSION),
     ])
     .await;
-    let err = basic_client(addr).node_version().await.unwrap_err();
+    let err = basic_client(&format!("http://{addr}"))
+        .node_version()
+        .await
+        .unwrap_err();
     let api = err.api().expect("the 429 itself");
     assert_eq!(api.http_status, 429);
     assert_eq!(api.retry_after, Some(Duration::from_secs(3600)));
@@ -93,7 +88,10 @@ async fn retry_after_within_the_budget_is_honoured() {
     ])
     .await;
     assert_eq!(
-        basic_client(addr).node_version().await.unwrap(),
+        basic_client(&format!("http://{addr}"))
+            .node_version()
+            .await
+            .unwrap(),
         "4.1.2.0.0.1"
     );
     assert_eq!(count.load(Ordering::SeqCst), 3);

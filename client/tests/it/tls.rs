@@ -2,14 +2,11 @@
 //! certificates in tests/fixtures/tls, made with openssl for these tests only) in front of the
 //! simulator's plain-HTTP listener.
 
-mod common;
-
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 
+use crate::common::*;
 use client::{ClientCertificate, ClientError, NsxClient, TlsOptions, thumbprint_of};
-use common::*;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
@@ -105,10 +102,7 @@ async fn tls_proxy(backend: SocketAddr, mode: Mode) -> SocketAddr {
 }
 
 fn https_client(addr: SocketAddr, tls: TlsOptions) -> NsxClient {
-    let mut cfg = config_for(&format!("https://127.0.0.1:{}", addr.port()));
-    cfg.tls = tls;
-    cfg.retry = fast_retry(2);
-    NsxClient::new(cfg).unwrap()
+    tls_client(&format!("https://127.0.0.1:{}", addr.port()), tls)
 }
 
 fn server_thumbprint() -> String {
@@ -331,7 +325,6 @@ fn bad_pem_files_are_named() {
     })
     .unwrap_err();
     assert!(e.to_string().contains("server.key"), "{e}");
-    let _ = Path::new("");
 }
 
 #[tokio::test]

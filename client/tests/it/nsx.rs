@@ -1,12 +1,10 @@
 //! NsxClient against the simulator over real HTTP on 127.0.0.1.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::*;
 use client::{AuthMode, ClientError, Credentials, NsxClient, Request};
-use common::*;
 use serde_json::{Value, json};
 use simulator::SimConfig;
 
@@ -133,9 +131,7 @@ async fn wrong_password_fails_fast_without_echoing_it() {
 #[tokio::test]
 async fn basic_auth_and_convenience_calls() {
     let h = start_mini().await;
-    let mut cfg = config_for(&h.base_url());
-    cfg.auth = AuthMode::Basic;
-    let c = NsxClient::new(cfg).unwrap();
+    let c = basic_client(&h.base_url());
     assert_eq!(c.node_version().await.unwrap(), "3.2.1.2.0.19283847");
     let st = c.coordinator_status().await.unwrap();
     assert!(st.is_running(), "{st:?}");
@@ -211,12 +207,7 @@ async fn concurrent_callers_share_one_session() {
 #[tokio::test]
 async fn list_all_pages_through_more_than_1000_objects() {
     let dir = tempfile::tempdir().unwrap();
-    big_inventory(dir.path(), 2345);
-    let h = start(SimConfig {
-        inventory: Some(dir.path().to_path_buf()),
-        ..SimConfig::default()
-    })
-    .await;
+    let h = start_big(dir.path(), 2345).await;
     let c = client_for(&h);
     let mut progress = Vec::new();
     let all = c
@@ -261,12 +252,7 @@ async fn list_all_pages_through_more_than_1000_objects() {
 #[tokio::test]
 async fn search_all_pages_with_numeric_cursors() {
     let dir = tempfile::tempdir().unwrap();
-    big_inventory(dir.path(), 2100);
-    let h = start(SimConfig {
-        inventory: Some(dir.path().to_path_buf()),
-        ..SimConfig::default()
-    })
-    .await;
+    let h = start_big(dir.path(), 2100).await;
     let c = client_for(&h);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s2 = seen.clone();
@@ -477,14 +463,13 @@ async fn stale_revision_is_classified() {
 async fn client_concurrency_limit_keeps_under_the_managers_limit() {
     // The simulated manager allows 4 outstanding requests per client and answers slowly.
     let mk = |client_concurrency| SimConfig {
-        inventory: Some(sim_fixture("mini")),
         latency: Duration::from_millis(40),
         limits: simulator::Limits {
             client_rate_per_sec: 0,
             client_concurrency,
             global_concurrency: 0,
         },
-        ..SimConfig::default()
+        ..mini_config()
     };
     async fn burst(h: &simulator::SimHandle, limit: usize) -> (usize, usize) {
         let mut cfg = config_for(&h.base_url());
@@ -521,13 +506,12 @@ async fn client_concurrency_limit_keeps_under_the_managers_limit() {
 #[tokio::test]
 async fn client_rate_limit_keeps_under_the_managers_rate() {
     let h = start(SimConfig {
-        inventory: Some(sim_fixture("mini")),
         limits: simulator::Limits {
             client_rate_per_sec: 15,
             client_concurrency: 0,
             global_concurrency: 0,
         },
-        ..SimConfig::default()
+        ..mini_config()
     })
     .await;
     let mut cfg = config_for(&h.base_url());
@@ -599,10 +583,7 @@ async fn typed_responses_and_errors_name_the_request() {
 #[tokio::test]
 async fn unreachable_manager_is_a_connection_error() {
     // Bind then drop a listener to find a loopback port with nothing behind it.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = unused_port();
     let mut cfg = config_for(&format!("http://127.0.0.1:{port}"));
     cfg.retry = fast_retry(2);
     let c = NsxClient::new(cfg).unwrap();
@@ -613,6 +594,46 @@ async fn unreachable_manager_is_a_connection_error() {
         s.contains("connection failed") && !s.contains(&password()),
         "{s}"
     );
+}
+
+#[tokio::test]
+async fn escaped_values_find_exactly_their_object() {
+    let h = start_mini().await;
+    let c = client_for(&h);
+    // Each name is found by `display_name:<escaped>` alone; the decoys would match if a
+    // wildcard, an operator or a space in the searched value were read as syntax.
+    let names = [
+        "web (prod) && db",
+        "a:b/c [x] {y} ^2 ~1 \\ \"q\"",
+        "x*y",
+        "x?y",
+        "1+1=2 <3> !4 | 5 - 6",
+        "東京 大阪/名古屋",
+        "AND",
+        "NOT",
+    ];
+    let decoys = ["xzy", "web", "prod", "db", "东京", "and-or"];
+    for n in names.iter().chain(&decoys) {
+        c.post("/api/v1/ip-sets", &json!({"display_name": n}))
+            .await
+            .unwrap();
+    }
+    for n in names {
+        let q = format!(
+            "resource_type:IPSet AND display_name:{}",
+            client::search_escape(n)
+        );
+        let hits = c
+            .search_all(&q)
+            .await
+            .unwrap_or_else(|e| panic!("{q}: {e}"));
+        let found: Vec<&str> = hits
+            .iter()
+            .map(|o| o["display_name"].as_str().unwrap())
+            .collect();
+        assert_eq!(found, [n], "{q}");
+    }
+    h.shutdown().await;
 }
 
 #[tokio::test]
@@ -676,9 +697,8 @@ async fn manager_restart_loses_sessions_and_the_client_logs_in_again() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
     let first = start(SimConfig {
-        inventory: Some(sim_fixture("mini")),
         state_file: Some(state.clone()),
-        ..SimConfig::default()
+        ..mini_config()
     })
     .await;
     let addr = first.addr();
@@ -695,9 +715,8 @@ async fn manager_restart_loses_sessions_and_the_client_logs_in_again() {
     // Same address, state resumed from the state file, sessions gone.
     let second = start(SimConfig {
         listen: addr,
-        inventory: Some(sim_fixture("mini")),
         state_file: Some(state),
-        ..SimConfig::default()
+        ..mini_config()
     })
     .await;
     let id = created["id"].as_str().unwrap();
@@ -713,9 +732,8 @@ async fn manager_restart_loses_sessions_and_the_client_logs_in_again() {
     second.shutdown().await;
     let third = start(SimConfig {
         listen: addr,
-        inventory: Some(sim_fixture("mini")),
         state_file: Some(dir.path().join("state.json")),
-        ..SimConfig::default()
+        ..mini_config()
     })
     .await;
     let mut tasks = Vec::new();
