@@ -4,8 +4,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use plan_schema::{Severity, Subject};
 
-use crate::build::{Ctx, Entry, subject};
+use crate::context::{Context, subject};
+use crate::findings::Findings;
 use crate::model::Kind;
+use crate::requests::Entry;
+use crate::scope::Scope;
 use crate::userspec::Product;
 
 const NCP_IDLE_REMEDY: &str = "Run NCP in Manager mode again until it is idle (no create, update or delete), at least 10 minutes (NCP's longest retry interval), then collect and plan again.";
@@ -32,32 +35,35 @@ fn subj(resource_type: &str, id: &str, name: Option<&str>) -> Subject {
     }
 }
 
-pub(crate) fn run(ctx: &mut Ctx<'_>, entries: &[Entry]) {
-    versions(ctx);
-    coordinator(ctx);
-    ncp_running(ctx);
-    kubernetes_counterparts(ctx);
-    lb_rule_counts(ctx);
-    port_tags(ctx);
-    duplicate_policy_ids(ctx, entries);
-    snat_firewall_match(ctx);
-    other_clusters(ctx);
+/// Run every precheck, in a fixed order.
+pub(crate) fn run(ctx: &Context<'_>, scope: &Scope, entries: &[Entry]) -> Findings {
+    let mut f = Findings::new();
+    versions(ctx, &mut f);
+    coordinator(ctx, &mut f);
+    ncp_running(ctx, &mut f);
+    kubernetes_counterparts(ctx, scope, &mut f);
+    lb_rule_counts(ctx, scope, &mut f);
+    port_tags(ctx, scope, &mut f);
+    duplicate_policy_ids(ctx, entries, &mut f);
+    snat_firewall_match(ctx, scope, &mut f);
+    other_clusters(ctx, &mut f);
+    f
 }
 
-fn versions(ctx: &mut Ctx<'_>) {
+fn versions(ctx: &Context<'_>, f: &mut Findings) {
     let manager = ctx.manager_name();
     let min_nsx = ctx.rules.ncp.min_nsx_version.clone();
     match ctx.inv.metadata.as_ref().and_then(|m| m.nsx_version.clone()) {
         Some(v) => match version_at_least(&v, &min_nsx) {
             Some(true) => {}
-            Some(false) => ctx.finding(
+            Some(false) => f.add(
                 Severity::Error,
                 "nsx-version",
                 subj("NsxManager", &manager, None),
                 format!("NSX {v} is older than {min_nsx}, the minimum for importing NCP objects into Policy."),
                 "Upgrade NSX first.",
             ),
-            None => ctx.finding(
+            None => f.add(
                 Severity::Warning,
                 "nsx-version",
                 subj("NsxManager", &manager, None),
@@ -65,7 +71,7 @@ fn versions(ctx: &mut Ctx<'_>) {
                 "Check the NSX version by hand.",
             ),
         },
-        None => ctx.finding(
+        None => f.add(
             Severity::Warning,
             "nsx-version",
             subj("NsxManager", &manager, None),
@@ -93,7 +99,7 @@ fn versions(ctx: &mut Ctx<'_>) {
     match ctx.spec.and_then(|c| c.ncp_version.clone()) {
         Some(v) => {
             if version_at_least(&v, &min_ncp) == Some(false) {
-                ctx.finding(
+                f.add(
                     Severity::Error,
                     "ncp-version",
                     subj("Cluster", &cluster, None),
@@ -102,7 +108,7 @@ fn versions(ctx: &mut Ctx<'_>) {
                 );
             }
         }
-        None => ctx.finding(
+        None => f.add(
             Severity::Warning,
             "ncp-version",
             subj("Cluster", &cluster, None),
@@ -112,7 +118,7 @@ fn versions(ctx: &mut Ctx<'_>) {
     }
 }
 
-fn coordinator(ctx: &mut Ctx<'_>) {
+fn coordinator(ctx: &Context<'_>, f: &mut Findings) {
     let manager = ctx.manager_name();
     let state = ctx
         .inv
@@ -120,21 +126,21 @@ fn coordinator(ctx: &mut Ctx<'_>) {
         .as_ref()
         .and_then(|m| m.migration_coordinator.clone());
     match state.as_deref().map(str::to_ascii_uppercase).as_deref() {
-        Some("RUNNING") => ctx.finding(
+        Some("RUNNING") => f.add(
             Severity::Info,
             "coordinator-status",
             subj("NsxManager", &manager, None),
             "The migration coordinator was running when the inventory was collected.".into(),
             "None now; apply checks it again before any change.",
         ),
-        Some(other) => ctx.finding(
+        Some(other) => f.add(
             Severity::Warning,
             "coordinator-status",
             subj("NsxManager", &manager, None),
             format!("The migration coordinator was {other} when the inventory was collected."),
             "Start it on the manager you will apply against (`/etc/init.d/migration-coordinator start`, or `start service migration-coordinator`) before the window; apply refuses to start without it.",
         ),
-        None => ctx.finding(
+        None => f.add(
             Severity::Info,
             "coordinator-status",
             subj("NsxManager", &manager, None),
@@ -144,7 +150,7 @@ fn coordinator(ctx: &mut Ctx<'_>) {
     }
 }
 
-fn ncp_running(ctx: &mut Ctx<'_>) {
+fn ncp_running(ctx: &Context<'_>, f: &mut Findings) {
     let namespaces = ctx.rules.ncp.pod_namespaces.clone();
     let prefixes = ctx.rules.ncp.pod_name_prefixes.clone();
     let pods: Vec<(String, String, String)> = ctx
@@ -168,7 +174,7 @@ fn ncp_running(ctx: &mut Ctx<'_>) {
         .filter(|(_, _, phase)| phase == "Running" || phase == "Pending")
         .collect();
     for (ns, name, phase) in pods {
-        ctx.finding(
+        f.add(
             Severity::Error,
             "ncp-running",
             subj("Pod", &format!("{ns}/{name}"), Some(&name)),
@@ -178,8 +184,8 @@ fn ncp_running(ctx: &mut Ctx<'_>) {
     }
 }
 
-fn kubernetes_counterparts(ctx: &mut Ctx<'_>) {
-    let set = |stem: &str, ctx: &Ctx<'_>| -> BTreeSet<(String, String)> {
+fn kubernetes_counterparts(ctx: &Context<'_>, scope: &Scope, f: &mut Findings) {
+    let set = |stem: &str, ctx: &Context<'_>| -> BTreeSet<(String, String)> {
         ctx.inv
             .kube(stem)
             .iter()
@@ -202,13 +208,12 @@ fn kubernetes_counterparts(ctx: &mut Ctx<'_>) {
     let nps = set("networkpolicies", ctx);
     let services = set("services", ctx);
     let ingresses = set("ingresses", ctx);
-    let scope: Vec<usize> = ctx
-        .scope
+    let cluster_objects: Vec<usize> = scope
         .iter()
-        .filter(|(_, shared)| !**shared)
-        .map(|(&i, _)| i)
+        .filter(|&(_, shared)| !shared)
+        .map(|(i, _)| i)
         .collect();
-    for i in scope {
+    for i in cluster_objects {
         let o = ctx.obj(i);
         let ns = o.tag("ncp/project");
         let mut missing: Option<String> = None;
@@ -239,7 +244,7 @@ fn kubernetes_counterparts(ctx: &mut Ctx<'_>) {
         }
         if let Some(what) = missing {
             let cluster = ctx.cluster.clone();
-            ctx.finding(
+            f.add(
                 Severity::Error,
                 "k8s-counterpart-missing",
                 subject(o),
@@ -250,10 +255,9 @@ fn kubernetes_counterparts(ctx: &mut Ctx<'_>) {
     }
 }
 
-fn lb_rule_counts(ctx: &mut Ctx<'_>) {
+fn lb_rule_counts(ctx: &Context<'_>, scope: &Scope, f: &mut Findings) {
     let max = ctx.rules.ncp.max_lb_virtual_server_rules;
-    let scope: Vec<usize> = ctx.scope.keys().copied().collect();
-    for i in scope {
+    for i in scope.indexes() {
         let o = ctx.obj(i);
         if o.kind != Kind::LbVirtualServer {
             continue;
@@ -265,7 +269,7 @@ fn lb_rule_counts(ctx: &mut Ctx<'_>) {
             .map(Vec::len)
             .unwrap_or(0);
         if n > max {
-            ctx.finding(
+            f.add(
                 Severity::Error,
                 "lb-virtual-server-rules",
                 subject(o),
@@ -276,13 +280,12 @@ fn lb_rule_counts(ctx: &mut Ctx<'_>) {
     }
 }
 
-fn port_tags(ctx: &mut Ctx<'_>) {
+fn port_tags(ctx: &Context<'_>, scope: &Scope, f: &mut Findings) {
     let max = ctx.rules.ncp.max_port_tags;
-    let scope: Vec<usize> = ctx.scope.keys().copied().collect();
-    for i in scope {
+    for i in scope.indexes() {
         let o = ctx.obj(i);
         if o.kind == Kind::LogicalPort && o.tags.len() > max {
-            ctx.finding(
+            f.add(
                 Severity::Error,
                 "port-tag-count",
                 subject(o),
@@ -293,7 +296,7 @@ fn port_tags(ctx: &mut Ctx<'_>) {
     }
 }
 
-fn duplicate_policy_ids(ctx: &mut Ctx<'_>, entries: &[Entry]) {
+fn duplicate_policy_ids(ctx: &Context<'_>, entries: &[Entry], f: &mut Findings) {
     let mut seen: HashMap<&str, &Entry> = HashMap::new();
     let mut dups: Vec<(String, String, String, String, String)> = Vec::new();
     for e in entries {
@@ -313,7 +316,7 @@ fn duplicate_policy_ids(ctx: &mut Ctx<'_>, entries: &[Entry]) {
         }
     }
     for (path, rt, id, name, other) in dups {
-        ctx.finding(
+        f.add(
             Severity::Error,
             "duplicate-policy-id",
             subj(&rt, &id, Some(&name)),
@@ -344,7 +347,7 @@ fn duplicate_policy_ids(ctx: &mut Ctx<'_>, entries: &[Entry]) {
         }
     }
     for (path, rt, id, name, owner) in taken {
-        ctx.finding(
+        f.add(
             Severity::Error,
             "policy-id-taken",
             subj(&rt, &id, Some(&name)),
@@ -354,10 +357,9 @@ fn duplicate_policy_ids(ctx: &mut Ctx<'_>, entries: &[Entry]) {
     }
 }
 
-fn snat_firewall_match(ctx: &mut Ctx<'_>) {
+fn snat_firewall_match(ctx: &Context<'_>, scope: &Scope, f: &mut Findings) {
     let mut per_router: BTreeMap<String, usize> = BTreeMap::new();
-    let scope: Vec<usize> = ctx.scope.keys().copied().collect();
-    for i in scope {
+    for i in scope.indexes() {
         let o = ctx.obj(i);
         if o.kind == Kind::NatRule
             && o.str_field("action") == Some("SNAT")
@@ -380,7 +382,7 @@ fn snat_firewall_match(ctx: &mut Ctx<'_>) {
             ),
             None => (router.clone(), "LogicalRouter".into()),
         };
-        ctx.finding(
+        f.add(
             Severity::Warning,
             "snat-firewall-match",
             subj(&rt, &router, Some(&name)),
@@ -390,7 +392,7 @@ fn snat_firewall_match(ctx: &mut Ctx<'_>) {
     }
 }
 
-fn other_clusters(ctx: &mut Ctx<'_>) {
+fn other_clusters(ctx: &Context<'_>, f: &mut Findings) {
     let scope_tag = ctx.rules.ncp.cluster_tag_scope.clone();
     // Product of each cluster seen on this NSX: TKGi clusters carry pks/* tags (and pks-<id>
     // names), TAS foundations say so in ncp/coe (unverified value), the rest is vanilla.
@@ -432,7 +434,7 @@ fn other_clusters(ctx: &mut Ctx<'_>) {
             .iter()
             .map(|(c, p)| format!("{c} ({p})"))
             .collect();
-        ctx.finding(
+        f.add(
             Severity::Error,
             "shared-nsx-products",
             subj("NsxManager", &manager, None),
@@ -446,7 +448,7 @@ fn other_clusters(ctx: &mut Ctx<'_>) {
         .cloned()
         .collect();
     if !others.is_empty() {
-        ctx.finding(
+        f.add(
             Severity::Info,
             "other-clusters",
             subj("NsxManager", &manager, None),

@@ -4,25 +4,29 @@
 use std::collections::{BTreeSet, HashMap};
 
 use plan_schema::{
-    Action, DfwRuleMove, DfwSectionCreate, DfwSectionMove, Finding, InsertOp, Phase, RuleRef,
-    SectionRef, Severity, Step, Subject,
+    Action, DfwRuleMove, DfwSectionCreate, DfwSectionMove, Finding, InsertOp, Phase, SectionRef,
+    Severity, Step, Subject,
 };
 
-use crate::build::{Ctx, subject};
+use crate::context::{Context, subject};
+use crate::findings::{Findings, RulesUsed};
 use crate::model::{FwRule, Kind, MpObject};
 use crate::rules::Placement;
 
 #[derive(Debug, Default, Clone)]
 pub(crate) struct DfwPlan {
     pub steps: Vec<Step>,
-    pub findings: Vec<Finding>,
+    /// Errors about the sections in NCP's range.
+    pub range_findings: Findings,
+    /// What each planned move changes (each names its steps; kept as they are).
+    pub move_findings: Findings,
     /// Rules that leave their NCP section before it is imported.
     pub moved_rules: BTreeSet<String>,
     /// Import sequence of each NCP section (1-based, DFW order).
     pub sequence: HashMap<String, usize>,
     /// NCP section id -> prepare steps that must be done before the section is imported.
     pub section_deps: HashMap<String, Vec<String>>,
-    pub rules_used: Vec<RuleRef>,
+    pub rules_used: RulesUsed,
 }
 
 fn short(id: &str) -> &str {
@@ -59,8 +63,9 @@ fn finding(
     }
 }
 
-pub(crate) fn analyse(ctx: &mut Ctx<'_>, placement_override: Option<Placement>) -> DfwPlan {
+pub(crate) fn analyse(ctx: &Context<'_>, placement_override: Option<Placement>) -> DfwPlan {
     let mut plan = DfwPlan::default();
+    let mut moves: Vec<Finding> = Vec::new();
     let sections: Vec<&MpObject> = ctx
         .inv
         .objects
@@ -105,7 +110,7 @@ pub(crate) fn analyse(ctx: &mut Ctx<'_>, placement_override: Option<Placement>) 
             continue;
         }
         if let Some(other) = s.tag(&cluster_scope) {
-            ctx.finding(
+            plan.range_findings.add(
                 Severity::Error,
                 "dfw-other-cluster-in-range",
                 subject(s),
@@ -168,12 +173,7 @@ pub(crate) fn analyse(ctx: &mut Ctx<'_>, placement_override: Option<Placement>) 
                 "Admin sections found between NCP sections are moved just above NCP's range, keeping their relative order."
             }
         };
-        if !plan.rules_used.iter().any(|r| r.id == rule_id) {
-            plan.rules_used.push(RuleRef {
-                id: rule_id.into(),
-                description: description.into(),
-            });
-        }
+        plan.rules_used.use_rule(rule_id, description);
         plan.steps.push(Step {
             id: step_id.clone(),
             phase: Phase::Prepare,
@@ -186,7 +186,7 @@ pub(crate) fn analyse(ctx: &mut Ctx<'_>, placement_override: Option<Placement>) 
                 reason: format!("Admin section between NCP sections of {} (NCP prerequisite: move it outside NCP's range); rule {rule_id}.", ctx.cluster),
             }),
         });
-        plan.findings.push(finding(
+        moves.push(finding(
             "dfw-admin-section-in-ncp-range",
             subject(s),
             format!(
@@ -258,10 +258,10 @@ pub(crate) fn analyse(ctx: &mut Ctx<'_>, placement_override: Option<Placement>) 
                 last_above_step.clone().into_iter().collect(),
             ),
         };
-        plan.rules_used.push(RuleRef {
-            id: "dfw/user-rule-to-admin-section".into(),
-            description: "Rules that no NetworkPolicy explains and that NCP's principal identity did not write, found inside NCP sections, move to an admin section next to NCP's range.".into(),
-        });
+        plan.rules_used.use_rule(
+            "dfw/user-rule-to-admin-section",
+            "Rules that no NetworkPolicy explains and that NCP's principal identity did not write, found inside NCP sections, move to an admin section next to NCP's range.",
+        );
         plan.steps.push(Step {
             id: create_id.clone(),
             phase: Phase::Prepare,
@@ -305,7 +305,7 @@ pub(crate) fn analyse(ctx: &mut Ctx<'_>, placement_override: Option<Placement>) 
                 .create_user
                 .clone()
                 .unwrap_or_else(|| "an unknown user".into());
-            plan.findings.push(finding(
+            moves.push(finding(
                 "dfw-user-rule-in-ncp-section",
                 Subject { resource_type: "FirewallRule".into(), id: r.id.clone(), display_name: Some(r.display_name.clone()) },
                 format!(
@@ -321,5 +321,6 @@ pub(crate) fn analyse(ctx: &mut Ctx<'_>, placement_override: Option<Placement>) 
             ));
         }
     }
+    plan.move_findings = Findings::verbatim(moves);
     plan
 }

@@ -7,8 +7,18 @@ use plan_schema::{
     Action, DisplayNameChange, MigrationType, Phase, PolicyUpdate, Severity, Step, TagChange,
 };
 
-use crate::build::{Ctx, Entry, policy_resource_type, subject};
+use crate::context::{Context, subject};
+use crate::findings::{Findings, RulesUsed};
+use crate::mapping::policy_resource_type;
+use crate::requests::Entry;
 use crate::rules::RenameValue;
+
+/// What the update stage produces.
+pub(crate) struct Updates {
+    pub steps: Vec<Step>,
+    pub findings: Findings,
+    pub rules_used: RulesUsed,
+}
 
 fn index_suffix(name: &str) -> String {
     match name.rsplit_once('-') {
@@ -17,11 +27,9 @@ fn index_suffix(name: &str) -> String {
     }
 }
 
-pub(crate) fn plan_updates(
-    ctx: &mut Ctx<'_>,
-    entries: &[Entry],
-    import_steps: &[Step],
-) -> Vec<Step> {
+pub(crate) fn plan_updates(ctx: &Context<'_>, entries: &[Entry], import_steps: &[Step]) -> Updates {
+    let mut findings = Findings::new();
+    let mut rules_used = RulesUsed::default();
     // Which import step imports each manager id (of a regular, non-router-config entry).
     let mut step_of: HashMap<&str, &str> = HashMap::new();
     for s in import_steps {
@@ -48,8 +56,8 @@ pub(crate) fn plan_updates(
         }
     }
 
-    let tag_rules = ctx.rules.tag_rules.clone();
-    let name_rules = ctx.rules.display_name_rules.clone();
+    let tag_rules = &ctx.rules.tag_rules;
+    let name_rules = &ctx.rules.display_name_rules;
     let mut steps = Vec::new();
     for e in entries {
         let (Some(oi), Some(path), false) = (e.object, e.resource.policy_path.clone(), e.shared)
@@ -74,7 +82,7 @@ pub(crate) fn plan_updates(
             tags_add: Vec::new(),
             display_name: None,
         };
-        for rule in &tag_rules {
+        for rule in tag_rules {
             if !rule
                 .resource_types
                 .iter()
@@ -94,7 +102,7 @@ pub(crate) fn plan_updates(
                     RenameValue::PolicyId => pid_of.get(&t.tag).cloned(),
                 };
                 let Some(value) = value else {
-                    ctx.finding(
+                    findings.add(
                         Severity::Error,
                         "tag-not-inferable",
                         subject(o),
@@ -106,7 +114,7 @@ pub(crate) fn plan_updates(
                     );
                     continue;
                 };
-                ctx.use_rule(&rule.id, &rule.description);
+                rules_used.use_rule(&rule.id, &rule.description);
                 update.tags_remove.push(TagChange {
                     scope: t.scope.clone(),
                     tag: t.tag.clone(),
@@ -125,7 +133,7 @@ pub(crate) fn plan_updates(
                 }
             }
         }
-        for rule in &name_rules {
+        for rule in name_rules {
             if !rule
                 .resource_types
                 .iter()
@@ -145,7 +153,7 @@ pub(crate) fn plan_updates(
                 name = name.replace(&format!("{{tag:{}}}", t.scope), &t.tag);
             }
             if name.contains('{') {
-                ctx.finding(
+                findings.add(
                     Severity::Error,
                     "display-name-not-inferable",
                     subject(o),
@@ -155,7 +163,7 @@ pub(crate) fn plan_updates(
                 continue;
             }
             if name != o.display_name {
-                ctx.use_rule(&rule.id, &rule.description);
+                rules_used.use_rule(&rule.id, &rule.description);
                 update.display_name = Some(DisplayNameChange {
                     from: o.display_name.clone(),
                     to: name,
@@ -197,5 +205,9 @@ pub(crate) fn plan_updates(
             action: Action::PolicyUpdate(update),
         });
     }
-    steps
+    Updates {
+        steps,
+        findings,
+        rules_used,
+    }
 }
