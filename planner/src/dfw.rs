@@ -29,11 +29,12 @@ pub(crate) struct DfwPlan {
     pub rules_used: RulesUsed,
 }
 
+/// A UUID's first group, or the whole id when it does not look like a UUID (`get` never splits
+/// a character).
 fn short(id: &str) -> &str {
-    if id.len() == 36 && id.as_bytes()[8] == b'-' {
-        &id[..8]
-    } else {
-        id
+    match (id.len(), id.get(..8), id.get(8..9)) {
+        (36, Some(prefix), Some("-")) => prefix,
+        _ => id,
     }
 }
 
@@ -323,4 +324,21 @@ pub(crate) fn analyse(ctx: &Context<'_>, placement_override: Option<Placement>) 
     }
     plan.move_findings = Findings::verbatim(moves);
     plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short;
+
+    #[test]
+    fn short_ids_never_split_a_character() {
+        assert_eq!(short("34bde85b-42a6-4cd2-b214-3c59e9b27c69"), "34bde85b");
+        // 36 bytes with byte 8 inside "é", and with a multi-byte character before a '-'.
+        assert_eq!(
+            short("1d45595é2b38-40cf-a2b4-67be13dc085a"),
+            "1d45595é2b38-40cf-a2b4-67be13dc085a"
+        );
+        assert_eq!(short("1d4559é-2b38-40cf-a2b4-67be13dc085a"), "1d4559é");
+        assert_eq!(short("section-1"), "section-1");
+    }
 }

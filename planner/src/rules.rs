@@ -191,10 +191,11 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
+/// The first name quoted in backticks in `message`.
 fn quoted_name(message: &str) -> Option<String> {
-    let start = message.find('`')? + 1;
-    let end = start + message[start..].find('`')?;
-    Some(message[start..end].to_string())
+    let (_, rest) = message.split_once('`')?;
+    let (name, _) = rest.split_once('`')?;
+    Some(name.to_string())
 }
 
 fn find_key_line(text: &str, key: &str) -> Option<usize> {
@@ -223,4 +224,24 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
         .unwrap_or(0)
         + 1;
     (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_names_and_positions_never_split_a_character() {
+        assert_eq!(
+            quoted_name("unknown field `é1`, expected"),
+            Some("é1".into())
+        );
+        assert_eq!(quoted_name("no closing `quote"), None);
+        assert_eq!(quoted_name("none"), None);
+        // Offsets inside a multi-byte character count from its start.
+        let text = "a = 1\nbé = 2\n";
+        assert_eq!(line_col(text, 8), (2, 2));
+        assert_eq!(line_col(text, 9), (2, 3));
+        assert_eq!(line_col(text, 1000), (3, 1));
+    }
 }

@@ -185,10 +185,10 @@ pub(crate) fn plan_updates(ctx: &Context<'_>, entries: &[Entry], import_steps: &
             .unwrap_or("object")
             .trim_end_matches('s')
             .to_string();
-        let short = if o.id.len() == 36 {
-            &o.id[..8]
-        } else {
-            o.id.as_str()
+        // A UUID's first group; `get` keeps a 36-byte id whole when byte 8 is inside a character.
+        let short = match o.id.get(..8) {
+            Some(prefix) if o.id.len() == 36 => prefix,
+            _ => o.id.as_str(),
         };
         let mut id = format!("update/{kind}/{short}");
         if steps.iter().any(|s: &Step| s.id == id) {

@@ -585,3 +585,28 @@ fn several_admin_sections_keep_their_relative_order_when_moved() {
         }
     }
 }
+
+/// Update step ids shorten a 36-byte (UUID-sized) Manager id to its first 8 bytes; an id whose
+/// byte 8 falls inside a multi-byte character used to panic there.
+#[test]
+fn a_uuid_sized_id_with_a_multibyte_character_at_byte_8_is_planned() {
+    let old = "1d45595d-2b38-40cf-a2b4-67be13dc085a";
+    let new = "1d45595é2b38-40cf-a2b4-67be13dc085a";
+    assert_eq!(new.len(), 36);
+    assert!(!new.is_char_boundary(8));
+    let fx = Fixture::new();
+    // The virtual server and the LB service that lists it.
+    for file in ["nsx/lb-virtual-servers.json", "nsx/lb-services.json"] {
+        fx.edit_text(file, |t| {
+            assert!(t.contains(old), "{file}");
+            t.replace(old, new)
+        });
+    }
+    let plan = fx.plan();
+    let update = plan
+        .steps
+        .iter()
+        .find(|s| matches!(&s.action, Action::PolicyUpdate(u) if u.manager_id.as_deref() == Some(new)))
+        .expect("the virtual server's update step");
+    assert_eq!(update.id, format!("update/lb-virtual-server/{new}"));
+}
