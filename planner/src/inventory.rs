@@ -1,7 +1,7 @@
 //! Inventory snapshots (docs/inventory-format.md): loading with located errors, and the canonical
 //! fingerprints the plan records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -444,6 +444,8 @@ impl Inventory {
                 .map(|(s, _)| *s)
                 .chain(["ip-pool-allocations"]),
         )?;
+        // Firewall rule ids are unique across sections (a rule's moves are named by its id).
+        let mut rule_at: HashMap<String, String> = HashMap::new();
         for &(stem, kind) in NSX_FILES {
             let path = nsx_dir.join(format!("{stem}.json"));
             if !path.exists() {
@@ -451,12 +453,37 @@ impl Inventory {
             }
             let mut objects = Vec::new();
             let mut parts = Vec::new();
+            // An id listed twice (e.g. a listing taken while NSX changed) would be imported twice.
+            let mut id_at: HashMap<String, usize> = HashMap::new();
             for_each_result(&path, |i, raw| {
                 if let Some(id) = raw.get("id").and_then(Value::as_str) {
                     parts.push(plan_schema::fingerprint::nsx_part(kind.as_str(), id, &raw));
                 }
                 let obj = MpObject::from_json(kind, raw)
                     .map_err(|m| bad(&path, format!("/results/{i}"), m))?;
+                if let Some(first) = id_at.insert(obj.id.clone(), i) {
+                    return Err(bad(
+                        &path,
+                        format!("/results/{i}/id"),
+                        format!(
+                            "id `{}` is listed twice (also /results/{first}); collect the inventory again",
+                            obj.id
+                        ),
+                    ));
+                }
+                for (r, rule) in obj.rules.iter().enumerate() {
+                    let here = format!("/results/{i}/rules/{r}");
+                    if let Some(first) = rule_at.insert(rule.id.clone(), here.clone()) {
+                        return Err(bad(
+                            &path,
+                            format!("{here}/id"),
+                            format!(
+                                "rule id `{}` is listed twice (also {first}); collect the inventory again",
+                                rule.id
+                            ),
+                        ));
+                    }
+                }
                 objects.push(obj);
                 Ok(())
             })?;
