@@ -18,6 +18,13 @@
 /// * a value that is exactly `AND`, `OR` or `NOT` gets its first letter escaped (`\AND`): the
 ///   bare word is an operator, the escaped one the literal term.
 ///
+/// One limit no escaping lifts: Elasticsearch documents that `<` and `>` "can't be escaped at
+/// all" in `query_string`, because it looks for `>`, `>=`, `<`, `<=` at the start of a term
+/// after unescaping it. Inside a value they are harmless once escaped; a value that *starts*
+/// with one may still be read as an open range by an Elasticsearch-backed search, so a caller
+/// searching for such a value should not rely on the search alone (e.g. search by another field
+/// and compare the value itself).
+///
 /// Everything else, including any non-ASCII character, is copied unchanged: those are ordinary
 /// term characters, and escaping them gains nothing. The result is not URL-encoded; put it in a
 /// request with [`crate::Request::query`] (or [`crate::NsxClient::search_all`]), which encodes
