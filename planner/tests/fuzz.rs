@@ -499,9 +499,20 @@ enum SnapshotChange {
     Bytes(usize, Vec<Mutation>),
     /// Edit one file's JSON, keeping it parseable.
     Json(usize, Vec<JsonEdit>),
+    /// Give every UUID-shaped id of the snapshot a two-byte character across byte 8 (the id
+    /// keeps its 36 bytes), everywhere it occurs.
+    MultibyteIds(&'static str),
     /// Rename the n-th id or display name of a file to an odd string, everywhere it occurs in the
     /// snapshot (so references follow it).
     Rename(usize, usize, &'static str),
+}
+
+/// Changes for whole snapshots: those of single files, and multi-byte ids everywhere.
+fn whole_snapshot_change() -> impl Strategy<Value = SnapshotChange> {
+    prop_oneof![
+        7 => snapshot_change(),
+        1 => prop::sample::select(MULTIBYTE).prop_map(SnapshotChange::MultibyteIds),
+    ]
 }
 
 fn snapshot_change() -> impl Strategy<Value = SnapshotChange> {
@@ -521,6 +532,44 @@ fn snapshot_change() -> impl Strategy<Value = SnapshotChange> {
     ]
 }
 
+/// The snapshot with every UUID-shaped id given character `c` across byte 8, computed once.
+fn multibyte_ids(c: &'static str) -> &'static BTreeMap<String, Vec<u8>> {
+    static DONE: OnceLock<BTreeMap<&'static str, BTreeMap<String, Vec<u8>>>> = OnceLock::new();
+    &DONE.get_or_init(|| {
+        MULTIBYTE
+            .iter()
+            .map(|&c| {
+                let files = snapshot_files();
+                let mut ids = std::collections::BTreeSet::new();
+                for bytes in files.values() {
+                    let text = std::str::from_utf8(bytes).unwrap();
+                    for (i, _) in text.match_indices("\"id\": \"") {
+                        let id = text[i + 7..].split('"').next().unwrap_or_default();
+                        if id.len() == 36 && id.as_bytes()[8] == b'-' {
+                            ids.insert(id.to_string());
+                        }
+                    }
+                }
+                let garbled = files
+                    .iter()
+                    .map(|(rel, bytes)| {
+                        let mut text = String::from_utf8(bytes.clone()).unwrap();
+                        for id in &ids {
+                            // Bytes 7 and 8 become one two-byte character.
+                            text =
+                                text.replace(id.as_str(), &format!("{}{c}{}", &id[..7], &id[9..]));
+                        }
+                        (rel.clone(), text.into_bytes())
+                    })
+                    .collect();
+                (c, garbled)
+            })
+            .collect()
+    })[c]
+}
+
+const MULTIBYTE: &[&str] = &["é", "ж", "ß"];
+
 /// The changed files of a snapshot.
 fn changed_files(change: &SnapshotChange) -> BTreeMap<String, Vec<u8>> {
     let files = snapshot_files();
@@ -535,6 +584,7 @@ fn changed_files(change: &SnapshotChange) -> BTreeMap<String, Vec<u8>> {
             edit_json(&mut value, edits);
             BTreeMap::from([(rel.clone(), serde_json::to_vec_pretty(&value).unwrap())])
         }
+        SnapshotChange::MultibyteIds(c) => multibyte_ids(c).clone(),
         SnapshotChange::Rename(f, k, to) => {
             let text = String::from_utf8(files.values().nth(*f).unwrap().clone()).unwrap();
             let values: Vec<&str> = ["\"id\": \"", "\"display_name\": \""]
@@ -640,7 +690,7 @@ proptest! {
 
     /// The whole example snapshot with a change; what still loads is planned.
     #[test]
-    fn mutated_snapshots_load_or_name_the_file_and_plan_without_panic(change in snapshot_change()) {
+    fn mutated_snapshots_load_or_name_the_file_and_plan_without_panic(change in whole_snapshot_change()) {
         let files = changed_files(&change);
         SNAPSHOT.with(|snapshot| -> Result<(), TestCaseError> {
             let _restore = snapshot.write(&files);
