@@ -13,8 +13,12 @@
 //! # Ok(()) }
 //! ```
 
+// A library: nothing on stdout or stderr (the `sim` CLI front end prints; here, tracing).
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 mod api;
 mod conn;
+mod coordinator;
 mod faults;
 mod firewall;
 pub mod generate;
@@ -22,7 +26,6 @@ pub mod inventory;
 pub mod k8s;
 mod k8s_api;
 mod manager;
-mod migration;
 mod policy;
 mod search;
 mod server;

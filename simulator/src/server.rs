@@ -645,7 +645,7 @@ async fn process(
     let (reply, delay) = {
         let mut st = lock(&shared.state);
         let migration_faults = lock(&shared.faults).migration.clone();
-        crate::migration::tick(&mut st, cfg, &migration_faults);
+        crate::coordinator::tick(&mut st, cfg, &migration_faults);
         let result = route(&mut st, cfg, req, &migration_faults);
         let (reply, delay) = match result {
             Ok((r, d)) => (r, d),
@@ -680,7 +680,7 @@ fn route(
     let segs: Vec<&str> = req.segs.iter().map(String::as_str).collect();
     match segs.as_slice() {
         ["api", "v1", "migration", rest @ ..] => {
-            crate::migration::route(st, cfg, req, rest, mfaults)
+            crate::coordinator::route(st, cfg, req, rest, mfaults)
         }
         ["api", "v1", rest @ ..] => {
             crate::manager::route(st, req, rest).map(|r| (r, Duration::ZERO))

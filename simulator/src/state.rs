@@ -6,9 +6,9 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use crate::coordinator::MigrationState;
 use crate::inventory::{self, Inventory};
 use crate::k8s::K8sStore;
-use crate::migration::MigrationState;
 use crate::store::{Coll, KINDS, MpStore};
 use crate::util::SplitMix64;
 use crate::{DEFAULT_NSX_VERSION, SimConfig, SimError};
