@@ -1,5 +1,5 @@
-//! Shared helpers for the simulator's HTTP tests (real HTTP on 127.0.0.1).
-#![allow(dead_code)]
+//! Helpers shared by the test modules: fixtures, starting a simulator, an HTTP client, NSX error
+//! shape, and driving the migration coordinator as a client would.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,6 +11,11 @@ pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
+}
+
+/// The example inventory the CLI tests and the demo use (`examples/inventories/small-cluster`).
+pub fn example_inventory() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/inventories/small-cluster")
 }
 
 pub fn config_with(inventory: Option<PathBuf>) -> SimConfig {
@@ -160,4 +165,58 @@ pub fn assert_nsx_error(v: &Value) -> i64 {
         "related_errors missing: {v}"
     );
     v["error_code"].as_i64().expect("error_code")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Migration coordinator
+
+/// Poll status-summary until the overall status is PAUSED or SUCCESS (bounded).
+pub async fn wait_settled(c: &Client) -> Value {
+    let mut delay = Duration::from_millis(20);
+    for _ in 0..400 {
+        let (s, v) = c.get("/api/v1/migration/status-summary").await;
+        assert_eq!(s, 200, "{v}");
+        let o = v["overall_migration_status"].as_str().unwrap();
+        if o == "PAUSED" || o == "SUCCESS" {
+            return v;
+        }
+        assert_eq!(o, "IN_PROGRESS", "{v}");
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(80));
+    }
+    panic!("migration did not settle");
+}
+
+/// One batch as VNX drives it. Returns the status after precheck when it failed, else after migration.
+pub async fn run_batch(c: &Client, body: &Value) -> (bool, Value) {
+    let (s, v) = c.post("/api/v1/migration/mp-to-policy", body).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = c.post_empty("/api/v1/migration/plan?action=start").await;
+    assert_eq!(s, 200, "{v}");
+    let st = wait_settled(c).await;
+    assert_eq!(
+        st["component_status"][0]["component_type"],
+        "MP_TO_POLICY_PRECHECK"
+    );
+    if st["component_status"][0]["status"] == "FAILED" {
+        return (false, st);
+    }
+    assert_eq!(st["overall_migration_status"], "PAUSED", "{st}");
+    assert_eq!(st["component_status"][0]["status"], "SUCCESS");
+    assert_eq!(st["component_status"][1]["status"], "NOT_STARTED");
+    let (s, v) = c.post_empty("/api/v1/migration/plan?action=continue").await;
+    assert_eq!(s, 200, "{v}");
+    let st = wait_settled(c).await;
+    assert_eq!(
+        st["component_status"][1]["component_type"],
+        "MP_TO_POLICY_MIGRATION"
+    );
+    (st["component_status"][1]["status"] == "SUCCESS", st)
+}
+
+pub async fn must_succeed(c: &Client, body: &Value) {
+    let (ok, st) = run_batch(c, body).await;
+    assert!(ok, "batch {body} failed: {st}");
+    assert_eq!(st["overall_migration_status"], "SUCCESS");
+    assert_eq!(st["component_status"][1]["percent_complete"], 100.0);
 }

@@ -1,8 +1,6 @@
 //! Search API over HTTP: query forms, numeric cursors, result_count on the first page, limits.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn enc(q: &str) -> String {

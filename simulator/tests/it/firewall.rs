@@ -1,8 +1,6 @@
 //! Firewall sections and rules: evaluation order, insert operations, revise moves, 409 on stale.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const TOP: &str = "dd000000-0000-4000-8000-000000000000";

@@ -1,12 +1,10 @@
 //! The real `kubectl` (/usr/bin/kubectl) lists, gets, creates and deletes objects against the
 //! simulated Kubernetes API through a kubeconfig.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn kubectl(kubeconfig: &Path, args: &[&str]) -> (bool, String, String) {

@@ -2,12 +2,7 @@
 //! in dependency order, one type per batch as VNX does, then roll everything back in reverse and
 //! check the Manager objects are as before (markers removed, owners and protection restored).
 
-mod common;
-
-use std::path::PathBuf;
-use std::time::Duration;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use simulator::{SimConfig, Simulator};
 
@@ -21,51 +16,16 @@ async fn ids(c: &Client, path: &str, filter: impl Fn(&Value) -> bool) -> Vec<Str
         .collect()
 }
 
-async fn settle(c: &Client) -> Value {
-    for _ in 0..500 {
-        let (_, v) = c.get("/api/v1/migration/status-summary").await;
-        let o = v["overall_migration_status"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
-        if o == "PAUSED" || o == "SUCCESS" {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("did not settle");
-}
-
 async fn promote(c: &Client, ty: &str, ids: &[String]) -> Value {
     let entry = json!({"type": ty, "resource_ids": ids.iter().map(|i| json!({"manager_id": i})).collect::<Vec<_>>()});
-    let (s, v) = c
-        .post(
-            "/api/v1/migration/mp-to-policy",
-            &json!({"migration_data": [entry]}),
-        )
-        .await;
-    assert_eq!(s, 200, "{ty}: {v}");
-    c.post_empty("/api/v1/migration/plan?action=start").await;
-    let st = settle(c).await;
-    assert_eq!(
-        st["component_status"][0]["status"], "SUCCESS",
-        "{ty} precheck: {st}"
-    );
-    c.post_empty("/api/v1/migration/plan?action=continue").await;
-    let st = settle(c).await;
-    assert_eq!(
-        st["overall_migration_status"], "SUCCESS",
-        "{ty} migration: {st}"
-    );
+    must_succeed(c, &json!({"migration_data": [entry]})).await;
     entry
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn example_inventory_promotes_in_order_and_rolls_back() {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/inventories/small-cluster");
     let h = Simulator::start(SimConfig {
-        inventory: Some(dir),
+        inventory: Some(example_inventory()),
         ..SimConfig::default()
     })
     .await

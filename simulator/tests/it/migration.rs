@@ -1,11 +1,7 @@
 //! The CONSUMER migration flow of reference section 6.1, driven as a client would, plus the
 //! failure paths (wrong order, duplicates, abort, rollback) and the Policy API on promoted objects.
 
-mod common;
-
-use std::time::Duration;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const T0: &str = "11111111-0000-4000-8000-000000000000";
@@ -34,57 +30,6 @@ fn batch(ty: &str, ids: &[(&str, Option<&str>)]) -> Value {
         .collect();
     json!({"migration_data": [{"type": ty, "resource_ids": rids}],
            "setup_details": {"principal_identity": "ncp-importer"}})
-}
-
-/// Poll status-summary until the overall status is PAUSED or SUCCESS (bounded).
-async fn wait_settled(c: &Client) -> Value {
-    let mut delay = Duration::from_millis(20);
-    for _ in 0..400 {
-        let (s, v) = c.get("/api/v1/migration/status-summary").await;
-        assert_eq!(s, 200, "{v}");
-        let o = v["overall_migration_status"].as_str().unwrap();
-        if o == "PAUSED" || o == "SUCCESS" {
-            return v;
-        }
-        assert_eq!(o, "IN_PROGRESS", "{v}");
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_millis(80));
-    }
-    panic!("migration did not settle");
-}
-
-/// One batch as VNX drives it. Returns the status after precheck when it failed, else after migration.
-async fn run_batch(c: &Client, body: &Value) -> (bool, Value) {
-    let (s, v) = c.post("/api/v1/migration/mp-to-policy", body).await;
-    assert_eq!(s, 200, "{v}");
-    let (s, v) = c.post_empty("/api/v1/migration/plan?action=start").await;
-    assert_eq!(s, 200, "{v}");
-    let st = wait_settled(c).await;
-    assert_eq!(
-        st["component_status"][0]["component_type"],
-        "MP_TO_POLICY_PRECHECK"
-    );
-    if st["component_status"][0]["status"] == "FAILED" {
-        return (false, st);
-    }
-    assert_eq!(st["overall_migration_status"], "PAUSED", "{st}");
-    assert_eq!(st["component_status"][0]["status"], "SUCCESS");
-    assert_eq!(st["component_status"][1]["status"], "NOT_STARTED");
-    let (s, v) = c.post_empty("/api/v1/migration/plan?action=continue").await;
-    assert_eq!(s, 200, "{v}");
-    let st = wait_settled(c).await;
-    assert_eq!(
-        st["component_status"][1]["component_type"],
-        "MP_TO_POLICY_MIGRATION"
-    );
-    (st["component_status"][1]["status"] == "SUCCESS", st)
-}
-
-async fn must_succeed(c: &Client, body: &Value) {
-    let (ok, st) = run_batch(c, body).await;
-    assert!(ok, "batch {body} failed: {st}");
-    assert_eq!(st["overall_migration_status"], "SUCCESS");
-    assert_eq!(st["component_status"][1]["percent_complete"], 100.0);
 }
 
 fn full_order() -> Vec<Value> {

@@ -1,9 +1,7 @@
 //! `tls: true` serves HTTPS with a generated self-signed certificate; clients can pin it as a CA
 //! file or by its SHA-256 thumbprint.
 
-mod common;
-
-use common::init_tls;
+use crate::common::init_tls;
 use sha2::{Digest, Sha256};
 use simulator::{SimConfig, Simulator};
 

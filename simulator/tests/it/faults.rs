@@ -1,11 +1,9 @@
 //! Fault injection, limits, latency, request log, state dump, state file and exit-after-N,
 //! each observed from the client side.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use simulator::{Limits, SimConfig, Simulator};
 
@@ -225,22 +223,13 @@ async fn migration_faults_from_toml() {
     let c = Client::new(&h);
     c.post_empty("/api/v1/migration/mp-to-policy/workflow?action=INITIATE")
         .await;
-    c.post(
-        "/api/v1/migration/mp-to-policy",
+    let (ok, last) = run_batch(
+        &c,
         &json!({"migration_data": [{"type": "IPBLOCK", "resource_ids": [
             {"manager_id": "77777777-0000-4000-8000-000000000000"}]}]}),
     )
     .await;
-    c.post_empty("/api/v1/migration/plan?action=start").await;
-    let mut last = Value::Null;
-    for _ in 0..100 {
-        let (_, v) = c.get("/api/v1/migration/status-summary").await;
-        last = v;
-        if last["overall_migration_status"] == "PAUSED" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    assert!(!ok, "{last}");
     assert_eq!(last["component_status"][0]["status"], "FAILED", "{last}");
     h.shutdown().await;
 }

@@ -1,11 +1,9 @@
 //! Every Manager object the simulator serves validates against the official NSX-T 2.5.1 Manager API
 //! definitions (Swagger 2.0 `definitions`, validated as draft 4 with `$ref: #/definitions/<Type>`).
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::*;
+use crate::common::*;
 use jsonschema::{Draft, ValidatorMap};
 use serde_json::{Value, json};
 use simulator::{SimConfig, Simulator};
@@ -301,9 +299,7 @@ async fn fixture_objects_validate_against_the_spec() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn example_inventory_objects_validate_against_the_spec() {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/inventories/small-cluster");
-    run_on(dir, 100).await;
+    run_on(example_inventory(), 100).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -329,28 +325,12 @@ async fn created_and_promoted_objects_still_validate() {
     // Promote a few objects so markers are present.
     c.post_empty("/api/v1/migration/mp-to-policy/workflow?action=INITIATE")
         .await;
-    c.post(
-        "/api/v1/migration/mp-to-policy",
+    must_succeed(
+        &c,
         &json!({"migration_data": [{"type": "IPBLOCK", "resource_ids": [
             {"manager_id": "77777777-0000-4000-8000-000000000000"}]}]}),
     )
     .await;
-    c.post_empty("/api/v1/migration/plan?action=start").await;
-    for _ in 0..200 {
-        let (_, v) = c.get("/api/v1/migration/status-summary").await;
-        if v["overall_migration_status"] == "PAUSED" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    c.post_empty("/api/v1/migration/plan?action=continue").await;
-    for _ in 0..200 {
-        let (_, v) = c.get("/api/v1/migration/status-summary").await;
-        if v["overall_migration_status"] == "SUCCESS" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
     let (_, blk) = c
         .get("/api/v1/pools/ip-blocks/77777777-0000-4000-8000-000000000000")
         .await;

@@ -1,9 +1,7 @@
 //! Core Manager API behaviour over real HTTP: loading, paging, CRUD, revisions, limits,
 //! protection, authentication, node endpoints.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use simulator::{SimConfig, SimError, Simulator};
 

@@ -1,0 +1,14 @@
+//! The simulator's HTTP tests (real HTTP on 127.0.0.1), as one test binary: tokio, axum and
+//! reqwest are linked once instead of once per file. Each module is one area; `common` holds the
+//! helpers they share. Run one area with `cargo test -p simulator --test it <module>::`.
+
+mod common;
+mod core;
+mod example_flow;
+mod faults;
+mod firewall;
+mod kubectl;
+mod migration;
+mod search;
+mod spec_validation;
+mod tls;
