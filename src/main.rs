@@ -2,9 +2,8 @@
 //! context to their errors and maps outcomes to the exit codes documented in `docs/cli.md`.
 
 mod cmd;
-mod exit;
 
-use std::process::ExitCode;
+use executor::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -17,7 +16,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     name = "nsx-migrate",
     version,
-    about = "Plan, apply and audit VMware NSX Manager-to-Policy migrations with a reviewable plan file",
+    about = "Plan, apply and audit VMware NSX migrations (Manager-to-Policy; VIO NSX-V to NSX) with a reviewable plan file",
     propagate_version = true
 )]
 struct Cli {
@@ -60,19 +59,19 @@ enum Command {
     Seal(cmd::seal::Args),
 }
 
-fn main() -> ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version are not errors; usage errors are invalid input (never 2,
             // which the seeds reserve for "restart NCP in Manager mode").
             let code = if e.use_stderr() {
-                exit::INVALID_INPUT
+                ExitCode::Refused
             } else {
-                exit::SUCCESS
+                ExitCode::Success
             };
             let _ = e.print();
-            return ExitCode::from(code);
+            return code.into();
         }
     };
     let result = match cli.command {
@@ -92,10 +91,10 @@ fn main() -> ExitCode {
         Command::Seal(args) => cmd::seal::run(args),
     };
     match result {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => code.into(),
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(exit::INVALID_INPUT)
+            ExitCode::Refused.into()
         }
     }
 }

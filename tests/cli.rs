@@ -42,7 +42,7 @@ fn validate_rejects_an_invalid_plan_naming_file_and_line() {
     assert_eq!(out.status.code(), Some(3));
     let err = text(&out.stderr);
     assert!(err.contains("dangling-dependency.toml"), "{err}");
-    assert!(err.contains("line 53: /steps/1/depends_on/0"), "{err}");
+    assert!(err.contains("line 66: /steps/1/depends_on/0"), "{err}");
     assert!(text(&out.stdout).is_empty(), "errors go to stderr only");
 }
 
@@ -110,7 +110,7 @@ fn show_is_plain_when_piped_or_no_color_and_coloured_on_request() {
     }
     let json = run(&["show", "--format", "json", plan], &[]);
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(value["show_format_version"], 1);
+    assert_eq!(value["show_format_version"], 2);
 }
 
 #[test]

@@ -25,7 +25,7 @@ fn demo_runs_end_to_end_and_writes_no_secret() {
         assert!(work.join(f).exists(), "{f} missing");
     }
     // The plan it wrote is valid and sealed.
-    plan_schema::read_plan_file(&work.join("plan.toml")).unwrap();
+    plan_schema::read_mp_plan_file(&work.join("plan.toml")).unwrap();
 
     let mut stack = vec![work.clone()];
     let mut files = 0;

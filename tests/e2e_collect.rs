@@ -20,7 +20,7 @@ fn bin() -> Command {
 }
 
 /// The plan's decisions: everything but where the inputs came from and the manager's name.
-fn decisions(plan: &plan_schema::Plan) -> serde_json::Value {
+fn decisions(plan: &plan_schema::mp::Plan) -> serde_json::Value {
     let mut v = serde_json::to_value(plan).unwrap();
     v["plan_id"] = serde_json::Value::Null;
     v["inputs"] = serde_json::Value::Null;
@@ -117,14 +117,14 @@ async fn collect_then_plan_equals_planning_from_the_seed_snapshot() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        plan_schema::read_plan_file(&path).unwrap()
+        plan_schema::read_mp_plan_file(&path).unwrap()
     };
     let live = plan_from(collected.clone(), "live.toml");
     let seeded = plan_from(example, "seeded.toml");
     assert!(!live.steps.is_empty());
     assert_eq!(decisions(&live), decisions(&seeded));
     // The Kubernetes side is the same data, so its fingerprint is the same too.
-    let kube = |p: &plan_schema::Plan| {
+    let kube = |p: &plan_schema::mp::Plan| {
         p.inputs
             .iter()
             .find(|i| i.name == "kubernetes")

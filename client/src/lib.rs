@@ -21,6 +21,9 @@
 //! # let _ = (version, ports); Ok(()) }
 //! ```
 
+// A library reports through its return values and observers; only the CLI prints.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod error;
 mod kubectl;
 mod nsx;

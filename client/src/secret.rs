@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use zeroize::Zeroize;
+
 /// A secret string. `Debug` and `Display` print `***`; the value is only reachable through
 /// [`Secret::expose`], which makes every use greppable. The buffer is overwritten on drop.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -49,13 +51,8 @@ impl fmt::Display for Secret {
 
 impl Drop for Secret {
     fn drop(&mut self) {
-        // Best-effort wipe without an extra dependency: overwrite the bytes in place, through a
-        // volatile write so the compiler cannot drop the stores as dead.
-        // SAFETY: writing NUL bytes keeps the buffer valid UTF-8; the pointer stays in bounds.
-        let bytes = unsafe { self.0.as_bytes_mut() };
-        for b in bytes.iter_mut() {
-            unsafe { std::ptr::write_volatile(b, 0) };
-        }
+        // Wiped in place (zeroize's volatile writes: the compiler cannot drop them as dead).
+        self.0.zeroize();
     }
 }
 

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use executor::client::{Credentials, NsxConfig};
 use executor::{ApplyOptions, Observer, PollConfig, SharedObserver, Stage};
-use plan_schema::{Action, Plan};
+use plan_schema::mp::{Action, Plan};
 use serde_json::Value;
 use simulator::{MigrationTiming, SimConfig, Simulator};
 
@@ -182,7 +182,6 @@ async fn run(
     let mut o = ApplyOptions::new(&plan_path, work.path().join("state"), nsx(&h.base_url()));
     o.concurrency = concurrency;
     o.poll = poll;
-    o.quiet = true;
     o.observer = Some(SharedObserver(timer.clone()));
     let t = Instant::now();
     let out = executor::apply(&o).await.expect("not refused");
@@ -216,7 +215,7 @@ async fn run(
         refused_429: window.iter().filter(|r| status(r) == 429).count(),
         gets: window.iter().filter(|r| r["method"] == "GET").count(),
         patches: window.iter().filter(|r| r["method"] == "PATCH").count(),
-        exit_code: out.exit_code,
+        exit_code: out.exit_code.code(),
         plan,
     };
     h.shutdown().await;
@@ -274,7 +273,7 @@ async fn update_bench() {
             fast_timing(),
             fast_poll(),
             concurrency,
-            Stage::Update,
+            Stage::new("update"),
             true,
         )
         .await;
@@ -332,7 +331,7 @@ async fn import_bench() {
             timing.clone(),
             PollConfig::default(),
             8,
-            Stage::Import,
+            Stage::new("import"),
             per_switch,
         )
         .await;

@@ -27,10 +27,13 @@ fn main() {
             step: format!("update/segment/{i}"),
             op: "patch".into(),
             request: RecordedRequest {
+                endpoint: None,
                 method: "PATCH".into(),
                 path: format!("/policy/api/v1/infra/segments/{i}"),
                 body: Some(body.clone()),
             },
+            object_type: None,
+            object_ids: Vec::new(),
         })
         .expect("append");
     }

@@ -28,6 +28,9 @@ pub struct Write {
     pub timeout: Option<Duration>,
     /// `X-Allow-Overwrite: true`: modify objects owned by another principal (NCP's sections).
     pub overwrite: bool,
+    /// What the request asks to create or promote (object type, ids), journaled with its
+    /// intent.
+    pub objects: Option<(String, Vec<String>)>,
 }
 
 impl Write {
@@ -39,6 +42,7 @@ impl Write {
             once: false,
             timeout: None,
             overwrite: false,
+            objects: None,
         }
     }
     pub fn post(path: impl Into<String>) -> Self {
@@ -46,6 +50,11 @@ impl Write {
     }
     pub fn body(mut self, body: Value) -> Self {
         self.body = Some(body);
+        self
+    }
+    /// Name the objects the request creates or promotes, for the journal.
+    pub fn objects(mut self, object_type: impl Into<String>, ids: Vec<String>) -> Self {
+        self.objects = Some((object_type.into(), ids));
         self
     }
     pub fn overwrite(mut self) -> Self {
@@ -59,6 +68,7 @@ impl Write {
     }
     pub fn recorded(&self) -> RecordedRequest {
         RecordedRequest {
+            endpoint: None,
             method: self.method.as_str().to_string(),
             path: self.path.clone(),
             body: self.body.clone(),
@@ -90,6 +100,8 @@ impl Write {
 }
 
 pub struct Ctx {
+    /// The plan this run applies (or rolls back).
+    pub plan_id: String,
     pub nsx: NsxClient,
     /// None in dry-run mode: nothing is written anywhere.
     pub journal: Option<Mutex<Journal>>,
@@ -147,10 +159,16 @@ impl Ctx {
                 .push(w.describe());
             return Ok(Value::Null);
         }
+        let (object_type, object_ids) = match &w.objects {
+            Some((t, ids)) => (Some(t.clone()), ids.clone()),
+            None => (None, Vec::new()),
+        };
         self.record(JournalEvent::StepIntent {
             step: step.to_string(),
             op: op.to_string(),
             request: w.recorded(),
+            object_type,
+            object_ids,
         })?;
         self.writes_sent.fetch_add(1, Ordering::Relaxed);
         match self.nsx.send(w.request()).await {

@@ -125,9 +125,25 @@ pub fn load(path: &Path, plan_id: Option<&str>) -> Result<Loaded, ExecError> {
     Ok(out)
 }
 
+/// The kind of plan a journal was written for (its first `run_started` says).
+pub fn kind_of(records: &[JournalRecord]) -> Option<plan_schema::MigrationKind> {
+    records.iter().find_map(|r| match &r.event {
+        JournalEvent::RunStarted { kind, .. } => Some(*kind),
+        _ => None,
+    })
+}
+
 fn parse_line(line: &[u8]) -> Result<JournalRecord, String> {
     let text = std::str::from_utf8(line).map_err(|e| format!("not UTF-8: {e}"))?;
     let value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    if let Some(v) = value["event"]["journal_format_version"].as_u64()
+        && v != u64::from(plan_schema::journal::JOURNAL_FORMAT_VERSION)
+    {
+        return Err(format!(
+            "journal format {v} is not this nsx-migrate's ({}); finish or roll back that plan with the nsx-migrate that wrote it",
+            plan_schema::journal::JOURNAL_FORMAT_VERSION
+        ));
+    }
     let problems = plan_schema::schema::validate_journal_value(&value);
     if let Some(p) = problems.first() {
         return Err(format!("does not match the journal schema: {p}"));
@@ -248,7 +264,8 @@ mod tests {
 
     fn started() -> JournalEvent {
         JournalEvent::RunStarted {
-            journal_format_version: 1,
+            journal_format_version: plan_schema::journal::JOURNAL_FORMAT_VERSION,
+            kind: plan_schema::MigrationKind::MpToPolicy,
             mode: RunMode::Apply,
             tool_version: "t".into(),
             host: "h".into(),

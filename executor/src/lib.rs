@@ -1,63 +1,63 @@
-//! The nsx-migrate executor: applies exactly a reviewed, sealed plan against NSX and records its
-//! progress in a write-ahead journal, so a crash, a lost connection or a power cut loses nothing.
+//! The nsx-migrate executor: applies exactly a reviewed, sealed plan and records its progress
+//! in a write-ahead journal, so a crash, a lost connection or a power cut loses nothing.
 //!
-//! * [`apply`]: preflight (plan sealed and applicable, lock, journal of this plan, NSX and the
-//!   migration coordinator ready, no drift of MP objects or Kubernetes, NCP stopped, no foreign
-//!   promotion), then the phases in plan order: prepare (DFW moves through the Manager API),
-//!   import (the coordinator's CONSUMER flow per batch), update (tags and display names through
-//!   the Policy API, bounded concurrency), verify. Resumes from the journal, resolving intents
-//!   without outcome by reading live state.
-//! * [`rollback`]: roll back every migration record of the journal, newest first.
-//! * [`status`]: per-phase progress from the state directory alone.
-//! * [`audit`]: read-only comparison of a plan with live state.
-//! * [`force_unlock`]: remove a stale lock by id.
+//! The core is kind-independent: [`apply`] reads and checks the plan, takes the lock, opens
+//! the journal of this plan, runs the kind's preflight, then its phases in plan order as stages
+//! (resuming from the journal; an intent without an outcome is resolved by reading live state),
+//! verifies, and ends every run with a journaled exit code ([`ExitCode`]). [`rollback`] undoes
+//! the journal's migration records with the executor of the journal's kind; [`status`] reads
+//! the state directory alone; [`force_unlock`] removes a stale lock by id. A kind supplies its
+//! preflight, phases, verify and rollback ([`kind::KindExecutor`]): [`mp`] is the
+//! Manager-to-Policy kind (and its read-only [`audit`]).
 //!
 //! Front ends follow a run through an [`Observer`] in the options (stage started with its number
 //! of steps, step finished, stage finished, and the operator messages); the CLI draws progress
-//! bars from it. The library itself draws nothing.
-//!
-//! Exit codes follow the seeds' importer: 0 success; 1 failed with resources mixed between
-//! Manager and Policy (do not run NCP in Manager mode; re-run to resume); 2 failed and nothing
-//! left imported (NCP may run in Manager mode again); 3 refused before anything was sent.
+//! bars from it. The library itself draws and prints nothing.
 //!
 //! The state directory holds `lock`, `journal.jsonl`, `executor.log` and `plan.toml` (a copy of
 //! the plan being applied, for `status`). None of them ever contains a credential.
 
+// A library reports through its return values and observers; only the CLI prints.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod apply;
 pub mod audit;
 mod ctx;
-pub mod dfw;
 pub mod error;
-pub mod import;
+pub mod exit;
 pub mod journal;
+pub mod kind;
 pub mod lock;
 pub mod log;
+pub mod mp;
 pub mod observe;
-pub mod preflight;
 pub mod progress;
 pub mod status;
-pub mod update;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub(crate) use apply::current;
 pub use apply::{apply, rollback};
-pub use audit::{AuditReport, StepAudit, StepState, audit};
+pub use audit::{AuditReport, StepAudit, StepState};
 pub use client;
 pub use error::ExecError;
+pub use exit::ExitCode;
 pub use observe::{Observer, SharedObserver, Stage};
 pub use status::{StatusReport, status};
 
-/// Exit code: success.
-pub const EXIT_SUCCESS: u8 = 0;
-/// Exit code: unsuccessful, resources mixed Manager/Policy; do not run NCP in Manager mode.
-pub const EXIT_MIXED: u8 = 1;
-/// Exit code: unsuccessful, nothing left imported; NCP may be restarted in Manager mode.
-pub const EXIT_ROLLED_BACK: u8 = 2;
-/// Exit code: refused before anything was sent (invalid plan, lock, foreign journal, drift).
-pub const EXIT_REFUSED: u8 = 3;
-/// `audit --detailed-exitcode`: live state differs from the fully applied plan.
-pub const EXIT_AUDIT_DIFFERENCES: u8 = 4;
+/// Read-only comparison of a plan with live state, with the auditor of the plan's kind.
+pub async fn audit(
+    plan: &plan_schema::AnyPlan,
+    nsx: &client::NsxConfig,
+) -> Result<AuditReport, ExecError> {
+    match plan {
+        plan_schema::AnyPlan::MpToPolicy(p) => mp::audit(p, nsx).await,
+        plan_schema::AnyPlan::VioV2t(_) => Err(ExecError::Plan(
+            "`audit` of vio-v2t plans is not available in this nsx-migrate yet".into(),
+        )),
+    }
+}
 
 /// What to do when an import batch fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -107,13 +107,8 @@ pub struct ApplyOptions {
     pub concurrency: usize,
     pub on_import_failure: OnImportFailure,
     pub poll: PollConfig,
-    /// JSON-lines events on stdout instead of messages on stderr.
-    pub json: bool,
-    /// Only warnings and errors on stderr.
-    pub quiet: bool,
-    /// Oldest NSX version accepted.
-    pub min_nsx_version: (u32, u32, u32),
-    /// Receives per-stage progress (progress bars, tests, benchmarks); may print messages.
+    /// Receives per-stage progress and the operator messages (the CLI prints them; tests and
+    /// benchmarks record them).
     pub observer: Option<SharedObserver>,
 }
 
@@ -132,9 +127,6 @@ impl ApplyOptions {
             concurrency: 8,
             on_import_failure: OnImportFailure::Rollback,
             poll: PollConfig::default(),
-            json: false,
-            quiet: false,
-            min_nsx_version: (3, 2, 0),
             observer: None,
         }
     }
@@ -146,16 +138,14 @@ pub struct RollbackOptions {
     pub state_dir: PathBuf,
     pub nsx: client::NsxConfig,
     pub poll: PollConfig,
-    pub json: bool,
-    pub quiet: bool,
-    /// Receives the rollback stage's progress; may print messages.
+    /// Receives the rollback stage's progress and the operator messages.
     pub observer: Option<SharedObserver>,
 }
 
 /// The result of a run that got past the refusals.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
-    pub exit_code: u8,
+    pub exit_code: ExitCode,
     pub message: String,
     /// `--dry-run`: the requests that would be sent, in order.
     pub dry_run_requests: Vec<String>,

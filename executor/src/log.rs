@@ -1,13 +1,12 @@
-//! Operator output: messages to stderr (or JSON-lines events to stdout with `--json`) and the same
-//! lines to `executor.log` in the state directory. Nothing secret is ever passed here: requests
+//! Operator messages: each goes to the run's observer (the front end prints it: the CLI to
+//! stderr, through its progress bars, or as a JSON line) and to `executor.log` in the state
+//! directory. The executor itself prints nothing. Nothing secret is ever passed here: requests
 //! are logged as method and path, never headers.
 
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
-
-use serde_json::json;
 
 use crate::observe::SharedObserver;
 
@@ -16,25 +15,17 @@ pub const LOG_FILE: &str = "executor.log";
 #[derive(Debug, Default)]
 pub struct Log {
     file: Option<Mutex<File>>,
-    json: bool,
-    quiet: bool,
     lines: Mutex<Vec<String>>,
-    /// Prints messages for us when it can (progress bars on a terminal).
+    /// Shows the messages to the operator (the CLI prints them).
     observer: Option<SharedObserver>,
 }
 
 impl Log {
-    pub fn new(json: bool, quiet: bool) -> Self {
-        Log {
-            file: None,
-            json,
-            quiet,
-            lines: Mutex::new(Vec::new()),
-            observer: None,
-        }
+    pub fn new() -> Self {
+        Log::default()
     }
 
-    /// Offer messages to `observer` first (it prints them through its progress bars).
+    /// Hand every message to `observer`.
     pub fn with_observer(mut self, observer: Option<SharedObserver>) -> Self {
         self.observer = observer;
         self
@@ -52,7 +43,7 @@ impl Log {
             Err(e) => self.emit(
                 "warn",
                 &format!(
-                    "cannot open {}: {e}; messages go to stderr only",
+                    "cannot open {}: {e}; messages are not kept in a file",
                     path.display()
                 ),
             ),
@@ -70,16 +61,8 @@ impl Log {
         if let Ok(mut l) = self.lines.lock() {
             l.push(format!("{level}: {msg}"));
         }
-        if self.json {
-            println!("{}", json!({"at": at, "level": level, "message": msg}));
-        } else if !self.quiet || level != "info" {
-            let printed = self
-                .observer
-                .as_ref()
-                .is_some_and(|o| o.message(level, msg));
-            if !printed {
-                eprintln!("{level}: {msg}");
-            }
+        if let Some(o) = &self.observer {
+            o.message(level, msg);
         }
     }
 

@@ -7,37 +7,30 @@
 use std::fmt;
 use std::sync::Arc;
 
-/// A stage of a run, in the order an apply goes through them.
+/// A stage of a run: one of the plan kind's phases (named as in the plan), then `verify`; or
+/// `rollback`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Stage {
-    /// DFW moves through the Manager API.
-    Prepare,
-    /// Import batches through the migration coordinator.
-    Import,
-    /// Tags and display names of the imported Policy objects.
-    Update,
-    /// Reading back what the plan promised.
-    Verify,
-    /// Rolling back this plan's migration records (automatic after an import failure, or
-    /// `rollback`).
-    Rollback,
-}
+pub struct Stage(&'static str);
 
 impl Stage {
+    /// Reading back what the plan promised.
+    pub const VERIFY: Stage = Stage("verify");
+    /// Undoing what this plan did (automatic after a failure, or `rollback`).
+    pub const ROLLBACK: Stage = Stage("rollback");
+
+    /// The stage of a phase (or any other named stage).
+    pub const fn new(name: &'static str) -> Stage {
+        Stage(name)
+    }
+
     pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Prepare => "prepare",
-            Stage::Import => "import",
-            Stage::Update => "update",
-            Stage::Verify => "verify",
-            Stage::Rollback => "rollback",
-        }
+        self.0
     }
 }
 
 impl fmt::Display for Stage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.0)
     }
 }
 
@@ -51,12 +44,9 @@ pub trait Observer: Send + Sync {
     fn step_finished(&self, _stage: Stage, _step: &str, _ok: bool) {}
     /// The stage ended (all its steps ran, or the run stopped in it).
     fn stage_finished(&self, _stage: Stage) {}
-    /// An operator message (`level` is "info", "warn" or "error"). Return true when the
-    /// observer printed it; the executor then does not print it to stderr itself. The log file
-    /// gets every message either way.
-    fn message(&self, _level: &str, _text: &str) -> bool {
-        false
-    }
+    /// An operator message (`level` is "info", "warn" or "error"), for the front end to show.
+    /// The log file in the state directory gets every message either way.
+    fn message(&self, _level: &str, _text: &str) {}
 }
 
 /// A shareable observer for [`crate::ApplyOptions`] and [`crate::RollbackOptions`].

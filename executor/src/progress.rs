@@ -1,22 +1,24 @@
-//! What a journal says about a plan's progress: steps done, intents without an outcome, the
-//! migration records still in force, whether a rollback is under way, the last error.
+//! What a journal says about a plan's progress, whatever the plan's kind: steps done, intents
+//! without an outcome, the migration records still in force, objects submitted without a
+//! record, whether a rollback is under way, the last error.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use plan_schema::MigrationType;
 use plan_schema::journal::{JournalEvent, JournalRecord, RecordedRequest};
 
 /// The op name that marks a whole step as done.
 pub const STEP_OP: &str = "step";
-/// Pseudo-step of the import phase's workflow calls (INITIATE, DONE, abort).
-pub const IMPORT_WORKFLOW: &str = "import";
+/// The op name of a request that asks for objects to be created or promoted (its intent names
+/// them): a step's submissions without a migration record are settled from live state.
+pub const SUBMIT_OP: &str = "submit";
 
-/// A migration record still in force: a batch this plan imported and has not rolled back.
+/// A migration record still in force: objects a step made that this plan has not rolled back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationRecord {
     pub step: String,
-    pub migration_type: MigrationType,
-    pub manager_ids: Vec<String>,
+    /// The kind's word for what the objects are (a migration type, a Neutron resource).
+    pub object_type: String,
+    pub object_ids: Vec<String>,
     pub seq: u64,
 }
 
@@ -50,35 +52,23 @@ pub struct Progress {
     pub last_error: Option<String>,
     pub last_exit: Option<u8>,
     pub runs: usize,
-    /// seq of the newest `import`/`done` outcome and of the newest import submission.
-    pub import_done_seq: u64,
-    pub import_submit_seq: u64,
-    /// Import submissions since each step's last rollback: what this plan asked the coordinator
-    /// to promote, read from the journaled request bodies. Ids of it that have no migration
-    /// record were sent by a run that stopped before recording them.
+    /// seq of the newest submission (any step).
+    pub submit_seq: u64,
+    /// seq of the newest `step_done` per (step, op).
+    pub done_seq: BTreeMap<(String, String), u64>,
+    /// Submissions since each step's last rollback: what this plan asked to be created or
+    /// promoted, as its intents name them. Ids of it that have no migration record were sent by
+    /// a run that stopped before recording them.
     pub submitted: BTreeMap<String, Submission>,
 }
 
-/// The manager ids one import step has submitted (all its rounds), and the seq of the newest
+/// The object ids one step has submitted (all its rounds), and the seq of the newest
 /// submission.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Submission {
-    pub migration_type: MigrationType,
-    pub manager_ids: BTreeSet<String>,
+    pub object_type: String,
+    pub object_ids: BTreeSet<String>,
     pub seq: u64,
-}
-
-/// The migration type and manager ids of a `POST .../mp-to-policy` body.
-fn submitted_ids(request: &RecordedRequest) -> Option<(MigrationType, Vec<String>)> {
-    let data = request.body.as_ref()?.get("migration_data")?.get(0)?;
-    let t: MigrationType = serde_json::from_value(data.get("type")?.clone()).ok()?;
-    let ids = data
-        .get("resource_ids")?
-        .as_array()?
-        .iter()
-        .filter_map(|r| r.get("manager_id")?.as_str().map(str::to_string))
-        .collect();
-    Some((t, ids))
 }
 
 impl Progress {
@@ -90,7 +80,13 @@ impl Progress {
         for r in records {
             match &r.event {
                 JournalEvent::RunStarted { .. } => p.runs += 1,
-                JournalEvent::StepIntent { step, op, request } => {
+                JournalEvent::StepIntent {
+                    step,
+                    op,
+                    request,
+                    object_type,
+                    object_ids,
+                } => {
                     p.touched.insert(step.clone());
                     p.open.retain(|o| !(o.step == *step && o.op == *op));
                     p.open.push(OpenIntent {
@@ -99,15 +95,15 @@ impl Progress {
                         request: request.clone(),
                         seq: r.seq,
                     });
-                    if op == "submit" {
-                        p.import_submit_seq = r.seq;
-                        if let Some((t, ids)) = submitted_ids(request) {
+                    if op == SUBMIT_OP {
+                        p.submit_seq = r.seq;
+                        if let Some(t) = object_type {
                             let s = p.submitted.entry(step.clone()).or_insert(Submission {
-                                migration_type: t,
-                                manager_ids: BTreeSet::new(),
+                                object_type: t.clone(),
+                                object_ids: BTreeSet::new(),
                                 seq: r.seq,
                             });
-                            s.manager_ids.extend(ids);
+                            s.object_ids.extend(object_ids.iter().cloned());
                             s.seq = r.seq;
                         }
                     }
@@ -120,9 +116,7 @@ impl Progress {
                         p.done.insert(step.clone());
                         p.failed.remove(step);
                     }
-                    if step == IMPORT_WORKFLOW && op == "done" {
-                        p.import_done_seq = r.seq;
-                    }
+                    p.done_seq.insert((step.clone(), op.clone()), r.seq);
                 }
                 JournalEvent::StepFailed {
                     step, op, error, ..
@@ -139,24 +133,24 @@ impl Progress {
                 }
                 JournalEvent::MigrationRecorded {
                     step,
-                    migration_type,
-                    manager_ids,
+                    object_type,
+                    object_ids,
                 } => {
                     p.touched.insert(step.clone());
                     last_migration = r.seq;
                     match p.records.iter_mut().find(|m| m.step == *step) {
                         Some(m) => {
-                            for id in manager_ids {
-                                if !m.manager_ids.contains(id) {
-                                    m.manager_ids.push(id.clone());
+                            for id in object_ids {
+                                if !m.object_ids.contains(id) {
+                                    m.object_ids.push(id.clone());
                                 }
                             }
                             m.seq = r.seq;
                         }
                         None => p.records.push(MigrationRecord {
                             step: step.clone(),
-                            migration_type: *migration_type,
-                            manager_ids: manager_ids.clone(),
+                            object_type: object_type.clone(),
+                            object_ids: object_ids.clone(),
                             seq: r.seq,
                         }),
                     }
@@ -201,7 +195,7 @@ impl Progress {
         self.open.iter().find(|o| o.step == step && o.op == op)
     }
 
-    /// Submitted manager ids without a migration record in force, per step, oldest submission
+    /// Submitted object ids without a migration record in force, per step, oldest submission
     /// first.
     pub fn unrecorded(&self) -> Vec<(&str, &Submission, Vec<String>)> {
         let mut out: Vec<(&str, &Submission, Vec<String>)> = self
@@ -211,10 +205,10 @@ impl Progress {
             .filter_map(|(step, sub)| {
                 let recorded: BTreeSet<&String> = self
                     .record_of(step)
-                    .map(|r| r.manager_ids.iter().collect())
+                    .map(|r| r.object_ids.iter().collect())
                     .unwrap_or_default();
                 let ids: Vec<String> = sub
-                    .manager_ids
+                    .object_ids
                     .iter()
                     .filter(|id| !recorded.contains(id))
                     .cloned()

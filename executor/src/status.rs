@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use plan_schema::Phase;
 use serde::Serialize;
 
 use crate::error::ExecError;
@@ -133,29 +132,34 @@ pub fn status(dir: &Path) -> Result<StatusReport, ExecError> {
         .collect();
     let copy = dir.join(crate::apply::PLAN_COPY);
     match plan_schema::read_plan_file(&copy) {
-        Ok(plan) if plan.plan_id == first.plan_id => {
-            for phase in Phase::ALL {
-                let steps: Vec<_> = plan.steps.iter().filter(|s| s.phase == phase).collect();
-                let done = steps.iter().filter(|s| p.is_done(&s.id)).count();
-                let failed = steps
+        Ok(plan) if plan.plan_id() == first.plan_id => {
+            let steps = plan.step_phases();
+            for phase in plan.phase_names() {
+                let ids: Vec<&str> = steps
                     .iter()
-                    .filter(|s| !p.is_done(&s.id) && p.failed.contains_key(&s.id))
+                    .filter(|(_, ph)| *ph == phase)
+                    .map(|(id, _)| id.as_str())
+                    .collect();
+                let done = ids.iter().filter(|id| p.is_done(id)).count();
+                let failed = ids
+                    .iter()
+                    .filter(|id| !p.is_done(id) && p.failed.contains_key(**id))
                     .count();
                 r.phases.push(PhaseStatus {
-                    phase: phase.as_str().to_string(),
-                    steps: steps.len(),
+                    phase: phase.to_string(),
+                    steps: ids.len(),
                     done,
                     failed,
-                    pending: steps.len() - done - failed,
+                    pending: ids.len() - done - failed,
                 });
             }
             r.next_step = if p.rolling_back {
                 Some("continue the rollback (`apply` or `rollback`)".into())
             } else {
-                plan.steps
+                steps
                     .iter()
-                    .find(|s| !p.is_done(&s.id))
-                    .map(|s| s.id.clone())
+                    .find(|(id, _)| !p.is_done(id))
+                    .map(|(id, _)| id.clone())
             };
         }
         Ok(_) => r.warnings.push(format!(

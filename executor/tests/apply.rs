@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use executor::{EXIT_SUCCESS, ExecError, StepState};
+use executor::{ExecError, ExitCode, StepState};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -16,7 +16,7 @@ async fn happy_path_then_reapply_sends_no_write_and_audit_is_clean() {
     let mut o = apply_opts(&h, &plan, &state);
     o.kubectl = Some(kubectl_for(&h, d.path()));
     let out = executor::apply(&o).await.expect("not refused");
-    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
     let w = writes(&h);
     assert!(!w.is_empty());
     // The CONSUMER flow per batch, DONE once at the end.
@@ -29,11 +29,11 @@ async fn happy_path_then_reapply_sends_no_write_and_audit_is_clean() {
         .filter(|r| r["path"].as_str().unwrap().contains("action=DONE"))
         .count();
     assert_eq!((initiates, dones), (1, 1), "{w:#?}");
-    let parsed = plan_schema::read_plan_file(&plan).unwrap();
+    let parsed = plan_schema::read_mp_plan_file(&plan).unwrap();
     let batches = parsed
         .steps
         .iter()
-        .filter(|s| s.phase == plan_schema::Phase::Import)
+        .filter(|s| s.phase == plan_schema::mp::Phase::Import)
         .count();
     let submits = w
         .iter()
@@ -55,13 +55,13 @@ async fn happy_path_then_reapply_sends_no_write_and_audit_is_clean() {
     // Re-apply: no write at all.
     let before = log_len(&h);
     let out = executor::apply(&o).await.expect("not refused");
-    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
     assert_eq!(out.writes_sent, 0);
     assert!(writes_since(&h, before).is_empty());
 
     // Audit: clean, read-only.
     let before = log_len(&h);
-    let report = executor::audit(&parsed, &nsx_config(&h)).await.unwrap();
+    let report = executor::mp::audit(&parsed, &nsx_config(&h)).await.unwrap();
     assert!(report.is_clean(), "{}", report.render());
     assert!(writes_since(&h, before).is_empty());
 
@@ -110,7 +110,7 @@ async fn dry_run_lists_requests_and_sends_none() {
     let mut o = apply_opts(&h, &plan, &state);
     o.dry_run = true;
     let out = executor::apply(&o).await.unwrap();
-    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
     assert!(writes(&h).is_empty(), "dry run sent a write");
     let reqs = &out.dry_run_requests;
     assert!(
@@ -195,13 +195,13 @@ async fn altered_plan_held_lock_foreign_journal_and_stale_plan_are_refused_with_
     );
 
     // Stale plan: an MP object of the plan changed after planning.
-    let parsed = plan_schema::read_plan_file(&plan).unwrap();
+    let parsed = plan_schema::read_mp_plan_file(&plan).unwrap();
     let seg = parsed
         .steps
         .iter()
         .find_map(|s| match &s.action {
-            plan_schema::Action::ImportBatch(b)
-                if b.migration_type == plan_schema::MigrationType::LogicalSwitch =>
+            plan_schema::mp::Action::ImportBatch(b)
+                if b.migration_type == plan_schema::mp::MigrationType::LogicalSwitch =>
             {
                 Some(b.resources[0].manager_id.clone())
             }
@@ -242,8 +242,8 @@ async fn altered_plan_held_lock_foreign_journal_and_stale_plan_are_refused_with_
 async fn audit_before_apply_reports_every_step_pending() {
     let h = start_sim().await;
     let d = tempfile::tempdir().unwrap();
-    let plan = plan_schema::read_plan_file(&write_plan(d.path())).unwrap();
-    let report = executor::audit(&plan, &nsx_config(&h)).await.unwrap();
+    let plan = plan_schema::read_mp_plan_file(&write_plan(d.path())).unwrap();
+    let report = executor::mp::audit(&plan, &nsx_config(&h)).await.unwrap();
     assert!(!report.is_clean());
     let not_pending: Vec<_> = report
         .steps
@@ -311,12 +311,12 @@ async fn a_foreign_promotion_in_progress_is_refused() {
     let h = start_sim().await;
     let d = tempfile::tempdir().unwrap();
     let plan = write_plan(d.path());
-    let parsed = plan_schema::read_plan_file(&plan).unwrap();
+    let parsed = plan_schema::read_mp_plan_file(&plan).unwrap();
     let first = parsed
         .steps
         .iter()
         .find_map(|s| match &s.action {
-            plan_schema::Action::ImportBatch(b) => Some(b.clone()),
+            plan_schema::mp::Action::ImportBatch(b) => Some(b.clone()),
             _ => None,
         })
         .unwrap();
@@ -424,12 +424,13 @@ async fn observer_sees_every_stage_with_the_plan_counts_and_updates_read_in_bulk
     let h = start_sim().await;
     let d = tempfile::tempdir().unwrap();
     let plan = write_plan(d.path());
-    let parsed = plan_schema::read_plan_file(&plan).unwrap();
-    let count = |p: plan_schema::Phase| parsed.steps.iter().filter(|s| s.phase == p).count() as u64;
+    let parsed = plan_schema::read_mp_plan_file(&plan).unwrap();
+    let count =
+        |p: plan_schema::mp::Phase| parsed.steps.iter().filter(|s| s.phase == p).count() as u64;
     let (prepare, import, update) = (
-        count(plan_schema::Phase::Prepare),
-        count(plan_schema::Phase::Import),
-        count(plan_schema::Phase::Update),
+        count(plan_schema::mp::Phase::Prepare),
+        count(plan_schema::mp::Phase::Import),
+        count(plan_schema::mp::Phase::Update),
     );
     assert!(prepare > 0 && import > 0 && update > 1);
     let state = d.path().join("state");
@@ -437,14 +438,14 @@ async fn observer_sees_every_stage_with_the_plan_counts_and_updates_read_in_bulk
     let mut o = apply_opts(&h, &plan, &state);
     o.observer = Some(executor::SharedObserver(rec.clone()));
     let out = executor::apply(&o).await.expect("not refused");
-    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
     assert_eq!(
         stages(&rec.take()),
         vec![
-            (Stage::Prepare, prepare, prepare, 0),
-            (Stage::Import, import, import, 0),
-            (Stage::Update, update, update, 0),
-            (Stage::Verify, import + update, import + update, 0),
+            (Stage::new("prepare"), prepare, prepare, 0),
+            (Stage::new("import"), import, import, 0),
+            (Stage::new("update"), update, update, 0),
+            (Stage::VERIFY, import + update, import + update, 0),
         ]
     );
 
@@ -454,14 +455,14 @@ async fn observer_sees_every_stage_with_the_plan_counts_and_updates_read_in_bulk
         .steps
         .iter()
         .filter_map(|s| match &s.action {
-            plan_schema::Action::PolicyUpdate(u) => Some(u.path.clone()),
+            plan_schema::mp::Action::PolicyUpdate(u) => Some(u.path.clone()),
             _ => None,
         })
         .collect();
     let mut per_parent = std::collections::BTreeMap::<String, usize>::new();
     for p in &paths {
         *per_parent
-            .entry(executor::update::parent_of(p).to_string())
+            .entry(executor::mp::update::parent_of(p).to_string())
             .or_default() += 1;
     }
     let bulk: Vec<&String> = per_parent
@@ -485,7 +486,10 @@ async fn observer_sees_every_stage_with_the_plan_counts_and_updates_read_in_bulk
             .count()
     };
     let single = policy_gets(&|p, _| {
-        paths.iter().any(|u| u == p) && bulk.iter().any(|b| executor::update::parent_of(p) == *b)
+        paths.iter().any(|u| u == p)
+            && bulk
+                .iter()
+                .any(|b| executor::mp::update::parent_of(p) == *b)
     });
     assert_eq!(
         single, 0,
@@ -513,14 +517,14 @@ async fn observer_sees_every_stage_with_the_plan_counts_and_updates_read_in_bulk
 
     // Re-apply: nothing left to run but the verification.
     let out = executor::apply(&o).await.expect("not refused");
-    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
     assert_eq!(
         stages(&rec.take()),
         vec![
-            (Stage::Prepare, 0, 0, 0),
-            (Stage::Import, 0, 0, 0),
-            (Stage::Update, 0, 0, 0),
-            (Stage::Verify, import + update, import + update, 0),
+            (Stage::new("prepare"), 0, 0, 0),
+            (Stage::new("import"), 0, 0, 0),
+            (Stage::new("update"), 0, 0, 0),
+            (Stage::VERIFY, import + update, import + update, 0),
         ]
     );
 
@@ -528,10 +532,10 @@ async fn observer_sees_every_stage_with_the_plan_counts_and_updates_read_in_bulk
     let mut r = rollback_opts(&h, &state);
     r.observer = Some(executor::SharedObserver(rec.clone()));
     let out = executor::rollback(&r).await.expect("not refused");
-    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
     assert_eq!(
         stages(&rec.take()),
-        vec![(Stage::Rollback, import, import, 0)]
+        vec![(Stage::ROLLBACK, import, import, 0)]
     );
     h.shutdown().await;
 }

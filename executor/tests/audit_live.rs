@@ -8,13 +8,13 @@ mod common;
 
 use common::*;
 use executor::{AuditReport, StepState};
-use plan_schema::{Action, MigrationType, Plan};
+use plan_schema::mp::{Action, MigrationType, Plan};
 use serde_json::json;
 use simulator::SimHandle;
 
 async fn audit_read_only(h: &SimHandle, plan: &Plan) -> AuditReport {
     let before = log_len(h);
-    let report = executor::audit(plan, &nsx_config(h)).await.unwrap();
+    let report = executor::mp::audit(plan, &nsx_config(h)).await.unwrap();
     assert!(writes_since(h, before).is_empty(), "audit wrote");
     report
 }
@@ -33,11 +33,16 @@ async fn audit_after_apply_finds_manager_leftovers_drift_and_missing_policy_obje
     let h = start_sim().await;
     let d = tempfile::tempdir().unwrap();
     let plan_path = write_plan(d.path());
-    let plan = plan_schema::read_plan_file(&plan_path).unwrap();
+    let plan = plan_schema::read_mp_plan_file(&plan_path).unwrap();
     let out = executor::apply(&apply_opts(&h, &plan_path, &d.path().join("state")))
         .await
         .unwrap();
-    assert_eq!(out.exit_code, 0, "{}", out.message);
+    assert_eq!(
+        out.exit_code,
+        executor::ExitCode::Success,
+        "{}",
+        out.message
+    );
     let report = audit_read_only(&h, &plan).await;
     assert!(report.is_clean(), "{}", report.render());
     // The imports' Policy objects were read, not only the migration records.
@@ -56,7 +61,7 @@ async fn audit_after_apply_finds_manager_leftovers_drift_and_missing_policy_obje
         "/api/v1/ip-sets",
         &json!({"resource_type": "IPSet", "display_name": "late-ip-set",
                 "ip_addresses": ["192.0.2.10"],
-                "tags": [{"scope": "ncp/cluster", "tag": plan.header.cluster}]}),
+                "tags": [{"scope": "ncp/cluster", "tag": plan.target.cluster}]}),
     )
     .await
     .unwrap();

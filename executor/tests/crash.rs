@@ -146,8 +146,7 @@ fn marked_points(state: &Path) -> Vec<u64> {
         .filter(|(_, r)| match &r.event {
             JournalEvent::StepIntent { step, op, .. } | JournalEvent::StepDone { step, op, .. } => {
                 step.starts_with("prepare/")
-                    || (step == executor::progress::IMPORT_WORKFLOW
-                        && (op == "initiate" || op == "done"))
+                    || (step == executor::mp::IMPORT_WORKFLOW && (op == "initiate" || op == "done"))
             }
             _ => false,
         })
@@ -366,12 +365,12 @@ async fn killed_rollback_after_a_failed_import_is_continued_by_apply_or_rollback
     // every batch imported before it (and the failed batch's promoted part).
     let d = tempfile::tempdir().unwrap();
     let plan_path = write_plan(d.path());
-    let plan = plan_schema::read_plan_file(&plan_path).unwrap();
-    let batches: Vec<&plan_schema::ImportBatch> = plan
+    let plan = plan_schema::read_mp_plan_file(&plan_path).unwrap();
+    let batches: Vec<&plan_schema::mp::ImportBatch> = plan
         .steps
         .iter()
         .filter_map(|s| match &s.action {
-            plan_schema::Action::ImportBatch(b) => Some(b),
+            plan_schema::mp::Action::ImportBatch(b) => Some(b),
             _ => None,
         })
         .collect();

@@ -22,8 +22,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use executor::{EXIT_MIXED, EXIT_ROLLED_BACK, EXIT_SUCCESS, OnImportFailure};
-use plan_schema::{Action, MigrationType, Plan};
+use executor::{ExitCode, OnImportFailure};
+use plan_schema::mp::{Action, MigrationType, Plan};
 use serde_json::{Value, json};
 use simulator::SimHandle;
 
@@ -39,7 +39,7 @@ async fn setup() -> Setup {
     let h = start_sim().await;
     let d = tempfile::tempdir().unwrap();
     let plan_path = write_plan(d.path());
-    let plan = plan_schema::read_plan_file(&plan_path).unwrap();
+    let plan = plan_schema::read_mp_plan_file(&plan_path).unwrap();
     let state = d.path().join("state");
     Setup {
         h,
@@ -114,7 +114,7 @@ impl Setup {
         let out = executor::rollback(&rollback_opts(&self.h, &self.state))
             .await
             .expect("not refused");
-        assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+        assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
         assert_eq!(self.coordinator_records(), 0);
         assert_eq!(self.submits(), submits, "the rollback imported nothing");
         set_migration_faults(&self.h, json!({})).await;
@@ -163,8 +163,10 @@ fn rule(name: &str, method: &str, path: &str, query: Option<&str>, action: &str)
 
 async fn finish_ok(s: &Setup) {
     let out = s.apply().await;
-    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
-    let report = executor::audit(&s.plan, &nsx_config(&s.h)).await.unwrap();
+    assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
+    let report = executor::mp::audit(&s.plan, &nsx_config(&s.h))
+        .await
+        .unwrap();
     assert!(report.is_clean(), "{}", report.render());
 }
 
@@ -210,7 +212,7 @@ async fn prepare_transient_faults_are_absorbed() {
     r429["times"] = json!(2);
     add_fault(&s.h, json!({"rules": [r409, r503, reset, r429]})).await;
     let out = s.apply().await;
-    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
     for f in ["stale", "unavailable", "reset", "limited"] {
         assert!(s.fired(f) >= 1, "fault {f} never fired");
     }
@@ -247,7 +249,7 @@ async fn prepare_busy_412_and_timeout_are_absorbed() {
     let out = s
         .apply_with(|o| o.nsx.timeout = Duration::from_secs(1))
         .await;
-    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
     for f in ["busy", "stale-412"] {
         assert_eq!(s.fired(f), 1, "fault {f}");
     }
@@ -272,7 +274,7 @@ async fn prepare_permanent_failure_exits_2_and_rerun_converges() {
     r["times"] = json!(1);
     add_fault(&s.h, r).await;
     let out = s.apply().await;
-    assert_eq!(out.exit_code, EXIT_ROLLED_BACK, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::RolledBack, "{}", out.message);
     assert!(out.message.contains("prepare"), "{}", out.message);
     assert_eq!(s.submits(), 0, "nothing imported");
     finish_ok(&s).await;
@@ -328,7 +330,7 @@ async fn import_transient_faults_are_absorbed() {
     reset2["nth"] = json!([10]);
     add_fault(&s.h, json!({"rules": [busy, r429, r503, reset, reset2]})).await;
     let out = s.apply().await;
-    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
     for f in ["busy", "limited", "unavailable", "reset", "reset-continue"] {
         assert!(s.fired(f) >= 1, "fault {f} never fired");
     }
@@ -357,7 +359,7 @@ async fn import_timeout_is_resolved_from_live_state() {
     let out = s
         .apply_with(|o| o.nsx.timeout = Duration::from_secs(1))
         .await;
-    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
     // (A hung request never gets an answer, so the simulator's log may not show it.)
     assert_eq!(rule_fired(&s.h, "hang").await, 1, "the continue hung once");
     assert!(
@@ -375,7 +377,7 @@ async fn precheck_failed_rolls_back_everything_exit_2() {
     let victim = s.batch_id(MigrationType::LogicalPort);
     set_migration_faults(&s.h, json!({"precheck_fail": [victim]})).await;
     let out = s.apply().await;
-    assert_eq!(out.exit_code, EXIT_ROLLED_BACK, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::RolledBack, "{}", out.message);
     assert!(out.message.contains("precheck FAILED"), "{}", out.message);
     assert_eq!(s.coordinator_records(), 0, "everything rolled back");
     assert!(s.count("POST", "/mp-to-policy/rollback") >= 1);
@@ -386,7 +388,7 @@ async fn precheck_failed_rolls_back_everything_exit_2() {
     );
     let st = executor::status(&s.state).unwrap();
     assert_eq!(st.migration_records, 0);
-    assert_eq!(st.last_exit_code, Some(EXIT_ROLLED_BACK));
+    assert_eq!(st.last_exit_code, Some(ExitCode::RolledBack.code()));
     // After fixing the cause, apply starts the import again and finishes.
     set_migration_faults(&s.h, json!({})).await;
     finish_ok(&s).await;
@@ -399,7 +401,7 @@ async fn migration_failed_rolls_back_partial_batch_exit_2() {
     let victim = s.batch_id(MigrationType::LogicalPort);
     set_migration_faults(&s.h, json!({"migration_fail": [victim]})).await;
     let out = s.apply().await;
-    assert_eq!(out.exit_code, EXIT_ROLLED_BACK, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::RolledBack, "{}", out.message);
     assert!(out.message.contains("migration FAILED"), "{}", out.message);
     assert_eq!(s.coordinator_records(), 0);
     set_migration_faults(&s.h, json!({})).await;
@@ -415,7 +417,7 @@ async fn stop_mode_keeps_imports_exit_1_and_rerun_continues_forward() {
     let out = s
         .apply_with(|o| o.on_import_failure = OnImportFailure::Stop)
         .await;
-    assert_eq!(out.exit_code, EXIT_MIXED, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
     let kept = s.coordinator_records();
     assert!(kept > 0, "earlier batches are kept");
     assert_eq!(s.count("POST", "/mp-to-policy/rollback"), 0);
@@ -429,7 +431,7 @@ async fn stop_mode_keeps_imports_exit_1_and_rerun_continues_forward() {
             .contains("DUPLICATE")
     );
     let submits_after = s.submits();
-    let batches = s.plan.summary.import_batches as usize;
+    let batches = s.plan.summary.changes.import_batches as usize;
     assert!(submits_after - submits_before < batches);
     s.h.shutdown().await;
 }
@@ -440,7 +442,7 @@ async fn rollback_failure_exits_1_and_next_apply_continues_the_rollback() {
     s.fail_import_and_first_rollback("rollback-down", "status", Some(500))
         .await;
     let out = s.apply().await;
-    assert_eq!(out.exit_code, EXIT_MIXED, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
     assert!(out.message.contains("rollback FAILED"), "{}", out.message);
     assert!(s.coordinator_records() > 0);
     let st = executor::status(&s.state).unwrap();
@@ -448,7 +450,7 @@ async fn rollback_failure_exits_1_and_next_apply_continues_the_rollback() {
     // The next apply continues the rollback (seed "rollback mode"), imports nothing.
     let submits = s.submits();
     let out = s.apply().await;
-    assert_eq!(out.exit_code, EXIT_ROLLED_BACK, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::RolledBack, "{}", out.message);
     assert_eq!(s.coordinator_records(), 0);
     assert_eq!(
         s.submits(),
@@ -497,7 +499,7 @@ async fn duplicate_precheck_drops_the_object_and_resends() {
     .await
     .unwrap();
     let out = s.apply().await;
-    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
     let journal = std::fs::read_to_string(s.state.join("journal.jsonl")).unwrap();
     let submits: Vec<Value> = journal
         .lines()
@@ -551,7 +553,7 @@ async fn update_conflicts_and_limits_are_absorbed() {
     r429["nth"] = json!([2]);
     add_fault(&s.h, json!({"rules": [r412, r409, r503, r429]})).await;
     let out = s.apply_with(|o| o.concurrency = 1).await;
-    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
     for f in ["412", "409", "503", "429"] {
         assert_eq!(s.fired(f), 1, "fault {f}");
     }
@@ -573,7 +575,7 @@ async fn update_busy_and_timeout_are_absorbed() {
             o.nsx.timeout = Duration::from_secs(1);
         })
         .await;
-    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
     assert_eq!(s.fired("busy"), 1);
     assert_eq!(rule_fired(&s.h, "hang").await, 1);
     finish_ok(&s).await;
@@ -597,7 +599,7 @@ async fn update_failures_exit_1_and_rerun_retries_only_those() {
             o.nsx.timeout = Duration::from_secs(1);
         })
         .await;
-    assert_eq!(out.exit_code, EXIT_MIXED, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
     assert!(out.message.contains("3 of"), "{}", out.message);
     // The pending bodies are in the journal.
     let st = executor::status(&s.state).unwrap();
@@ -605,7 +607,7 @@ async fn update_failures_exit_1_and_rerun_retries_only_those() {
     assert_eq!(upd.failed, 3, "{}", st.render());
     let before = log_len(&s.h);
     let out = s.apply().await;
-    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
     let patches = writes_since(&s.h, before)
         .iter()
         .filter(|r| r["method"] == "PATCH")
@@ -666,7 +668,7 @@ async fn restart_on(
     let d = tempfile::tempdir().unwrap();
     let state_file = d.path().join("nsx-state.json");
     let plan_path = write_plan(d.path());
-    let plan = plan_schema::read_plan_file(&plan_path).unwrap();
+    let plan = plan_schema::read_mp_plan_file(&plan_path).unwrap();
     let state = d.path().join("state");
     let mut cfg = sim_config();
     cfg.state_file = Some(state_file.clone());
@@ -692,15 +694,15 @@ async fn restart_on(
     cfg.state_file = Some(state_file);
     let h2 = start_sim_with(cfg).await;
     let o2 = apply_opts(&h2, &plan_path, &state);
-    let mut seen = vec![first.exit_code];
+    let mut seen = vec![first.exit_code.code()];
     let mut messages = vec![first.message];
     while seen.len() < codes.len() {
         let out = executor::apply(&o2).await.expect("not refused");
-        seen.push(out.exit_code);
+        seen.push(out.exit_code.code());
         messages.push(out.message);
     }
     assert_eq!(seen, codes, "restart {name}: {messages:#?}");
-    let report = executor::audit(&plan, &nsx_config(&h2)).await.unwrap();
+    let report = executor::mp::audit(&plan, &nsx_config(&h2)).await.unwrap();
     assert!(report.is_clean(), "{}", report.render());
     h2.shutdown().await;
     messages
@@ -724,7 +726,7 @@ async fn manager_restart_in_prepare_update_and_verify_is_survived_by_rerunning()
     // importer's reads in an undisturbed run (one per batch and round, not per poll, so the
     // count does not depend on timing).
     let s = setup().await;
-    assert_eq!(s.apply().await.exit_code, EXIT_SUCCESS);
+    assert_eq!(s.apply().await.exit_code, ExitCode::Success);
     let log = s.h.request_log();
     s.h.shutdown().await;
     let first_patch = log
@@ -816,7 +818,7 @@ async fn update_listing_failure_falls_back_to_reading_each_object() {
     down["status"] = json!(500);
     add_fault(&s.h, down).await;
     let out = s.apply().await;
-    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
     assert!(s.fired("list-down") >= 2, "the listings were tried");
     // Each updated object was read on its own instead (update stage and verify), and patched once.
     let paths: Vec<String> = s
@@ -847,7 +849,7 @@ async fn update_listing_failure_falls_back_to_reading_each_object() {
 /// type is verify's.
 async fn migrated_reads_per_type() -> std::collections::BTreeMap<String, u64> {
     let reference = setup().await;
-    assert_eq!(reference.apply().await.exit_code, EXIT_SUCCESS);
+    assert_eq!(reference.apply().await.exit_code, ExitCode::Success);
     let mut reads = std::collections::BTreeMap::new();
     for r in reference.h.request_log() {
         if r["method"] == "GET" && r["path"] == "/api/v1/migration/migrated-resources" {
@@ -890,7 +892,7 @@ async fn verify_transient_read_faults_are_absorbed() {
     let out = s
         .apply_with(|o| o.nsx.timeout = Duration::from_secs(1))
         .await;
-    assert_eq!(out.exit_code, EXIT_SUCCESS, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
     // Each fired once, after the updates (in verify, not in the import).
     let log = s.h.request_log();
     let first_patch = log
@@ -922,7 +924,7 @@ async fn rollback_timeout_exits_1_and_rollback_resends_it() {
         .apply_with(|o| o.poll.done_timeout = Duration::from_secs(1))
         .await;
     assert_eq!(rule_fired(&s.h, "rollback-hang").await, 1);
-    assert_eq!(out.exit_code, EXIT_MIXED, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
     assert!(s.coordinator_records() > 0);
     // `rollback` reads what is still migrated and sends the rollback again.
     s.rollback_command_finishes().await;
@@ -933,7 +935,7 @@ async fn rollback_timeout_exits_1_and_rollback_resends_it() {
 async fn verify_read_failure_after_writes_exits_1_and_rerun_converges() {
     // How many IPBLOCK reads of migrated-resources an undisturbed run makes: the last is verify's.
     let reference = setup().await;
-    assert_eq!(reference.apply().await.exit_code, EXIT_SUCCESS);
+    assert_eq!(reference.apply().await.exit_code, ExitCode::Success);
     let reads = reference
         .h
         .request_log()
@@ -960,7 +962,7 @@ async fn verify_read_failure_after_writes_exits_1_and_rerun_converges() {
     add_fault(&s.h, r).await;
     let out = s.apply().await;
     assert_eq!(s.fired("verify-read"), 1);
-    assert_eq!(out.exit_code, EXIT_MIXED, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
     assert!(out.writes_sent > 0);
     assert!(out.message.contains("apply stopped"), "{}", out.message);
     let loaded = executor::journal::load(&s.state.join("journal.jsonl"), None).unwrap();
@@ -985,7 +987,7 @@ async fn migration_failed_under_stop_keeps_imports_exit_1_and_rerun_continues_fo
     let out = s
         .apply_with(|o| o.on_import_failure = OnImportFailure::Stop)
         .await;
-    assert_eq!(out.exit_code, EXIT_MIXED, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
     assert!(out.message.contains("migration FAILED"), "{}", out.message);
     assert!(s.coordinator_records() > 0, "earlier batches are kept");
     assert_eq!(s.count("POST", "/mp-to-policy/rollback"), 0);
@@ -1014,7 +1016,7 @@ async fn workflow_done_failure_exits_1_and_rerun_finishes() {
     add_fault(&s.h, r).await;
     let out = s.apply().await;
     assert_eq!(s.fired("done-down"), 1);
-    assert_eq!(out.exit_code, EXIT_MIXED, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
     assert!(out.message.contains("DONE failed"), "{}", out.message);
     let submits = s.submits();
     finish_ok(&s).await;
@@ -1030,7 +1032,7 @@ async fn rollback_busy_exits_1_and_rollback_absorbs_read_faults() {
         .await;
     let out = s.apply().await;
     assert_eq!(s.fired("rollback-busy"), 1);
-    assert_eq!(out.exit_code, EXIT_MIXED, "{}", out.message);
+    assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
     assert!(s.coordinator_records() > 0);
     // `rollback` continues it through transient faults on its reads.
     let mut r503 = rule(

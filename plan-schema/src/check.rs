@@ -1,18 +1,18 @@
-//! Semantic checks: what a schema cannot say about a plan.
+//! Semantic checks: what a schema cannot say about a plan. The envelope's checks are here; each
+//! kind adds its own ([`crate::kind::Kind::check`]).
 
 use std::collections::{HashMap, HashSet};
 
 use petgraph::algo::toposort;
 use petgraph::graphmap::DiGraphMap;
 
-use crate::plan::{
-    Action, FORMAT_VERSION, MAX_TAGS, MigrationKind, MigrationType, Plan, PolicyUpdate, SectionRef,
-    Step,
-};
+use crate::kind::{Kind, KindAction, KindPhase};
+use crate::plan::{FORMAT_VERSION, Plan};
 use crate::read::{Layer, Problem};
 use crate::seal;
 
-fn problem(pointer: impl Into<String>, message: impl Into<String>) -> Problem {
+/// A semantic problem at a JSON pointer.
+pub(crate) fn problem(pointer: impl Into<String>, message: impl Into<String>) -> Problem {
     Problem {
         layer: Layer::Semantic,
         pointer: pointer.into(),
@@ -22,7 +22,7 @@ fn problem(pointer: impl Into<String>, message: impl Into<String>) -> Problem {
 }
 
 /// Every semantic problem of a plan, in file order. Empty means the plan is valid.
-pub fn check_plan(plan: &Plan) -> Vec<Problem> {
+pub fn check_plan<K: Kind>(plan: &Plan<K>) -> Vec<Problem> {
     let mut out = Vec::new();
     if plan.format_version != FORMAT_VERSION {
         out.push(problem(
@@ -33,9 +33,20 @@ pub fn check_plan(plan: &Plan) -> Vec<Problem> {
             ),
         ));
     }
-    check_header(plan, &mut out);
+    if plan.header.kind != K::KIND {
+        out.push(problem(
+            "/header/kind",
+            format!(
+                "kind `{}` read as a {} plan",
+                plan.header.kind.as_str(),
+                K::KIND.as_str()
+            ),
+        ));
+    }
+    check_addresses(plan, &mut out);
     check_rules_and_findings(plan, &mut out);
     check_steps(plan, &mut out);
+    K::check(plan, &mut out);
 
     let computed = plan.computed_summary();
     if computed != plan.summary {
@@ -43,7 +54,7 @@ pub fn check_plan(plan: &Plan) -> Vec<Problem> {
             "/summary",
             format!(
                 "summary does not match the plan's steps and findings (expected {})",
-                summary_text(&computed)
+                summary_text::<K>(&computed)
             ),
         ));
     }
@@ -64,37 +75,39 @@ pub fn check_plan(plan: &Plan) -> Vec<Problem> {
     out
 }
 
-fn summary_text(s: &crate::plan::Summary) -> String {
-    format!(
-        "dfw_sections_created={}, dfw_section_moves={}, dfw_rule_moves={}, import_batches={}, \
-         imported_resources={}, policy_updates={}, errors={}, warnings={}, infos={}",
-        s.dfw_sections_created,
-        s.dfw_section_moves,
-        s.dfw_rule_moves,
-        s.import_batches,
-        s.imported_resources,
-        s.policy_updates,
-        s.errors,
-        s.warnings,
-        s.infos
-    )
+fn summary_text<K: Kind>(s: &crate::plan::Summary<K::Counters>) -> String {
+    let mut parts: Vec<String> = vec![
+        format!("errors={}", s.errors),
+        format!("warnings={}", s.warnings),
+        format!("infos={}", s.infos),
+    ];
+    parts.extend(
+        K::counter_pairs(&s.changes)
+            .into_iter()
+            .map(|(k, v)| format!("changes.{k}={v}")),
+    );
+    parts.join(", ")
 }
 
-fn check_header(plan: &Plan, out: &mut Vec<Problem>) {
-    let mgr = &plan.header.nsx_manager;
-    let authority = mgr.split("://").nth(1).unwrap_or(mgr);
-    let authority = authority.split('/').next().unwrap_or(authority);
-    if authority.contains('@') {
-        out.push(problem(
-            "/header/nsx_manager",
-            "nsx_manager must not carry credentials (found user info before '@')",
-        ));
-    }
-    if plan.header.kind == MigrationKind::VioV2t && !plan.steps.is_empty() {
-        out.push(problem(
-            "/steps",
-            "kind vio-v2t is reserved: this nsx-migrate has no step actions for it yet",
-        ));
+/// Whether an address carries user info (`user:password@host`).
+fn has_user_info(address: &str) -> bool {
+    let authority = address.split("://").nth(1).unwrap_or(address);
+    authority
+        .split('/')
+        .next()
+        .unwrap_or(authority)
+        .contains('@')
+}
+
+fn check_addresses<K: Kind>(plan: &Plan<K>, out: &mut Vec<Problem>) {
+    for (pointer, address) in K::addresses(&plan.target) {
+        if has_user_info(address) {
+            let field = pointer.rsplit('/').next().unwrap_or(pointer);
+            out.push(problem(
+                pointer,
+                format!("{field} must not carry credentials (found user info before '@')"),
+            ));
+        }
     }
     let mut names = HashSet::new();
     for (i, input) in plan.inputs.iter().enumerate() {
@@ -104,13 +117,7 @@ fn check_header(plan: &Plan, out: &mut Vec<Problem>) {
                 format!("duplicate input `{}`", input.name),
             ));
         }
-        if input.source.contains("://")
-            && input
-                .source
-                .split("://")
-                .nth(1)
-                .is_some_and(|r| r.split('/').next().is_some_and(|a| a.contains('@')))
-        {
+        if input.source.contains("://") && has_user_info(&input.source) {
             out.push(problem(
                 format!("/inputs/{i}/source"),
                 "source must not carry credentials (found user info before '@')",
@@ -119,7 +126,7 @@ fn check_header(plan: &Plan, out: &mut Vec<Problem>) {
     }
 }
 
-fn check_rules_and_findings(plan: &Plan, out: &mut Vec<Problem>) {
+fn check_rules_and_findings<K: Kind>(plan: &Plan<K>, out: &mut Vec<Problem>) {
     let mut rule_ids = HashSet::new();
     for (i, r) in plan.rules.iter().enumerate() {
         if !rule_ids.insert(r.id.as_str()) {
@@ -147,50 +154,10 @@ fn check_rules_and_findings(plan: &Plan, out: &mut Vec<Problem>) {
             }
         }
     }
-    // Rules referenced by changes must be explained in [[rules]].
-    for (i, step) in plan.steps.iter().enumerate() {
-        if let Action::ImportBatch(b) = &step.action {
-            for (j, r) in b.resources.iter().enumerate() {
-                let Some(rule) = &r.rule else { continue };
-                let pointer = format!("/steps/{i}/action/resources/{j}/rule");
-                if !rule_ids.contains(rule.as_str()) {
-                    out.push(problem(
-                        pointer,
-                        format!("rule `{rule}` is not listed in [[rules]]"),
-                    ));
-                } else if r.policy_id.is_none() {
-                    out.push(problem(
-                        pointer,
-                        format!("rule `{rule}` names no Policy id: the object has no `policy_id`"),
-                    ));
-                }
-            }
-        }
-        if let Action::PolicyUpdate(u) = &step.action {
-            let base = format!("/steps/{i}/action");
-            let mut refs: Vec<(String, &str)> = Vec::new();
-            for (j, t) in u.tags_add.iter().enumerate() {
-                refs.push((format!("{base}/tags_add/{j}/rule"), &t.rule));
-            }
-            for (j, t) in u.tags_remove.iter().enumerate() {
-                refs.push((format!("{base}/tags_remove/{j}/rule"), &t.rule));
-            }
-            if let Some(d) = &u.display_name {
-                refs.push((format!("{base}/display_name/rule"), &d.rule));
-            }
-            for (pointer, rule) in refs {
-                if !rule_ids.contains(rule) {
-                    out.push(problem(
-                        pointer,
-                        format!("rule `{rule}` is not listed in [[rules]]"),
-                    ));
-                }
-            }
-        }
-    }
 }
 
-fn check_steps(plan: &Plan, out: &mut Vec<Problem>) {
+/// Unique ids, actions in their phase, known dependencies that are not later, no cycle.
+fn check_steps<K: Kind>(plan: &Plan<K>, out: &mut Vec<Problem>) {
     let mut index: HashMap<&str, usize> = HashMap::new();
     for (i, step) in plan.steps.iter().enumerate() {
         if let Some(first) = index.insert(step.id.as_str(), i) {
@@ -248,7 +215,6 @@ fn check_steps(plan: &Plan, out: &mut Vec<Problem>) {
                 }
             }
         }
-        check_action(plan, i, step, &index, out);
     }
 
     if let Err(cycle) = toposort(&graph, None) {
@@ -256,221 +222,6 @@ fn check_steps(plan: &Plan, out: &mut Vec<Problem>) {
         out.push(problem(
             format!("/steps/{i}/depends_on"),
             format!("dependency cycle through step `{}`", plan.steps[i].id),
-        ));
-    }
-
-    // Each MP object is imported at most once per migration type (router-port and router-config
-    // types are keyed by their router's id, which its TIER0/TIER1 import uses too), and each
-    // (type, batch) is unique.
-    let mut seen_ids: HashMap<(MigrationType, &str), &str> = HashMap::new();
-    let mut seen_batches = HashSet::new();
-    for (i, step) in plan.steps.iter().enumerate() {
-        if let Action::ImportBatch(b) = &step.action {
-            if !seen_batches.insert((b.migration_type, b.batch)) {
-                out.push(problem(
-                    format!("/steps/{i}/action/batch"),
-                    format!(
-                        "{} batch {} appears twice",
-                        b.migration_type.as_str(),
-                        b.batch
-                    ),
-                ));
-            }
-            for (j, r) in b.resources.iter().enumerate() {
-                if let Some(other) = seen_ids.insert((b.migration_type, &r.manager_id), &step.id) {
-                    out.push(problem(
-                        format!("/steps/{i}/action/resources/{j}/manager_id"),
-                        format!(
-                            "manager id {} is already imported as {} by step `{other}`",
-                            r.manager_id,
-                            b.migration_type.as_str()
-                        ),
-                    ));
-                }
-                if let Some(p) = &r.policy_path
-                    && !p.starts_with("/infra/")
-                {
-                    out.push(problem(
-                        format!("/steps/{i}/action/resources/{j}/policy_path"),
-                        format!("policy_path `{p}` must start with /infra/"),
-                    ));
-                }
-            }
-        }
-    }
-}
-
-fn check_section_ref(
-    r: &SectionRef,
-    pointer: &str,
-    step: &Step,
-    plan: &Plan,
-    index: &HashMap<&str, usize>,
-    out: &mut Vec<Problem>,
-) {
-    match (&r.id, &r.created_by) {
-        (Some(_), None) => {}
-        (None, Some(creator)) => match index.get(creator.as_str()) {
-            Some(&c) if matches!(plan.steps[c].action, Action::DfwSectionCreate(_)) => {
-                if !step.depends_on.iter().any(|d| d == creator) {
-                    out.push(problem(
-                        format!("{pointer}/created_by"),
-                        format!(
-                            "step `{}` uses the section created by `{creator}` but does not depend on it",
-                            step.id
-                        ),
-                    ));
-                }
-            }
-            Some(_) => out.push(problem(
-                format!("{pointer}/created_by"),
-                format!("`{creator}` is not a dfw_section_create step"),
-            )),
-            None => out.push(problem(
-                format!("{pointer}/created_by"),
-                format!("unknown step `{creator}`"),
-            )),
-        },
-        _ => out.push(problem(
-            pointer.to_string(),
-            "a section reference needs exactly one of `id` and `created_by`",
-        )),
-    }
-}
-
-fn check_action(
-    plan: &Plan,
-    i: usize,
-    step: &Step,
-    index: &HashMap<&str, usize>,
-    out: &mut Vec<Problem>,
-) {
-    let base = format!("/steps/{i}/action");
-    let anchor_check =
-        |op: crate::plan::InsertOp, has_anchor: bool, field: &str, out: &mut Vec<Problem>| {
-            if op.needs_anchor() && !has_anchor {
-                out.push(problem(
-                    format!("{base}/operation"),
-                    format!("{} needs `{field}`", op.as_str()),
-                ));
-            } else if !op.needs_anchor() && has_anchor {
-                out.push(problem(
-                    format!("{base}/{field}"),
-                    format!("{} takes no `{field}`", op.as_str()),
-                ));
-            }
-        };
-    match &step.action {
-        Action::DfwSectionCreate(c) => {
-            anchor_check(c.operation, c.anchor.is_some(), "anchor", out);
-            if let Some(a) = &c.anchor {
-                check_section_ref(a, &format!("{base}/anchor"), step, plan, index, out);
-            }
-        }
-        Action::DfwSectionMove(m) => {
-            anchor_check(m.operation, m.anchor.is_some(), "anchor", out);
-            check_section_ref(
-                &m.section,
-                &format!("{base}/section"),
-                step,
-                plan,
-                index,
-                out,
-            );
-            if m.section.id.is_none() {
-                out.push(problem(
-                    format!("{base}/section"),
-                    "only an existing section (by `id`) can be moved",
-                ));
-            }
-            if let Some(a) = &m.anchor {
-                check_section_ref(a, &format!("{base}/anchor"), step, plan, index, out);
-                if a.id.is_some() && a.id == m.section.id {
-                    out.push(problem(
-                        format!("{base}/anchor"),
-                        "a section cannot be its own anchor",
-                    ));
-                }
-            }
-        }
-        Action::DfwRuleMove(m) => {
-            anchor_check(m.operation, m.anchor_rule.is_some(), "anchor_rule", out);
-            check_section_ref(
-                &m.from_section,
-                &format!("{base}/from_section"),
-                step,
-                plan,
-                index,
-                out,
-            );
-            check_section_ref(
-                &m.to_section,
-                &format!("{base}/to_section"),
-                step,
-                plan,
-                index,
-                out,
-            );
-            if m.from_section.id.is_some() && m.from_section.id == m.to_section.id {
-                out.push(problem(
-                    format!("{base}/to_section"),
-                    "a rule move needs two different sections",
-                ));
-            }
-        }
-        Action::ImportBatch(_) => {}
-        Action::PolicyUpdate(u) => check_policy_update(u, &base, out),
-    }
-}
-
-fn check_policy_update(u: &PolicyUpdate, base: &str, out: &mut Vec<Problem>) {
-    if u.tags_add.is_empty() && u.tags_remove.is_empty() && u.display_name.is_none() {
-        out.push(problem(base.to_string(), "policy_update changes nothing"));
-    }
-    for (j, r) in u.tags_remove.iter().enumerate() {
-        if !u.tags_before.contains(&r.as_tag()) {
-            out.push(problem(
-                format!("{base}/tags_remove/{j}"),
-                format!(
-                    "removes tag {}={} that is not in tags_before",
-                    r.scope, r.tag
-                ),
-            ));
-        }
-        if u.tags_add
-            .iter()
-            .any(|a| a.scope == r.scope && a.tag == r.tag)
-        {
-            out.push(problem(
-                format!("{base}/tags_remove/{j}"),
-                format!("tag {}={} is both added and removed", r.scope, r.tag),
-            ));
-        }
-    }
-    for (j, a) in u.tags_add.iter().enumerate() {
-        if u.tags_before.contains(&a.as_tag()) {
-            out.push(problem(
-                format!("{base}/tags_add/{j}"),
-                format!(
-                    "adds tag {}={} that is already in tags_before",
-                    a.scope, a.tag
-                ),
-            ));
-        }
-    }
-    let after = u.tags_after().len();
-    if after > MAX_TAGS {
-        out.push(problem(
-            format!("{base}/tags_add"),
-            format!("the object would carry {after} tags; NSX allows at most {MAX_TAGS}"),
-        ));
-    }
-    if let Some(d) = &u.display_name
-        && d.from == d.to
-    {
-        out.push(problem(
-            format!("{base}/display_name"),
-            "display_name change from and to are equal",
         ));
     }
 }

@@ -9,10 +9,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::plan::MigrationType;
-
 /// The journal format version.
-pub const JOURNAL_FORMAT_VERSION: u32 = 1;
+pub const JOURNAL_FORMAT_VERSION: u32 = 2;
 
 /// One line of the journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -37,6 +35,8 @@ pub enum JournalEvent {
     /// A run of `apply` or `rollback` began.
     RunStarted {
         journal_format_version: u32,
+        /// The kind of plan the run applies; `rollback` picks its executor by it.
+        kind: crate::plan::MigrationKind,
         mode: RunMode,
         tool_version: String,
         host: String,
@@ -49,6 +49,13 @@ pub enum JournalEvent {
         /// Which request of the step (an import batch takes several calls).
         op: String,
         request: RecordedRequest,
+        /// What the request asks to create or promote (the kind's word, e.g. a migration
+        /// type), when it does: with `object_ids`, what a later run must settle from live state
+        /// if no outcome follows.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        object_type: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        object_ids: Vec<String>,
     },
     /// The change was confirmed by NSX.
     StepDone {
@@ -66,23 +73,22 @@ pub enum JournalEvent {
     },
     /// Live state showed the step already done (resume or re-apply): nothing was sent.
     StepSkipped { step: String, reason: String },
-    /// An import batch succeeded: the manager ids it promoted (the seeds' migration records).
+    /// A step made objects that a rollback must undo (for Manager-to-Policy: the manager ids
+    /// an import batch promoted, the seeds' migration records). `object_type` is the kind's
+    /// word for what they are (a migration type, a Neutron resource).
     MigrationRecorded {
         step: String,
-        migration_type: MigrationType,
-        manager_ids: Vec<String>,
+        object_type: String,
+        object_ids: Vec<String>,
     },
-    /// Rollback of a recorded batch is about to be requested.
+    /// Rollback of a step's recorded objects is about to be requested.
     RollbackIntent {
         step: String,
-        migration_type: MigrationType,
-        manager_ids: Vec<String>,
+        object_type: String,
+        object_ids: Vec<String>,
     },
-    /// Rollback of a recorded batch succeeded; its migration record is void.
-    RollbackDone {
-        step: String,
-        migration_type: MigrationType,
-    },
+    /// Rollback of a step's recorded objects succeeded; its migration record is void.
+    RollbackDone { step: String, object_type: String },
     /// The run ended (cleanly, or by a handled failure) with this exit code.
     RunFinished { exit_code: u8, outcome: String },
 }
@@ -94,11 +100,15 @@ pub enum RunMode {
     Rollback,
 }
 
-/// A request as recorded in the journal: method, path and query relative to the NSX Manager,
+/// A request as recorded in the journal: the endpoint, method, path and query relative to it,
 /// and body. Never headers (they hold credentials).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordedRequest {
+    /// Which endpoint of the plan's target it went to (e.g. `neutron`, `nsx-v`); absent for
+    /// the NSX Manager.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
     pub method: String,
     /// Path and query, e.g. `/policy/api/v1/infra/segments/abc`.
     #[schemars(regex(pattern = r"^/"))]

@@ -12,8 +12,11 @@ use serde_json::{Map, Number, Value};
 use toml::de::{DeTable, DeValue};
 
 use crate::check;
-use crate::plan::{FORMAT_VERSION, Plan};
+use crate::kind::Kind;
+use crate::mp::MpToPolicy;
+use crate::plan::{AnyPlan, FORMAT_VERSION, MigrationKind, Plan};
 use crate::schema;
+use crate::vio::VioV2t;
 
 /// Which layer found a problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,18 +65,35 @@ pub enum PlanError {
         message: String,
     },
     #[error(
-        "{path}: plan format_version {found} is not supported (this nsx-migrate reads version {supported})"
+        "{path}: plan format_version {found} is not supported: this nsx-migrate reads version {supported}{}",
+        version_advice(found, *supported)
     )]
     UnsupportedVersion {
         path: PathBuf,
         found: String,
         supported: u32,
     },
+    #[error("{path}: header.kind is `{found}`, but this command needs a `{expected}` plan")]
+    WrongKind {
+        path: PathBuf,
+        found: &'static str,
+        expected: &'static str,
+    },
     #[error("{path}: {} problem(s) found{}", problems.len(), list(problems))]
     Invalid {
         path: PathBuf,
         problems: Vec<Problem>,
     },
+}
+
+fn version_advice(found: &str, supported: u32) -> &'static str {
+    match found.parse::<u64>() {
+        Ok(n) if n < u64::from(supported) => {
+            " (the plan was written by an older nsx-migrate: plan again with `nsx-migrate plan`, review and apply the new plan)"
+        }
+        Ok(_) => " (the plan was written by a newer nsx-migrate: use that version)",
+        Err(_) => "",
+    }
 }
 
 fn list(problems: &[Problem]) -> String {
@@ -95,27 +115,47 @@ impl PlanError {
     }
 }
 
-/// Read and fully validate a plan file.
-pub fn read_plan_file(path: &Path) -> Result<Plan, PlanError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PlanError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+/// Read and fully validate a plan file of any kind.
+pub fn read_plan_file(path: &Path) -> Result<AnyPlan, PlanError> {
+    let text = read_text(path)?;
     parse_plan(&text, path)
 }
 
+/// Read and fully validate a plan file that must be of kind `K`.
+pub fn read_plan_file_of<K: Kind>(path: &Path) -> Result<Plan<K>, PlanError> {
+    let any = read_plan_file(path)?;
+    let found = any.kind().as_str();
+    K::from_any(any).ok_or_else(|| PlanError::WrongKind {
+        path: path.to_path_buf(),
+        found,
+        expected: K::KIND.as_str(),
+    })
+}
+
+/// Read and fully validate a Manager-to-Policy plan file.
+pub fn read_mp_plan_file(path: &Path) -> Result<crate::mp::Plan, PlanError> {
+    read_plan_file_of::<MpToPolicy>(path)
+}
+
+fn read_text(path: &Path) -> Result<String, PlanError> {
+    std::fs::read_to_string(path).map_err(|source| PlanError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 /// Parse and fully validate plan text; `origin` names it in errors.
-pub fn parse_plan(text: &str, origin: &Path) -> Result<Plan, PlanError> {
+pub fn parse_plan(text: &str, origin: &Path) -> Result<AnyPlan, PlanError> {
     parse(text, origin, true)
 }
 
 /// Like [`parse_plan`], but a `plan_id` that does not match the content is not an error. Only
 /// for re-sealing a deliberately edited plan (`nsx-migrate seal`).
-pub fn parse_plan_unsealed(text: &str, origin: &Path) -> Result<Plan, PlanError> {
+pub fn parse_plan_unsealed(text: &str, origin: &Path) -> Result<AnyPlan, PlanError> {
     parse(text, origin, false)
 }
 
-fn parse(text: &str, origin: &Path, check_seal: bool) -> Result<Plan, PlanError> {
+fn parse(text: &str, origin: &Path, check_seal: bool) -> Result<AnyPlan, PlanError> {
     let doc = SpannedJson::parse(text, origin)?;
 
     match doc.value.get("format_version") {
@@ -131,11 +171,62 @@ fn parse(text: &str, origin: &Path, check_seal: bool) -> Result<Plan, PlanError>
         _ => {}
     }
 
-    let schema_problems = schema::validate_plan_value(&doc.value);
+    let kind = match doc.value.get("header").and_then(|h| h.get("kind")) {
+        Some(Value::String(k)) => MigrationKind::parse(k).ok_or_else(|| {
+            doc.invalid(vec![kind_problem(
+                "/header/kind",
+                format!("unknown kind `{k}` (expected one of: {})", kind_list()),
+            )])
+        })?,
+        Some(_) => {
+            return Err(doc.invalid(vec![kind_problem(
+                "/header/kind",
+                format!("kind must be a string, one of: {}", kind_list()),
+            )]));
+        }
+        None => {
+            return Err(doc.invalid(vec![kind_problem(
+                if doc.value.get("header").is_some() {
+                    "/header"
+                } else {
+                    ""
+                },
+                format!(
+                    "the plan has no header.kind (expected one of: {})",
+                    kind_list()
+                ),
+            )]));
+        }
+    };
+    match kind {
+        MigrationKind::MpToPolicy => parse_kind::<MpToPolicy>(&doc, check_seal),
+        MigrationKind::VioV2t => parse_kind::<VioV2t>(&doc, check_seal),
+    }
+}
+
+fn kind_list() -> String {
+    MigrationKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn kind_problem(pointer: &str, message: String) -> Problem {
+    Problem {
+        layer: Layer::Schema,
+        pointer: pointer.to_string(),
+        line: None,
+        message,
+    }
+}
+
+fn parse_kind<K: Kind>(doc: &SpannedJson<'_>, check_seal: bool) -> Result<AnyPlan, PlanError> {
+    let schema_problems = schema::validate_plan_value(K::KIND, &doc.value);
     if !schema_problems.is_empty() {
         return Err(doc.invalid(schema_problems));
     }
-    let plan: Plan = serde_json::from_value(doc.value.clone()).map_err(|e| {
+    let plan: Plan<K> = serde_json::from_value(doc.value.clone()).map_err(|e| {
         doc.invalid(vec![Problem {
             layer: Layer::Schema,
             pointer: String::new(),
@@ -150,7 +241,7 @@ fn parse(text: &str, origin: &Path, check_seal: bool) -> Result<Plan, PlanError>
     if !problems.is_empty() {
         return Err(doc.invalid(problems));
     }
-    Ok(plan)
+    Ok(K::into_any(plan))
 }
 
 /// TOML converted to JSON, remembering where each value came from.

@@ -5,13 +5,12 @@ use std::fmt::Write as _;
 use serde_json::json;
 use similar::{ChangeTag, TextDiff};
 
-use crate::plan::{
-    Action, DfwRuleMove, DfwSectionCreate, DfwSectionMove, Finding, ImportBatch, Phase, Plan,
-    PolicyUpdate, SectionRef, Severity, Step, Tag,
-};
+use crate::kind::{Detail, Kind, KindAction, KindPhase};
+use crate::mp::PolicyUpdate;
+use crate::plan::{AnyPlan, Finding, Plan, Severity, Step, Tag};
 
 /// Version of the JSON document `show --format json` prints.
-pub const SHOW_JSON_VERSION: u32 = 1;
+pub const SHOW_JSON_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -20,8 +19,18 @@ pub enum Format {
     Json,
 }
 
+/// Render a plan of any kind for review.
+pub fn show_any(plan: &AnyPlan, format: Format) -> String {
+    crate::with_plan!(plan, p => show(p, format))
+}
+
+/// The step graph of a plan of any kind, in DOT.
+pub fn dot_any(plan: &AnyPlan) -> String {
+    crate::with_plan!(plan, p => dot(p))
+}
+
 /// Render a plan for review.
-pub fn show(plan: &Plan, format: Format) -> String {
+pub fn show<K: Kind>(plan: &Plan<K>, format: Format) -> String {
     match format {
         Format::Text { color } => Text { color }.render(plan),
         Format::Markdown => markdown(plan),
@@ -33,126 +42,18 @@ pub fn show(plan: &Plan, format: Format) -> String {
     }
 }
 
-fn phase_title(phase: Phase) -> &'static str {
-    match phase {
-        Phase::Prepare => "fix the DFW layout through the Manager API, before anything is imported",
-        Phase::Import => "import into Policy through the migration coordinator",
-        Phase::Update => "update tags and display names of the imported Policy objects",
-    }
-}
-
-fn short(id: &str) -> &str {
+pub(crate) fn short(id: &str) -> &str {
     // UUIDs read better shortened in prose; the full id is in the plan and in JSON output.
-    if id.len() == 36 && id.as_bytes().get(8) == Some(&b'-') {
+    if id.len() == 36 && id.as_bytes().get(8) == Some(&b'-') && id.is_char_boundary(8) {
         &id[..8]
     } else {
         id
     }
 }
 
-fn section_ref(r: &SectionRef) -> String {
-    match (&r.id, &r.created_by) {
-        (Some(id), _) => format!("\"{}\" ({})", r.display_name, short(id)),
-        (None, Some(step)) => format!("\"{}\" (created by {step})", r.display_name),
-        (None, None) => format!("\"{}\"", r.display_name),
-    }
-}
-
-fn position(op: crate::plan::InsertOp, anchor: Option<String>) -> String {
-    use crate::plan::InsertOp::*;
-    match (op, anchor) {
-        (InsertTop, _) => "at the top of the DFW".to_string(),
-        (InsertBottom, _) => "at the bottom of the DFW".to_string(),
-        (InsertBefore, Some(a)) => format!("before {a}"),
-        (InsertAfter, Some(a)) => format!("after {a}"),
-        (op, None) => op.as_str().to_string(),
-    }
-}
-
 /// One-line description of a step.
-pub fn describe(step: &Step) -> String {
-    match &step.action {
-        Action::DfwSectionCreate(c) => describe_create(c),
-        Action::DfwSectionMove(m) => describe_section_move(m),
-        Action::DfwRuleMove(m) => describe_rule_move(m),
-        Action::ImportBatch(b) => describe_batch(b),
-        Action::PolicyUpdate(u) => format!("update {} {}", u.resource_type, u.path),
-    }
-}
-
-fn describe_create(c: &DfwSectionCreate) -> String {
-    format!(
-        "create {} section \"{}\" {}",
-        c.section_type,
-        c.display_name,
-        position(c.operation, c.anchor.as_ref().map(section_ref))
-    )
-}
-
-fn describe_section_move(m: &DfwSectionMove) -> String {
-    format!(
-        "move section {} {}",
-        section_ref(&m.section),
-        position(m.operation, m.anchor.as_ref().map(section_ref))
-    )
-}
-
-fn describe_rule_move(m: &DfwRuleMove) -> String {
-    let pos = match (m.operation, &m.anchor_rule) {
-        (crate::plan::InsertOp::InsertTop, _) => "at its top".to_string(),
-        (crate::plan::InsertOp::InsertBottom, _) => "at its bottom".to_string(),
-        (op, Some(a)) => format!("{} rule {}", op.as_str().replace('_', " "), short(a)),
-        (op, None) => op.as_str().to_string(),
-    };
-    format!(
-        "move rule \"{}\" ({}) from section {} to section {} {}",
-        m.display_name,
-        short(&m.rule_id),
-        section_ref(&m.from_section),
-        section_ref(&m.to_section),
-        pos
-    )
-}
-
-fn describe_batch(b: &ImportBatch) -> String {
-    let n = b.resources.len();
-    format!(
-        "import {} batch {}: {} resource{}",
-        b.migration_type.as_str(),
-        b.batch,
-        n,
-        if n == 1 { "" } else { "s" }
-    )
-}
-
-fn reason(step: &Step) -> Option<&str> {
-    match &step.action {
-        Action::DfwSectionCreate(c) => Some(&c.reason),
-        Action::DfwSectionMove(m) => Some(&m.reason),
-        Action::DfwRuleMove(m) => Some(&m.reason),
-        _ => None,
-    }
-}
-
-/// Where an imported object lands, as a reviewer reads it.
-fn import_target(r: &crate::plan::ImportResource) -> &str {
-    r.policy_path
-        .as_deref()
-        .or(r.policy_id.as_deref())
-        .unwrap_or("(Policy id chosen by NSX)")
-}
-
-/// Why an object is imported and which rule chose its Policy id, e.g.
-/// `cluster tag; id by rule policy-id/ncp-owned-mp-id` (empty for plans that do not say).
-fn import_why(r: &crate::plan::ImportResource) -> String {
-    let mut parts = Vec::new();
-    if let Some(s) = r.scope {
-        parts.push(s.describe().to_string());
-    }
-    if let Some(rule) = &r.rule {
-        parts.push(format!("id by rule {rule}"));
-    }
-    parts.join("; ")
+pub fn describe<K: Kind>(step: &Step<K>) -> String {
+    step.action.describe()
 }
 
 fn tag_line(t: &Tag) -> String {
@@ -161,7 +62,7 @@ fn tag_line(t: &Tag) -> String {
 
 /// A line of a tag or display_name diff: `' '`, `'-'` or `'+'`, the text, and the rule that
 /// asked for the change. `None` marks elided unchanged lines.
-type DiffLine = Option<(char, String, Option<String>)>;
+pub type DiffLine = Option<(char, String, Option<String>)>;
 
 /// The before/after diff of a Policy update's tags, with one line of context around changes.
 pub fn tag_diff(u: &PolicyUpdate) -> Vec<DiffLine> {
@@ -211,7 +112,7 @@ pub fn tag_diff(u: &PolicyUpdate) -> Vec<DiffLine> {
     out
 }
 
-fn finding_counts(plan: &Plan) -> String {
+fn finding_counts<K: Kind>(plan: &Plan<K>) -> String {
     let s = &plan.summary;
     format!(
         "{} error{}, {} warning{}, {} info",
@@ -223,26 +124,11 @@ fn finding_counts(plan: &Plan) -> String {
     )
 }
 
-fn verdict(plan: &Plan) -> &'static str {
+fn verdict<K: Kind>(plan: &Plan<K>) -> &'static str {
     if plan.is_applicable() {
         "can be applied"
     } else {
         "cannot be applied until the error findings are resolved"
-    }
-}
-
-fn phase_counts(plan: &Plan, phase: Phase) -> String {
-    let s = &plan.summary;
-    match phase {
-        Phase::Prepare => format!(
-            "{} section(s) to create, {} section move(s), {} rule move(s)",
-            s.dfw_sections_created, s.dfw_section_moves, s.dfw_rule_moves
-        ),
-        Phase::Import => format!(
-            "{} batch(es), {} resource(s)",
-            s.import_batches, s.imported_resources
-        ),
-        Phase::Update => format!("{} Policy object(s)", s.policy_updates),
     }
 }
 
@@ -278,25 +164,14 @@ impl Text {
         }
     }
 
-    fn render(&self, plan: &Plan) -> String {
+    fn render<K: Kind>(&self, plan: &Plan<K>) -> String {
         let mut o = String::new();
         let h = &plan.header;
         let _ = writeln!(o, "{} {}", self.paint("1", "Plan"), plan.plan_id);
         let _ = writeln!(o, "  kind         {}", h.kind.as_str());
-        let _ = writeln!(o, "  cluster      {}", h.cluster);
-        let mut versions = Vec::new();
-        if let Some(v) = &h.nsx_version {
-            versions.push(format!("NSX {v}"));
+        for (label, value) in K::header_rows(plan) {
+            let _ = writeln!(o, "  {label:<12} {value}");
         }
-        if let Some(v) = &h.ncp_version {
-            versions.push(format!("NCP {v}"));
-        }
-        let versions = if versions.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", versions.join(", "))
-        };
-        let _ = writeln!(o, "  NSX Manager  {}{versions}", h.nsx_manager);
         let _ = writeln!(
             o,
             "  written      {} by nsx-migrate {}",
@@ -321,17 +196,28 @@ impl Text {
         }
 
         let _ = writeln!(o, "\n{}", self.paint("1", "Summary"));
-        for phase in Phase::ALL {
-            let _ = writeln!(o, "  {:<9} {}", phase.as_str(), phase_counts(plan, phase));
+        let width = K::Phase::ALL
+            .iter()
+            .map(|p| p.as_str().len())
+            .max()
+            .unwrap_or(0)
+            .max(9);
+        for &phase in K::Phase::ALL {
+            let _ = writeln!(
+                o,
+                "  {:<width$} {}",
+                phase.as_str(),
+                K::phase_summary(&plan.summary.changes, phase)
+            );
         }
-        let _ = writeln!(o, "  {:<9} {}", "findings", finding_counts(plan));
+        let _ = writeln!(o, "  {:<width$} {}", "findings", finding_counts(plan));
         let v = verdict(plan);
         let v = if plan.is_applicable() {
             self.paint("32", v)
         } else {
             self.paint("1;31", v)
         };
-        let _ = writeln!(o, "  {:<9} {v}", "verdict");
+        let _ = writeln!(o, "  {:<width$} {v}", "verdict");
 
         if !plan.findings.is_empty() {
             let _ = writeln!(o, "\n{}", self.paint("1", "Findings"));
@@ -340,12 +226,12 @@ impl Text {
             }
         }
 
-        for phase in Phase::ALL {
-            let steps: Vec<&Step> = plan.steps.iter().filter(|s| s.phase == phase).collect();
+        for &phase in K::Phase::ALL {
+            let steps: Vec<&Step<K>> = plan.steps.iter().filter(|s| s.phase == phase).collect();
             if steps.is_empty() {
                 continue;
             }
-            let title = format!("Phase {}: {}", phase.as_str(), phase_title(phase));
+            let title = format!("Phase {}: {}", phase.as_str(), phase.title());
             let _ = writeln!(o, "\n{}", self.paint("1", &title));
             for step in steps {
                 self.step(&mut o, step);
@@ -384,33 +270,43 @@ impl Text {
         }
     }
 
-    fn step(&self, o: &mut String, step: &Step) {
+    fn step<K: Kind>(&self, o: &mut String, step: &Step<K>) {
         let _ = writeln!(o, "  {}  {}", self.paint("1", &step.id), describe(step));
         if !step.depends_on.is_empty() {
             let _ = writeln!(o, "      after: {}", step.depends_on.join(", "));
         }
-        if let Some(r) = reason(step) {
+        if let Some(r) = step.action.reason() {
             let _ = writeln!(o, "      why: {r}");
         }
-        match &step.action {
-            Action::ImportBatch(b) => {
-                for r in &b.resources {
-                    let target = import_target(r);
-                    let why = import_why(r);
-                    let why = if why.is_empty() {
-                        why
+        for detail in step.action.details() {
+            match detail {
+                Detail::Object {
+                    resource_type,
+                    display_name,
+                    id,
+                    target,
+                    note,
+                } => {
+                    let note = if note.is_empty() {
+                        note
                     } else {
-                        format!("    [{why}]")
+                        format!("    [{note}]")
                     };
                     let _ = writeln!(
                         o,
-                        "      {} \"{}\" {} -> {}{why}",
-                        r.resource_type, r.display_name, r.manager_id, target
+                        "      {resource_type} \"{display_name}\" {id} -> {target}{note}"
                     );
                 }
+                Detail::Diff { title, lines } => {
+                    let _ = writeln!(o, "      {title}:");
+                    for line in &lines {
+                        self.diff_line(o, line);
+                    }
+                }
+                Detail::Note(text) => {
+                    let _ = writeln!(o, "      {text}");
+                }
             }
-            Action::PolicyUpdate(u) => self.update(o, u),
-            _ => {}
         }
     }
 
@@ -434,20 +330,6 @@ impl Text {
             }
         }
     }
-
-    fn update(&self, o: &mut String, u: &PolicyUpdate) {
-        if let Some(d) = &u.display_name {
-            let _ = writeln!(o, "      display_name:");
-            self.diff_line(o, &Some(('-', d.from.clone(), None)));
-            self.diff_line(o, &Some(('+', d.to.clone(), Some(d.rule.clone()))));
-        }
-        if !u.tags_add.is_empty() || !u.tags_remove.is_empty() {
-            let _ = writeln!(o, "      tags:");
-            for line in tag_diff(u) {
-                self.diff_line(o, &line);
-            }
-        }
-    }
 }
 
 fn md_escape(s: &str) -> String {
@@ -456,23 +338,19 @@ fn md_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn markdown(plan: &Plan) -> String {
+fn markdown<K: Kind>(plan: &Plan<K>) -> String {
     let mut o = String::new();
     let h = &plan.header;
     let _ = writeln!(
         o,
         "## nsx-migrate plan: {} `{}`\n",
         h.kind.as_str(),
-        h.cluster
+        plan.subject_name()
     );
     let _ = writeln!(o, "| | |\n|---|---|");
     let _ = writeln!(o, "| Plan id | `{}` |", plan.plan_id);
-    let _ = writeln!(o, "| NSX Manager | {} |", md_escape(&h.nsx_manager));
-    if let Some(v) = &h.nsx_version {
-        let _ = writeln!(o, "| NSX version | {v} |");
-    }
-    if let Some(v) = &h.ncp_version {
-        let _ = writeln!(o, "| NCP version | {v} |");
+    for (label, value) in K::header_rows(plan) {
+        let _ = writeln!(o, "| {} | {} |", upper_first(label), md_escape(&value));
     }
     let _ = writeln!(
         o,
@@ -494,8 +372,13 @@ fn markdown(plan: &Plan) -> String {
     }
 
     let _ = writeln!(o, "\n### Summary\n\n| Phase | Changes |\n|---|---|");
-    for phase in Phase::ALL {
-        let _ = writeln!(o, "| {} | {} |", phase.as_str(), phase_counts(plan, phase));
+    for &phase in K::Phase::ALL {
+        let _ = writeln!(
+            o,
+            "| {} | {} |",
+            phase.as_str(),
+            K::phase_summary(&plan.summary.changes, phase)
+        );
     }
     let _ = writeln!(o, "| findings | {} |", finding_counts(plan));
     let _ = writeln!(o, "\n**Verdict:** {}.", verdict(plan));
@@ -523,72 +406,14 @@ fn markdown(plan: &Plan) -> String {
         }
     }
 
-    for phase in Phase::ALL {
-        let steps: Vec<&Step> = plan.steps.iter().filter(|s| s.phase == phase).collect();
+    for &phase in K::Phase::ALL {
+        let steps: Vec<&Step<K>> = plan.steps.iter().filter(|s| s.phase == phase).collect();
         if steps.is_empty() {
             continue;
         }
-        let _ = writeln!(
-            o,
-            "\n### Phase `{}`: {}\n",
-            phase.as_str(),
-            phase_title(phase)
-        );
+        let _ = writeln!(o, "\n### Phase `{}`: {}\n", phase.as_str(), phase.title());
         for step in steps {
-            let _ = writeln!(o, "- **`{}`** {}", step.id, md_escape(&describe(step)));
-            if !step.depends_on.is_empty() {
-                let deps: Vec<String> = step.depends_on.iter().map(|d| format!("`{d}`")).collect();
-                let _ = writeln!(o, "  - after {}", deps.join(", "));
-            }
-            if let Some(r) = reason(step) {
-                let _ = writeln!(o, "  - why: {}", md_escape(r));
-            }
-            match &step.action {
-                Action::ImportBatch(b) => {
-                    for r in &b.resources {
-                        let target = import_target(r);
-                        let why = import_why(r);
-                        let why = if why.is_empty() {
-                            why
-                        } else {
-                            format!(" ({})", md_escape(&why))
-                        };
-                        let _ = writeln!(
-                            o,
-                            "  - {} \"{}\" `{}` → `{}`{why}",
-                            r.resource_type,
-                            md_escape(&r.display_name),
-                            r.manager_id,
-                            target
-                        );
-                    }
-                }
-                Action::PolicyUpdate(u) => {
-                    let _ = writeln!(o, "\n  ```diff");
-                    if let Some(d) = &u.display_name {
-                        let _ = writeln!(o, "  # display_name");
-                        let _ = writeln!(o, "  - {}", d.from);
-                        let _ = writeln!(o, "  + {}    # rule {}", d.to, d.rule);
-                    }
-                    if !u.tags_add.is_empty() || !u.tags_remove.is_empty() {
-                        let _ = writeln!(o, "  # tags");
-                        for line in tag_diff(u) {
-                            match line {
-                                None => {
-                                    let _ = writeln!(o, "    ...");
-                                }
-                                Some((sign, text, rule)) => {
-                                    let rule =
-                                        rule.map(|r| format!("    # rule {r}")).unwrap_or_default();
-                                    let _ = writeln!(o, "  {sign} {text}{rule}");
-                                }
-                            }
-                        }
-                    }
-                    let _ = writeln!(o, "  ```\n");
-                }
-                _ => {}
-            }
+            markdown_step(&mut o, step);
         }
     }
     if !plan.rules.is_empty() {
@@ -600,8 +425,83 @@ fn markdown(plan: &Plan) -> String {
     o
 }
 
-fn show_json(plan: &Plan) -> serde_json::Value {
-    let phases: Vec<serde_json::Value> = Phase::ALL
+fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn markdown_step<K: Kind>(o: &mut String, step: &Step<K>) {
+    let _ = writeln!(o, "- **`{}`** {}", step.id, md_escape(&describe(step)));
+    if !step.depends_on.is_empty() {
+        let deps: Vec<String> = step.depends_on.iter().map(|d| format!("`{d}`")).collect();
+        let _ = writeln!(o, "  - after {}", deps.join(", "));
+    }
+    if let Some(r) = step.action.reason() {
+        let _ = writeln!(o, "  - why: {}", md_escape(r));
+    }
+    let details = step.action.details();
+    let diffs: Vec<&Detail> = details
+        .iter()
+        .filter(|d| matches!(d, Detail::Diff { .. }))
+        .collect();
+    for d in &details {
+        match d {
+            Detail::Object {
+                resource_type,
+                display_name,
+                id,
+                target,
+                note,
+            } => {
+                let note = if note.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", md_escape(note))
+                };
+                let _ = writeln!(
+                    o,
+                    "  - {resource_type} \"{}\" `{id}` → `{target}`{note}",
+                    md_escape(display_name)
+                );
+            }
+            Detail::Note(text) => {
+                let _ = writeln!(o, "  - {}", md_escape(text));
+            }
+            Detail::Diff { .. } => {}
+        }
+    }
+    if diffs.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "\n  ```diff");
+    for d in diffs {
+        let Detail::Diff { title, lines } = d else {
+            continue;
+        };
+        let _ = writeln!(o, "  # {title}");
+        for line in lines {
+            match line {
+                None => {
+                    let _ = writeln!(o, "    ...");
+                }
+                Some((sign, text, rule)) => {
+                    let rule = rule
+                        .as_ref()
+                        .map(|r| format!("    # rule {r}"))
+                        .unwrap_or_default();
+                    let _ = writeln!(o, "  {sign} {text}{rule}");
+                }
+            }
+        }
+    }
+    let _ = writeln!(o, "  ```\n");
+}
+
+fn show_json<K: Kind>(plan: &Plan<K>) -> serde_json::Value {
+    let phases: Vec<serde_json::Value> = K::Phase::ALL
         .iter()
         .map(|&phase| {
             let steps: Vec<serde_json::Value> = plan
@@ -615,8 +515,8 @@ fn show_json(plan: &Plan) -> serde_json::Value {
                         "depends_on": s.depends_on,
                         "action": s.action,
                     });
-                    if let Action::PolicyUpdate(u) = &s.action {
-                        v["tags_after"] = json!(u.tags_after());
+                    for (key, value) in s.action.json_extra() {
+                        v[key] = value;
                     }
                     v
                 })
@@ -629,6 +529,8 @@ fn show_json(plan: &Plan) -> serde_json::Value {
         "plan_format_version": plan.format_version,
         "plan_id": plan.plan_id,
         "header": plan.header,
+        "target": plan.target,
+        "requirements": plan.requirements,
         "inputs": plan.inputs,
         "summary": plan.summary,
         "applicable": plan.is_applicable(),
@@ -643,21 +545,21 @@ fn dot_escape(s: &str) -> String {
 }
 
 /// The step dependency graph in Graphviz DOT, one cluster per phase.
-pub fn dot(plan: &Plan) -> String {
+pub fn dot<K: Kind>(plan: &Plan<K>) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "digraph plan {{");
     let _ = writeln!(
         o,
         "  label=\"{} {}\";",
         plan.header.kind.as_str(),
-        dot_escape(&plan.header.cluster)
+        dot_escape(&plan.subject_name())
     );
     let _ = writeln!(
         o,
         "  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];"
     );
-    for phase in Phase::ALL {
-        let steps: Vec<&Step> = plan.steps.iter().filter(|s| s.phase == phase).collect();
+    for &phase in K::Phase::ALL {
+        let steps: Vec<&Step<K>> = plan.steps.iter().filter(|s| s.phase == phase).collect();
         if steps.is_empty() {
             continue;
         }

@@ -6,10 +6,11 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::kind::Kind;
 use crate::plan::{Finding, Header, Input, Plan, RuleRef, Step, Summary};
 
 /// The `plan_id` this plan's content hashes to.
-pub fn compute_plan_id(plan: &Plan) -> String {
+pub fn compute_plan_id<K: Kind>(plan: &Plan<K>) -> String {
     // The plan as it serializes, with `plan_id` and `header.created_at` blanked, streamed into
     // the hash without copying the plan (a 100k-object plan is tens of MiB). The destructuring
     // is exhaustive so that a new `Plan` field cannot be left out of the seal.
@@ -17,6 +18,8 @@ pub fn compute_plan_id(plan: &Plan) -> String {
         format_version,
         plan_id: _,
         header,
+        target,
+        requirements,
         inputs,
         summary,
         rules,
@@ -31,6 +34,8 @@ pub fn compute_plan_id(plan: &Plan) -> String {
         format_version: *format_version,
         plan_id: "",
         header: &header,
+        target,
+        requirements,
         inputs,
         summary,
         rules,
@@ -63,19 +68,22 @@ impl std::io::Write for Hashing {
 
 /// `Plan` field for field (same names, order and serialization), by reference.
 #[derive(serde::Serialize)]
-struct Canonical<'a> {
+#[serde(bound = "")]
+struct Canonical<'a, K: Kind> {
     format_version: u32,
     plan_id: &'a str,
     header: &'a Header,
+    target: &'a K::Target,
+    requirements: &'a K::Requirements,
     inputs: &'a [Input],
-    summary: &'a Summary,
+    summary: &'a Summary<K::Counters>,
     rules: &'a [RuleRef],
     findings: &'a [Finding],
-    steps: &'a [Step],
+    steps: &'a [Step<K>],
 }
 
 /// Set `plan_id` from the content (after the planner wrote it, or after a reviewed hand edit).
-pub fn seal(plan: &mut Plan) {
+pub fn seal<K: Kind>(plan: &mut Plan<K>) {
     plan.plan_id = compute_plan_id(plan);
 }
 
@@ -96,7 +104,7 @@ mod tests {
             "/../examples/plans/small-cluster.toml"
         );
         let text = std::fs::read_to_string(path).unwrap();
-        let plan: Plan = toml::from_str(&text).unwrap();
+        let plan: crate::mp::Plan = toml::from_str(&text).unwrap();
         assert!(!plan.steps.is_empty() && !plan.findings.is_empty());
         let mut blanked = plan.clone();
         blanked.plan_id = String::new();

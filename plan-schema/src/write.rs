@@ -3,12 +3,13 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
+use crate::kind::Kind;
 use crate::plan::Plan;
 
 /// Order steps by phase, then dependency order, keeping the planner's order among steps that
 /// are free to go in any order. Steps caught in a cycle or depending on unknown steps keep their
 /// relative order at the end of their phase (validation reports them).
-pub fn normalize(plan: &mut Plan) {
+pub fn normalize<K: Kind>(plan: &mut Plan<K>) {
     let n = plan.steps.len();
     let index: HashMap<&str, usize> = plan
         .steps
@@ -29,7 +30,7 @@ pub fn normalize(plan: &mut Plan) {
         }
     }
     let key = |i: usize| Reverse((plan.steps[i].phase, i));
-    let mut ready: BinaryHeap<Reverse<(crate::plan::Phase, usize)>> =
+    let mut ready: BinaryHeap<Reverse<(K::Phase, usize)>> =
         (0..n).filter(|&i| indegree[i] == 0).map(key).collect();
     let mut order = Vec::with_capacity(n);
     let mut placed = vec![false; n];
@@ -47,7 +48,7 @@ pub fn normalize(plan: &mut Plan) {
     rest.sort_by_key(|&i| (plan.steps[i].phase, i));
     order.extend(rest);
 
-    let mut old: Vec<Option<crate::plan::Step>> = plan.steps.drain(..).map(Some).collect();
+    let mut old: Vec<Option<crate::plan::Step<K>>> = plan.steps.drain(..).map(Some).collect();
     plan.steps = order.into_iter().filter_map(|i| old[i].take()).collect();
 }
 
@@ -70,7 +71,7 @@ const INLINE_ARRAYS: &[&str] = &[
 
 /// The plan as TOML text. `schema_ref`, when given, becomes a `#:schema` directive so that
 /// TOML editors offer completion and validation.
-pub fn to_toml(plan: &Plan, schema_ref: Option<&str>) -> Result<String, WriteError> {
+pub fn to_toml<K: Kind>(plan: &Plan<K>, schema_ref: Option<&str>) -> Result<String, WriteError> {
     let body = toml::to_string_pretty(plan)?;
     // Lay out small arrays inline in one pass over the text; values spanning several lines
     // (multi-line strings) are left to the slower, parsing layout.
@@ -91,7 +92,7 @@ pub fn to_toml(plan: &Plan, schema_ref: Option<&str>) -> Result<String, WriteErr
     out.push_str(&format!(
         "# nsx-migrate plan for {} `{}`. Review it, do not edit it: any change breaks plan_id.\n\n",
         plan.header.kind.as_str(),
-        plan.header.cluster
+        plan.subject_name()
     ));
     out.push_str(&body);
     Ok(out)
@@ -195,7 +196,7 @@ mod tests {
     fn text_layout_matches_the_parsing_layout() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../examples/plans/small-cluster.toml");
-        let plan = crate::read_plan_file(&path).unwrap();
+        let plan = crate::read_mp_plan_file(&path).unwrap();
         let body = toml::to_string_pretty(&plan).unwrap();
         let fast = inline_small_arrays_text(&body).expect("the example has only simple pairs");
         let mut doc: toml_edit::DocumentMut = body.parse().unwrap();

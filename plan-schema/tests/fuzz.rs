@@ -14,6 +14,14 @@ fn example_text() -> &'static str {
     })
 }
 
+fn vio_example_text() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/plans/vio-small.toml");
+        std::fs::read_to_string(path).unwrap()
+    })
+}
+
 #[derive(Debug, Clone)]
 enum Mutation {
     /// Replace one byte.
@@ -121,6 +129,16 @@ proptest! {
                 // Every error names the file.
                 prop_assert!(e.to_string().starts_with("mutated.toml"));
             }
+        }
+    }
+
+    #[test]
+    fn mutated_vio_plans_never_panic(mutations in prop::collection::vec(mutation(), 1..4)) {
+        let bytes = apply(vio_example_text(), &mutations);
+        if let Ok(text) = std::str::from_utf8(&bytes)
+            && let Err(e) = plan_schema::parse_plan(text, Path::new("mutated.toml"))
+        {
+            prop_assert!(e.to_string().starts_with("mutated.toml"));
         }
     }
 }

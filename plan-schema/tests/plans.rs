@@ -2,7 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use plan_schema::{Plan, compute_plan_id, parse_plan, read_plan_file, schema, write};
+use plan_schema::{
+    AnyPlan, compute_plan_id, parse_plan, read_mp_plan_file, read_plan_file, schema, with_plan,
+    write,
+};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -15,11 +18,15 @@ fn example() -> PathBuf {
     repo().join("examples/plans/small-cluster.toml")
 }
 
+fn vio_example() -> PathBuf {
+    repo().join("examples/plans/vio-small.toml")
+}
+
 #[test]
 fn example_reads_and_writes_back_byte_identical() {
     let path = example();
     let text = std::fs::read_to_string(&path).unwrap();
-    let plan = read_plan_file(&path).unwrap();
+    let plan = read_mp_plan_file(&path).unwrap();
     assert_eq!(plan.steps.len(), 21);
     assert!(plan.is_applicable());
 
@@ -29,12 +36,42 @@ fn example_reads_and_writes_back_byte_identical() {
         "the example is not in the form nsx-migrate writes"
     );
     let again = parse_plan(&written, &path).unwrap();
-    assert_eq!(again, plan);
+    assert_eq!(again, AnyPlan::MpToPolicy(plan));
+}
+
+#[test]
+fn vio_example_reads_and_writes_back_byte_identical() {
+    let path = vio_example();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let plan = read_plan_file(&path).unwrap();
+    let AnyPlan::VioV2t(vio) = &plan else {
+        panic!("not a vio-v2t plan")
+    };
+    assert!(vio.is_applicable());
+    assert!(vio.steps.len() >= 10);
+    let written = write::to_toml(vio, Some("../../plan-schema/schema/plan.schema.json")).unwrap();
+    assert_eq!(
+        written, text,
+        "the example is not in the form nsx-migrate writes"
+    );
+    assert_eq!(parse_plan(&written, &path).unwrap(), plan);
+}
+
+#[test]
+fn a_plan_read_as_the_wrong_kind_names_both_kinds() {
+    let err = plan_schema::read_plan_file_of::<plan_schema::mp::MpToPolicy>(&vio_example())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("vio-small.toml"), "{err}");
+    assert!(
+        err.contains("`vio-v2t`") && err.contains("`mp-to-policy`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn normalize_orders_by_phase_then_dependencies() {
-    let mut plan = read_plan_file(&example()).unwrap();
+    let mut plan = read_mp_plan_file(&example()).unwrap();
     let original: Vec<String> = plan.steps.iter().map(|s| s.id.clone()).collect();
     plan.steps.reverse();
     write::normalize(&mut plan);
@@ -79,14 +116,20 @@ fn plan_schema_is_a_valid_draft_2020_12_schema_that_accepts_the_example() {
     jsonschema::meta::validate(&schema).expect("plan schema is valid against its meta-schema");
     jsonschema::meta::validate(&schema::journal_schema()).expect("journal schema is valid");
 
-    let plan = read_plan_file(&example()).unwrap();
-    let value = serde_json::to_value(&plan).unwrap();
     let validator = jsonschema::draft202012::new(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&value)
-        .map(|e| e.to_string())
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
+    for path in [example(), vio_example()] {
+        let value = read_plan_file(&path).unwrap().to_json();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
+    }
+    // The one schema tells the kinds apart: a vio-v2t plan with a Manager-to-Policy target
+    // is not valid.
+    let mut mixed = read_plan_file(&vio_example()).unwrap().to_json();
+    mixed["target"] = read_plan_file(&example()).unwrap().to_json()["target"].clone();
+    assert!(!validator.is_valid(&mixed));
 }
 
 #[test]
@@ -104,9 +147,14 @@ fn a_journal_record_round_trips_and_validates() {
 
 /// The content hash of a fixture that is valid TOML and schema (for re-sealing fixtures).
 fn content_id(text: &str) -> Option<String> {
-    toml::from_str::<Plan>(text)
-        .ok()
-        .map(|p| compute_plan_id(&p))
+    match text.contains("kind = \"vio-v2t\"") {
+        true => toml::from_str::<plan_schema::vio::Plan>(text)
+            .ok()
+            .map(|p| compute_plan_id(&p)),
+        false => toml::from_str::<plan_schema::mp::Plan>(text)
+            .ok()
+            .map(|p| compute_plan_id(&p)),
+    }
 }
 
 #[test]
@@ -205,8 +253,10 @@ fn editing_one_tag_by_hand_breaks_the_seal() {
     // And a deliberate re-seal makes it valid again.
     let mut plan =
         plan_schema::read::parse_plan_unsealed(&edited, Path::new("edited.toml")).unwrap();
-    plan_schema::seal(&mut plan);
-    let resealed = write::to_toml(&plan, None).unwrap();
+    let resealed = with_plan!(&mut plan, p => {
+        plan_schema::seal(p);
+        write::to_toml(p, None).unwrap()
+    });
     parse_plan(&resealed, Path::new("resealed.toml")).unwrap();
 }
 

@@ -2,11 +2,16 @@
 
 use std::path::Path;
 
-use plan_schema::read_plan_file;
 use plan_schema::render::{self, Format};
+use plan_schema::{read_mp_plan_file, read_plan_file};
 
-fn example() -> plan_schema::Plan {
+fn example() -> plan_schema::mp::Plan {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/plans/small-cluster.toml");
+    read_mp_plan_file(&path).unwrap()
+}
+
+fn vio_example() -> plan_schema::AnyPlan {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/plans/vio-small.toml");
     read_plan_file(&path).unwrap()
 }
 
@@ -33,7 +38,7 @@ fn show_markdown() {
 fn show_json() {
     let out = render::show(&example(), Format::Json);
     let value: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(value["show_format_version"], 1);
+    assert_eq!(value["show_format_version"], 2);
     assert_eq!(value["applicable"], true);
     insta::assert_snapshot!(out);
 }
@@ -44,13 +49,43 @@ fn graph_dot() {
 }
 
 #[test]
+fn vio_show_text() {
+    insta::assert_snapshot!(render::show_any(
+        &vio_example(),
+        Format::Text { color: false }
+    ));
+}
+
+#[test]
+fn vio_show_markdown() {
+    insta::assert_snapshot!(render::show_any(&vio_example(), Format::Markdown));
+}
+
+#[test]
+fn vio_graph_dot() {
+    let dot = render::dot_any(&vio_example());
+    // Every phase with steps is a cluster, and host migration waits for the edge cutover.
+    for phase in [
+        "replay",
+        "edge_prep",
+        "edge_cutover",
+        "host_migration",
+        "vio_reconfig",
+    ] {
+        assert!(dot.contains(&format!("cluster_{phase}")), "{phase} missing");
+    }
+    assert!(dot.contains("\"edge-cutover/run\" -> \"host-migration/run\""));
+    insta::assert_snapshot!(dot);
+}
+
+#[test]
 fn tag_diff_elides_unchanged_runs_and_names_rules() {
     let plan = example();
     let update = plan
         .steps
         .iter()
         .find_map(|s| match &s.action {
-            plan_schema::Action::PolicyUpdate(u) if !u.tags_add.is_empty() => Some(u),
+            plan_schema::mp::Action::PolicyUpdate(u) if !u.tags_add.is_empty() => Some(u),
             _ => None,
         })
         .unwrap();

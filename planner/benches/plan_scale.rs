@@ -73,7 +73,7 @@ fn child(dir: &Path) {
         planned.as_millis(),
         written.as_millis(),
         peak_rss_kib(),
-        plan.summary.imported_resources,
+        plan.summary.changes.imported_resources,
         text.len()
     );
 }

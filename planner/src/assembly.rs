@@ -1,7 +1,8 @@
 //! Assembly: the stages' findings, rules and steps put into a [`Plan`] with its header and inputs,
 //! normalised, summarised, sealed and checked.
 
-use plan_schema::{FORMAT_VERSION, Header, Input, MigrationKind, Plan, Step, Summary};
+use plan_schema::mp::{Counters, Plan, Requirements, Step, Target};
+use plan_schema::{FORMAT_VERSION, Header, Input, MigrationKind, Summary};
 
 use crate::context::{PlanInputs, PlanOptions, manager_name};
 use crate::error::PlanError;
@@ -75,15 +76,22 @@ pub(crate) fn assemble(
         plan_id: String::new(),
         header: Header {
             kind: MigrationKind::MpToPolicy,
+            created_at: opts.created_at.clone(),
+            tool_version: opts.tool_version.clone(),
+        },
+        target: Target {
             cluster: opts.cluster.clone(),
             nsx_manager: manager_name(meta),
             nsx_version: meta.and_then(|m| m.nsx_version.clone()),
             ncp_version: spec.and_then(|c| c.ncp_version.clone()),
-            created_at: opts.created_at.clone(),
-            tool_version: opts.tool_version.clone(),
+        },
+        requirements: Requirements {
+            min_nsx_version: inputs.rules.ncp.min_nsx_version.clone(),
+            coordinator_running: true,
+            controller_pods: inputs.rules.controller_pods(),
         },
         inputs: inputs_list,
-        summary: Summary::default(),
+        summary: Summary::<Counters>::default(),
         rules: rules.into_refs(),
         findings,
         steps: parts.steps,

@@ -5,7 +5,7 @@
 //! scope → DFW analysis → Policy ids → requests → ordering (import steps) → prechecks → Policy
 //! updates → assembly.
 
-use plan_schema::{Plan, Step};
+use plan_schema::mp::{Plan, Step};
 
 use crate::assembly::{self, Parts};
 use crate::context::{Context, PlanInputs, PlanOptions};

@@ -13,18 +13,11 @@ use crate::userspec::Product;
 
 const NCP_IDLE_REMEDY: &str = "Run NCP in Manager mode again until it is idle (no create, update or delete), at least 10 minutes (NCP's longest retry interval), then collect and plan again.";
 
-/// Compare dotted version strings numerically on their first three parts.
+/// Compare versions as NSX's do ([`client::NsxVersion`]); `None` when either is not one.
 pub(crate) fn version_at_least(version: &str, min: &str) -> Option<bool> {
-    let parse = |v: &str| -> Option<Vec<u64>> {
-        v.split(['.', '-', '+'])
-            .take(3)
-            .map(|p| p.parse::<u64>().ok())
-            .collect()
-    };
-    let (mut a, mut b) = (parse(version)?, parse(min)?);
-    a.resize(3, 0);
-    b.resize(3, 0);
-    Some(a >= b)
+    let v: client::NsxVersion = version.parse().ok()?;
+    let m: client::NsxVersion = min.parse().ok()?;
+    Some(v >= m)
 }
 
 fn subj(resource_type: &str, id: &str, name: Option<&str>) -> Subject {
@@ -151,18 +144,12 @@ fn coordinator(ctx: &Context<'_>, f: &mut Findings) {
 }
 
 fn ncp_running(ctx: &Context<'_>, f: &mut Findings) {
-    let namespaces = ctx.rules.ncp.pod_namespaces.clone();
-    let prefixes = ctx.rules.ncp.pod_name_prefixes.clone();
+    // The same selector the plan carries for `apply` to re-check.
+    let selector = ctx.rules.controller_pods();
     let pods: Vec<(String, String, String)> = ctx
         .inv
         .kube("pods")
         .iter()
-        .filter(|p| {
-            p.namespace
-                .as_ref()
-                .is_some_and(|ns| namespaces.contains(ns))
-        })
-        .filter(|p| prefixes.iter().any(|pre| p.name.starts_with(pre)))
         .map(|p| {
             let phase = p.phase.clone().unwrap_or_else(|| "Unknown".into());
             (
@@ -171,7 +158,7 @@ fn ncp_running(ctx: &Context<'_>, f: &mut Findings) {
                 phase,
             )
         })
-        .filter(|(_, _, phase)| phase == "Running" || phase == "Pending")
+        .filter(|(ns, name, phase)| selector.matches(ns, name, phase))
         .collect();
     for (ns, name, phase) in pods {
         f.add(

@@ -56,18 +56,6 @@ pub struct CollectSummary {
 /// Progress events for a progress bar: a stage name and the objects collected so far.
 pub type Progress<'a> = &'a (dyn Fn(&str, usize) + Sync);
 
-/// Escape a value for the NSX search query syntax (as public clients do for tag values).
-pub fn search_escape(v: &str) -> String {
-    let mut out = String::with_capacity(v.len() + 8);
-    for c in v.chars() {
-        if "/-:+!(){}[]^\"~*?\\ ".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn stem_for(resource_type: &str) -> Option<&'static str> {
     Some(match resource_type {
         "LogicalSwitch" => "logical-switches",
@@ -238,7 +226,7 @@ pub async fn collect(
     // The cluster's objects.
     let q = format!(
         "tags.scope:ncp\\/cluster AND tags.tag:{}",
-        search_escape(&opts.cluster)
+        client::search_escape(&opts.cluster)
     );
     for v in c.search("cluster objects", &q).await? {
         c.add(v);
@@ -272,7 +260,7 @@ pub async fn collect(
                 _ => continue,
             };
             let q = match (&r.id, &r.display_name) {
-                (Some(id), _) => format!("resource_type:{rt} AND id:{}", search_escape(id)),
+                (Some(id), _) => format!("resource_type:{rt} AND id:{}", client::search_escape(id)),
                 (None, Some(n)) => format!(
                     "resource_type:{rt} AND display_name:\"{}\"",
                     n.replace('"', "\\\"")
@@ -386,7 +374,7 @@ pub async fn collect(
         for chunk in wanted.chunks(40) {
             let q = chunk
                 .iter()
-                .map(|id| format!("id:{}", search_escape(id)))
+                .map(|id| format!("id:{}", client::search_escape(id)))
                 .collect::<Vec<_>>()
                 .join(" OR ");
             for v in c.search("referenced objects", &q).await? {
@@ -403,10 +391,10 @@ pub async fn collect(
     // Allocations of shared pools and of the cluster's pools.
     if let Some(pools) = c.objects.get("ip-pools") {
         for p in pools.values() {
-            if in_scope(p, &opts.cluster) {
-                if let Some(id) = p.get("id").and_then(Value::as_str) {
-                    pools_to_read.insert(id.to_string());
-                }
+            if in_scope(p, &opts.cluster)
+                && let Some(id) = p.get("id").and_then(Value::as_str)
+            {
+                pools_to_read.insert(id.to_string());
             }
         }
     }

@@ -3,10 +3,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use plan_schema::{
-    Action, DfwRuleMove, DfwSectionCreate, DfwSectionMove, Finding, InsertOp, Phase, SectionRef,
-    Severity, Step, Subject,
+use plan_schema::mp::{
+    Action, DfwRuleMove, DfwSectionCreate, DfwSectionMove, InsertOp, Phase, SectionRef, Step,
 };
+use plan_schema::{Finding, Severity, Subject};
 
 use crate::context::{Context, subject};
 use crate::findings::{Findings, RulesUsed};

@@ -3,6 +3,9 @@
 //! It knows the NCP resource model and the migration coordinator's request shapes, but sends no
 //! request to NSX: collection goes through the `client` crate, the plan format is `plan-schema`'s.
 
+// A library reports through its return values and observers; only the CLI prints.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod assembly;
 mod build;
 mod checks;

@@ -1,7 +1,7 @@
 //! What a Manager object becomes in Policy: its migration type, the Policy collection it lands
 //! in, and the Policy `resource_type` it is given.
 
-use plan_schema::MigrationType;
+use plan_schema::mp::MigrationType;
 
 use crate::model::{Kind, MpObject};
 

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use petgraph::algo::toposort;
 use petgraph::graphmap::DiGraphMap;
 
-use plan_schema::{Action, ImportBatch, MigrationType, Phase, Severity, Step, Subject};
+use plan_schema::mp::{Action, ImportBatch, MigrationType, Phase, Step};
+use plan_schema::{Severity, Subject};
 
 use crate::context::{Context, subject};
 use crate::dfw::DfwPlan;

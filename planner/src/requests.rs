@@ -3,7 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use plan_schema::{ImportResource, ImportScope, KeyValue, MigrationType, Severity, Subject};
+use plan_schema::mp::{ImportResource, ImportScope, MigrationType};
+use plan_schema::{KeyValue, Severity, Subject};
 
 use crate::context::{Context, subject};
 use crate::dfw::DfwPlan;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use plan_schema::MigrationType;
+use plan_schema::mp::MigrationType;
 
 use crate::error::PlanError;
 
@@ -32,6 +32,7 @@ pub struct NcpRules {
     pub principal_identities: Vec<String>,
     pub pod_namespaces: Vec<String>,
     pub pod_name_prefixes: Vec<String>,
+    pub pod_phases: Vec<String>,
     pub min_nsx_version: String,
     pub min_ncp_version: String,
     pub max_lb_virtual_server_rules: usize,
@@ -118,6 +119,15 @@ pub struct DisplayNameRule {
 }
 
 impl Rules {
+    /// The pods that mean NCP is still running, as the plan's requirements carry them.
+    pub fn controller_pods(&self) -> plan_schema::mp::PodSelector {
+        plan_schema::mp::PodSelector {
+            namespaces: self.ncp.pod_namespaces.clone(),
+            name_prefixes: self.ncp.pod_name_prefixes.clone(),
+            phases: self.ncp.pod_phases.clone(),
+        }
+    }
+
     /// The rules shipped with nsx-migrate.
     pub fn builtin() -> Rules {
         // The embedded file is tested to parse; failing here is a build defect, not bad input.

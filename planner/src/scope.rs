@@ -3,7 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use plan_schema::{ImportScope, Severity, Subject};
+use plan_schema::mp::ImportScope;
+use plan_schema::{Severity, Subject};
 
 use crate::context::{Context, subject};
 use crate::findings::Findings;

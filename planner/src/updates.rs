@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 
-use plan_schema::{
-    Action, DisplayNameChange, MigrationType, Phase, PolicyUpdate, Severity, Step, TagChange,
+use plan_schema::Severity;
+use plan_schema::mp::{
+    Action, DisplayNameChange, MigrationType, Phase, PolicyUpdate, Step, TagChange,
 };
 
 use crate::context::{Context, subject};

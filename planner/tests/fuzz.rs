@@ -612,7 +612,7 @@ fn changed_files(change: &SnapshotChange) -> BTreeMap<String, Vec<u8>> {
     }
 }
 
-fn plan(inventory: &Inventory) -> Result<plan_schema::Plan, PlanError> {
+fn plan(inventory: &Inventory) -> Result<plan_schema::mp::Plan, PlanError> {
     let rules = Rules::builtin();
     let inputs = PlanInputs {
         inventory,

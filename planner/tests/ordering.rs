@@ -10,7 +10,8 @@ mod common;
 use std::collections::HashMap;
 
 use common::Fixture;
-use plan_schema::{Action, Severity};
+use plan_schema::Severity;
+use plan_schema::mp::Action;
 use planner::Inventory;
 use planner::model::Kind;
 use proptest::prelude::*;
@@ -32,8 +33,8 @@ const FILES: &[&str] = &[
     "certificates",
 ];
 
-fn check(plan: &plan_schema::Plan, inv: &Inventory) -> Result<(), String> {
-    let mut imported_at: HashMap<(&str, plan_schema::MigrationType), usize> = HashMap::new();
+fn check(plan: &plan_schema::mp::Plan, inv: &Inventory) -> Result<(), String> {
+    let mut imported_at: HashMap<(&str, plan_schema::mp::MigrationType), usize> = HashMap::new();
     let mut first_import: HashMap<&str, usize> = HashMap::new();
     for (i, s) in plan.steps.iter().enumerate() {
         if let Action::ImportBatch(b) = &s.action {
@@ -99,7 +100,7 @@ fn check(plan: &plan_schema::Plan, inv: &Inventory) -> Result<(), String> {
 /// of another imported object found anywhere in an object's snapshot JSON (tags aside: NCP writes
 /// ids into tag values, e.g. `ncp/subnet_id` on a pool, which are not references) must be
 /// imported by an earlier step or the same request, or be reported by an error finding.
-fn check_raw(plan: &plan_schema::Plan, dir: &std::path::Path) -> Result<(), String> {
+fn check_raw(plan: &plan_schema::mp::Plan, dir: &std::path::Path) -> Result<(), String> {
     let mut raw: HashMap<String, serde_json::Value> = HashMap::new();
     for e in std::fs::read_dir(dir.join("nsx")).unwrap() {
         let path = e.unwrap().path();

@@ -5,7 +5,7 @@ mod common;
 use std::collections::{BTreeSet, HashMap};
 
 use common::{Fixture, example_dir, plan_dir, try_plan_dir};
-use plan_schema::Action;
+use plan_schema::mp::Action;
 use plan_schema::render::{self, Format};
 
 #[test]
@@ -14,7 +14,7 @@ fn example_plan_snapshot() {
     let text = plan_schema::write::to_toml(&plan, None).unwrap();
     // The written plan reads back valid and equal.
     let again = plan_schema::parse_plan(&text, std::path::Path::new("plan.toml")).unwrap();
-    assert_eq!(again, plan);
+    assert_eq!(again, plan_schema::AnyPlan::MpToPolicy(plan.clone()));
     insta::assert_snapshot!("example_plan_toml", text);
     insta::assert_snapshot!(
         "example_plan_show",
@@ -154,11 +154,14 @@ fn one_migration_type_per_request_and_dfw_sections_last() {
             _ => None,
         })
         .collect();
-    assert_eq!(types.last(), Some(&plan_schema::MigrationType::DfwSection));
+    assert_eq!(
+        types.last(),
+        Some(&plan_schema::mp::MigrationType::DfwSection)
+    );
     // Two passes over the type order (shared resources, then the cluster's), then DFW: the
     // type order restarts at most once before the DFW sections.
     let order = planner::Rules::builtin().import.order;
-    let rank = |t: &plan_schema::MigrationType| order.iter().position(|x| x == t).unwrap();
+    let rank = |t: &plan_schema::mp::MigrationType| order.iter().position(|x| x == t).unwrap();
     let restarts = types
         .windows(2)
         .filter(|w| rank(&w[1]) < rank(&w[0]))
@@ -173,7 +176,7 @@ fn shared_resources_are_imported_before_any_object_of_the_cluster() {
     let cluster_owned: BTreeSet<&str> = inv
         .objects
         .iter()
-        .filter(|o| o.tag("ncp/cluster") == Some(plan.header.cluster.as_str()))
+        .filter(|o| o.tag("ncp/cluster") == Some(plan.target.cluster.as_str()))
         .map(|o| o.id.as_str())
         .collect();
     let spec = std::fs::read_to_string(example_dir().join("user-spec.yaml")).unwrap();
@@ -185,7 +188,7 @@ fn shared_resources_are_imported_before_any_object_of_the_cluster() {
         let Action::ImportBatch(b) = &s.action else {
             continue;
         };
-        if b.migration_type == plan_schema::MigrationType::DfwSection {
+        if b.migration_type == plan_schema::mp::MigrationType::DfwSection {
             continue;
         }
         let shared = b
@@ -354,7 +357,7 @@ fn shared_policy_ids_follow_the_display_name_rule() {
 }
 
 /// Manager and Policy id of each imported object of the plan, by migration type and display name.
-fn policy_ids_by_name(plan: &plan_schema::Plan) -> HashMap<String, (String, Option<String>)> {
+fn policy_ids_by_name(plan: &plan_schema::mp::Plan) -> HashMap<String, (String, Option<String>)> {
     plan.steps
         .iter()
         .filter_map(|s| match &s.action {
@@ -417,7 +420,7 @@ fn shared_resources_of_a_tkgi_cluster_keep_their_mp_id_and_of_a_vanilla_one_get_
 }
 
 /// Import batches of one migration type, as (manager ids) per batch.
-fn batches_of(plan: &plan_schema::Plan, t: plan_schema::MigrationType) -> Vec<Vec<String>> {
+fn batches_of(plan: &plan_schema::mp::Plan, t: plan_schema::mp::MigrationType) -> Vec<Vec<String>> {
     plan.steps
         .iter()
         .filter_map(|s| match &s.action {
@@ -431,7 +434,7 @@ fn batches_of(plan: &plan_schema::Plan, t: plan_schema::MigrationType) -> Vec<Ve
 
 #[test]
 fn batch_limits_from_a_rules_override() {
-    use plan_schema::MigrationType as T;
+    use plan_schema::mp::MigrationType as T;
     let f = Fixture::new();
     let inv = planner::Inventory::load(f.path()).unwrap();
     let switch_of: HashMap<String, String> = inv
@@ -492,7 +495,7 @@ fn batch_limits_from_a_rules_override() {
 
 #[test]
 fn several_admin_sections_keep_their_relative_order_when_moved() {
-    use plan_schema::InsertOp;
+    use plan_schema::mp::InsertOp;
     use planner::rules::Placement;
     // A second admin section inside NCP's range, after ops-backup-exception.
     let f = Fixture::new();
@@ -528,7 +531,7 @@ fn several_admin_sections_keep_their_relative_order_when_moved() {
 
     for placement in [Placement::Below, Placement::Above] {
         let plan = f.plan_with(Some(placement));
-        let moves: Vec<&plan_schema::DfwSectionMove> = plan
+        let moves: Vec<&plan_schema::mp::DfwSectionMove> = plan
             .steps
             .iter()
             .filter_map(|s| match &s.action {

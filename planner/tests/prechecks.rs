@@ -3,7 +3,7 @@
 mod common;
 
 use common::{Fixture, has};
-use plan_schema::{Action, InsertOp, MigrationType, Plan};
+use plan_schema::mp::{Action, InsertOp, MigrationType, Plan};
 use planner::rules::Placement;
 use serde_json::json;
 
@@ -693,7 +693,7 @@ fn a_reference_to_an_object_missing_from_the_inventory() {
     assert!(!has(&base(), "error", "reference-missing"));
 }
 
-fn imported(plan: &Plan) -> Vec<(MigrationType, plan_schema::ImportResource)> {
+fn imported(plan: &Plan) -> Vec<(MigrationType, plan_schema::mp::ImportResource)> {
     plan.steps
         .iter()
         .filter_map(|s| match &s.action {

@@ -14,7 +14,7 @@
 //! ```
 
 // A library: nothing on stdout or stderr (the `sim` CLI front end prints; here, tracing).
-#![warn(clippy::print_stdout, clippy::print_stderr)]
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod api;
 mod conn;

@@ -11,7 +11,7 @@ use executor::{ApplyOptions, Observer, OnImportFailure, SharedObserver, Stage};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::cmd::connect::{KubeArgs, NsxArgs};
-use crate::exit;
+use executor::ExitCode;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum FailureArg {
@@ -53,7 +53,7 @@ pub struct Args {
     quiet: bool,
 }
 
-pub fn run(args: Args) -> Result<u8> {
+pub fn run(args: Args) -> Result<ExitCode> {
     let mut o = ApplyOptions::new(&args.plan, &args.state_dir, args.nsx.config()?);
     o.dry_run = args.dry_run;
     o.concurrency = args.concurrency.max(1);
@@ -63,9 +63,7 @@ pub fn run(args: Args) -> Result<u8> {
     };
     o.kubectl = (!args.skip_kubernetes_check).then(|| args.kube.kubectl());
     o.poll.timeout = Duration::from_secs(args.batch_timeout);
-    o.json = args.json;
-    o.quiet = args.quiet;
-    o.observer = observer(args.json, args.quiet);
+    o.observer = Some(observer(args.json, args.quiet));
     match executor::block_on(executor::apply(&o))? {
         Ok(out) => {
             for r in &out.dry_run_requests {
@@ -82,22 +80,36 @@ pub fn run(args: Args) -> Result<u8> {
         }
         Err(e) => {
             eprintln!("error: refused, nothing was sent: {e}");
-            Ok(exit::INVALID_INPUT)
+            Ok(ExitCode::Refused)
         }
     }
 }
 
-/// `--json`: stage and step events as JSON lines on stdout (with the executor's messages);
-/// otherwise progress bars on a terminal.
-pub(crate) fn observer(json: bool, quiet: bool) -> Option<SharedObserver> {
+/// How the CLI shows a run: `--json`: stage and step events and the executor's messages as JSON
+/// lines on stdout; on a terminal: progress bars, with the messages printed through them;
+/// otherwise the messages on stderr. `--quiet`: no bars, only warnings and errors.
+pub(crate) fn observer(json: bool, quiet: bool) -> SharedObserver {
     if json {
-        Some(SharedObserver::new(JsonEvents))
+        SharedObserver::new(JsonEvents)
     } else {
-        Bars::for_terminal(json, quiet)
+        Bars::for_terminal(json, quiet).unwrap_or_else(|| SharedObserver::new(Messages { quiet }))
     }
 }
 
-/// Stage and step events as JSON lines on stdout.
+/// The executor's messages on stderr, `level: text` (`--quiet`: warnings and errors only).
+pub(crate) struct Messages {
+    quiet: bool,
+}
+
+impl Observer for Messages {
+    fn message(&self, level: &str, text: &str) {
+        if !self.quiet || level != "info" {
+            eprintln!("{level}: {text}");
+        }
+    }
+}
+
+/// Stage and step events, and the executor's messages, as JSON lines on stdout.
 pub(crate) struct JsonEvents;
 
 impl JsonEvents {
@@ -118,6 +130,9 @@ impl Observer for JsonEvents {
     }
     fn stage_finished(&self, stage: Stage) {
         self.emit(serde_json::json!({"event": "stage_finished", "stage": stage.as_str()}));
+    }
+    fn message(&self, level: &str, text: &str) {
+        self.emit(serde_json::json!({"level": level, "message": text}));
     }
 }
 
@@ -195,8 +210,7 @@ impl Observer for Bars {
         }
     }
 
-    fn message(&self, level: &str, text: &str) -> bool {
+    fn message(&self, level: &str, text: &str) {
         self.multi.suspend(|| eprintln!("{level}: {text}"));
-        true
     }
 }

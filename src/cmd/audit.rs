@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use crate::cmd::connect::NsxArgs;
-use crate::exit;
+use executor::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -22,12 +22,12 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args) -> Result<u8> {
+pub fn run(args: Args) -> Result<ExitCode> {
     let plan = match plan_schema::read_plan_file(&args.plan) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
-            return Ok(exit::INVALID_INPUT);
+            return Ok(ExitCode::Refused);
         }
     };
     let cfg = args.nsx.config()?;
@@ -38,8 +38,8 @@ pub fn run(args: Args) -> Result<u8> {
         print!("{}", report.render());
     }
     Ok(if args.detailed_exitcode && !report.is_clean() {
-        executor::EXIT_AUDIT_DIFFERENCES
+        ExitCode::AuditDifferences
     } else {
-        exit::SUCCESS
+        ExitCode::Success
     })
 }

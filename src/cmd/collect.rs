@@ -6,7 +6,7 @@ use planner::UserSpec;
 use planner::collect::{CollectOptions, CollectSummary};
 
 use crate::cmd::connect::{KubeArgs, NsxArgs, runtime};
-use crate::exit;
+use executor::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -25,7 +25,7 @@ pub struct Args {
     pub out: PathBuf,
 }
 
-pub fn run(args: Args) -> Result<u8> {
+pub fn run(args: Args) -> Result<ExitCode> {
     let summary = collect_into(
         &args.nsx,
         &args.kube,
@@ -42,7 +42,7 @@ pub fn run(args: Args) -> Result<u8> {
         summary.nsx_version.as_deref().unwrap_or("?"),
         summary.requests
     );
-    Ok(exit::SUCCESS)
+    Ok(ExitCode::Success)
 }
 
 /// Collect a snapshot (shared with `plan --nsx`).

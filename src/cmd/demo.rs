@@ -13,7 +13,7 @@ use planner::{Inventory, PlanInputs, PlanOptions, Rules, SourcedSpec, UserSpec};
 use simulator::{SimConfig, Simulator};
 
 use crate::cmd::connect::runtime;
-use crate::exit;
+use executor::ExitCode;
 
 const MARKER: &str = ".nsx-migrate-demo";
 
@@ -58,7 +58,7 @@ fn step(n: u32, what: &str) {
     eprintln!("\n== {n}. {what}");
 }
 
-pub fn run(args: Args) -> Result<u8> {
+pub fn run(args: Args) -> Result<ExitCode> {
     let started = Instant::now();
     let inventory_src = args.inventory.clone().unwrap_or_else(example_inventory);
     if !inventory_src.join("metadata.json").exists() {
@@ -78,7 +78,7 @@ pub fn run(args: Args) -> Result<u8> {
     Ok(code)
 }
 
-async fn demo(inventory_src: &Path, work: &Path) -> Result<u8> {
+async fn demo(inventory_src: &Path, work: &Path) -> Result<ExitCode> {
     step(
         1,
         "start the simulated NSX Manager and Kubernetes API on loopback",
@@ -102,7 +102,12 @@ async fn demo(inventory_src: &Path, work: &Path) -> Result<u8> {
     result
 }
 
-async fn run_steps(url: &str, kubeconfig: &Path, inventory_src: &Path, work: &Path) -> Result<u8> {
+async fn run_steps(
+    url: &str,
+    kubeconfig: &Path,
+    inventory_src: &Path,
+    work: &Path,
+) -> Result<ExitCode> {
     // The simulator's demo credentials; a real run reads NSX_USERNAME / NSX_PASSWORD.
     let credentials = Credentials::new(simulator::DEFAULT_USERNAME, simulator::DEFAULT_PASSWORD);
     let nsx = NsxConfig::new(url.to_string(), Some(credentials));
@@ -183,7 +188,7 @@ async fn run_steps(url: &str, kubeconfig: &Path, inventory_src: &Path, work: &Pa
     let state_dir = work.join("state");
     let mut apply = executor::ApplyOptions::new(&plan_path, &state_dir, nsx.clone());
     apply.kubectl = Some(kubectl.clone());
-    apply.observer = crate::cmd::apply::Bars::for_terminal(false, false);
+    apply.observer = Some(crate::cmd::apply::observer(false, false));
     let outcome = executor::apply(&apply).await?;
     eprintln!(
         "apply: exit {} ({}), {} change request(s) sent",
@@ -191,7 +196,7 @@ async fn run_steps(url: &str, kubeconfig: &Path, inventory_src: &Path, work: &Pa
     );
 
     step(6, "audit (read-only: plan against live state)");
-    let report = executor::audit(&plan, &nsx).await?;
+    let report = executor::mp::audit(&plan, &nsx).await?;
     println!("{}", report.render());
 
     eprintln!("\nplan:     {}", plan_path.display());
@@ -202,12 +207,12 @@ async fn run_steps(url: &str, kubeconfig: &Path, inventory_src: &Path, work: &Pa
         "requests: {}",
         work.join("simulator-requests.jsonl").display()
     );
-    if outcome.exit_code != exit::SUCCESS {
+    if outcome.exit_code != ExitCode::Success {
         return Ok(outcome.exit_code);
     }
     if !report.is_clean() {
         eprintln!("audit found differences");
-        return Ok(executor::EXIT_AUDIT_DIFFERENCES);
+        return Ok(ExitCode::AuditDifferences);
     }
-    Ok(exit::SUCCESS)
+    Ok(ExitCode::Success)
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::exit;
+use executor::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,18 +15,18 @@ pub struct Args {
     state_dir: PathBuf,
 }
 
-pub fn run(args: Args) -> Result<u8> {
+pub fn run(args: Args) -> Result<ExitCode> {
     match executor::force_unlock(&args.state_dir, &args.id) {
         Ok(info) => {
             eprintln!(
                 "removed lock {} of {}@{} pid {} (plan {})",
                 info.id, info.owner, info.host, info.pid, info.plan_id
             );
-            Ok(exit::SUCCESS)
+            Ok(ExitCode::Success)
         }
         Err(e) => {
             eprintln!("error: {e}");
-            Ok(exit::INVALID_INPUT)
+            Ok(ExitCode::Refused)
         }
     }
 }

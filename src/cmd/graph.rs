@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::exit;
+use executor::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -10,14 +10,14 @@ pub struct Args {
     plan: PathBuf,
 }
 
-pub fn run(args: Args) -> Result<u8> {
+pub fn run(args: Args) -> Result<ExitCode> {
     let plan = match plan_schema::read_plan_file(&args.plan) {
         Ok(plan) => plan,
         Err(e) => {
             eprintln!("error: {e}");
-            return Ok(exit::INVALID_INPUT);
+            return Ok(ExitCode::Refused);
         }
     };
-    print!("{}", plan_schema::render::dot(&plan));
-    Ok(exit::SUCCESS)
+    print!("{}", plan_schema::render::dot_any(&plan));
+    Ok(ExitCode::Success)
 }

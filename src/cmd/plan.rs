@@ -5,7 +5,7 @@ use planner::rules::Placement;
 use planner::{Inventory, PlanInputs, PlanOptions, Rules, SourcedSpec, UserSpec};
 
 use crate::cmd::connect::{KubeArgs, NsxArgs};
-use crate::exit;
+use executor::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -51,7 +51,7 @@ enum PlacementArg {
     Below,
 }
 
-pub fn run(mut args: Args) -> Result<u8> {
+pub fn run(mut args: Args) -> Result<ExitCode> {
     if let Some(live) = &args.live {
         let Some(cluster) = args.cluster.clone() else {
             anyhow::bail!("--nsx needs --cluster");
@@ -152,11 +152,11 @@ pub fn run(mut args: Args) -> Result<u8> {
         "{}: plan {} for {}: {} import batch(es) of {} object(s), {} update(s), {} DFW change(s); findings: {} error(s), {} warning(s), {} info",
         args.out.display(),
         plan.plan_id,
-        plan.header.cluster,
-        s.import_batches,
-        s.imported_resources,
-        s.policy_updates,
-        s.dfw_sections_created + s.dfw_section_moves + s.dfw_rule_moves,
+        plan.target.cluster,
+        s.changes.import_batches,
+        s.changes.imported_resources,
+        s.changes.policy_updates,
+        s.changes.dfw_sections_created + s.changes.dfw_section_moves + s.changes.dfw_rule_moves,
         s.errors,
         s.warnings,
         s.infos
@@ -167,5 +167,5 @@ pub fn run(mut args: Args) -> Result<u8> {
             args.out.display()
         );
     }
-    Ok(exit::SUCCESS)
+    Ok(ExitCode::Success)
 }

@@ -8,7 +8,7 @@ use anyhow::Result;
 use executor::RollbackOptions;
 
 use crate::cmd::connect::NsxArgs;
-use crate::exit;
+use executor::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -24,20 +24,18 @@ pub struct Args {
     quiet: bool,
 }
 
-pub fn run(args: Args) -> Result<u8> {
+pub fn run(args: Args) -> Result<ExitCode> {
     let o = RollbackOptions {
         state_dir: args.state_dir.clone(),
         nsx: args.nsx.config()?,
         poll: executor::PollConfig::default(),
-        json: args.json,
-        quiet: args.quiet,
-        observer: crate::cmd::apply::observer(args.json, args.quiet),
+        observer: Some(crate::cmd::apply::observer(args.json, args.quiet)),
     };
     match executor::block_on(executor::rollback(&o))? {
         Ok(out) => Ok(out.exit_code),
         Err(e) => {
             eprintln!("error: refused, nothing was sent: {e}");
-            Ok(exit::INVALID_INPUT)
+            Ok(ExitCode::Refused)
         }
     }
 }

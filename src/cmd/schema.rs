@@ -1,6 +1,6 @@
 use anyhow::Result;
 
-use crate::exit;
+use executor::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -17,11 +17,11 @@ enum Which {
     Journal,
 }
 
-pub fn run(args: Args) -> Result<u8> {
+pub fn run(args: Args) -> Result<ExitCode> {
     let schema = match args.which {
         Which::Plan => plan_schema::schema::plan_schema(),
         Which::Journal => plan_schema::schema::journal_schema(),
     };
     print!("{}", plan_schema::schema::to_pretty(&schema));
-    Ok(exit::SUCCESS)
+    Ok(ExitCode::Success)
 }

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::exit;
+use executor::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -11,7 +11,7 @@ pub struct Args {
 }
 
 /// Re-seal: everything but the seal must already be valid, so a typo is never sealed in.
-pub fn run(args: Args) -> Result<u8> {
+pub fn run(args: Args) -> Result<ExitCode> {
     let text = std::fs::read_to_string(&args.plan)
         .with_context(|| format!("{}: cannot read plan", args.plan.display()))?;
     let mut plan = match plan_schema::parse_plan(&text, &args.plan) {
@@ -19,9 +19,9 @@ pub fn run(args: Args) -> Result<u8> {
             eprintln!(
                 "{}: already sealed as {}",
                 args.plan.display(),
-                plan.plan_id
+                plan.plan_id()
             );
-            return Ok(exit::SUCCESS);
+            return Ok(ExitCode::Success);
         }
         Err(e) => {
             let only_seal =
@@ -29,25 +29,23 @@ pub fn run(args: Args) -> Result<u8> {
             if !only_seal {
                 eprintln!("error: {e}");
                 eprintln!("error: not sealed: fix the problems above first");
-                return Ok(exit::INVALID_INPUT);
+                return Ok(ExitCode::Refused);
             }
             plan_schema::read::parse_plan_unsealed(&text, &args.plan)?
         }
     };
-    let old = plan.plan_id.clone();
-    plan_schema::seal(&mut plan);
+    let old = plan.plan_id().to_string();
     let schema_ref = text
         .lines()
         .next()
         .and_then(|l| l.strip_prefix("#:schema "))
         .map(str::to_string);
-    let out = plan_schema::write::to_toml(&plan, schema_ref.as_deref())?;
+    let (new, out) = plan_schema::with_plan!(&mut plan, p => {
+        plan_schema::seal(p);
+        (p.plan_id.clone(), plan_schema::write::to_toml(p, schema_ref.as_deref())?)
+    });
     std::fs::write(&args.plan, out)
         .with_context(|| format!("{}: cannot write plan", args.plan.display()))?;
-    eprintln!(
-        "{}: re-sealed: {old} -> {}",
-        args.plan.display(),
-        plan.plan_id
-    );
-    Ok(exit::SUCCESS)
+    eprintln!("{}: re-sealed: {old} -> {new}", args.plan.display());
+    Ok(ExitCode::Success)
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use plan_schema::render::{self, Format};
 
-use crate::exit;
+use executor::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -32,12 +32,12 @@ enum ColorArg {
     Never,
 }
 
-pub fn run(args: Args) -> Result<u8> {
+pub fn run(args: Args) -> Result<ExitCode> {
     let plan = match plan_schema::read_plan_file(&args.plan) {
         Ok(plan) => plan,
         Err(e) => {
             eprintln!("error: {e}");
-            return Ok(exit::INVALID_INPUT);
+            return Ok(ExitCode::Refused);
         }
     };
     let color = match args.color {
@@ -53,6 +53,6 @@ pub fn run(args: Args) -> Result<u8> {
         FormatArg::Markdown => Format::Markdown,
         FormatArg::Json => Format::Json,
     };
-    print!("{}", render::show(&plan, format));
-    Ok(exit::SUCCESS)
+    print!("{}", render::show_any(&plan, format));
+    Ok(ExitCode::Success)
 }

@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use simulator::{GenerateSpec, SimConfig, Simulator};
 
 use crate::cmd::connect::runtime;
-use crate::exit;
+use executor::ExitCode;
 
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -65,7 +65,7 @@ pub struct GenerateArgs {
     pub out: PathBuf,
 }
 
-pub fn run(args: Args) -> Result<u8> {
+pub fn run(args: Args) -> Result<ExitCode> {
     match args.generate {
         Some(SimCommand::Generate(g)) => {
             let spec = GenerateSpec {
@@ -83,13 +83,13 @@ pub fn run(args: Args) -> Result<u8> {
                 summary.nsx_objects,
                 summary.k8s_objects
             );
-            Ok(exit::SUCCESS)
+            Ok(ExitCode::Success)
         }
         None => serve(args.serve),
     }
 }
 
-fn serve(a: ServeArgs) -> Result<u8> {
+fn serve(a: ServeArgs) -> Result<ExitCode> {
     let kubeconfig_out = a.kubeconfig_out.clone();
     let mut cfg = SimConfig {
         listen: a.listen,
@@ -137,5 +137,5 @@ fn serve(a: ServeArgs) -> Result<u8> {
         handle.shutdown().await;
         Ok::<_, anyhow::Error>(())
     })?;
-    Ok(exit::SUCCESS)
+    Ok(ExitCode::Success)
 }

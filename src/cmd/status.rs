@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::exit;
+use executor::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,7 +15,7 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args) -> Result<u8> {
+pub fn run(args: Args) -> Result<ExitCode> {
     match executor::status(&args.state_dir) {
         Ok(r) => {
             if args.json {
@@ -23,11 +23,11 @@ pub fn run(args: Args) -> Result<u8> {
             } else {
                 print!("{}", r.render());
             }
-            Ok(exit::SUCCESS)
+            Ok(ExitCode::Success)
         }
         Err(e) => {
             eprintln!("error: {e}");
-            Ok(exit::INVALID_INPUT)
+            Ok(ExitCode::Refused)
         }
     }
 }

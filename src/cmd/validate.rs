@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::exit;
+use executor::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -10,28 +10,28 @@ pub struct Args {
     plan: PathBuf,
 }
 
-pub fn run(args: Args) -> Result<u8> {
+pub fn run(args: Args) -> Result<ExitCode> {
     match plan_schema::read_plan_file(&args.plan) {
         Ok(plan) => {
-            let s = &plan.summary;
             println!(
-                "{}: valid plan {} ({} steps)",
+                "{}: valid plan {} ({}, {} steps)",
                 args.plan.display(),
-                plan.plan_id,
-                plan.steps.len()
+                plan.plan_id(),
+                plan.kind().as_str(),
+                plan.step_phases().len()
             );
             if !plan.is_applicable() {
                 println!(
                     "{}: {} error finding(s): the plan can be reviewed but not applied until they are resolved",
                     args.plan.display(),
-                    s.errors
+                    plan.errors()
                 );
             }
-            Ok(exit::SUCCESS)
+            Ok(ExitCode::Success)
         }
         Err(e) => {
             eprintln!("error: {e}");
-            Ok(exit::INVALID_INPUT)
+            Ok(ExitCode::Refused)
         }
     }
 }

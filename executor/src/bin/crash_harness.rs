@@ -43,7 +43,6 @@ fn main() -> ExitCode {
         Some("apply") if args.len() >= 4 => nsx(&args[3]).and_then(|cfg| {
             let mut o = ApplyOptions::new(&args[1], &args[2], cfg);
             o.poll = poll();
-            o.quiet = true;
             o.concurrency = 4;
             o.kubectl = args.get(4).map(|k| Kubectl {
                 kubeconfig: Some(k.into()),
@@ -56,8 +55,6 @@ fn main() -> ExitCode {
                 state_dir: args[1].clone().into(),
                 nsx: cfg,
                 poll: poll(),
-                json: false,
-                quiet: true,
                 observer: None,
             };
             executor::block_on(executor::rollback(&o)).map_err(|e| e.to_string())
@@ -66,21 +63,21 @@ fn main() -> ExitCode {
             eprintln!(
                 "usage: executor-crash-harness apply PLAN STATE_DIR NSX_URL [KUBECONFIG] | rollback STATE_DIR NSX_URL"
             );
-            return ExitCode::from(3);
+            return executor::ExitCode::Refused.into();
         }
     };
     match result {
         Ok(Ok(out)) => {
             println!("{}", out.message);
-            ExitCode::from(out.exit_code)
+            out.exit_code.into()
         }
         Ok(Err(e)) => {
             eprintln!("refused: {e}");
-            ExitCode::from(executor::EXIT_REFUSED)
+            executor::ExitCode::Refused.into()
         }
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(executor::EXIT_REFUSED)
+            executor::ExitCode::Refused.into()
         }
     }
 }

@@ -110,7 +110,6 @@ pub fn kubeconfig(h: &SimHandle, dir: &Path) -> PathBuf {
 pub fn apply_opts(h: &SimHandle, plan: &Path, state: &Path) -> ApplyOptions {
     let mut o = ApplyOptions::new(plan, state, nsx_config(h));
     o.poll = fast_poll();
-    o.quiet = true;
     o.concurrency = 4;
     o
 }
@@ -120,8 +119,6 @@ pub fn rollback_opts(h: &SimHandle, state: &Path) -> RollbackOptions {
         state_dir: state.to_path_buf(),
         nsx: nsx_config(h),
         poll: fast_poll(),
-        json: false,
-        quiet: true,
         observer: None,
     }
 }

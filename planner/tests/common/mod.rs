@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use plan_schema::Plan;
+use plan_schema::mp::Plan;
 use planner::rules::Placement;
 use planner::{Inventory, PlanInputs, PlanOptions, Rules, SourcedSpec, UserSpec};
 use serde_json::Value;

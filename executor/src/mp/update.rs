@@ -21,12 +21,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use client::{Method, NsxClient, Request};
-use plan_schema::{Action, PolicyUpdate, Step, Tag};
+use plan_schema::Tag;
+use plan_schema::mp::{Action, PolicyUpdate, Step};
 use serde_json::{Value, json};
 
 use crate::ctx::{Ctx, Write};
 use crate::error::ExecError;
-use crate::observe::Stage;
 
 pub const POLICY: &str = "/policy/api/v1";
 
@@ -45,7 +45,7 @@ pub fn live_tags(o: &Value) -> Vec<Tag> {
 }
 
 /// The Policy paths of the plan's updates, in plan order.
-pub fn planned_paths(plan: &plan_schema::Plan) -> Vec<&str> {
+pub fn planned_paths(plan: &plan_schema::mp::Plan) -> Vec<&str> {
     plan.steps
         .iter()
         .filter_map(|s| match &s.action {
@@ -393,10 +393,10 @@ pub async fn run(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Vec<(String, ExecError)> {
                     continue;
                 };
                 match one(&ctx, &step, u, live).await {
-                    Ok(()) => ctx.step_finished(Stage::Update, &step.id, true),
+                    Ok(()) => ctx.step_finished(super::UPDATE, &step.id, true),
                     Err(e) => {
                         let _ = ctx.step_failed(&step.id, "patch", &e);
-                        ctx.step_finished(Stage::Update, &step.id, false);
+                        ctx.step_finished(super::UPDATE, &step.id, false);
                         if let Ok(mut f) = failures.lock() {
                             f.push((step.id.clone(), e));
                         }
@@ -429,7 +429,7 @@ pub async fn run(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Vec<(String, ExecError)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use plan_schema::{DisplayNameChange, TagChange};
+    use plan_schema::mp::{DisplayNameChange, TagChange};
 
     fn upd() -> PolicyUpdate {
         PolicyUpdate {

@@ -3,7 +3,7 @@
 //! crashed run or by hand) is skipped, never repeated.
 
 use client::Method;
-use plan_schema::{DfwRuleMove, DfwSectionCreate, DfwSectionMove, InsertOp, SectionRef, Step};
+use plan_schema::mp::{DfwRuleMove, DfwSectionCreate, DfwSectionMove, InsertOp, SectionRef, Step};
 use serde_json::{Value, json};
 
 use crate::ctx::{Ctx, Write};

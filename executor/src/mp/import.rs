@@ -5,13 +5,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use plan_schema::journal::JournalEvent;
-use plan_schema::{ImportBatch, MigrationType, Step};
+use plan_schema::mp::{ImportBatch, MigrationType, Step};
 use serde_json::{Value, json};
 
 use crate::ctx::{Ctx, Write};
 use crate::error::ExecError;
+use crate::mp::IMPORT_WORKFLOW;
 use crate::observe::Stage;
-use crate::progress::{IMPORT_WORKFLOW, MigrationRecord, Progress};
+use crate::progress::{MigrationRecord, Progress, SUBMIT_OP};
 
 const MIG: &str = "/api/v1/migration";
 const DUPLICATE: &str = "is duplicate or already migrated";
@@ -125,6 +126,13 @@ pub fn poll_delay(poll: &crate::PollConfig, waited: std::time::Duration) -> std:
     (waited / 40).clamp(poll.initial, poll.max.max(poll.initial))
 }
 
+/// The request submitting `ids` of a batch, naming them for the journal.
+fn submission(b: &ImportBatch, ids: &BTreeSet<String>) -> Write {
+    Write::post(format!("{MIG}/mp-to-policy"))
+        .body(batch_body(b, ids))
+        .objects(b.migration_type.as_str(), ids.iter().cloned().collect())
+}
+
 fn batch_body(b: &ImportBatch, ids: &BTreeSet<String>) -> Value {
     let resources: Vec<Value> = b
         .resources
@@ -211,11 +219,11 @@ pub async fn run_batch(
         .collect();
     // Ours: this plan submitted the batch before (journal) or does so now.
     let mut ours = ctx.progress.touched.contains(&step.id)
-        && (ctx.progress.open_intent(&step.id, "submit").is_some()
+        && (ctx.progress.open_intent(&step.id, SUBMIT_OP).is_some()
             || ctx
                 .progress
                 .op_done
-                .contains_key(&(step.id.clone(), "submit".to_string()))
+                .contains_key(&(step.id.clone(), SUBMIT_OP.to_string()))
             || ctx.progress.record_of(&step.id).is_some());
     let mut foreign: BTreeSet<String> = BTreeSet::new();
 
@@ -239,12 +247,8 @@ pub async fn run_batch(
             .await?;
         }
         window.submitted = true;
-        ctx.write(
-            &step.id,
-            "submit",
-            Write::post(format!("{MIG}/mp-to-policy")).body(batch_body(b, &remaining)),
-        )
-        .await?;
+        ctx.write(&step.id, SUBMIT_OP, submission(b, &remaining))
+            .await?;
         ctx.write(
             &step.id,
             "start",
@@ -308,15 +312,10 @@ pub async fn run_batch(
             .await?;
             window.initiated = true;
         }
-        let body = batch_body(b, &remaining);
         ours = true;
         window.submitted = true;
         match ctx
-            .write(
-                &step.id,
-                "submit",
-                Write::post(format!("{MIG}/mp-to-policy")).body(body),
-            )
+            .write(&step.id, SUBMIT_OP, submission(b, &remaining))
             .await
         {
             Ok(_) => {}
@@ -441,7 +440,7 @@ fn record_partial(
     let already: BTreeSet<&String> = ctx
         .progress
         .record_of(&step.id)
-        .map(|r| r.manager_ids.iter().collect())
+        .map(|r| r.object_ids.iter().collect())
         .unwrap_or_default();
     let ids: Vec<String> = planned
         .iter()
@@ -451,8 +450,8 @@ fn record_partial(
     if !ids.is_empty() {
         ctx.record(JournalEvent::MigrationRecorded {
             step: step.id.clone(),
-            migration_type: b.migration_type,
-            manager_ids: ids,
+            object_type: b.migration_type.as_str().to_string(),
+            object_ids: ids,
         })?;
     }
     Ok(())
@@ -526,11 +525,10 @@ pub async fn adopt_unrecorded(ctx: &Ctx, p: &Progress) -> Result<Vec<MigrationRe
     }
     let mut live_by_type: BTreeMap<MigrationType, BTreeMap<String, String>> = BTreeMap::new();
     for (step, sub, ids) in unrecorded {
-        let live = match live_by_type.entry(sub.migration_type) {
+        let t = record_type(step, &sub.object_type)?;
+        let live = match live_by_type.entry(t) {
             std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::btree_map::Entry::Vacant(v) => {
-                v.insert(migrated(ctx, sub.migration_type).await?)
-            }
+            std::collections::btree_map::Entry::Vacant(v) => v.insert(migrated(ctx, t).await?),
         };
         let adopted: Vec<String> = ids.into_iter().filter(|id| live.contains_key(id)).collect();
         if adopted.is_empty() {
@@ -543,24 +541,34 @@ pub async fn adopt_unrecorded(ctx: &Ctx, p: &Progress) -> Result<Vec<MigrationRe
         if !ctx.dry_run() {
             ctx.record(JournalEvent::MigrationRecorded {
                 step: step.to_string(),
-                migration_type: sub.migration_type,
-                manager_ids: adopted.clone(),
+                object_type: sub.object_type.clone(),
+                object_ids: adopted.clone(),
             })?;
         }
         match records.iter_mut().find(|r| r.step == step) {
             Some(r) => {
-                r.manager_ids.extend(adopted);
+                r.object_ids.extend(adopted);
                 r.seq = r.seq.max(sub.seq);
             }
             None => records.push(MigrationRecord {
                 step: step.to_string(),
-                migration_type: sub.migration_type,
-                manager_ids: adopted,
+                object_type: sub.object_type.clone(),
+                object_ids: adopted,
                 seq: sub.seq,
             }),
         }
     }
     Ok(records)
+}
+
+/// The migration type a journal record names.
+fn record_type(step: &str, object_type: &str) -> Result<MigrationType, ExecError> {
+    MigrationType::parse(object_type).ok_or_else(|| {
+        ExecError::step(
+            step,
+            format!("the journal names `{object_type}`, which is not a migration type"),
+        )
+    })
 }
 
 /// Roll back `records` newest first (each: intent, request unless live state shows it already
@@ -569,9 +577,9 @@ pub async fn rollback_records(ctx: &Ctx, records: &[MigrationRecord]) -> Result<
     if records.is_empty() {
         return Ok(0);
     }
-    ctx.stage_started(Stage::Rollback, records.len());
+    ctx.stage_started(Stage::ROLLBACK, records.len());
     let r = rollback_newest_first(ctx, records).await;
-    ctx.stage_finished(Stage::Rollback);
+    ctx.stage_finished(Stage::ROLLBACK);
     r
 }
 
@@ -589,10 +597,11 @@ async fn rollback_newest_first(ctx: &Ctx, records: &[MigrationRecord]) -> Result
         };
         // The intent is durable before anything is sent: from here on a re-run continues the
         // rollback instead of importing.
+        let t = record_type(&r.step, &r.object_type)?;
         ctx.record(JournalEvent::RollbackIntent {
             step: r.step.clone(),
-            migration_type: r.migration_type,
-            manager_ids: r.manager_ids.clone(),
+            object_type: r.object_type.clone(),
+            object_ids: r.object_ids.clone(),
         })?;
         if let Some(s) = first_status {
             // The coordinator must not hold a plan (reference 10: abort first).
@@ -604,30 +613,30 @@ async fn rollback_newest_first(ctx: &Ctx, records: &[MigrationRecord]) -> Result
             }
         }
         let live = if ctx.dry_run() {
-            r.manager_ids
+            r.object_ids
                 .iter()
                 .map(|i| (i.clone(), String::new()))
                 .collect()
         } else {
-            migrated(ctx, r.migration_type).await?
+            migrated(ctx, t).await?
         };
         let still: Vec<&String> = r
-            .manager_ids
+            .object_ids
             .iter()
             .filter(|i| live.contains_key(*i))
             .collect();
         if !still.is_empty() {
             let ids: Vec<Value> = still.iter().map(|i| json!({"manager_id": i})).collect();
-            let body = json!({"migration_data": [{"type": r.migration_type.as_str(), "resource_ids": ids}]});
+            let body = json!({"migration_data": [{"type": t.as_str(), "resource_ids": ids}]});
             let w = Write::post(format!("{MIG}/mp-to-policy/rollback"))
                 .body(body)
                 .once(ctx.poll.done_timeout);
             ctx.write(&r.step, "rollback", w).await?;
             if !ctx.dry_run() {
                 // Confirm by live state, never by assumption.
-                let after = migrated(ctx, r.migration_type).await?;
+                let after = migrated(ctx, t).await?;
                 let left: Vec<&String> = r
-                    .manager_ids
+                    .object_ids
                     .iter()
                     .filter(|i| after.contains_key(*i))
                     .collect();
@@ -641,9 +650,9 @@ async fn rollback_newest_first(ctx: &Ctx, records: &[MigrationRecord]) -> Result
         }
         ctx.record(JournalEvent::RollbackDone {
             step: r.step.clone(),
-            migration_type: r.migration_type,
+            object_type: r.object_type.clone(),
         })?;
-        ctx.step_finished(Stage::Rollback, &r.step, true);
+        ctx.step_finished(Stage::ROLLBACK, &r.step, true);
         n += 1;
     }
     Ok(n)

@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use client::{KubeResource, Kubectl};
-use plan_schema::{Action, Plan};
+use client::{KubeResource, Kubectl, NsxVersion};
+use plan_schema::mp::{Action, Plan, PodSelector};
 use serde_json::Value;
 
 use crate::ctx::Ctx;
@@ -14,12 +14,6 @@ use crate::progress::Progress;
 
 fn pf(what: &str, e: impl std::fmt::Display) -> ExecError {
     ExecError::Preflight(format!("{what}: {e}"))
-}
-
-/// `major.minor.patch` of an NSX version string.
-pub fn parse_version(v: &str) -> Option<(u32, u32, u32)> {
-    let mut it = v.split('.').map(|p| p.parse::<u32>().ok());
-    Some((it.next()??, it.next()??, it.next().flatten().unwrap_or(0)))
 }
 
 /// MP ids whose revision a touched step may have changed (moved or promoted by an earlier run
@@ -92,16 +86,6 @@ fn policy_marker(o: &Value) -> Option<&str> {
 /// Ids per search request when objects are searched by id.
 const IDS_PER_SEARCH: usize = 40;
 
-/// Escape a value for the search query language.
-fn search_escape(v: &str) -> String {
-    v.chars()
-        .flat_map(|c| {
-            let esc = !c.is_ascii_alphanumeric();
-            esc.then_some('\\').into_iter().chain(std::iter::once(c))
-        })
-        .collect()
-}
-
 /// Re-read the MP objects of the plan, (id, resource_type) -> object. Per type the cheaper of
 /// two ways in requests: a search by id, 40 ids a request, or every object of the type
 /// (`resource_type:T`, 1000 a page) when that takes fewer pages (and NSX can page through it:
@@ -125,7 +109,7 @@ async fn reread(
     for (rt, ids) in by_type {
         let chunks = ids.len().div_ceil(IDS_PER_SEARCH);
         if chunks > 1 {
-            let q = format!("resource_type:{}", search_escape(rt));
+            let q = format!("resource_type:{}", client::search_escape(rt));
             let probe = ctx
                 .nsx
                 .send(
@@ -165,35 +149,41 @@ async fn reread(
 }
 
 /// The whole preflight. Returns warnings; refuses with a typed error.
+/// The whole preflight, against the requirements the plan carries. Returns warnings; refuses
+/// with a typed error.
 pub async fn run(
     ctx: &Ctx,
     plan: &Plan,
     kubectl: Option<&Kubectl>,
-    min_version: (u32, u32, u32),
 ) -> Result<Vec<String>, ExecError> {
     let mut warnings = Vec::new();
     let progress = &ctx.progress;
+    let req = &plan.requirements;
     let version = ctx
         .nsx
         .node_version()
         .await
         .map_err(|e| pf("NSX Manager not reachable", e))?;
-    match parse_version(&version) {
-        Some(v) if v >= min_version => {}
-        Some(_) => {
+    let min: NsxVersion = req.min_nsx_version.parse().map_err(|e| {
+        ExecError::Plan(format!(
+            "requirements.min_nsx_version of the plan is not a version: {e}"
+        ))
+    })?;
+    match version.parse::<NsxVersion>() {
+        Ok(v) if v >= min => {}
+        Ok(_) => {
             return Err(ExecError::Preflight(format!(
-                "NSX version {version} is older than {}.{}.{}, the first with MP-to-Policy promotion for NCP",
-                min_version.0, min_version.1, min_version.2
+                "NSX version {version} is older than {min}, which the plan requires (the first with MP-to-Policy promotion for NCP)"
             )));
         }
-        None => warnings.push(format!("cannot parse NSX version {version:?}")),
+        Err(e) => warnings.push(format!("cannot compare the NSX version: {e}")),
     }
     let coord = ctx
         .nsx
         .coordinator_status()
         .await
         .map_err(|e| pf("migration coordinator status", e))?;
-    if !coord.is_running() {
+    if req.coordinator_running && !coord.is_running() {
         return Err(ExecError::Preflight(format!(
             "the migration coordinator is {}; start it on the manager (`/etc/init.d/migration-coordinator start`) and re-run",
             coord.runtime_state
@@ -211,7 +201,7 @@ pub async fn run(
         .as_str()
         .unwrap_or("")
         .to_string();
-    let ours = progress.import_submit_seq > progress.import_done_seq
+    let ours = super::window_open(progress)
         || !progress.records.is_empty()
         || progress
             .open
@@ -305,7 +295,7 @@ pub async fn run(
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter(|p| is_ncp_pod(p) && p["status"]["phase"] == "Running")
+                .filter(|p| is_controller_pod(&req.controller_pods, p))
                 .map(|p| {
                     format!(
                         "{}/{}",
@@ -333,10 +323,14 @@ pub async fn run(
     Ok(warnings)
 }
 
-/// An NCP controller pod (`nsx-ncp-*`, or labelled `component: nsx-ncp`).
-pub fn is_ncp_pod(p: &Value) -> bool {
-    let name = p["metadata"]["name"].as_str().unwrap_or("");
-    name.starts_with("nsx-ncp") || p["metadata"]["labels"]["component"] == "nsx-ncp"
+/// A pod the plan's requirements name as NCP's, in a phase that counts as running.
+pub fn is_controller_pod(sel: &PodSelector, p: &Value) -> bool {
+    let m = &p["metadata"];
+    sel.matches(
+        m["namespace"].as_str().unwrap_or(""),
+        m["name"].as_str().unwrap_or(""),
+        p["status"]["phase"].as_str().unwrap_or(""),
+    )
 }
 
 #[cfg(test)]
@@ -344,18 +338,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn versions() {
-        assert_eq!(parse_version("3.2.1.2.0.19283847"), Some((3, 2, 1)));
-        assert_eq!(parse_version("4.1"), Some((4, 1, 0)));
-        assert_eq!(parse_version("x"), None);
-        assert!(parse_version("3.1.9").unwrap() < (3, 2, 0));
-    }
-
-    #[test]
     fn ncp_pods() {
-        let p = serde_json::json!({"metadata": {"name": "nsx-ncp-7f8", "labels": {}}});
-        assert!(is_ncp_pod(&p));
-        let q = serde_json::json!({"metadata": {"name": "nsx-node-agent-x", "labels": {"component": "nsx-node-agent"}}});
-        assert!(!is_ncp_pod(&q));
+        let sel = PodSelector {
+            namespaces: vec!["nsx-system".into()],
+            name_prefixes: vec!["nsx-ncp-".into()],
+            phases: vec!["Running".into(), "Pending".into()],
+        };
+        let pod = |name: &str, ns: &str, phase: &str| serde_json::json!({"metadata": {"name": name, "namespace": ns}, "status": {"phase": phase}});
+        assert!(is_controller_pod(
+            &sel,
+            &pod("nsx-ncp-7f8", "nsx-system", "Running")
+        ));
+        assert!(is_controller_pod(
+            &sel,
+            &pod("nsx-ncp-7f8", "nsx-system", "Pending")
+        ));
+        assert!(!is_controller_pod(
+            &sel,
+            &pod("nsx-ncp-7f8", "nsx-system", "Succeeded")
+        ));
+        assert!(!is_controller_pod(
+            &sel,
+            &pod("nsx-ncp-7f8", "default", "Running")
+        ));
+        assert!(!is_controller_pod(
+            &sel,
+            &pod("nsx-node-agent-x", "nsx-system", "Running")
+        ));
     }
 }

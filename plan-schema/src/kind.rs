@@ -1,0 +1,133 @@
+//! What a migration kind contributes to the plan contract.
+//!
+//! The envelope ([`crate::Plan`]) is shared; a kind supplies its target, requirements, phases,
+//! actions, change counters, semantic checks and the words `show` uses for them. Adding a kind
+//! is adding a module that implements [`Kind`] and a variant of [`crate::MigrationKind`] and
+//! [`crate::AnyPlan`]; reading, the schema, the seal, writing, `show`, `graph`, `validate` and
+//! `seal` then work for it unchanged.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::plan::{AnyPlan, MigrationKind, Plan, Step};
+use crate::read::Problem;
+use crate::render::DiffLine;
+
+/// Bounds every payload type meets.
+pub trait Payload:
+    Debug + Clone + PartialEq + Eq + Serialize + DeserializeOwned + JsonSchema + Send + Sync + 'static
+{
+}
+impl<T> Payload for T where
+    T: Debug
+        + Clone
+        + PartialEq
+        + Eq
+        + Serialize
+        + DeserializeOwned
+        + JsonSchema
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// A migration kind's part of the plan.
+pub trait Kind: Debug + Clone + PartialEq + Eq + JsonSchema + Send + Sync + 'static {
+    const KIND: MigrationKind;
+    /// `[target]`: what is migrated and where (names and addresses, never credentials).
+    type Target: Payload;
+    /// `[requirements]`: what the executor re-checks before acting.
+    type Requirements: Payload;
+    type Phase: KindPhase;
+    type Action: KindAction<Phase = Self::Phase>;
+    /// `[summary.changes]`.
+    type Counters: Payload + Default;
+
+    /// The counters these steps imply.
+    fn counters(steps: &[Step<Self>]) -> Self::Counters;
+    /// The counters as (name, value) pairs, in field order (for messages and `show`).
+    fn counter_pairs(c: &Self::Counters) -> Vec<(&'static str, u64)>;
+    /// How `show` summarises one phase's changes, e.g. "3 batch(es), 30 resource(s)".
+    fn phase_summary(c: &Self::Counters, phase: Self::Phase) -> String;
+    /// The migrated thing's name (cluster, deployment), for titles.
+    fn target_name(t: &Self::Target) -> String;
+    /// `[target]` and `[requirements]` as labelled rows for `show`'s header.
+    fn header_rows(plan: &Plan<Self>) -> Vec<(&'static str, String)>;
+    /// Addresses in the target that must not carry credentials: (JSON pointer, address).
+    fn addresses(t: &Self::Target) -> Vec<(&'static str, &str)>;
+    /// The kind's semantic checks (the envelope's are done already). Pointers are absolute.
+    fn check(plan: &Plan<Self>, out: &mut Vec<Problem>);
+    /// The plan, when `any` is of this kind.
+    fn from_any(any: AnyPlan) -> Option<Plan<Self>>;
+    fn into_any(plan: Plan<Self>) -> AnyPlan;
+}
+
+/// A kind's phases: a closed, ordered set.
+pub trait KindPhase:
+    Debug
+    + Clone
+    + Copy
+    + PartialEq
+    + Eq
+    + PartialOrd
+    + Ord
+    + Hash
+    + Serialize
+    + DeserializeOwned
+    + JsonSchema
+    + Send
+    + Sync
+    + 'static
+{
+    /// Every phase, in the order they run.
+    const ALL: &'static [Self];
+    fn as_str(self) -> &'static str;
+    /// What the phase does, for a reviewer.
+    fn title(self) -> &'static str;
+}
+
+/// A kind's step actions.
+pub trait KindAction: Payload {
+    type Phase: KindPhase;
+    /// The phase this kind of action belongs to.
+    fn phase(&self) -> Self::Phase;
+    /// The action's `kind` string in the plan.
+    fn kind_str(&self) -> &'static str;
+    /// One-line description.
+    fn describe(&self) -> String;
+    /// Why the step is planned, when the action says.
+    fn reason(&self) -> Option<&str> {
+        None
+    }
+    /// The lines under a step in `show`: objects it touches, diffs it makes.
+    fn details(&self) -> Vec<Detail> {
+        Vec::new()
+    }
+    /// Extra fields for the step in `show --format json`.
+    fn json_extra(&self) -> Vec<(&'static str, serde_json::Value)> {
+        Vec::new()
+    }
+}
+
+/// A line under a step in `show`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detail {
+    /// An object the step acts on and where it ends up.
+    Object {
+        resource_type: String,
+        display_name: String,
+        id: String,
+        target: String,
+        /// Why, in a few words (may be empty).
+        note: String,
+    },
+    /// A before/after diff (`title` e.g. "display_name", "tags").
+    Diff { title: String, lines: Vec<DiffLine> },
+    /// A plain remark.
+    Note(String),
+}

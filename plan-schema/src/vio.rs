@@ -1,0 +1,836 @@
+//! The VIO kind (`vio-v2t`): a VMware Integrated OpenStack deployment's Neutron moved from NSX-V
+//! to NSX (seed 004). Action names follow the proposed plan steps of
+//! `vio-v2t-anchors.md` section 6.3: a stale-object cleanup, the ordered API replay of Neutron
+//! onto the Policy plugin, edge preparation, the coordinator's edge cutover and host migration,
+//! VIO's reconfiguration and the post-migration cleanup.
+
+use std::collections::HashMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::check::problem;
+use crate::kind::{Detail, Kind, KindAction, KindPhase};
+use crate::plan::MigrationKind;
+use crate::read::Problem;
+
+/// The VIO Neutron NSX-V to NSX kind.
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+pub struct VioV2t;
+
+/// A VIO V2T plan.
+pub type Plan = crate::plan::Plan<VioV2t>;
+/// A step of a VIO V2T plan.
+pub type Step = crate::plan::Step<VioV2t>;
+
+/// `[target]`: the deployment and the endpoints the migration touches (addresses only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "VioTarget")]
+pub struct Target {
+    /// VIO deployment name.
+    #[schemars(length(min = 1))]
+    pub deployment: String,
+    /// Keystone v3 endpoint of the cloud.
+    #[schemars(length(min = 1))]
+    pub keystone_url: String,
+    /// NSX-V Manager address (the source).
+    #[schemars(length(min = 1))]
+    pub nsxv_manager: String,
+    /// NSX Manager address (the target).
+    #[schemars(length(min = 1))]
+    pub nsx_manager: String,
+    /// vCenter address.
+    #[schemars(length(min = 1))]
+    pub vcenter: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nsxv_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nsx_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vio_version: Option<String>,
+}
+
+/// `[requirements]`: what `apply` re-checks before its first change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "VioRequirements")]
+pub struct Requirements {
+    /// Oldest NSX-V version accepted (seed: 6.4.11).
+    #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)*$"))]
+    pub min_nsxv_version: String,
+    /// Oldest NSX version accepted (seed error 1002: 3.2).
+    #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)*$"))]
+    pub min_nsx_version: String,
+    /// The migration coordinator service must be running (seed error 1001).
+    pub coordinator_running: bool,
+    /// No other migration mode may be configured on the coordinator (seed error 1100).
+    pub coordinator_mode_free: bool,
+    /// At least one compute manager registered on NSX (seed error 1004).
+    pub compute_manager: bool,
+}
+
+/// When a step runs, in this order.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[schemars(rename = "VioPhase")]
+pub enum Phase {
+    Cleanup,
+    Replay,
+    EdgePrep,
+    EdgeCutover,
+    HostMigration,
+    VioReconfig,
+    PostCleanup,
+}
+
+impl KindPhase for Phase {
+    const ALL: &'static [Phase] = &[
+        Phase::Cleanup,
+        Phase::Replay,
+        Phase::EdgePrep,
+        Phase::EdgeCutover,
+        Phase::HostMigration,
+        Phase::VioReconfig,
+        Phase::PostCleanup,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Phase::Cleanup => "cleanup",
+            Phase::Replay => "replay",
+            Phase::EdgePrep => "edge_prep",
+            Phase::EdgeCutover => "edge_cutover",
+            Phase::HostMigration => "host_migration",
+            Phase::VioReconfig => "vio_reconfig",
+            Phase::PostCleanup => "post_cleanup",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Phase::Cleanup => "remove Neutron objects a failed earlier attempt left on NSX",
+            Phase::Replay => "replay Neutron onto the NSX Policy plugin, in dependency order",
+            Phase::EdgePrep => "prepare the edges for cutover",
+            Phase::EdgeCutover => "cut north-south traffic over to the NSX edges (coordinator)",
+            Phase::HostMigration => {
+                "migrate hosts, DFW and workloads (coordinator): no rollback once started"
+            }
+            Phase::VioReconfig => "switch VIO's Neutron to the NSX Policy plugin",
+            Phase::PostCleanup => "clean up what the migration left behind",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[schemars(rename = "VioAction")]
+pub enum Action {
+    /// Delete Neutron-owned objects already on NSX (by their `os-api-version` tag), in reverse
+    /// dependency order; only when the migrator's `rollback` option allows it.
+    NsxCleanupStale(NsxCleanupStale),
+    /// One Neutron API call against the temporary Neutron server with the Policy plugin, and the
+    /// NSX Policy objects it is expected to create.
+    ApiReplay(ApiReplay),
+    /// Disconnect NSX-V edge vNICs before cutover (`edge_migration_interfaces_down`).
+    EdgeInterfacesDown(EdgeInterfacesDown),
+    /// Attach a router without gateway to a tier-0 for the cutover (seed 1105); undone by
+    /// `router_nogw_restore`.
+    RouterNogwFixup(RouterNogwFixup),
+    /// Enable or disable `v2t-migration-config` on an NSX edge transport node.
+    EdgeMigrationConfig(EdgeMigrationConfig),
+    /// The coordinator's EDGE_CUTOVER run: setup, mapping upload, start, feedback, finish.
+    EdgeCutover(EdgeCutover),
+    /// Detach the routers fixed up for the cutover again (seed 1106).
+    RouterNogwRestore(RouterNogwRestore),
+    /// Power off an NSX-V edge's appliance VMs (seed 1115).
+    EdgePowerOff(EdgePowerOff),
+    /// The coordinator's DFW_AND_HOST_AND_WORKLOAD run for the compute clusters.
+    HostMigration(HostMigration),
+    /// Reconfigure VIO: Neutron custom resource, secret, database.
+    VioReconfig(VioReconfig),
+    /// Remove what the migration left behind (`post_migration_cleanup`).
+    PostCleanup(PostCleanup),
+}
+
+impl Action {
+    pub fn kind_str(&self) -> &'static str {
+        match self {
+            Action::NsxCleanupStale(_) => "nsx_cleanup_stale",
+            Action::ApiReplay(_) => "api_replay",
+            Action::EdgeInterfacesDown(_) => "edge_interfaces_down",
+            Action::RouterNogwFixup(_) => "router_nogw_fixup",
+            Action::EdgeMigrationConfig(_) => "edge_migration_config",
+            Action::EdgeCutover(_) => "edge_cutover",
+            Action::RouterNogwRestore(_) => "router_nogw_restore",
+            Action::EdgePowerOff(_) => "edge_power_off",
+            Action::HostMigration(_) => "host_migration",
+            Action::VioReconfig(_) => "vio_reconfig",
+            Action::PostCleanup(_) => "post_cleanup",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NsxCleanupStale {
+    /// Policy paths to delete, in this order.
+    #[schemars(length(min = 1))]
+    pub paths: Vec<String>,
+    pub reason: String,
+}
+
+/// The Neutron (or Octavia) resource a replay call creates or changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplayResource {
+    Quota,
+    SecurityGroup,
+    SecurityGroupRule,
+    QosPolicy,
+    Router,
+    Subnetpool,
+    Network,
+    Subnet,
+    RouterGateway,
+    RouterInterface,
+    Port,
+    SubnetDhcp,
+    Floatingip,
+    RouterRoutes,
+    FirewallRule,
+    FirewallPolicy,
+    FirewallGroup,
+    Loadbalancer,
+    Listener,
+    Pool,
+    Member,
+    Healthmonitor,
+    L7policy,
+    RbacPolicy,
+}
+
+impl ReplayResource {
+    pub fn as_str(self) -> &'static str {
+        use ReplayResource::*;
+        match self {
+            Quota => "quota",
+            SecurityGroup => "security_group",
+            SecurityGroupRule => "security_group_rule",
+            QosPolicy => "qos_policy",
+            Router => "router",
+            Subnetpool => "subnetpool",
+            Network => "network",
+            Subnet => "subnet",
+            RouterGateway => "router_gateway",
+            RouterInterface => "router_interface",
+            Port => "port",
+            SubnetDhcp => "subnet_dhcp",
+            Floatingip => "floatingip",
+            RouterRoutes => "router_routes",
+            FirewallRule => "firewall_rule",
+            FirewallPolicy => "firewall_policy",
+            FirewallGroup => "firewall_group",
+            Loadbalancer => "loadbalancer",
+            Listener => "listener",
+            Pool => "pool",
+            Member => "member",
+            Healthmonitor => "healthmonitor",
+            L7policy => "l7policy",
+            RbacPolicy => "rbac_policy",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiReplay {
+    pub resource: ReplayResource,
+    /// The Neutron call: method and path under the network endpoint, e.g. `POST /v2.0/networks`.
+    #[schemars(regex(pattern = r"^(POST|PUT) /v2\.0/"))]
+    pub call: String,
+    /// The project the objects belong to (a bulk request is single-tenant).
+    #[schemars(length(min = 1))]
+    pub project_id: String,
+    /// The objects the call carries, with their source ids.
+    #[schemars(length(min = 1))]
+    pub objects: Vec<ReplayObject>,
+    /// What the replay changes on the way (address pairs cut, DHCP off, new ids), so that
+    /// nothing is changed silently.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rewrites: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayObject {
+    /// Neutron id (kept by the replay, except where a rewrite says otherwise).
+    #[schemars(length(min = 1))]
+    pub id: String,
+    pub name: String,
+    /// NSX Policy paths the Policy plugin is expected to create for it (the audit reads them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeInterfacesDown {
+    /// NSX-V edge id, e.g. `edge-12`.
+    pub edge_id: String,
+    /// vNIC indexes to disconnect.
+    #[schemars(length(min = 1))]
+    pub vnics: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouterNogwFixup {
+    pub router_id: String,
+    /// Tier-0 path the router is attached to for the cutover.
+    #[schemars(regex(pattern = r"^/infra/tier-0s/"))]
+    pub tier0_path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouterNogwRestore {
+    pub router_id: String,
+    /// The `router_nogw_fixup` step it undoes.
+    pub fixup_step: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeMigrationConfig {
+    /// NSX edge transport node id.
+    pub transport_node_id: String,
+    /// `true` before the edge cutover, `false` after the host migration.
+    pub enabled: bool,
+}
+
+/// One element of the coordinator's EDGE_CUTOVER_MAPPING file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeMapping {
+    /// NSX-V edge ids (the DLR, and/or an ESG for DHCP leases): one or two.
+    #[schemars(length(min = 1, max = 2))]
+    pub v_edges: Vec<String>,
+    /// The tier-1 the edges map to (the Neutron router id).
+    pub policy_gateway_name: String,
+}
+
+/// A pre-approved answer to a coordinator feedback request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackResponse {
+    /// The request's `hash` (stable across runs), or its `id`.
+    pub request: String,
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// Who starts a coordinator run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StartBy {
+    /// The operator starts it in the NSX UI; apply waits (the seed's procedure).
+    Operator,
+    /// apply starts it (`plan?action=start`).
+    Apply,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeCutover {
+    pub start: StartBy,
+    /// The mapping file uploaded before the start; empty when there is no distributed router
+    /// (then no file is uploaded).
+    #[serde(default)]
+    pub mapping: Vec<EdgeMapping>,
+    /// Feedback answers the reviewer approved; any other unresolved request pauses apply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feedback: Vec<FeedbackResponse>,
+    /// How long to wait for the coordinator (seed 1132: 12 h).
+    #[schemars(range(min = 1))]
+    pub timeout_hours: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EdgePowerOff {
+    pub edge_id: String,
+    /// vCenter VM ids of the edge's appliances.
+    #[schemars(length(min = 1))]
+    pub vm_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HostMigration {
+    pub start: StartBy,
+    /// vSphere clusters whose host groups are enabled (the migrator's `compute_clusters`).
+    #[schemars(length(min = 1))]
+    pub compute_clusters: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feedback: Vec<FeedbackResponse>,
+    /// How long to wait for the coordinator (seed 1132: 48 h).
+    #[schemars(range(min = 1))]
+    pub timeout_hours: u32,
+    /// Must be true: once hosts start moving there is no rollback, and apply asks for explicit
+    /// confirmation before this step.
+    pub point_of_no_return: bool,
+}
+
+/// What part of VIO is reconfigured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VioTask {
+    /// The Neutron custom resource: NSX-V plugin off, Policy plugin on.
+    NeutronCr,
+    /// The VIO secret with the NSX credentials (by reference; never in the plan).
+    VioSecret,
+    /// Rename the Policy plugin's database `neutron_policy` to `neutron`.
+    DatabaseRename,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VioReconfig {
+    pub task: VioTask,
+    /// Done by the operator and confirmed to apply, rather than sent by apply.
+    pub operator_task: bool,
+    pub description: String,
+}
+
+/// What the post-migration cleanup removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CleanupTarget {
+    /// DFW security policies the coordinator migrated (tag scope `v_origin`).
+    VOriginDfwPolicies,
+    /// Segment ports on Neutron segments without an `os-api-version` tag.
+    NonNeutronSegmentPorts,
+    /// The Policy plugin's `api_replay_mode`.
+    ApiReplayMode,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostCleanup {
+    pub remove: CleanupTarget,
+}
+
+/// `[summary.changes]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "VioCounters")]
+pub struct Counters {
+    pub stale_objects_removed: u64,
+    pub replay_calls: u64,
+    pub replayed_objects: u64,
+    pub edge_prep_steps: u64,
+    pub edge_cutovers: u64,
+    pub host_migrations: u64,
+    pub edges_powered_off: u64,
+    pub vio_tasks: u64,
+    pub cleanup_steps: u64,
+}
+
+impl KindAction for Action {
+    type Phase = Phase;
+
+    fn phase(&self) -> Phase {
+        match self {
+            Action::NsxCleanupStale(_) => Phase::Cleanup,
+            Action::ApiReplay(_) => Phase::Replay,
+            Action::EdgeInterfacesDown(_) | Action::RouterNogwFixup(_) => Phase::EdgePrep,
+            Action::EdgeMigrationConfig(c) if c.enabled => Phase::EdgePrep,
+            Action::EdgeMigrationConfig(_) => Phase::HostMigration,
+            Action::EdgeCutover(_) | Action::RouterNogwRestore(_) => Phase::EdgeCutover,
+            Action::EdgePowerOff(_) | Action::HostMigration(_) => Phase::HostMigration,
+            Action::VioReconfig(_) => Phase::VioReconfig,
+            Action::PostCleanup(_) => Phase::PostCleanup,
+        }
+    }
+
+    fn kind_str(&self) -> &'static str {
+        Action::kind_str(self)
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Action::NsxCleanupStale(c) => {
+                format!("delete {} stale Neutron object(s) on NSX", c.paths.len())
+            }
+            Action::ApiReplay(r) => {
+                let n = r.objects.len();
+                format!(
+                    "{} ({} {}{}, project {})",
+                    r.call,
+                    n,
+                    r.resource.as_str(),
+                    if n == 1 { "" } else { "s" },
+                    r.project_id
+                )
+            }
+            Action::EdgeInterfacesDown(e) => format!(
+                "disconnect vNIC(s) {} of NSX-V edge {}",
+                e.vnics
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                e.edge_id
+            ),
+            Action::RouterNogwFixup(r) => format!(
+                "attach gateway-less router {} to {} for the cutover",
+                r.router_id, r.tier0_path
+            ),
+            Action::EdgeMigrationConfig(c) => format!(
+                "{} v2t-migration-config on edge transport node {}",
+                if c.enabled { "enable" } else { "disable" },
+                c.transport_node_id
+            ),
+            Action::EdgeCutover(c) => format!(
+                "edge cutover (EDGE_CUTOVER): {} mapping(s), started by {}, up to {} h",
+                c.mapping.len(),
+                start_by(c.start),
+                c.timeout_hours
+            ),
+            Action::RouterNogwRestore(r) => {
+                format!(
+                    "detach router {} again (undoes {})",
+                    r.router_id, r.fixup_step
+                )
+            }
+            Action::EdgePowerOff(e) => format!(
+                "power off NSX-V edge {} ({} VM(s))",
+                e.edge_id,
+                e.vm_ids.len()
+            ),
+            Action::HostMigration(h) => format!(
+                "host migration (DFW_AND_HOST_AND_WORKLOAD) of {}, started by {}, up to {} h{}",
+                h.compute_clusters.join(", "),
+                start_by(h.start),
+                h.timeout_hours,
+                if h.point_of_no_return {
+                    "; POINT OF NO RETURN"
+                } else {
+                    ""
+                }
+            ),
+            Action::VioReconfig(v) => format!(
+                "{}{}",
+                v.description,
+                if v.operator_task {
+                    " (operator task)"
+                } else {
+                    ""
+                }
+            ),
+            Action::PostCleanup(p) => format!(
+                "remove {}",
+                match p.remove {
+                    CleanupTarget::VOriginDfwPolicies => "the DFW policies tagged v_origin",
+                    CleanupTarget::NonNeutronSegmentPorts =>
+                        "segment ports without os-api-version on Neutron segments",
+                    CleanupTarget::ApiReplayMode => "api_replay_mode from the Policy plugin",
+                }
+            ),
+        }
+    }
+
+    fn reason(&self) -> Option<&str> {
+        match self {
+            Action::NsxCleanupStale(c) => Some(&c.reason),
+            _ => None,
+        }
+    }
+
+    fn details(&self) -> Vec<Detail> {
+        match self {
+            Action::ApiReplay(r) => {
+                let mut out: Vec<Detail> = r
+                    .objects
+                    .iter()
+                    .map(|o| Detail::Object {
+                        resource_type: r.resource.as_str().to_string(),
+                        display_name: o.name.clone(),
+                        id: o.id.clone(),
+                        target: if o.policy_paths.is_empty() {
+                            "(no NSX object of its own)".to_string()
+                        } else {
+                            o.policy_paths.join(", ")
+                        },
+                        note: String::new(),
+                    })
+                    .collect();
+                out.extend(
+                    r.rewrites
+                        .iter()
+                        .map(|w| Detail::Note(format!("rewritten: {w}"))),
+                );
+                out
+            }
+            Action::NsxCleanupStale(c) => c
+                .paths
+                .iter()
+                .map(|p| Detail::Note(format!("delete {p}")))
+                .collect(),
+            Action::EdgeCutover(c) => c
+                .mapping
+                .iter()
+                .map(|m| {
+                    Detail::Note(format!(
+                        "map {} -> {}",
+                        m.v_edges.join(" + "),
+                        m.policy_gateway_name
+                    ))
+                })
+                .chain(c.feedback.iter().map(feedback_note))
+                .collect(),
+            Action::HostMigration(h) => h.feedback.iter().map(feedback_note).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn start_by(s: StartBy) -> &'static str {
+    match s {
+        StartBy::Operator => "the operator",
+        StartBy::Apply => "apply",
+    }
+}
+
+fn feedback_note(f: &FeedbackResponse) -> Detail {
+    Detail::Note(format!(
+        "feedback {}: {}{}",
+        f.request,
+        f.action,
+        f.value
+            .as_deref()
+            .map(|v| format!(" = {v}"))
+            .unwrap_or_default()
+    ))
+}
+
+impl Kind for VioV2t {
+    const KIND: MigrationKind = MigrationKind::VioV2t;
+    type Target = Target;
+    type Requirements = Requirements;
+    type Phase = Phase;
+    type Action = Action;
+    type Counters = Counters;
+
+    fn counters(steps: &[Step]) -> Counters {
+        let mut c = Counters::default();
+        for s in steps {
+            match &s.action {
+                Action::NsxCleanupStale(x) => c.stale_objects_removed += x.paths.len() as u64,
+                Action::ApiReplay(r) => {
+                    c.replay_calls += 1;
+                    c.replayed_objects += r.objects.len() as u64;
+                }
+                Action::EdgeInterfacesDown(_)
+                | Action::RouterNogwFixup(_)
+                | Action::EdgeMigrationConfig(_)
+                | Action::RouterNogwRestore(_) => c.edge_prep_steps += 1,
+                Action::EdgeCutover(_) => c.edge_cutovers += 1,
+                Action::EdgePowerOff(_) => c.edges_powered_off += 1,
+                Action::HostMigration(_) => c.host_migrations += 1,
+                Action::VioReconfig(_) => c.vio_tasks += 1,
+                Action::PostCleanup(_) => c.cleanup_steps += 1,
+            }
+        }
+        c
+    }
+
+    fn counter_pairs(c: &Counters) -> Vec<(&'static str, u64)> {
+        vec![
+            ("stale_objects_removed", c.stale_objects_removed),
+            ("replay_calls", c.replay_calls),
+            ("replayed_objects", c.replayed_objects),
+            ("edge_prep_steps", c.edge_prep_steps),
+            ("edge_cutovers", c.edge_cutovers),
+            ("host_migrations", c.host_migrations),
+            ("edges_powered_off", c.edges_powered_off),
+            ("vio_tasks", c.vio_tasks),
+            ("cleanup_steps", c.cleanup_steps),
+        ]
+    }
+
+    fn phase_summary(c: &Counters, phase: Phase) -> String {
+        match phase {
+            Phase::Cleanup => format!("{} stale object(s) to delete", c.stale_objects_removed),
+            Phase::Replay => format!(
+                "{} Neutron call(s), {} object(s)",
+                c.replay_calls, c.replayed_objects
+            ),
+            Phase::EdgePrep => format!("{} edge preparation step(s)", c.edge_prep_steps),
+            Phase::EdgeCutover => format!("{} edge cutover run(s)", c.edge_cutovers),
+            Phase::HostMigration => format!(
+                "{} host migration run(s), {} edge(s) powered off",
+                c.host_migrations, c.edges_powered_off
+            ),
+            Phase::VioReconfig => format!("{} VIO task(s)", c.vio_tasks),
+            Phase::PostCleanup => format!("{} cleanup step(s)", c.cleanup_steps),
+        }
+    }
+
+    fn target_name(t: &Target) -> String {
+        t.deployment.clone()
+    }
+
+    fn header_rows(plan: &Plan) -> Vec<(&'static str, String)> {
+        let t = &plan.target;
+        let v = |s: &Option<String>| s.as_deref().map(|v| format!(" ({v})")).unwrap_or_default();
+        let r = &plan.requirements;
+        vec![
+            ("deployment", t.deployment.clone()),
+            ("Keystone", t.keystone_url.clone()),
+            ("NSX-V", format!("{}{}", t.nsxv_manager, v(&t.nsxv_version))),
+            (
+                "NSX Manager",
+                format!("{}{}", t.nsx_manager, v(&t.nsx_version)),
+            ),
+            ("vCenter", t.vcenter.clone()),
+            (
+                "requires",
+                format!(
+                    "NSX-V {} or later, NSX {} or later{}{}{}",
+                    r.min_nsxv_version,
+                    r.min_nsx_version,
+                    if r.coordinator_running {
+                        ", migration coordinator running"
+                    } else {
+                        ""
+                    },
+                    if r.coordinator_mode_free {
+                        ", no other coordinator mode configured"
+                    } else {
+                        ""
+                    },
+                    if r.compute_manager {
+                        ", a compute manager"
+                    } else {
+                        ""
+                    }
+                ),
+            ),
+        ]
+    }
+
+    fn addresses(t: &Target) -> Vec<(&'static str, &str)> {
+        vec![
+            ("/target/keystone_url", t.keystone_url.as_str()),
+            ("/target/nsxv_manager", t.nsxv_manager.as_str()),
+            ("/target/nsx_manager", t.nsx_manager.as_str()),
+            ("/target/vcenter", t.vcenter.as_str()),
+        ]
+    }
+
+    fn from_any(any: crate::AnyPlan) -> Option<Plan> {
+        match any {
+            crate::AnyPlan::VioV2t(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    fn into_any(plan: Plan) -> crate::AnyPlan {
+        crate::AnyPlan::VioV2t(plan)
+    }
+
+    fn check(plan: &Plan, out: &mut Vec<Problem>) {
+        let index: HashMap<&str, usize> = plan
+            .steps
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, s)| (s.id.as_str(), i))
+            .collect();
+        let cutovers: Vec<&str> = plan
+            .steps
+            .iter()
+            .filter(|s| matches!(s.action, Action::EdgeCutover(_)))
+            .map(|s| s.id.as_str())
+            .collect();
+        let mut replayed: HashMap<(ReplayResource, &str), &str> = HashMap::new();
+        for (i, step) in plan.steps.iter().enumerate() {
+            let base = format!("/steps/{i}/action");
+            match &step.action {
+                Action::ApiReplay(r) => {
+                    for (j, o) in r.objects.iter().enumerate() {
+                        if let Some(other) = replayed.insert((r.resource, &o.id), &step.id) {
+                            out.push(problem(
+                                format!("{base}/objects/{j}/id"),
+                                format!(
+                                    "{} {} is already replayed by step `{other}`",
+                                    r.resource.as_str(),
+                                    o.id
+                                ),
+                            ));
+                        }
+                        for (k, p) in o.policy_paths.iter().enumerate() {
+                            if !p.starts_with("/infra/") {
+                                out.push(problem(
+                                    format!("{base}/objects/{j}/policy_paths/{k}"),
+                                    format!("policy path `{p}` must start with /infra/"),
+                                ));
+                            }
+                        }
+                    }
+                }
+                Action::RouterNogwRestore(r) => match index.get(r.fixup_step.as_str()) {
+                    Some(&f) => match &plan.steps[f].action {
+                        Action::RouterNogwFixup(x) if x.router_id == r.router_id => {
+                            if !step.depends_on.contains(&r.fixup_step) {
+                                out.push(problem(
+                                    format!("{base}/fixup_step"),
+                                    format!(
+                                        "step `{}` undoes `{}` but does not depend on it",
+                                        step.id, r.fixup_step
+                                    ),
+                                ));
+                            }
+                        }
+                        _ => out.push(problem(
+                            format!("{base}/fixup_step"),
+                            format!(
+                                "`{}` is not the router_nogw_fixup of router {}",
+                                r.fixup_step, r.router_id
+                            ),
+                        )),
+                    },
+                    None => out.push(problem(
+                        format!("{base}/fixup_step"),
+                        format!("unknown step `{}`", r.fixup_step),
+                    )),
+                },
+                Action::HostMigration(h) => {
+                    if !h.point_of_no_return {
+                        out.push(problem(
+                            format!("{base}/point_of_no_return"),
+                            "a host migration cannot be rolled back: point_of_no_return must be true",
+                        ));
+                    }
+                    for c in &cutovers {
+                        if !step.depends_on.iter().any(|d| d == c) {
+                            out.push(problem(
+                                format!("/steps/{i}/depends_on"),
+                                format!(
+                                    "host migration `{}` must depend on the edge cutover `{c}`",
+                                    step.id
+                                ),
+                            ));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
