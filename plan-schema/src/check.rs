@@ -8,17 +8,11 @@ use petgraph::graphmap::DiGraphMap;
 
 use crate::kind::{Kind, KindAction, KindPhase};
 use crate::plan::{FORMAT_VERSION, Plan};
-use crate::read::{Layer, Problem};
+use crate::problem::Problem;
 use crate::seal;
 
-/// A semantic problem at a JSON pointer.
-pub(crate) fn problem(pointer: impl Into<String>, message: impl Into<String>) -> Problem {
-    Problem {
-        layer: Layer::Semantic,
-        pointer: pointer.into(),
-        line: None,
-        message: message.into(),
-    }
+fn problem(pointer: impl Into<String>, message: impl Into<String>) -> Problem {
+    Problem::semantic(pointer, message)
 }
 
 /// Every semantic problem of a plan, in file order. Empty means the plan is valid.

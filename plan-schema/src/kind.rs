@@ -14,8 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::plan::{AnyPlan, MigrationKind, Plan, Step};
-use crate::read::Problem;
-use crate::render::DiffLine;
+use crate::problem::Problem;
 
 /// Bounds every payload type meets.
 pub trait Payload:
@@ -131,3 +130,7 @@ pub enum Detail {
     /// A plain remark.
     Note(String),
 }
+
+/// A line of a before/after diff: `' '`, `'-'` or `'+'`, the text, and the rule that
+/// asked for the change. `None` marks elided unchanged lines.
+pub type DiffLine = Option<(char, String, Option<String>)>;

@@ -17,6 +17,7 @@ pub mod journal;
 pub mod kind;
 pub mod mp;
 pub mod plan;
+pub mod problem;
 pub mod read;
 pub mod render;
 pub mod schema;

@@ -9,10 +9,15 @@ use std::collections::{HashMap, HashSet};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::check::problem;
-use crate::kind::{Detail, Kind, KindAction, KindPhase};
+use similar::{ChangeTag, TextDiff};
+
+use crate::kind::{Detail, DiffLine, Kind, KindAction, KindPhase};
 use crate::plan::{KeyValue, MAX_TAGS, MigrationKind, Tag};
-use crate::read::Problem;
+use crate::problem::Problem;
+
+fn problem(pointer: impl Into<String>, message: impl Into<String>) -> Problem {
+    Problem::semantic(pointer, message)
+}
 
 /// The Manager-to-Policy kind.
 #[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
@@ -253,18 +258,14 @@ impl KindAction for Action {
                     (InsertOp::InsertTop, _) => "at its top".to_string(),
                     (InsertOp::InsertBottom, _) => "at its bottom".to_string(),
                     (op, Some(a)) => {
-                        format!(
-                            "{} rule {}",
-                            op.as_str().replace('_', " "),
-                            crate::render::short(a)
-                        )
+                        format!("{} rule {}", op.as_str().replace('_', " "), short(a))
                     }
                     (op, None) => op.as_str().to_string(),
                 };
                 format!(
                     "move rule \"{}\" ({}) from section {} to section {} {}",
                     m.display_name,
-                    crate::render::short(&m.rule_id),
+                    short(&m.rule_id),
                     section_ref(&m.from_section),
                     section_ref(&m.to_section),
                     pos
@@ -325,7 +326,7 @@ impl KindAction for Action {
                 if !u.tags_add.is_empty() || !u.tags_remove.is_empty() {
                     out.push(Detail::Diff {
                         title: "tags".into(),
-                        lines: crate::render::tag_diff(u),
+                        lines: tag_diff(u),
                     });
                 }
                 out
@@ -347,7 +348,7 @@ impl KindAction for Action {
 
 fn section_ref(r: &SectionRef) -> String {
     match (&r.id, &r.created_by) {
-        (Some(id), _) => format!("\"{}\" ({})", r.display_name, crate::render::short(id)),
+        (Some(id), _) => format!("\"{}\" ({})", r.display_name, short(id)),
         (None, Some(step)) => format!("\"{}\" (created by {step})", r.display_name),
         (None, None) => format!("\"{}\"", r.display_name),
     }
@@ -837,46 +838,9 @@ pub enum MigrationType {
 }
 
 impl MigrationType {
-    pub const ALL: [MigrationType; 31] = {
-        use MigrationType::*;
-        [
-            Ipblock,
-            Ippool,
-            IpblockSubnet,
-            IppoolAllocation,
-            Tier0,
-            Tier1,
-            SpoofguardProfiles,
-            MacdiscoveryProfiles,
-            SegmentSecurityProfiles,
-            QosProfiles,
-            IpdiscoveryProfiles,
-            DhcpServer,
-            MetadataProxy,
-            LogicalSwitch,
-            LogicalPort,
-            Tier1LogicalRouterPort,
-            Tier0LogicalRouterPort,
-            Tier0LogicalRouterConfig,
-            Nat,
-            IpSet,
-            NsGroup,
-            Certificate,
-            Crl,
-            LbMonitor,
-            LbPool,
-            LbPersistenceProfile,
-            LbApplicationProfile,
-            LbClientSslProfile,
-            LbVirtualServer,
-            LbService,
-            DfwSection,
-        ]
-    };
-
-    /// The type the migration API calls `s`.
+    /// The type the migration API calls `s` (the serialized names are the API's).
     pub fn parse(s: &str) -> Option<MigrationType> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s)
+        serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
     }
 
     /// The string the migration API takes.
@@ -1056,5 +1020,103 @@ impl PolicyUpdate {
             }
         }
         out
+    }
+}
+
+fn tag_line(t: &Tag) -> String {
+    format!("{} = {}", t.scope, t.tag)
+}
+
+/// The before/after diff of a Policy update's tags, with one line of context around changes.
+pub fn tag_diff(u: &PolicyUpdate) -> Vec<DiffLine> {
+    let before: Vec<String> = u.tags_before.iter().map(tag_line).collect();
+    let after: Vec<String> = u.tags_after().iter().map(tag_line).collect();
+    let before_refs: Vec<&str> = before.iter().map(String::as_str).collect();
+    let after_refs: Vec<&str> = after.iter().map(String::as_str).collect();
+    let diff = TextDiff::from_slices(&before_refs, &after_refs);
+    let rule_of = |line: &str, removed: bool| -> Option<String> {
+        let list = if removed { &u.tags_remove } else { &u.tags_add };
+        list.iter()
+            .find(|c| tag_line(&c.as_tag()) == line)
+            .map(|c| c.rule.clone())
+    };
+    let mut out = Vec::new();
+    let groups = diff.grouped_ops(1);
+    let mut shown_until = 0;
+    for group in &groups {
+        if group
+            .first()
+            .is_some_and(|op| op.old_range().start > shown_until)
+        {
+            out.push(None);
+        }
+        for op in group {
+            shown_until = op.old_range().end;
+            for change in diff.iter_changes(op) {
+                let text = change.value().to_string();
+                let line = match change.tag() {
+                    ChangeTag::Equal => (' ', text, None),
+                    ChangeTag::Delete => {
+                        let r = rule_of(&text, true);
+                        ('-', text, r)
+                    }
+                    ChangeTag::Insert => {
+                        let r = rule_of(&text, false);
+                        ('+', text, r)
+                    }
+                };
+                out.push(Some(line));
+            }
+        }
+    }
+    if shown_until < before.len() {
+        out.push(None);
+    }
+    out
+}
+
+/// A UUID shortened to its first 8 characters for prose; the full id is in the plan and in JSON
+/// output.
+fn short(id: &str) -> &str {
+    if id.len() == 36 && id.as_bytes().get(8) == Some(&b'-') && id.is_char_boundary(8) {
+        &id[..8]
+    } else {
+        id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every migration type's API name parses back to it, and `as_str` is that name.
+    #[test]
+    fn migration_type_names_round_trip() {
+        let schema = schemars::schema_for!(MigrationType).to_value();
+        let names: Vec<&str> = schema["enum"]
+            .as_array()
+            .expect("an enum of names")
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert_eq!(names.len(), 31);
+        for name in names {
+            let t = MigrationType::parse(name).expect(name);
+            assert_eq!(t.as_str(), name);
+        }
+        assert_eq!(MigrationType::parse("LOGICAL_SWITCHES"), None);
+    }
+
+    #[test]
+    fn pod_selector_needs_namespace_prefix_and_phase() {
+        let sel = PodSelector {
+            namespaces: vec!["nsx-system".into()],
+            name_prefixes: vec!["nsx-ncp-".into()],
+            phases: vec!["Running".into()],
+        };
+        assert!(sel.matches("nsx-system", "nsx-ncp-abc", "Running"));
+        assert!(!sel.matches("default", "nsx-ncp-abc", "Running"));
+        assert!(!sel.matches("nsx-system", "nsx-node-agent", "Running"));
+        assert!(!sel.matches("nsx-system", "nsx-ncp-abc", "Succeeded"));
     }
 }

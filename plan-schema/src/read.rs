@@ -4,7 +4,6 @@
 //! 3. semantic checks (unique ids, dependencies, cycles, seal).
 
 use std::collections::HashMap;
-use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -15,39 +14,9 @@ use crate::check;
 use crate::kind::Kind;
 use crate::mp::MpToPolicy;
 use crate::plan::{AnyPlan, FORMAT_VERSION, MigrationKind, Plan};
+pub use crate::problem::{Layer, Problem};
 use crate::schema;
 use crate::vio::VioV2t;
-
-/// Which layer found a problem.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layer {
-    Schema,
-    Semantic,
-}
-
-/// One problem in a plan, located by JSON pointer (and line when read from a file).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub layer: Layer,
-    /// JSON pointer into the plan, e.g. `/steps/3/depends_on/0`; empty for the whole plan.
-    pub pointer: String,
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(line) = self.line {
-            write!(f, "line {line}: ")?;
-        }
-        let at = if self.pointer.is_empty() {
-            "(plan)"
-        } else {
-            &self.pointer
-        };
-        write!(f, "{at}: {}", self.message)
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {

@@ -3,11 +3,9 @@
 use std::fmt::Write as _;
 
 use serde_json::json;
-use similar::{ChangeTag, TextDiff};
 
-use crate::kind::{Detail, Kind, KindAction, KindPhase};
-use crate::mp::PolicyUpdate;
-use crate::plan::{AnyPlan, Finding, Plan, Severity, Step, Tag};
+use crate::kind::{Detail, DiffLine, Kind, KindAction, KindPhase};
+use crate::plan::{AnyPlan, Finding, Plan, Severity, Step};
 
 /// Version of the JSON document `show --format json` prints.
 pub const SHOW_JSON_VERSION: u32 = 2;
@@ -42,74 +40,9 @@ pub fn show<K: Kind>(plan: &Plan<K>, format: Format) -> String {
     }
 }
 
-pub(crate) fn short(id: &str) -> &str {
-    // UUIDs read better shortened in prose; the full id is in the plan and in JSON output.
-    if id.len() == 36 && id.as_bytes().get(8) == Some(&b'-') && id.is_char_boundary(8) {
-        &id[..8]
-    } else {
-        id
-    }
-}
-
 /// One-line description of a step.
 pub fn describe<K: Kind>(step: &Step<K>) -> String {
     step.action.describe()
-}
-
-fn tag_line(t: &Tag) -> String {
-    format!("{} = {}", t.scope, t.tag)
-}
-
-/// A line of a tag or display_name diff: `' '`, `'-'` or `'+'`, the text, and the rule that
-/// asked for the change. `None` marks elided unchanged lines.
-pub type DiffLine = Option<(char, String, Option<String>)>;
-
-/// The before/after diff of a Policy update's tags, with one line of context around changes.
-pub fn tag_diff(u: &PolicyUpdate) -> Vec<DiffLine> {
-    let before: Vec<String> = u.tags_before.iter().map(tag_line).collect();
-    let after: Vec<String> = u.tags_after().iter().map(tag_line).collect();
-    let before_refs: Vec<&str> = before.iter().map(String::as_str).collect();
-    let after_refs: Vec<&str> = after.iter().map(String::as_str).collect();
-    let diff = TextDiff::from_slices(&before_refs, &after_refs);
-    let rule_of = |line: &str, removed: bool| -> Option<String> {
-        let list = if removed { &u.tags_remove } else { &u.tags_add };
-        list.iter()
-            .find(|c| tag_line(&c.as_tag()) == line)
-            .map(|c| c.rule.clone())
-    };
-    let mut out = Vec::new();
-    let groups = diff.grouped_ops(1);
-    let mut shown_until = 0;
-    for group in &groups {
-        if group
-            .first()
-            .is_some_and(|op| op.old_range().start > shown_until)
-        {
-            out.push(None);
-        }
-        for op in group {
-            shown_until = op.old_range().end;
-            for change in diff.iter_changes(op) {
-                let text = change.value().to_string();
-                let line = match change.tag() {
-                    ChangeTag::Equal => (' ', text, None),
-                    ChangeTag::Delete => {
-                        let r = rule_of(&text, true);
-                        ('-', text, r)
-                    }
-                    ChangeTag::Insert => {
-                        let r = rule_of(&text, false);
-                        ('+', text, r)
-                    }
-                };
-                out.push(Some(line));
-            }
-        }
-    }
-    if shown_until < before.len() {
-        out.push(None);
-    }
-    out
 }
 
 fn finding_counts<K: Kind>(plan: &Plan<K>) -> String {

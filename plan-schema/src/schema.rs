@@ -14,7 +14,7 @@ use crate::journal::JournalRecord;
 use crate::kind::Kind;
 use crate::mp::MpToPolicy;
 use crate::plan::{MigrationKind, Plan};
-use crate::read::{Layer, Problem};
+use crate::problem::{Layer, Problem};
 use crate::vio::VioV2t;
 
 /// The plan schema as JSON: one draft 2020-12 schema for every kind, discriminated by

@@ -9,10 +9,13 @@ use std::collections::HashMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::check::problem;
 use crate::kind::{Detail, Kind, KindAction, KindPhase};
 use crate::plan::MigrationKind;
-use crate::read::Problem;
+use crate::problem::Problem;
+
+fn problem(pointer: impl Into<String>, message: impl Into<String>) -> Problem {
+    Problem::semantic(pointer, message)
+}
 
 /// The VIO Neutron NSX-V to NSX kind.
 #[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
