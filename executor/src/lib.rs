@@ -59,14 +59,14 @@ pub async fn audit(
     }
 }
 
-/// What to do when an import batch fails.
+/// What to do when a step fails in a phase whose changes the kind can undo (for
+/// Manager-to-Policy: an import batch; the name is the CLI flag's, `--on-import-failure`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnImportFailure {
-    /// Abort, roll back this plan's imported batches newest first, DONE; exit 2 (the seeds'
-    /// default).
+    /// Roll back this plan's migration records newest first; exit 2 (the seeds' default).
     #[default]
     Rollback,
-    /// Keep what was imported; exit 1; a later `apply` continues forward.
+    /// Keep what was done; exit 1; a later `apply` continues forward.
     Stop,
 }
 

@@ -89,7 +89,7 @@ fn tag_diff_elides_unchanged_runs_and_names_rules() {
             _ => None,
         })
         .unwrap();
-    let lines = render::tag_diff(update);
+    let lines = plan_schema::mp::tag_diff(update);
     // Leading unchanged tags are elided, the one next to the change is shown as context.
     assert_eq!(lines[0], None);
     assert_eq!(lines[1].as_ref().unwrap().0, ' ');
