@@ -266,3 +266,88 @@ fn plan_refuses_bad_inputs_naming_file_and_line_and_writes_nothing() {
         &[&at, "invalid JSON"],
     );
 }
+
+#[test]
+fn the_vio_example_validates_shows_and_graphs_and_apply_refuses_it() {
+    let path = repo().join("examples/plans/vio-small.toml");
+    let p = path.to_str().unwrap();
+    let out = run(&["validate", p], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("(vio-v2t, 16 steps)"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let show = run(&["show", "--color", "never", p], &[]);
+    assert_eq!(show.status.code(), Some(0));
+    let shown = text(&show.stdout);
+    for phase in [
+        "replay",
+        "edge_prep",
+        "edge_cutover",
+        "host_migration",
+        "vio_reconfig",
+    ] {
+        assert!(
+            shown.contains(&format!("Phase {phase}:")),
+            "{phase}: {shown}"
+        );
+    }
+    assert!(shown.contains("POINT OF NO RETURN"), "{shown}");
+    let md = run(&["show", "--format", "markdown", p], &[]);
+    assert!(text(&md.stdout).starts_with("## nsx-migrate plan: vio-v2t `vio-prod`"));
+    let json = run(&["show", "--format", "json", p], &[]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["header"]["kind"], "vio-v2t");
+    assert_eq!(value["target"]["deployment"], "vio-prod");
+
+    let graph = run(&["graph", p], &[]);
+    assert_eq!(graph.status.code(), Some(0));
+    assert!(text(&graph.stdout).contains("subgraph \"cluster_host_migration\""));
+
+    // No executor for this kind yet: refused before anything is opened or sent.
+    let state = tempdir();
+    let apply = run(
+        &[
+            "apply",
+            p,
+            "--nsx",
+            "https://127.0.0.1:9",
+            "--state-dir",
+            state.path().to_str().unwrap(),
+            "--skip-kubernetes-check",
+        ],
+        &[("NSX_USERNAME", "admin"), ("NSX_PASSWORD", "unused")],
+    );
+    assert_eq!(apply.status.code(), Some(3), "{}", text(&apply.stderr));
+    assert!(
+        text(&apply.stderr).contains("vio-v2t"),
+        "{}",
+        text(&apply.stderr)
+    );
+    assert!(!state.path().join("journal.jsonl").exists());
+}
+
+#[test]
+fn a_format_1_plan_and_a_plan_of_mixed_kinds_are_refused_naming_file_and_field() {
+    let old = repo().join("examples/plans/invalid/format-1.toml");
+    let out = run(&["validate", old.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = text(&out.stderr);
+    assert!(err.contains("format-1.toml"), "{err}");
+    assert!(err.contains("format_version 1 is not supported"), "{err}");
+    assert!(err.contains("plan again"), "{err}");
+
+    let mixed = repo().join("examples/plans/invalid/kind-mismatch.toml");
+    let out = run(&["show", mixed.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = text(&out.stderr);
+    assert!(err.contains("kind-mismatch.toml"), "{err}");
+    assert!(err.contains("/target"), "{err}");
+    assert!(
+        err.contains("unknown action kind `dfw_section_move` for a vio-v2t plan"),
+        "{err}"
+    );
+    assert!(text(&out.stdout).is_empty());
+}

@@ -618,3 +618,43 @@ fn dir_bytes(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
     v.sort();
     v
 }
+
+/// `apply` re-checks what the sealed plan's `[requirements]` say, not a rule of its own: the same
+/// manager passes a plan that asks for NSX 3.2.0 and refuses, with nothing sent, one whose
+/// planner rules asked for 9.0.0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_re_checks_the_requirements_the_plan_carries() {
+    let h = start_sim().await;
+    let d = tempfile::tempdir().unwrap();
+    let plan = write_plan(d.path());
+    let text = std::fs::read_to_string(&plan).unwrap();
+    assert!(text.contains("min_nsx_version = \"3.2.0\""), "{text}");
+    let edited = text.replace("min_nsx_version = \"3.2.0\"", "min_nsx_version = \"9.0.0\"");
+    let mut strict =
+        plan_schema::read::parse_plan_unsealed(&edited, std::path::Path::new("strict.toml"))
+            .unwrap();
+    let resealed = plan_schema::with_plan!(&mut strict, p => {
+        plan_schema::seal(p);
+        plan_schema::write::to_toml(p, None).unwrap()
+    });
+    let strict_path = d.path().join("strict.toml");
+    std::fs::write(&strict_path, resealed).unwrap();
+
+    let before = log_len(&h);
+    let e = executor::apply(&apply_opts(
+        &h,
+        &strict_path,
+        &d.path().join("strict-state"),
+    ))
+    .await
+    .unwrap_err();
+    assert!(e.is_refusal());
+    assert!(e.to_string().contains("older than 9.0.0"), "{e}");
+    assert!(writes_since(&h, before).is_empty(), "a refused apply wrote");
+
+    let out = executor::apply(&apply_opts(&h, &plan, &d.path().join("state")))
+        .await
+        .unwrap();
+    assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
+    h.shutdown().await;
+}
