@@ -24,7 +24,7 @@ fn decisions(plan: &plan_schema::mp::Plan) -> serde_json::Value {
     let mut v = serde_json::to_value(plan).unwrap();
     v["plan_id"] = serde_json::Value::Null;
     v["inputs"] = serde_json::Value::Null;
-    v["header"]["nsx_manager"] = serde_json::Value::Null;
+    v["target"]["nsx_manager"] = serde_json::Value::Null;
     v["header"]["created_at"] = serde_json::Value::Null;
     for f in v["findings"].as_array_mut().unwrap() {
         if f["subject"]["resource_type"] == "NsxManager" {
