@@ -1,0 +1,138 @@
+//! Helpers the workspace's integration tests share, written once: where the example inventory
+//! is, a simulator seeded with it on 127.0.0.1, a plan for it built in-process by the planner,
+//! and journals. Dev-only (`publish = false`); see `Cargo.toml` for who may depend on it.
+
+use std::path::{Path, PathBuf};
+
+use plan_schema::mp::Plan;
+use planner::rules::Placement;
+use planner::{Inventory, PlanError, PlanInputs, PlanOptions, Rules, SourcedSpec, UserSpec};
+use simulator::{SimConfig, SimHandle, Simulator};
+
+pub mod journal;
+
+/// The repository root (the `nsx-migrate` package).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("test-support sits in the repository root")
+        .to_path_buf()
+}
+
+/// `examples/inventories/small-cluster`: the NCP cluster snapshot the tests and the demo use.
+pub fn example_inventory() -> PathBuf {
+    repo_root().join("examples/inventories/small-cluster")
+}
+
+/// Copy a directory tree (small inventories only).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A simulator configuration seeded with the example inventory (loopback, free ports).
+pub fn sim_config() -> SimConfig {
+    SimConfig {
+        inventory: Some(example_inventory()),
+        ..SimConfig::default()
+    }
+}
+
+/// A simulator seeded with the example inventory, on 127.0.0.1.
+pub async fn start_sim() -> SimHandle {
+    start_sim_with(sim_config()).await
+}
+
+pub async fn start_sim_with(cfg: SimConfig) -> SimHandle {
+    Simulator::start(cfg).await.expect("simulator starts")
+}
+
+/// Write the simulator's kubeconfig to `dir/kubeconfig`.
+pub fn kubeconfig(h: &SimHandle, dir: &Path) -> PathBuf {
+    let p = dir.join("kubeconfig");
+    std::fs::write(&p, h.kubeconfig()).unwrap();
+    p
+}
+
+/// What a plan records besides its inventory: the inputs' names, the cluster, fixed times.
+pub struct PlanParams<'a> {
+    /// Recorded as the inventory's source; the user spec's is `<this>/user-spec.yaml`.
+    pub inventory_source: &'a str,
+    pub cluster: &'a str,
+    pub created_at: &'a str,
+    pub tool_version: &'a str,
+    pub rules: &'a Rules,
+    pub placement: Option<Placement>,
+}
+
+/// Plan the inventory in `dir` (with its `user-spec.yaml` when there is one) in-process.
+pub fn plan_inventory(dir: &Path, p: &PlanParams) -> Result<Plan, PlanError> {
+    let inventory = Inventory::load(dir)?;
+    let spec_path = dir.join("user-spec.yaml");
+    let spec_bytes = std::fs::read(&spec_path).unwrap_or_default();
+    let spec = if spec_path.exists() {
+        Some(UserSpec::load(&spec_path)?)
+    } else {
+        None
+    };
+    let inputs = PlanInputs {
+        inventory: &inventory,
+        inventory_source: p.inventory_source.into(),
+        user_spec: spec.as_ref().map(|s| SourcedSpec {
+            spec: s,
+            source: format!("{}/user-spec.yaml", p.inventory_source),
+            sha256: plan_schema::sha256_hex(&spec_bytes),
+        }),
+        rules: p.rules,
+        rules_source: None,
+    };
+    let opts = PlanOptions {
+        cluster: p.cluster.into(),
+        created_at: p.created_at.into(),
+        tool_version: p.tool_version.into(),
+        dfw_admin_sections: p.placement,
+    };
+    planner::build_plan(&inputs, &opts)
+}
+
+/// Plan the example inventory in-process into `dir/plan.toml` (fixed creation time, so the plan
+/// is deterministic) and return its path.
+pub fn write_plan(dir: &Path) -> PathBuf {
+    let inv_dir = example_inventory();
+    let inv = Inventory::load(&inv_dir).expect("inventory loads");
+    let cluster = inv
+        .metadata
+        .as_ref()
+        .and_then(|m| m.kubernetes.as_ref())
+        .and_then(|k| k.cluster.clone())
+        .expect("cluster name in metadata.json");
+    assert!(
+        inv_dir.join("user-spec.yaml").exists(),
+        "the example has a user spec"
+    );
+    let rules = Rules::builtin();
+    let plan = plan_inventory(
+        &inv_dir,
+        &PlanParams {
+            inventory_source: "examples/inventories/small-cluster",
+            cluster: &cluster,
+            created_at: "2026-11-22T00:00:00Z",
+            tool_version: "test",
+            rules: &rules,
+            placement: None,
+        },
+    )
+    .expect("plan builds");
+    let text = plan_schema::write::to_toml(&plan, None).expect("plan renders");
+    let path = dir.join("plan.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
