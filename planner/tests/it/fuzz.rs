@@ -4,15 +4,13 @@
 //! still load are planned, so the planning code sees odd inventories too. Case counts are fixed so
 //! that the run is bounded and repeatable (about 10,000 inputs in all; see `CASES_*`).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
 
-use common::{CLUSTER, example_dir};
+use crate::common::{CLUSTER, example_dir};
 use planner::{Inventory, PlanError, PlanInputs, PlanOptions, Rules, SourcedSpec, UserSpec};
 
 const CASES_SNAPSHOT_FILES: u32 = 2_000;
@@ -802,7 +800,7 @@ proptest! {
 /// refused ("a planner bug"); the reader now names the second listing.
 #[test]
 fn an_object_listed_twice_is_refused_by_the_reader() {
-    let fx = common::Fixture::new();
+    let fx = crate::common::Fixture::new();
     fx.edit_json("nsx/lb-services.json", |v| {
         let first = v["results"][0].clone();
         v["results"].as_array_mut().unwrap().push(first);
@@ -819,7 +817,7 @@ fn an_object_listed_twice_is_refused_by_the_reader() {
 /// A firewall rule in two sections would get two move steps with one id.
 #[test]
 fn a_firewall_rule_listed_in_two_sections_is_refused_by_the_reader() {
-    let fx = common::Fixture::new();
+    let fx = crate::common::Fixture::new();
     fx.edit_json("nsx/firewall-sections.json", |v| {
         let list = v["results"].as_array_mut().unwrap();
         let (with, rule) = list

@@ -5,14 +5,15 @@
 use std::path::{Path, PathBuf};
 
 use plan_schema::mp::Plan;
+use planner::Rules;
 use planner::rules::Placement;
-use planner::{Inventory, PlanInputs, PlanOptions, Rules, SourcedSpec, UserSpec};
 use serde_json::Value;
+use test_support::PlanParams;
 
 pub const CLUSTER: &str = "kube-prod-01";
 
 pub fn example_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/inventories/small-cluster")
+    test_support::example_inventory()
 }
 
 /// A writable copy of the example inventory.
@@ -20,23 +21,10 @@ pub struct Fixture {
     pub dir: tempfile::TempDir,
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 impl Fixture {
     pub fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(&example_dir(), dir.path());
+        test_support::copy_dir(&example_dir(), dir.path());
         Fixture { dir }
     }
 
@@ -101,32 +89,17 @@ pub fn try_plan_dir_rules(
     placement: Option<Placement>,
     rules: &Rules,
 ) -> Result<Plan, planner::PlanError> {
-    let inventory = Inventory::load(dir)?;
-    let spec_path = dir.join("user-spec.yaml");
-    let spec_bytes = std::fs::read(&spec_path).unwrap_or_default();
-    let spec = if spec_path.exists() {
-        Some(UserSpec::load(&spec_path)?)
-    } else {
-        None
-    };
-    let inputs = PlanInputs {
-        inventory: &inventory,
-        inventory_source: "inventory".into(),
-        user_spec: spec.as_ref().map(|s| SourcedSpec {
-            spec: s,
-            source: "inventory/user-spec.yaml".into(),
-            sha256: plan_schema::sha256_hex(&spec_bytes),
-        }),
-        rules,
-        rules_source: None,
-    };
-    let opts = PlanOptions {
-        cluster: CLUSTER.into(),
-        created_at: "2026-11-20T10:00:00Z".into(),
-        tool_version: "0.1.0".into(),
-        dfw_admin_sections: placement,
-    };
-    planner::build_plan(&inputs, &opts)
+    test_support::plan_inventory(
+        dir,
+        &PlanParams {
+            inventory_source: "inventory",
+            cluster: CLUSTER,
+            created_at: "2026-11-20T10:00:00Z",
+            tool_version: "0.1.0",
+            rules,
+            placement,
+        },
+    )
 }
 
 pub fn checks(plan: &Plan) -> Vec<String> {

@@ -1,8 +1,6 @@
 //! Every precheck: a fixture that triggers it and the base example that does not.
 
-mod common;
-
-use common::{Fixture, has};
+use crate::common::{Fixture, has};
 use plan_schema::mp::{Action, InsertOp, MigrationType, Plan};
 use planner::rules::Placement;
 use serde_json::json;

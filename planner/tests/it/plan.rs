@@ -1,10 +1,8 @@
 //! The plan for the example inventory (snapshot), determinism, ordering, bad inputs.
 
-mod common;
-
 use std::collections::{BTreeSet, HashMap};
 
-use common::{Fixture, example_dir, plan_dir, try_plan_dir};
+use crate::common::{Fixture, example_dir, plan_dir, try_plan_dir};
 use plan_schema::mp::Action;
 use plan_schema::render::{self, Format};
 

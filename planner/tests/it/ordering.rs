@@ -5,11 +5,9 @@
 //! simulator's generator (other sizes and topologies). Two oracles: the planner's reference
 //! model, and one that reads ids straight from the snapshot JSON.
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::Fixture;
+use crate::common::Fixture;
 use plan_schema::Severity;
 use plan_schema::mp::Action;
 use planner::Inventory;
@@ -225,7 +223,7 @@ proptest! {
         let d = tempfile::tempdir().unwrap();
         let spec = simulator::GenerateSpec {
             seed,
-            cluster: common::CLUSTER.into(),
+            cluster: crate::common::CLUSTER.into(),
             namespaces,
             pods_per_namespace: pods,
             policies_per_namespace: policies,
@@ -233,7 +231,7 @@ proptest! {
         };
         simulator::generate(&spec, d.path()).unwrap();
         let placement = if above { Some(planner::rules::Placement::Above) } else { None };
-        let plan = common::plan_dir(d.path(), placement);
+        let plan = crate::common::plan_dir(d.path(), placement);
         let inv = Inventory::load(d.path()).unwrap();
         prop_assert!(plan.steps.iter().any(|s| matches!(s.action, Action::ImportBatch(_))));
         prop_assert!(check(&plan, &inv).is_ok(), "{}", check(&plan, &inv).unwrap_err());
