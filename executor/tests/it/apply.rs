@@ -1,9 +1,7 @@
 //! apply / status / audit / rollback against the simulator over real HTTP on 127.0.0.1: the happy
 //! path, idempotent re-apply, dry run, refusals with nothing sent.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use executor::{ExecError, ExitCode, StepState};
 use serde_json::Value;
 
@@ -168,15 +166,8 @@ async fn altered_plan_held_lock_foreign_journal_and_stale_plan_are_refused_with_
 
     // Foreign journal.
     let other = d.path().join("other-state");
-    std::fs::create_dir_all(&other).unwrap();
     let foreign = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
-    let (mut j, _) = executor::journal::Journal::open(&other, foreign).unwrap();
-    j.append(plan_schema::JournalEvent::StepSkipped {
-        step: "x".into(),
-        reason: "y".into(),
-    })
-    .unwrap();
-    drop(j);
+    test_support::journal::write_foreign(&other, foreign);
     let journal_before = std::fs::read(other.join("journal.jsonl")).unwrap();
     let e = executor::apply(&apply_opts(&h, &plan, &other))
         .await
@@ -540,20 +531,6 @@ async fn observer_sees_every_stage_with_the_plan_counts_and_updates_read_in_bulk
     h.shutdown().await;
 }
 
-/// Copy a directory tree (small inventories only).
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_coordinator_and_an_nsx_older_than_3_2_are_refused_with_nothing_sent() {
     // The coordinator service stopped on the manager.
@@ -578,7 +555,7 @@ async fn a_stopped_coordinator_and_an_nsx_older_than_3_2_are_refused_with_nothin
 
     // The same plan against a manager that reports NSX 3.1.3.
     let inv = d.path().join("old-nsx");
-    copy_tree(&inventory(), &inv);
+    test_support::copy_dir(&inventory(), &inv);
     let meta = inv.join("metadata.json");
     let text = std::fs::read_to_string(&meta).unwrap();
     assert!(text.contains("3.2.3.0.0.21703641"));

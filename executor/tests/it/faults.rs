@@ -17,11 +17,9 @@
 //! one re-run finishes, except in a rollback: the re-run completes the rollback (exit 2) and the
 //! one after imports again (exit 0).
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use executor::{ExitCode, OnImportFailure};
 use plan_schema::mp::{Action, MigrationType, Plan};
 use serde_json::{Value, json};

@@ -1,5 +1,6 @@
-//! Shared helpers: a simulator seeded with the example inventory (real HTTP on 127.0.0.1), a plan
-//! for it built in-process by the planner, and executor options with fast polling.
+//! Shared helpers: a simulator seeded with the example inventory (real HTTP on 127.0.0.1) and a
+//! plan for it built in-process by the planner (both from `test-support`), executor options with
+//! fast polling, the simulator's request log, fault injection.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -8,66 +9,12 @@ use std::time::Duration;
 use executor::client::{Credentials, Kubectl, NsxConfig, RetryPolicy, SeededJitter};
 use executor::{ApplyOptions, PollConfig, RollbackOptions};
 use serde_json::Value;
-use simulator::{SimConfig, SimHandle, Simulator};
+use simulator::SimHandle;
+
+pub use test_support::{kubeconfig, sim_config, start_sim, start_sim_with, write_plan};
 
 pub fn inventory() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/inventories/small-cluster")
-}
-
-pub fn sim_config() -> SimConfig {
-    SimConfig {
-        inventory: Some(inventory()),
-        ..SimConfig::default()
-    }
-}
-
-pub async fn start_sim() -> SimHandle {
-    Simulator::start(sim_config())
-        .await
-        .expect("simulator starts")
-}
-
-pub async fn start_sim_with(cfg: SimConfig) -> SimHandle {
-    Simulator::start(cfg).await.expect("simulator starts")
-}
-
-/// Plan the example inventory in-process with the planner into `dir/plan.toml` (fixed creation
-/// time, so the plan is deterministic).
-pub fn write_plan(dir: &Path) -> PathBuf {
-    let inv_dir = inventory();
-    let inv = planner::Inventory::load(&inv_dir).expect("inventory loads");
-    let spec_path = inv_dir.join("user-spec.yaml");
-    let spec = planner::UserSpec::load(&spec_path).expect("user spec loads");
-    let bytes = std::fs::read(&spec_path).unwrap();
-    let rules = planner::Rules::builtin();
-    let inputs = planner::PlanInputs {
-        inventory: &inv,
-        inventory_source: "examples/inventories/small-cluster".into(),
-        user_spec: Some(planner::SourcedSpec {
-            spec: &spec,
-            source: "examples/inventories/small-cluster/user-spec.yaml".into(),
-            sha256: plan_schema::sha256_hex(&bytes),
-        }),
-        rules: &rules,
-        rules_source: None,
-    };
-    let cluster = inv
-        .metadata
-        .as_ref()
-        .and_then(|m| m.kubernetes.as_ref())
-        .and_then(|k| k.cluster.clone())
-        .expect("cluster name in metadata.json");
-    let opts = planner::PlanOptions {
-        cluster,
-        created_at: "2026-11-22T00:00:00Z".into(),
-        tool_version: "test".into(),
-        dfw_admin_sections: None,
-    };
-    let plan = planner::build_plan(&inputs, &opts).expect("plan builds");
-    let text = plan_schema::write::to_toml(&plan, None).expect("plan renders");
-    let path = dir.join("plan.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    test_support::example_inventory()
 }
 
 pub fn nsx_config(h: &SimHandle) -> NsxConfig {
@@ -99,12 +46,6 @@ pub fn fast_poll() -> PollConfig {
         timeout: Duration::from_secs(60),
         done_timeout: Duration::from_secs(20),
     }
-}
-
-pub fn kubeconfig(h: &SimHandle, dir: &Path) -> PathBuf {
-    let p = dir.join("kubeconfig");
-    std::fs::write(&p, h.kubeconfig()).unwrap();
-    p
 }
 
 pub fn apply_opts(h: &SimHandle, plan: &Path, state: &Path) -> ApplyOptions {
@@ -139,17 +80,7 @@ pub fn full_log(h: &SimHandle) -> Vec<Value> {
 /// NSX change requests in the simulator's request log (not GET, not session, not /_sim
 /// control, not the Kubernetes API).
 pub fn writes(h: &SimHandle) -> Vec<Value> {
-    full_log(h)
-        .into_iter()
-        .filter(|r| {
-            let m = r["method"].as_str().unwrap_or("");
-            let p = r["path"].as_str().unwrap_or("");
-            m != "GET"
-                && r["api"] != "k8s"
-                && !p.starts_with("/api/session")
-                && !p.starts_with("/_sim")
-        })
-        .collect()
+    writes_since(h, 0)
 }
 
 pub fn log_len(h: &SimHandle) -> usize {

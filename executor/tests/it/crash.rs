@@ -5,13 +5,11 @@
 //! gap-free, and no object is ever submitted for import again once imported (the coordinator
 //! would report it as a duplicate).
 
-mod common;
-
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use simulator::SimHandle;
 

@@ -4,9 +4,7 @@
 //! conflicting) are each reported. Audit only reads:
 //! every run checks the simulator's request log for writes.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use executor::{AuditReport, StepState};
 use plan_schema::mp::{Action, MigrationType, Plan};
 use serde_json::json;
