@@ -3,9 +3,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::common::{repo, text};
 
 fn example() -> PathBuf {
     repo().join("examples/plans/small-cluster.toml")
@@ -18,10 +16,6 @@ fn run(args: &[&str], envs: &[(&str, &str)]) -> Output {
         cmd.env(k, v);
     }
     cmd.output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn tempdir() -> tempfile::TempDir {
@@ -159,19 +153,13 @@ fn errors_never_echo_credentials_from_the_manager_address() {
 }
 
 fn inventory() -> PathBuf {
-    repo().join("examples/inventories/small-cluster")
+    test_support::example_inventory()
 }
 
 /// A writable copy of the example inventory in `dir`.
 fn inventory_copy(dir: &std::path::Path) -> PathBuf {
     let target = dir.join("inventory");
-    let status = Command::new("cp")
-        .arg("-r")
-        .arg(inventory())
-        .arg(&target)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    test_support::copy_dir(&inventory(), &target);
     target
 }
 

@@ -6,15 +6,12 @@
 
 use std::process::{Command, Output};
 
-use simulator::{SimConfig, Simulator};
+use crate::common::{cli_for_sim, text};
 
 fn bin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nsx-migrate"))
+    cli_for_sim()
         .args(args)
-        .env("NSX_USERNAME", simulator::DEFAULT_USERNAME)
-        .env("NSX_PASSWORD", simulator::DEFAULT_PASSWORD)
         .env("NO_COLOR", "1")
-        .env_remove("KUBECONFIG")
         .output()
         .unwrap()
 }
@@ -133,16 +130,9 @@ async fn audit_apply_status_rollback_through_the_cli() {
 /// A simulator seeded with the example inventory, its kubeconfig, and a plan of it made by the
 /// CLI, in `d`.
 async fn seeded_with_plan(d: &std::path::Path) -> (simulator::SimHandle, String, String) {
-    let repo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let inventory = repo.join("examples/inventories/small-cluster");
-    let h = Simulator::start(SimConfig {
-        inventory: Some(inventory.clone()),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let kubeconfig = d.join("kubeconfig");
-    std::fs::write(&kubeconfig, h.kubeconfig()).unwrap();
+    let inventory = test_support::example_inventory();
+    let h = test_support::start_sim().await;
+    let kubeconfig = test_support::kubeconfig(&h, d);
     let plan = d.join("plan.toml");
     let o = bin(&[
         "plan",
@@ -170,10 +160,6 @@ fn apply_args<'a>(plan: &'a str, url: &'a str, state: &'a str, kc: &'a str) -> [
         "--kubeconfig",
         kc,
     ]
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn writes(h: &simulator::SimHandle) -> usize {
@@ -215,15 +201,8 @@ async fn refused_applies_exit_3_and_send_nothing() {
 
     // A state dir holding another plan's journal.
     let other = d.path().join("other");
-    std::fs::create_dir_all(&other).unwrap();
     let foreign = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
-    let (mut j, _) = executor::journal::Journal::open(&other, foreign).unwrap();
-    j.append(plan_schema::JournalEvent::StepSkipped {
-        step: "x".into(),
-        reason: "y".into(),
-    })
-    .unwrap();
-    drop(j);
+    test_support::journal::write_foreign(&other, foreign);
     let o = apply(&plan, other.to_str().unwrap());
     assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("2222"), "{}", text(&o.stderr));

@@ -5,19 +5,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use simulator::{SimConfig, Simulator};
+use simulator::SimConfig;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_nsx-migrate"));
-    c.env("NSX_USERNAME", simulator::DEFAULT_USERNAME)
-        .env("NSX_PASSWORD", simulator::DEFAULT_PASSWORD)
-        .env_remove("KUBECONFIG");
-    c
-}
+use crate::common::cli_for_sim as bin;
 
 /// The plan's decisions: everything but where the inputs came from and the manager's name.
 fn decisions(plan: &plan_schema::mp::Plan) -> serde_json::Value {
@@ -45,16 +35,10 @@ async fn collect_then_plan_equals_planning_from_the_seed_snapshot() {
     {
         panic!("kubectl is required for this test (.ci/run installs it)");
     }
-    let example = repo().join("examples/inventories/small-cluster");
-    let handle = Simulator::start(SimConfig {
-        inventory: Some(example.clone()),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let example = test_support::example_inventory();
+    let handle = test_support::start_sim().await;
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, handle.kubeconfig()).unwrap();
+    let kubeconfig = test_support::kubeconfig(&handle, dir.path());
     let collected = dir.path().join("collected");
     let url = handle.base_url();
 
@@ -140,7 +124,6 @@ async fn collect_then_plan_equals_planning_from_the_seed_snapshot() {
 /// on stderr, not silently.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreadable_coordinator_status_is_recorded_as_unknown_with_a_warning() {
-    let example = repo().join("examples/inventories/small-cluster");
     let dir = tempfile::tempdir().unwrap();
     let faults = dir.path().join("faults.toml");
     std::fs::write(
@@ -148,15 +131,12 @@ async fn an_unreadable_coordinator_status_is_recorded_as_unknown_with_a_warning(
         "[[rule]]\nname = \"coordinator-403\"\nmethod = \"GET\"\npath = \"/api/v1/node/services/migration-coordinator/status\"\naction = \"status\"\nstatus = 403\n",
     )
     .unwrap();
-    let handle = Simulator::start(SimConfig {
-        inventory: Some(example.clone()),
+    let handle = test_support::start_sim_with(SimConfig {
         faults: Some(faults),
-        ..SimConfig::default()
+        ..test_support::sim_config()
     })
-    .await
-    .unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, handle.kubeconfig()).unwrap();
+    .await;
+    let kubeconfig = test_support::kubeconfig(&handle, dir.path());
     let collected = dir.path().join("collected");
     let mut c = bin();
     c.args([
