@@ -1,7 +1,6 @@
 //! Shared helpers: a simulator seeded with the example inventory (real HTTP on 127.0.0.1) and a
 //! plan for it built in-process by the planner (both from `test-support`), executor options with
 //! fast polling, the simulator's request log, fault injection.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -101,35 +100,6 @@ pub fn writes_since(h: &SimHandle, from: usize) -> Vec<Value> {
                 && !p.starts_with("/_sim")
         })
         .collect()
-}
-
-/// The simulator state without volatile fields (times, session data), for comparing two runs.
-pub fn normalized_state(h: &SimHandle) -> Value {
-    fn strip(v: &mut Value) {
-        match v {
-            Value::Object(m) => {
-                m.retain(|k, _| {
-                    !matches!(
-                        k.as_str(),
-                        "_create_time"
-                            | "_last_modified_time"
-                            | "date_time"
-                            | "sessions"
-                            | "generation"
-                            | "request_count"
-                    )
-                });
-                for (_, x) in m.iter_mut() {
-                    strip(x);
-                }
-            }
-            Value::Array(a) => a.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    let mut s = h.state_dump();
-    strip(&mut s);
-    s
 }
 
 pub fn kubectl_for(h: &SimHandle, dir: &Path) -> Kubectl {

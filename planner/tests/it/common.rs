@@ -1,7 +1,5 @@
 //! Fixtures: the example inventory, copied to a temporary directory and edited per test.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 
 use plan_schema::mp::Plan;
