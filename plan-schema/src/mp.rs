@@ -913,6 +913,11 @@ pub struct ImportResource {
     pub policy_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_path: Option<String>,
+    /// The tags the Policy object at `policy_path` carries once imported: the Manager object's
+    /// tags when planned (a planned update changes them afterwards). `audit` checks them;
+    /// absent for entries that make no Policy object of their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<Tag>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metadata: Vec<KeyValue>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

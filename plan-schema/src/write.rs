@@ -64,6 +64,7 @@ pub enum WriteError {
 const INLINE_ARRAYS: &[&str] = &[
     "metadata",
     "linked_ids",
+    "tags",
     "tags_before",
     "tags_add",
     "tags_remove",
