@@ -16,6 +16,7 @@ use crate::journal::{self, JOURNAL_FILE, Journal};
 use crate::kind::{Flow, KindExecutor};
 use crate::lock::{self, StateLock};
 use crate::log::Log;
+use crate::manager_lock::{self, ManagerLock, ManagerLockConfig};
 use crate::observe::{SharedObserver, Stage};
 use crate::progress::Progress;
 use crate::{ApplyOptions, OnImportFailure, Outcome, RollbackOptions};
@@ -49,6 +50,29 @@ pub(crate) fn current(ctx: &Ctx) -> Progress {
 struct Opened {
     ctx: Arc<Ctx>,
     _lock: Option<StateLock>,
+    manager_lock: Option<ManagerLock>,
+}
+
+impl Opened {
+    /// The journal's progress again, after records this run added before its stages (live
+    /// state adopted): the context is not shared yet.
+    fn refresh(&mut self) {
+        let progress = current(&self.ctx);
+        if let Some(ctx) = Arc::get_mut(&mut self.ctx) {
+            ctx.progress = progress;
+        }
+    }
+
+    /// Release the lock on the manager (a failure is a warning: it expires by itself).
+    async fn close(mut self) {
+        if let Some(l) = self.manager_lock.take()
+            && let Err(e) = l.release().await
+        {
+            self.ctx.log.warn(format!(
+                "{e}; it expires by itself after its lease, or `force-unlock` removes it"
+            ));
+        }
+    }
 }
 
 /// What a run opens: the client, and unless it is a dry run, the lock and the journal.
@@ -62,27 +86,48 @@ struct OpenOptions<'a> {
     concurrency: usize,
     on_import_failure: OnImportFailure,
     observer: Option<SharedObserver>,
+    /// The lock on the manager (`None`: not taken, e.g. dry runs).
+    manager_lock: Option<&'a ManagerLockConfig>,
+    mode: &'a str,
 }
 
-fn open(o: OpenOptions<'_>) -> Result<Opened, ExecError> {
+async fn open(o: OpenOptions<'_>) -> Result<Opened, ExecError> {
     let nsx = NsxClient::new(o.nsx.clone()).map_err(|e| ExecError::Preflight(e.to_string()))?;
-    let (journal, progress, lock, log) = if o.dry_run {
+    let (journal, progress, lock, log, mlock) = if o.dry_run {
         let loaded = journal::load(&o.dir.join(JOURNAL_FILE), Some(o.plan_id))?;
         let p = Progress::from_records(&loaded.records);
-        (None, p, None, o.log)
+        (None, p, None, o.log, None)
     } else {
         let (lock, warn) = lock::acquire(o.dir, o.plan_id)?;
         let log = o.log.with_file(o.dir);
         if let Some(w) = warn {
             log.warn(w);
         }
+        // The journal is checked (another plan's, corrupt) before anything is written to NSX.
         let (j, torn) = Journal::open(o.dir, o.plan_id)?;
         if let Some(t) = torn {
             log.warn(t);
         }
+        let mlock = match o.manager_lock {
+            Some(cfg) => {
+                let l = manager_lock::acquire(&nsx, cfg, &lock.info, o.mode).await?;
+                if let Some(h) = &l.took_over {
+                    log.warn(format!(
+                        "took over the lock on the manager from {}, whose run is gone",
+                        h.describe()
+                    ));
+                }
+                Some(l)
+            }
+            None => None,
+        };
         let p = Progress::from_records(j.records());
-        (Some(Mutex::new(j)), p, Some(lock), log)
+        (Some(Mutex::new(j)), p, Some(lock), log, mlock)
     };
+    let inherited = mlock
+        .as_ref()
+        .and_then(|l| l.took_over.clone())
+        .filter(|h| h.plan_id == o.plan_id);
     Ok(Opened {
         ctx: Arc::new(Ctx {
             plan_id: o.plan_id.to_string(),
@@ -96,8 +141,11 @@ fn open(o: OpenOptions<'_>) -> Result<Opened, ExecError> {
             on_import_failure: o.on_import_failure,
             writes_sent: Default::default(),
             observer: o.observer,
+            lock_lost: mlock.as_ref().map(ManagerLock::lost_flag),
+            inherited,
         }),
         _lock: lock,
+        manager_lock: mlock,
     })
 }
 
@@ -165,7 +213,7 @@ async fn apply_kind<K: KindExecutor>(
     plan: Plan<K>,
 ) -> Result<Outcome, ExecError> {
     let log = Log::new().with_observer(opts.observer.clone());
-    let opened = open(OpenOptions {
+    let mut opened = open(OpenOptions {
         dir: &opts.state_dir,
         plan_id: &plan.plan_id,
         nsx: &opts.nsx,
@@ -175,9 +223,85 @@ async fn apply_kind<K: KindExecutor>(
         concurrency: opts.concurrency.max(1),
         on_import_failure: opts.on_import_failure,
         observer: opts.observer.clone(),
-    })?;
+        manager_lock: (!opts.dry_run).then_some(&opts.manager_lock),
+        mode: "apply",
+    })
+    .await?;
+    let out = apply_opened(opts, &plan, &mut opened).await;
+    opened.close().await;
+    out
+}
+
+/// No journal of this plan here (a new state directory, or the machine that ran it is gone):
+/// live state decides. Returns the records that adopt the steps whose planned end state is
+/// already there, so preflight does not call the plan's own earlier changes stale and nothing
+/// is sent twice.
+async fn adopt_live_state<K: KindExecutor>(
+    ctx: &Arc<Ctx>,
+    plan: &Plan<K>,
+) -> Result<Vec<JournalEvent>, ExecError> {
+    if let Some(h) = &ctx.inherited {
+        ctx.log.info(format!(
+            "no journal of plan {} in this state directory, and the lock on the manager says a run of it ({}) died: reading live state to continue where it stopped",
+            plan.plan_id,
+            h.describe()
+        ));
+    }
+    K::adopt(ctx, plan).await
+}
+
+async fn apply_opened<K: KindExecutor>(
+    opts: &ApplyOptions,
+    plan: &Plan<K>,
+    opened: &mut Opened,
+) -> Result<Outcome, ExecError> {
+    let fresh =
+        !opts.dry_run && opened.ctx.progress.runs == 0 && opened.ctx.progress.touched.is_empty();
+    let mut started = false;
+    if fresh {
+        match adopt_live_state(&opened.ctx, plan).await {
+            Ok(events) if !events.is_empty() => {
+                // Adopted steps are journaled, so the run is journaled from here (a refusal
+                // below ends it with exit 3, nothing sent).
+                run_started(&opened.ctx, K::KIND, RunMode::Apply)?;
+                started = true;
+                let steps = events
+                    .iter()
+                    .filter(|e| matches!(e, JournalEvent::StepDone { .. }))
+                    .count();
+                for e in events {
+                    opened.ctx.record(e)?;
+                }
+                opened.ctx.log.warn(format!(
+                    "no journal of this plan in {}: {steps} step(s) whose planned end state live state already shows were adopted as done (inferred from live state, not from a journal)",
+                    opts.state_dir.display()
+                ));
+                opened.refresh();
+            }
+            Ok(_) => {}
+            // Preflight names the cause better when it is one it checks (a stopped
+            // coordinator, an unreachable manager).
+            Err(e) => {
+                K::preflight(&opened.ctx, plan, opts).await?;
+                return Err(ExecError::Preflight(format!(
+                    "reading live state (there is no journal of this plan here): {e}"
+                )));
+            }
+        }
+    }
     let ctx = opened.ctx.clone();
-    let warnings = K::preflight(&ctx, &plan, opts).await?;
+    let warnings = match K::preflight(&ctx, plan, opts).await {
+        Ok(w) => w,
+        Err(e) => {
+            if started {
+                let _ = ctx.record(JournalEvent::RunFinished {
+                    exit_code: ExitCode::Refused.code(),
+                    outcome: format!("refused: {e}"),
+                });
+            }
+            return Err(e);
+        }
+    };
     for w in &warnings {
         ctx.log.warn(w);
     }
@@ -185,7 +309,9 @@ async fn apply_kind<K: KindExecutor>(
         let copy = opts.state_dir.join(PLAN_COPY);
         std::fs::copy(&opts.plan, &copy).map_err(|e| ExecError::io(&copy, e))?;
     }
-    run_started(&ctx, K::KIND, RunMode::Apply)?;
+    if !started {
+        run_started(&ctx, K::KIND, RunMode::Apply)?;
+    }
     ctx.log.info(format!(
         "applying plan {} ({} steps){}",
         plan.plan_id,
@@ -198,7 +324,7 @@ async fn apply_kind<K: KindExecutor>(
     ));
     // From here on changes may have been sent: every end is an outcome with its exit code and
     // a journaled RunFinished, never a refusal.
-    let (code, message) = match stages(&ctx, &plan).await {
+    let (code, message) = match stages(&ctx, plan).await {
         Ok(r) => r,
         Err(e) => (
             ExitCode::Mixed,
@@ -209,9 +335,7 @@ async fn apply_kind<K: KindExecutor>(
             ),
         ),
     };
-    let out = finish(&ctx, code, message, warnings);
-    drop(opened);
-    out
+    finish(&ctx, code, message, warnings)
 }
 
 fn pending<K: KindExecutor>(ctx: &Ctx, plan: &Plan<K>, phase: K::Phase) -> Vec<Step<K>> {
@@ -280,24 +404,45 @@ async fn stages<K: KindExecutor>(
 /// Roll back every migration record of the journal in `opts.state_dir`, newest first, with the
 /// executor of the kind the journal was written for. Idempotent: records already rolled back
 /// are skipped; objects live state shows as no longer migrated are not requested again.
+/// Without a journal, `opts.plan` names the plan whose imports live state shows are rolled back.
 pub async fn rollback(opts: &RollbackOptions) -> Result<Outcome, ExecError> {
     let path = opts.state_dir.join(JOURNAL_FILE);
     let loaded = journal::load(&path, None)?;
     let Some(plan_id) = loaded.records.first().map(|r| r.plan_id.clone()) else {
-        return Ok(Outcome {
-            exit_code: ExitCode::Success,
-            message: format!(
-                "{}: no journal, nothing to roll back",
-                opts.state_dir.display()
-            ),
-            dry_run_requests: Vec::new(),
-            writes_sent: 0,
-            warnings: Vec::new(),
-        });
+        return match &opts.plan {
+            Some(p) => match read_plan_any(p)? {
+                AnyPlan::MpToPolicy(plan) => {
+                    rollback_live::<plan_schema::mp::MpToPolicy>(opts, plan).await
+                }
+                AnyPlan::VioV2t(_) => Err(not_yet(p, "rollback")),
+            },
+            None => Ok(Outcome {
+                exit_code: ExitCode::Success,
+                message: format!(
+                    "{}: no journal, nothing to roll back (to roll back what live state shows a plan imported, give --plan PLAN)",
+                    opts.state_dir.display()
+                ),
+                dry_run_requests: Vec::new(),
+                writes_sent: 0,
+                warnings: Vec::new(),
+            }),
+        };
     };
+    if let Some(p) = &opts.plan {
+        let given = read_plan_any(p)?;
+        if given.plan_id() != plan_id {
+            return Err(ExecError::Plan(format!(
+                "{}: the journal in {} belongs to plan {plan_id}, not to {} ({}); roll back with the journal alone or use another --state-dir",
+                p.display(),
+                opts.state_dir.display(),
+                given.plan_id(),
+                p.display()
+            )));
+        }
+    }
     match journal::kind_of(&loaded.records) {
         Some(MigrationKind::MpToPolicy) => {
-            rollback_kind::<plan_schema::mp::MpToPolicy>(opts, &plan_id).await
+            rollback_kind::<plan_schema::mp::MpToPolicy>(opts, &plan_id, None).await
         }
         Some(MigrationKind::VioV2t) => Err(not_yet(&path, "rollback")),
         None => Err(ExecError::CorruptJournal {
@@ -308,12 +453,26 @@ pub async fn rollback(opts: &RollbackOptions) -> Result<Outcome, ExecError> {
     }
 }
 
+/// A plan read for rollback: sealed and valid; error findings do not matter (it was applied).
+fn read_plan_any(path: &Path) -> Result<AnyPlan, ExecError> {
+    plan_schema::read_plan_file(path).map_err(|e| ExecError::Plan(e.to_string()))
+}
+
+async fn rollback_live<K: KindExecutor>(
+    opts: &RollbackOptions,
+    plan: Plan<K>,
+) -> Result<Outcome, ExecError> {
+    let plan_id = plan.plan_id.clone();
+    rollback_kind::<K>(opts, &plan_id, Some(&plan)).await
+}
+
 async fn rollback_kind<K: KindExecutor>(
     opts: &RollbackOptions,
     plan_id: &str,
+    from_live: Option<&Plan<K>>,
 ) -> Result<Outcome, ExecError> {
     let log = Log::new().with_observer(opts.observer.clone());
-    let opened = open(OpenOptions {
+    let mut opened = open(OpenOptions {
         dir: &opts.state_dir,
         plan_id,
         nsx: &opts.nsx,
@@ -323,13 +482,35 @@ async fn rollback_kind<K: KindExecutor>(
         concurrency: 1,
         on_import_failure: OnImportFailure::Rollback,
         observer: opts.observer.clone(),
-    })?;
-    let ctx = opened.ctx.clone();
-    // Reachability before the first record.
-    K::reachable(&ctx).await?;
-    run_started(&ctx, K::KIND, RunMode::Rollback)?;
-    let (code, message) = K::rollback(&ctx, None).await;
-    let out = finish(&ctx, code, message, Vec::new());
-    drop(opened);
+        manager_lock: Some(&opts.manager_lock),
+        mode: "rollback",
+    })
+    .await?;
+    let out = rollback_opened::<K>(&mut opened, from_live).await;
+    opened.close().await;
     out
+}
+
+async fn rollback_opened<K: KindExecutor>(
+    opened: &mut Opened,
+    from_live: Option<&Plan<K>>,
+) -> Result<Outcome, ExecError> {
+    // Reachability before the first record.
+    K::reachable(&opened.ctx).await?;
+    run_started(&opened.ctx, K::KIND, RunMode::Rollback)?;
+    let mut notes = Vec::new();
+    if let Some(plan) = from_live {
+        let n = K::adopt_for_rollback(&opened.ctx, plan).await?;
+        notes.push(format!(
+            "no journal: what plan {} made was inferred from live state ({n} record(s) adopted); anything matching the plan is rolled back, even if another run made it",
+            plan.plan_id
+        ));
+        opened.refresh();
+    }
+    let ctx = opened.ctx.clone();
+    for n in &notes {
+        ctx.log.warn(n);
+    }
+    let (code, message) = K::rollback(&ctx, None).await;
+    finish(&ctx, code, message, notes)
 }

@@ -1,8 +1,8 @@
 //! The run context shared by the phases: NSX client, plan, journal, log, and the one primitive
 //! that sends a change: journal the intent (durable), send, journal the outcome.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use client::{Method, NsxClient, Request};
@@ -113,6 +113,11 @@ pub struct Ctx {
     pub on_import_failure: OnImportFailure,
     pub writes_sent: AtomicU64,
     pub observer: Option<SharedObserver>,
+    /// Set when the lock on the manager was taken from this run: nothing more is sent.
+    pub lock_lost: Option<Arc<AtomicBool>>,
+    /// The run of this same plan whose manager lock this run took over (it died): live state
+    /// may hold its unjournaled work, which is this plan's.
+    pub inherited: Option<crate::manager_lock::Holder>,
 }
 
 impl Ctx {
@@ -158,6 +163,13 @@ impl Ctx {
                 .map_err(|_| ExecError::io("dry-run", "poisoned"))?
                 .push(w.describe());
             return Ok(Value::Null);
+        }
+        if self
+            .lock_lost
+            .as_ref()
+            .is_some_and(|l| l.load(Ordering::SeqCst))
+        {
+            return Err(ExecError::ManagerLockLost);
         }
         let (object_type, object_ids) = match &w.objects {
             Some((t, ids)) => (Some(t.clone()), ids.clone()),

@@ -20,6 +20,23 @@ pub enum ExecError {
         held: Box<crate::lock::LockInfo>,
     },
 
+    /// Another run, from any machine, holds the lock on the manager.
+    #[error(
+        "the manager is locked by {}, at {path}; nothing was sent. If that run is gone, wait for its lease to end or remove the lock with `nsx-migrate force-unlock {}` (with the --nsx flags)",
+        holder.describe(), holder.id
+    )]
+    ManagerLocked {
+        path: String,
+        holder: Box<crate::manager_lock::Holder>,
+    },
+
+    /// The lock on the manager was taken from this run (its lease ran out unseen, or
+    /// `force-unlock`): it stops before its next change.
+    #[error(
+        "the lock on the manager was taken from this run (lease lost or force-unlock); stopped before the next change"
+    )]
+    ManagerLockLost,
+
     /// `force-unlock` was given an id that does not match the lock.
     #[error("the lock in {} has id {actual}, not {given}: not removed", dir.display())]
     LockIdMismatch {
@@ -94,6 +111,7 @@ impl ExecError {
             self,
             ExecError::Plan(_)
                 | ExecError::Locked { .. }
+                | ExecError::ManagerLocked { .. }
                 | ExecError::LockIdMismatch { .. }
                 | ExecError::ForeignJournal { .. }
                 | ExecError::CorruptJournal { .. }

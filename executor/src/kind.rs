@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use plan_schema::journal::JournalEvent;
 use plan_schema::{Kind, Plan, Step};
 
 use crate::ApplyOptions;
@@ -46,6 +47,16 @@ pub trait KindExecutor: Kind {
         phase: Self::Phase,
         steps: Vec<Step<Self>>,
     ) -> Result<Flow, ExecError>;
+
+    /// When no journal of this plan exists (a new state directory): the journal records that
+    /// adopt every step whose planned end state live state already shows (done, with the
+    /// records its rollback needs, e.g. the objects it made). Reads only; the core journals
+    /// them.
+    async fn adopt(ctx: &Arc<Ctx>, plan: &Plan<Self>) -> Result<Vec<JournalEvent>, ExecError>;
+
+    /// `rollback --plan` without a journal: journal the records of what live state shows this
+    /// plan made, so [`KindExecutor::rollback`] undoes them. Returns how many were adopted.
+    async fn adopt_for_rollback(ctx: &Arc<Ctx>, plan: &Plan<Self>) -> Result<usize, ExecError>;
 
     /// How many checks `verify` makes (the verify stage's total).
     fn verify_total(plan: &Plan<Self>) -> usize;

@@ -29,6 +29,7 @@ pub mod journal;
 pub mod kind;
 pub mod lock;
 pub mod log;
+pub mod manager_lock;
 pub mod mp;
 pub mod observe;
 pub mod progress;
@@ -46,17 +47,30 @@ pub use exit::ExitCode;
 pub use observe::{Observer, SharedObserver, Stage};
 pub use status::{StatusReport, status};
 
-/// Read-only comparison of a plan with live state, with the auditor of the plan's kind.
+/// Read-only comparison of a plan with live state, with the auditor of the plan's kind; also
+/// reports the lock on the manager when a run holds it or a dead run left it.
 pub async fn audit(
     plan: &plan_schema::AnyPlan,
     nsx: &client::NsxConfig,
+    lock: &manager_lock::ManagerLockConfig,
 ) -> Result<AuditReport, ExecError> {
-    match plan {
-        plan_schema::AnyPlan::MpToPolicy(p) => mp::audit(p, nsx).await,
-        plan_schema::AnyPlan::VioV2t(_) => Err(ExecError::Plan(
-            "`audit` of vio-v2t plans is not available in this nsx-migrate yet".into(),
-        )),
+    let mut report = match plan {
+        plan_schema::AnyPlan::MpToPolicy(p) => mp::audit(p, nsx).await?,
+        plan_schema::AnyPlan::VioV2t(_) => {
+            return Err(ExecError::Plan(
+                "`audit` of vio-v2t plans is not available in this nsx-migrate yet".into(),
+            ));
+        }
+    };
+    let client =
+        client::NsxClient::new(nsx.clone()).map_err(|e| ExecError::Preflight(e.to_string()))?;
+    if let Some(h) = manager_lock::read(&client, lock).await? {
+        report.manager_lock = Some(audit::LockNote {
+            expired: h.expired(lock.grace),
+            holder: h,
+        });
     }
+    Ok(report)
 }
 
 /// What to do when a step fails in a phase whose changes the kind can undo (for
@@ -110,6 +124,8 @@ pub struct ApplyOptions {
     /// Receives per-stage progress and the operator messages (the CLI prints them; tests and
     /// benchmarks record them).
     pub observer: Option<SharedObserver>,
+    /// The lock on the manager (taken unless it is a dry run).
+    pub manager_lock: manager_lock::ManagerLockConfig,
 }
 
 impl ApplyOptions {
@@ -128,6 +144,7 @@ impl ApplyOptions {
             on_import_failure: OnImportFailure::Rollback,
             poll: PollConfig::default(),
             observer: None,
+            manager_lock: Default::default(),
         }
     }
 }
@@ -136,6 +153,11 @@ impl ApplyOptions {
 #[derive(Debug, Clone)]
 pub struct RollbackOptions {
     pub state_dir: PathBuf,
+    /// The plan, needed only when the state directory holds no journal: what live state shows
+    /// it made is rolled back.
+    pub plan: Option<PathBuf>,
+    /// The lock on the manager.
+    pub manager_lock: manager_lock::ManagerLockConfig,
     pub nsx: client::NsxConfig,
     pub poll: PollConfig,
     /// Receives the rollback stage's progress and the operator messages.

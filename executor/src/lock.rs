@@ -53,7 +53,7 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "unknown-host".to_string())
 }
 
-fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     // Linux: /proc/<pid> exists while the process (or its zombie) exists. Elsewhere assume alive.
     if Path::new("/proc/self").exists() {
         Path::new(&format!("/proc/{pid}")).exists()

@@ -25,6 +25,8 @@ pub struct Args {
     plan: PathBuf,
     #[command(flatten)]
     nsx: NsxArgs,
+    #[command(flatten)]
+    lock: crate::cmd::connect::ManagerLockArgs,
     /// State directory: lock, journal.jsonl, executor.log, plan copy.
     #[arg(long, default_value = "nsx-migrate-state")]
     state_dir: PathBuf,
@@ -56,6 +58,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let mut o = ApplyOptions::new(&args.plan, &args.state_dir, args.nsx.config()?);
     o.dry_run = args.dry_run;
+    o.manager_lock = args.lock.config()?;
     o.concurrency = args.concurrency.max(1);
     o.on_import_failure = match args.on_import_failure {
         FailureArg::Rollback => OnImportFailure::Rollback,

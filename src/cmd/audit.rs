@@ -14,6 +14,8 @@ pub struct Args {
     plan: PathBuf,
     #[command(flatten)]
     nsx: NsxArgs,
+    #[command(flatten)]
+    lock: crate::cmd::connect::ManagerLockArgs,
     /// Exit 4 when live state differs from the fully applied plan.
     #[arg(long)]
     detailed_exitcode: bool,
@@ -31,7 +33,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     };
     let cfg = args.nsx.config()?;
-    let report = executor::block_on(executor::audit(&plan, &cfg))??;
+    let report = executor::block_on(executor::audit(&plan, &cfg, &args.lock.config()?))??;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

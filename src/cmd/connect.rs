@@ -5,6 +5,38 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use client::{AuthMode, ClientCertificate, Credentials, Kubectl, NsxClient, NsxConfig, TlsOptions};
 
+/// Where the lock on the manager lives and how long it lasts (docs/rules.md).
+#[derive(clap::Args, Clone, Debug)]
+pub struct ManagerLockArgs {
+    /// Policy path of the lock that runs hold on the manager (a member-less Group).
+    #[arg(long, value_name = "PATH", default_value = executor::manager_lock::DEFAULT_PATH,
+          env = "NSX_MIGRATE_MANAGER_LOCK_PATH")]
+    pub manager_lock_path: String,
+    /// Seconds a run's lock on the manager lasts without renewal (renewed every third).
+    #[arg(long, value_name = "SECONDS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(3..=86_400))]
+    pub manager_lock_lease: u64,
+    /// Seconds allowed for the difference between this machine's clock and the manager's.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub manager_lock_grace: u64,
+}
+
+impl ManagerLockArgs {
+    pub fn config(&self) -> Result<executor::manager_lock::ManagerLockConfig> {
+        if !self.manager_lock_path.starts_with("/infra/") || self.manager_lock_path.contains("..") {
+            anyhow::bail!(
+                "--manager-lock-path {}: must be a Policy path under /infra/",
+                self.manager_lock_path
+            );
+        }
+        Ok(executor::manager_lock::ManagerLockConfig {
+            path: self.manager_lock_path.clone(),
+            lease: std::time::Duration::from_secs(self.manager_lock_lease),
+            grace: std::time::Duration::from_secs(self.manager_lock_grace),
+        })
+    }
+}
+
 #[derive(clap::Args, Clone, Debug)]
 pub struct NsxArgs {
     /// NSX Manager address, e.g. https://nsx-mgr-01.corp.example (talk to one manager, the one

@@ -1,5 +1,6 @@
 //! `nsx-migrate rollback --nsx URL`: roll back every import recorded in the state directory's
-//! journal, newest first (idempotent). Exit 0 when nothing of the plan remains imported, 1 when
+//! journal, newest first (idempotent); without a journal, `--plan PLAN` rolls back what live
+//! state shows that plan imported. Exit 0 when nothing of the plan remains imported, 1 when
 //! the rollback failed (re-run it), 3 when refused.
 
 use std::path::PathBuf;
@@ -14,8 +15,14 @@ use executor::ExitCode;
 pub struct Args {
     #[command(flatten)]
     nsx: NsxArgs,
+    #[command(flatten)]
+    lock: crate::cmd::connect::ManagerLockArgs,
     #[arg(long, default_value = "nsx-migrate-state")]
     state_dir: PathBuf,
+    /// The plan: needed when the state directory has no journal (another machine ran it):
+    /// what live state shows the plan imported is rolled back.
+    #[arg(long, value_name = "PLAN")]
+    plan: Option<PathBuf>,
     /// JSON-lines events on stdout (no progress bar).
     #[arg(long)]
     json: bool,
@@ -27,6 +34,8 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let o = RollbackOptions {
         state_dir: args.state_dir.clone(),
+        plan: args.plan.clone(),
+        manager_lock: args.lock.config()?,
         nsx: args.nsx.config()?,
         poll: executor::PollConfig::default(),
         observer: Some(crate::cmd::apply::observer(args.json, args.quiet)),

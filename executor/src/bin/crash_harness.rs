@@ -4,7 +4,7 @@
 //! again. Credentials come from NSX_USERNAME / NSX_PASSWORD.
 //!
 //! Usage: `executor-crash-harness apply PLAN STATE_DIR NSX_URL [KUBECONFIG]`
-//!        `executor-crash-harness rollback STATE_DIR NSX_URL`
+//!        `executor-crash-harness rollback STATE_DIR NSX_URL [PLAN]`
 //! Exits with the executor's exit code (3 when refused).
 
 use std::process::ExitCode;
@@ -53,9 +53,11 @@ fn main() -> ExitCode {
         Some("rollback") if args.len() >= 3 => nsx(&args[2]).and_then(|cfg| {
             let o = RollbackOptions {
                 state_dir: args[1].clone().into(),
+                plan: args.get(3).map(Into::into),
                 nsx: cfg,
                 poll: poll(),
                 observer: None,
+                manager_lock: Default::default(),
             };
             executor::block_on(executor::rollback(&o)).map_err(|e| e.to_string())
         }),

@@ -8,9 +8,12 @@
 use std::collections::BTreeMap;
 
 use client::{NsxClient, NsxConfig};
-use plan_schema::mp::{Action, Plan};
+use plan_schema::mp::{Action, MigrationType, Plan, Step};
 
-use crate::audit::{AuditReport, StepAudit, StepState};
+use plan_schema::Tag;
+use serde_json::Value;
+
+use crate::audit::{AuditReport, ObjectDrift, StepAudit, StepState};
 use crate::error::ExecError;
 use crate::mp::update::{self, is_applied, live_tags};
 
@@ -39,24 +42,99 @@ fn sa(step: &str, kind: &str, state: StepState, detail: impl Into<String>) -> St
 }
 
 /// Audit `plan` against the manager of `nsx`.
-#[allow(clippy::map_entry)]
 pub async fn audit(plan: &Plan, nsx: &NsxConfig) -> Result<AuditReport, ExecError> {
     let nsx = NsxClient::new(nsx.clone()).map_err(|e| ExecError::Preflight(e.to_string()))?;
+    let mut report = survey(&nsx, plan).await?.report;
+    if report.steps.iter().all(|s| s.state == StepState::Done) {
+        report.left_in_manager = left_in_manager(&nsx, plan).await?;
+    }
+    Ok(report)
+}
+
+/// Per step, what live state shows, and the coordinator's migration records per type.
+pub(crate) struct Survey {
+    pub report: AuditReport,
+    pub migrated: BTreeMap<MigrationType, BTreeMap<String, String>>,
+}
+
+/// The per-step part of the audit (also what `apply` adopts from when it has no journal).
+#[allow(clippy::map_entry)]
+pub(crate) async fn survey(nsx: &NsxClient, plan: &Plan) -> Result<Survey, ExecError> {
     let order = nsx.list_all("/api/v1/firewall/sections").await?;
-    let mut migrated: BTreeMap<plan_schema::mp::MigrationType, BTreeMap<String, String>> =
-        BTreeMap::new();
+    let mut migrated: BTreeMap<MigrationType, BTreeMap<String, String>> = BTreeMap::new();
     let mut report = AuditReport {
         plan_id: plan.plan_id.clone(),
         ..Default::default()
     };
-    // The Policy objects of the updates, read per collection where that saves requests.
-    let mut paths = update::planned_paths(plan);
-    // And the Policy objects the imports are to create.
+    // The coordinator's records of every type the plan imports, first: Policy objects of
+    // objects not migrated yet need no read (before a first apply, none is read).
+    for s in &plan.steps {
+        if let Action::ImportBatch(b) = &s.action
+            && !migrated.contains_key(&b.migration_type)
+        {
+            let list = nsx
+                .list_all(&format!(
+                    "/api/v1/migration/migrated-resources?resource_type={}",
+                    b.migration_type.as_str()
+                ))
+                .await?;
+            let map = list
+                .iter()
+                .filter_map(|r| {
+                    Some((
+                        r["resource_id"].as_str()?.to_string(),
+                        r["policy_id"].as_str().unwrap_or("").to_string(),
+                    ))
+                })
+                .collect();
+            migrated.insert(b.migration_type, map);
+        }
+    }
+    let imported: BTreeMap<&str, bool> = plan
+        .steps
+        .iter()
+        .flat_map(|s| match &s.action {
+            Action::ImportBatch(b) => b
+                .resources
+                .iter()
+                .map(|r| {
+                    let done = migrated
+                        .get(&b.migration_type)
+                        .is_some_and(|m| m.contains_key(&r.manager_id));
+                    (r.manager_id.as_str(), done)
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    // The Policy objects of the updates (unless their object is still to be imported), read
+    // per collection where that saves requests.
+    let mut paths: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::PolicyUpdate(u)
+                if u.manager_id
+                    .as_deref()
+                    .is_none_or(|m| imported.get(m).copied().unwrap_or(true)) =>
+            {
+                Some(u.path.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    // And the Policy objects the imports created.
     paths.extend(plan.steps.iter().flat_map(|s| {
         match &s.action {
             Action::ImportBatch(b) => b
                 .resources
                 .iter()
+                .filter(|r| {
+                    imported
+                        .get(r.manager_id.as_str())
+                        .copied()
+                        .unwrap_or(false)
+                })
                 .filter_map(|r| r.policy_path.as_deref())
                 .collect(),
             _ => Vec::new(),
@@ -64,7 +142,7 @@ pub async fn audit(plan: &Plan, nsx: &NsxConfig) -> Result<AuditReport, ExecErro
     }));
     paths.sort_unstable();
     paths.dedup();
-    let updated = update::read_live(&nsx, &paths, &|m| tracing::info!("{m}")).await?;
+    let updated = update::read_live(nsx, &paths, &|m| tracing::info!("{m}")).await?;
     for s in &plan.steps {
         let kind = s.action.kind_str();
         let a = match &s.action {
@@ -280,29 +358,168 @@ pub async fn audit(plan: &Plan, nsx: &NsxConfig) -> Result<AuditReport, ExecErro
             .or_default() += 1;
         report.steps.push(a);
     }
-    if report.steps.iter().all(|s| s.state == StepState::Done) {
-        let q = format!(
-            "tags.scope:ncp\\/cluster AND tags.tag:\"{}\"",
-            plan.target.cluster
-        );
-        let hits = nsx.search_all(&q).await?;
-        for h in hits {
-            let rt = h["resource_type"].as_str().unwrap_or("");
-            if carried_by_parent(rt) {
-                continue;
-            }
-            let marked = h["tags"]
-                .as_array()
-                .is_some_and(|t| t.iter().any(|t| t["scope"] == "policyPath"))
-                || h["_create_user"] == "nsx_policy";
-            if !marked {
-                report.left_in_manager.push(format!(
-                    "{rt} {} ({})",
-                    h["id"].as_str().unwrap_or(""),
-                    h["display_name"].as_str().unwrap_or("")
-                ));
-            }
+    end_state(plan, &updated, &mut report);
+    report.counts.clear();
+    for a in &report.steps {
+        *report
+            .counts
+            .entry(a.state.as_str().to_string())
+            .or_default() += 1;
+    }
+    Ok(Survey { report, migrated })
+}
+
+/// Objects tagged with the cluster, of any type, still in Manager mode.
+async fn left_in_manager(nsx: &NsxClient, plan: &Plan) -> Result<Vec<String>, ExecError> {
+    let mut out = Vec::new();
+    let q = format!(
+        "tags.scope:ncp\\/cluster AND tags.tag:\"{}\"",
+        plan.target.cluster
+    );
+    let hits = nsx.search_all(&q).await?;
+    for h in hits {
+        let rt = h["resource_type"].as_str().unwrap_or("");
+        if carried_by_parent(rt) {
+            continue;
+        }
+        let marked = h["tags"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["scope"] == "policyPath"))
+            || h["_create_user"] == "nsx_policy";
+        if !marked {
+            out.push(format!(
+                "{rt} {} ({})",
+                h["id"].as_str().unwrap_or(""),
+                h["display_name"].as_str().unwrap_or("")
+            ));
         }
     }
-    Ok(report)
+    Ok(out)
+}
+
+/// What the plan promises one Policy object looks like once its steps are done.
+struct Promised<'a> {
+    /// The steps that shape it, in plan order (its import, then its update if any).
+    steps: Vec<&'a str>,
+    resource_type: &'a str,
+    tags: Option<Vec<Tag>>,
+    display_name: Option<&'a str>,
+}
+
+/// Every Policy object the plan imports or updates, with its planned end state: the tags the
+/// import carries over (or the update's result) and the display name.
+fn promised(steps: &[Step]) -> BTreeMap<&str, Promised<'_>> {
+    let mut out: BTreeMap<&str, Promised<'_>> = BTreeMap::new();
+    for s in steps {
+        match &s.action {
+            Action::ImportBatch(b) => {
+                for r in &b.resources {
+                    let Some(path) = r.policy_path.as_deref() else {
+                        continue;
+                    };
+                    out.insert(
+                        path,
+                        Promised {
+                            steps: vec![s.id.as_str()],
+                            resource_type: r.resource_type.as_str(),
+                            tags: r.tags.clone(),
+                            display_name: Some(r.display_name.as_str()),
+                        },
+                    );
+                }
+            }
+            Action::PolicyUpdate(u) => {
+                let p = out.entry(u.path.as_str()).or_insert(Promised {
+                    steps: Vec::new(),
+                    resource_type: u.resource_type.as_str(),
+                    tags: None,
+                    display_name: None,
+                });
+                p.steps.push(s.id.as_str());
+                p.resource_type = u.resource_type.as_str();
+                p.tags = Some(u.tags_after());
+                if let Some(d) = &u.display_name {
+                    p.display_name = Some(d.to.as_str());
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn pair(t: &Tag) -> String {
+    format!("{}={}", t.scope, t.tag)
+}
+
+/// How `live` differs from `want`, if it does.
+fn compare(
+    path: &str,
+    step: &str,
+    want: &Promised<'_>,
+    live: Option<&Value>,
+) -> Option<ObjectDrift> {
+    let mut d = ObjectDrift {
+        step: step.to_string(),
+        path: path.to_string(),
+        resource_type: want.resource_type.to_string(),
+        missing: live.is_none(),
+        tags_missing: Vec::new(),
+        tags_extra: Vec::new(),
+        display_name: None,
+    };
+    let Some(live) = live else { return Some(d) };
+    if let Some(tags) = &want.tags {
+        let now = live_tags(live);
+        d.tags_missing = tags.iter().filter(|t| !now.contains(t)).map(pair).collect();
+        d.tags_extra = now.iter().filter(|t| !tags.contains(t)).map(pair).collect();
+    }
+    if let Some(name) = want.display_name {
+        let got = live["display_name"].as_str().unwrap_or("");
+        if got != name {
+            d.display_name = Some((name.to_string(), got.to_string()));
+        }
+    }
+    (!d.tags_missing.is_empty() || !d.tags_extra.is_empty() || d.display_name.is_some())
+        .then_some(d)
+}
+
+/// The end-state pass: every object whose steps are all done must be what the plan promised;
+/// a difference marks the last of those steps drifted and is listed per object.
+fn end_state(plan: &Plan, live: &BTreeMap<String, Option<Value>>, report: &mut AuditReport) {
+    let state: BTreeMap<String, StepState> = report
+        .steps
+        .iter()
+        .map(|a| (a.step.clone(), a.state))
+        .collect();
+    let mut per_step: BTreeMap<&str, Vec<ObjectDrift>> = BTreeMap::new();
+    for (path, want) in promised(&plan.steps) {
+        let Some(&last) = want.steps.last() else {
+            continue;
+        };
+        if !want
+            .steps
+            .iter()
+            .all(|s| state.get(*s) == Some(&StepState::Done))
+        {
+            continue;
+        }
+        if let Some(d) = compare(path, last, &want, live.get(path).and_then(Option::as_ref)) {
+            per_step.entry(last).or_default().push(d);
+        }
+    }
+    for a in &mut report.steps {
+        let Some(drifts) = per_step.remove(a.step.as_str()) else {
+            continue;
+        };
+        let shown: Vec<String> = drifts.iter().take(3).map(ObjectDrift::describe).collect();
+        a.state = StepState::Drifted;
+        a.detail = format!(
+            "{} object(s) differ from the planned end state: {}{}",
+            drifts.len(),
+            shown.join(" | "),
+            if drifts.len() > 3 { " | ..." } else { "" }
+        );
+        report.drift.extend(drifts);
+    }
 }

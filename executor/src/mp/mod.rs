@@ -5,6 +5,7 @@
 //! Exit codes follow the seeds' importer: 1 resources mixed Manager/Policy (do not run NCP in
 //! Manager mode), 2 nothing left imported (NCP may run in Manager mode again).
 
+pub mod adopt;
 pub mod audit;
 pub mod dfw;
 pub mod import;
@@ -61,6 +62,17 @@ impl KindExecutor for MpToPolicy {
             Phase::Import => import_phase(ctx, steps).await,
             Phase::Update => update_phase(ctx, steps).await,
         }
+    }
+
+    async fn adopt(
+        ctx: &Arc<Ctx>,
+        plan: &Plan,
+    ) -> Result<Vec<plan_schema::journal::JournalEvent>, ExecError> {
+        adopt::steps(ctx, plan).await
+    }
+
+    async fn adopt_for_rollback(ctx: &Arc<Ctx>, plan: &Plan) -> Result<usize, ExecError> {
+        adopt::imports(ctx, plan).await
     }
 
     fn verify_total(plan: &Plan) -> usize {
@@ -143,9 +155,18 @@ async fn import_phase(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Result<Flow, ExecErro
             });
         }
     }
-    if (window.submitted || window_open(&current(ctx)))
-        && let Err(e) = import::done(ctx).await
-    {
+    // DONE is owed when this run or one before it submitted since the last DONE; and when a
+    // run whose journal is lost left the promotion window open (this plan's objects are
+    // migrated and the manager still says PROMOTION_IN_PROGRESS).
+    let owed = window.submitted
+        || window_open(&current(ctx))
+        || (!ctx.dry_run()
+            && !current(ctx).records.is_empty()
+            && ctx
+                .get("/api/v1/migration/mp-policy-promotion/state")
+                .await
+                .is_ok_and(|s| s["mp_policy_promotion"] == "PROMOTION_IN_PROGRESS"));
+    if owed && let Err(e) = import::done(ctx).await {
         return Ok(Flow::Stop(
             ExitCode::Mixed,
             format!(

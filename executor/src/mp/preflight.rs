@@ -201,7 +201,9 @@ pub async fn run(
         .as_str()
         .unwrap_or("")
         .to_string();
+    // Ours: the journal explains it, or the run of this plan whose lock this run took over.
     let ours = super::window_open(progress)
+        || ctx.inherited.is_some()
         || !progress.records.is_empty()
         || progress
             .open

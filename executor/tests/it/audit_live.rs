@@ -153,3 +153,110 @@ async fn audit_after_apply_finds_manager_leftovers_drift_and_missing_policy_obje
     );
     h.shutdown().await;
 }
+
+/// The post-migration audit checks the end state the plan promised, not only the changes it
+/// sent: an imported segment whose only planned change was its display name, whose NCP tags
+/// were then replaced by `ncp/cluster` and a foreign tag, is drifted, naming the segment and
+/// the tags that differ.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_checks_the_planned_end_state_of_every_imported_object() {
+    let h = start_sim().await;
+    let d = tempfile::tempdir().unwrap();
+    let plan_path = write_plan(d.path());
+    let plan = plan_schema::read_mp_plan_file(&plan_path).unwrap();
+    let out = executor::apply(&apply_opts(&h, &plan_path, &d.path().join("state")))
+        .await
+        .unwrap();
+    assert_eq!(
+        out.exit_code,
+        executor::ExitCode::Success,
+        "{}",
+        out.message
+    );
+    let clean = audit_read_only(&h, &plan).await;
+    assert!(clean.is_clean(), "{}", clean.render());
+    assert!(clean.drift.is_empty());
+
+    // A renamed segment whose tags the plan leaves alone.
+    let (step, path, planned) = plan
+        .steps
+        .iter()
+        .find_map(|s| match &s.action {
+            Action::PolicyUpdate(u)
+                if u.resource_type == "Segment"
+                    && u.display_name.is_some()
+                    && u.tags_add.is_empty()
+                    && u.tags_remove.is_empty() =>
+            {
+                Some((s.id.clone(), u.path.clone(), u.tags_after()))
+            }
+            _ => None,
+        })
+        .expect("the example renames a segment without changing its tags");
+    let nsx = executor::client::NsxClient::new(nsx_config(&h)).unwrap();
+    nsx.patch(
+        &format!("/policy/api/v1{path}"),
+        &json!({"tags": [{"scope": "ncp/cluster", "tag": plan.target.cluster},
+                         {"scope": "owner", "tag": "someone-else"}]}),
+    )
+    .await
+    .unwrap();
+    let report = audit_read_only(&h, &plan).await;
+    assert_eq!(
+        state_of(&report, &step),
+        StepState::Drifted,
+        "{}",
+        report.render()
+    );
+    assert!(!report.is_clean());
+    let drift = report
+        .drift
+        .iter()
+        .find(|d| d.path == path)
+        .unwrap_or_else(|| panic!("{path} not in the drift list: {}", report.render()));
+    assert_eq!(drift.step, step);
+    assert_eq!(drift.tags_extra, vec!["owner=someone-else".to_string()]);
+    let lost: Vec<String> = planned
+        .iter()
+        .filter(|t| t.scope != "ncp/cluster")
+        .map(|t| format!("{}={}", t.scope, t.tag))
+        .collect();
+    assert!(!lost.is_empty());
+    assert_eq!(drift.tags_missing, lost);
+    assert!(report.render().contains(&path), "{}", report.render());
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["drift"][0]["path"], path.as_str());
+
+    // An imported object no update touches: a changed display name is drift too.
+    let (istep, ipath) = plan
+        .steps
+        .iter()
+        .find_map(|s| match &s.action {
+            Action::ImportBatch(b) => b.resources.iter().find_map(|r| {
+                let p = r.policy_path.as_ref()?;
+                let touched = plan
+                    .steps
+                    .iter()
+                    .any(|x| matches!(&x.action, Action::PolicyUpdate(u) if &u.path == p));
+                (r.tags.is_some() && !touched).then(|| (s.id.clone(), p.clone()))
+            }),
+            _ => None,
+        })
+        .expect("an imported object without an update");
+    nsx.patch(
+        &format!("/policy/api/v1{ipath}"),
+        &json!({"display_name": "renamed-by-hand"}),
+    )
+    .await
+    .unwrap();
+    let report = audit_read_only(&h, &plan).await;
+    assert_eq!(
+        state_of(&report, &istep),
+        StepState::Drifted,
+        "{}",
+        report.render()
+    );
+    let d2 = report.drift.iter().find(|d| d.path == ipath).unwrap();
+    assert_eq!(d2.display_name.as_ref().unwrap().1, "renamed-by-hand");
+    h.shutdown().await;
+}

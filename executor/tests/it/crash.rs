@@ -161,7 +161,11 @@ fn spread(n: u64, count: u64) -> Vec<u64> {
     v
 }
 
-async fn crash_and_resume(k: u64, reference: &Value) {
+/// Kill an apply after its k-th journal record, then apply again: from the same state
+/// directory, or (`machine_lost`) from an empty one, as another machine would after the first
+/// one's disk is gone: live state then decides, and the dead run's lock on the manager is
+/// taken over.
+async fn crash_and_resume(k: u64, machine_lost: bool, reference: &Value) {
     let h = start_sim().await;
     let d = tempfile::tempdir().unwrap();
     let plan = write_plan(d.path());
@@ -177,10 +181,37 @@ async fn crash_and_resume(k: u64, reference: &Value) {
         k,
         "k={k}: a synced record was lost"
     );
+    let state = if machine_lost {
+        d.path().join("other-machine")
+    } else {
+        state
+    };
     let st = apply_child(&plan, &state, &h, None).await;
-    assert_eq!(st.code(), Some(0), "k={k}: resumed apply failed");
+    assert_eq!(
+        st.code(),
+        Some(0),
+        "k={k} (machine lost: {machine_lost}): resumed apply failed: {}",
+        std::fs::read_to_string(state.join("executor.log")).unwrap_or_default()
+    );
     executor::journal::load(&state.join("journal.jsonl"), None).expect("journal stays valid");
     no_duplicate_import(&h);
+    let parsed = plan_schema::read_mp_plan_file(&plan).unwrap();
+    let audit = executor::mp::audit(&parsed, &nsx_config(&h)).await.unwrap();
+    assert!(
+        audit.is_clean(),
+        "k={k} (machine lost: {machine_lost}): {}",
+        audit.render()
+    );
+    let lock = executor::manager_lock::read(
+        &executor::client::NsxClient::new(nsx_config(&h)).unwrap(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        lock.is_none(),
+        "k={k}: the lock on the manager was left behind: {lock:?}"
+    );
     let got = projection(&h).await;
     assert!(
         got == *reference,
@@ -190,7 +221,8 @@ async fn crash_and_resume(k: u64, reference: &Value) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn killed_apply_resumes_to_the_same_state_at_52_spread_and_all_marked_points() {
+async fn killed_apply_resumes_to_the_same_state_at_52_spread_and_all_marked_points_half_from_an_empty_state_dir()
+ {
     // Reference: an uninterrupted run in a child process.
     let h = start_sim().await;
     let d = tempfile::tempdir().unwrap();
@@ -216,12 +248,16 @@ async fn killed_apply_resumes_to_the_same_state_at_52_spread_and_all_marked_poin
     ks.extend(marked);
     ks.sort_unstable();
     ks.dedup();
+    let lost_machine_points: Vec<u64> = ks.iter().copied().skip(1).step_by(2).collect();
+    assert!(lost_machine_points.len() >= 20, "{lost_machine_points:?}");
     // Three crash points at a time, each against its own simulator.
     for chunk in ks.chunks(3) {
         let mut set = tokio::task::JoinSet::new();
         for &k in chunk {
             let r = reference.clone();
-            set.spawn(async move { crash_and_resume(k, &r).await });
+            // Every other point resumes from an empty state directory (machine lost).
+            let lost = lost_machine_points.contains(&k);
+            set.spawn(async move { crash_and_resume(k, lost, &r).await });
         }
         while let Some(r) = set.join_next().await {
             r.expect("crash point passed");
@@ -267,6 +303,60 @@ async fn killed_rollback_resumes_to_a_clean_rollback() {
         assert!(got == reference, "k={k}: {got}\nvs\n{reference}");
         let status = executor::status(&state).unwrap();
         assert_eq!(status.migration_records, 0, "k={k}");
+        h.shutdown().await;
+    }
+}
+
+/// The machine that ran an apply is lost mid-import: `rollback --plan` from an empty state
+/// directory rolls back what live state shows the plan imported, and nothing of it is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rollback_from_an_empty_state_dir_undoes_a_partial_apply() {
+    let h = start_sim().await;
+    let d = tempfile::tempdir().unwrap();
+    let plan = write_plan(d.path());
+    let state = d.path().join("state");
+    assert_eq!(apply_child(&plan, &state, &h, None).await.code(), Some(0));
+    let n = journal_lines(&state) as u64;
+    h.shutdown().await;
+    for k in [n / 3, n / 2, 2 * n / 3] {
+        let h = start_sim().await;
+        let clean = projection(&h).await;
+        let d = tempfile::tempdir().unwrap();
+        let plan = write_plan(d.path());
+        let st = apply_child(&plan, &d.path().join("state"), &h, Some(k)).await;
+        assert_eq!(st.signal(), Some(9), "k={k}");
+        let imported = projection(&h).await["records"].as_array().unwrap().len();
+        assert!(imported > 0, "k={k}: nothing imported yet");
+        let empty = d.path().join("other-machine");
+        let st = child(
+            &[
+                "rollback",
+                empty.to_str().unwrap(),
+                &h.base_url(),
+                plan.to_str().unwrap(),
+            ],
+            None,
+        )
+        .await;
+        assert_eq!(
+            st.code(),
+            Some(0),
+            "k={k}: {}",
+            std::fs::read_to_string(empty.join("executor.log")).unwrap_or_default()
+        );
+        let got = projection(&h).await;
+        assert_eq!(
+            got["records"],
+            json!([]),
+            "k={k}: something is still imported"
+        );
+        assert_eq!(
+            policy_and_records(&got),
+            policy_and_records(&clean),
+            "k={k}: Policy objects of the plan are left"
+        );
+        let log = std::fs::read_to_string(empty.join("executor.log")).unwrap();
+        assert!(log.contains("inferred from live state"), "{log}");
         h.shutdown().await;
     }
 }

@@ -15,3 +15,4 @@ mod apply;
 mod audit_live;
 mod crash;
 mod faults;
+mod manager_lock;
