@@ -101,6 +101,66 @@ async fn audit_apply_status_rollback_through_the_cli() {
         String::from_utf8_lossy(&o.stdout)
     );
 
+    // Drift after a clean apply: a renamed segment's NCP tags replaced by `ncp/cluster` and a
+    // foreign tag. Its only planned change was its name, yet the audit compares the whole
+    // planned end state: exit 4, naming the segment and the tags that differ.
+    let parsed = plan_schema::read_mp_plan_file(std::path::Path::new(plan)).unwrap();
+    let path = parsed
+        .steps
+        .iter()
+        .find_map(|s| match &s.action {
+            plan_schema::mp::Action::PolicyUpdate(u)
+                if u.resource_type == "Segment" && u.tags_add.is_empty() =>
+            {
+                Some(u.path.clone())
+            }
+            _ => None,
+        })
+        .expect("a renamed segment");
+    let nsx = executor::client::NsxClient::new(executor::client::NsxConfig::new(
+        url,
+        Some(executor::client::Credentials::new(
+            simulator::DEFAULT_USERNAME,
+            simulator::DEFAULT_PASSWORD,
+        )),
+    ))
+    .unwrap();
+    let before = nsx.get(&format!("/policy/api/v1{path}")).await.unwrap();
+    nsx.patch(
+        &format!("/policy/api/v1{path}"),
+        &serde_json::json!({"tags": [{"scope": "ncp/cluster", "tag": parsed.target.cluster},
+                                     {"scope": "owner", "tag": "someone-else"}]}),
+    )
+    .await
+    .unwrap();
+    let o = tokio::task::block_in_place(|| {
+        bin(&["audit", plan, "--nsx", url, "--detailed-exitcode", "--json"])
+    });
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stdout));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let drift = &report["drift"][0];
+    assert_eq!(drift["path"], path.as_str(), "{report}");
+    assert_eq!(
+        drift["tags_extra"],
+        serde_json::json!(["owner=someone-else"])
+    );
+    assert!(
+        drift["tags_missing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t.as_str().unwrap().starts_with("ncp/project=")),
+        "{drift}"
+    );
+    let o = tokio::task::block_in_place(|| bin(&["audit", plan, "--nsx", url]));
+    assert!(text(&o.stdout).contains(&path) && text(&o.stdout).contains("owner=someone-else"));
+    nsx.patch(
+        &format!("/policy/api/v1{path}"),
+        &serde_json::json!({"tags": before["tags"]}),
+    )
+    .await
+    .unwrap();
+
     // A wrong lock id is refused (exit 3) and changes nothing.
     let o =
         tokio::task::block_in_place(|| bin(&["force-unlock", "no-such-id", "--state-dir", state]));
