@@ -265,9 +265,15 @@ fn to_response(reply: Reply) -> Response {
     for (k, v) in &reply.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
+    let typed = reply
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
     let body = match (reply.raw, reply.body) {
         (Some(bytes), _) => {
-            builder = builder.header("content-type", "application/json");
+            if !typed {
+                builder = builder.header("content-type", "application/json");
+            }
             Body::from(bytes)
         }
         (None, Some(v)) => {
@@ -611,6 +617,18 @@ async fn process(
         return (Some(reply), fault_name);
     }
 
+    if crate::vio::claims(&req.path) {
+        let mut guard = lock(&shared.state);
+        let st = &mut *guard;
+        if let Some(vio) = st.vio.as_deref_mut() {
+            let scheme = if shared.config.tls { "https" } else { "http" };
+            let host = req.header("host").unwrap_or("127.0.0.1").to_string();
+            let base = format!("{scheme}://{host}");
+            let reply = crate::vio::route(vio, &mut st.rng, &shared.config, req, &base);
+            return (Some(reply), fault_name);
+        }
+    }
+
     if req.path == "/api/session/create" && req.method == Method::POST {
         return (Some(session_create(shared, req)), fault_name);
     }
@@ -681,6 +699,13 @@ fn route(
     match segs.as_slice() {
         ["api", "v1", "migration", rest @ ..] => {
             crate::coordinator::route(st, cfg, req, rest, mfaults)
+        }
+        ["api", "v1", "fabric", "compute-managers", rest @ ..] if st.vio.is_some() => {
+            let vio = st
+                .vio
+                .as_deref()
+                .ok_or_else(|| ApiError::not_found(&req.path))?;
+            crate::vio::compute_managers(vio, rest).map(|r| (r, Duration::ZERO))
         }
         ["api", "v1", rest @ ..] => {
             crate::manager::route(st, req, rest).map(|r| (r, Duration::ZERO))

@@ -37,6 +37,8 @@ pub struct State {
     pub generation: u64,
     /// Last search's hits, reused while paging through the same query.
     pub search_cache: Option<crate::search::SearchCache>,
+    /// The simulated VIO deployment (kind `vio-v2t` snapshots only; not kept in the state file).
+    pub vio: Option<Box<crate::vio::VioState>>,
 }
 
 impl State {
@@ -62,10 +64,38 @@ impl State {
                     e.column()
                 ),
             })?;
-            return Self::from_dump(&v, config.seed).map_err(|message| SimError::StateFile {
-                file: sf.clone(),
-                message,
-            });
+            let mut st =
+                Self::from_dump(&v, config.seed).map_err(|message| SimError::StateFile {
+                    file: sf.clone(),
+                    message,
+                })?;
+            if let Some(dir) = &config.inventory
+                && crate::vio::is_vio_dir(dir)
+            {
+                st.vio = Some(Box::new(crate::vio::VioState::new(crate::vio::load_dir(
+                    dir,
+                )?)));
+            }
+            return Ok(st);
+        }
+        if let Some(dir) = &config.inventory
+            && crate::vio::is_vio_dir(dir)
+        {
+            let vinv = crate::vio::load_dir(dir)?;
+            let mut metadata = vinv.metadata.clone();
+            metadata["migration_coordinator"] = json!("RUNNING");
+            let mut st = Self::from_inventory(
+                Inventory {
+                    metadata,
+                    ..Default::default()
+                },
+                config.seed,
+            );
+            for (path, obj) in &vinv.policy {
+                st.policy.insert(path.clone(), obj.clone());
+            }
+            st.vio = Some(Box::new(crate::vio::VioState::new(vinv)));
+            return Ok(st);
         }
         let inv = match &config.inventory {
             Some(dir) => inventory::load_dir(dir)?,
@@ -109,6 +139,7 @@ impl State {
             dirty: false,
             generation: 0,
             search_cache: None,
+            vio: None,
         }
     }
 
@@ -270,6 +301,7 @@ impl State {
             dirty: false,
             generation: 0,
             search_cache: None,
+            vio: None,
         })
     }
 
