@@ -72,9 +72,11 @@ impl State {
             if let Some(dir) = &config.inventory
                 && crate::vio::is_vio_dir(dir)
             {
-                st.vio = Some(Box::new(crate::vio::VioState::new(crate::vio::load_dir(
-                    dir,
-                )?)));
+                let mut vio = crate::vio::VioState::new(crate::vio::load_dir(dir)?);
+                if let Some(saved) = v.get("vio") {
+                    vio.restore(saved);
+                }
+                st.vio = Some(Box::new(vio));
             }
             return Ok(st);
         }
@@ -189,6 +191,7 @@ impl State {
                 .map(|(k, m)| (*k, m.values().collect()))
                 .collect(),
             k8s_resource_version: self.k8s.resource_version,
+            vio: self.vio.as_ref().map(|v| v.dump()),
         }
     }
 
@@ -337,4 +340,6 @@ struct DumpRef<'a> {
     migration: &'a MigrationState,
     k8s: BTreeMap<&'static str, Vec<&'a Value>>,
     k8s_resource_version: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vio: Option<Value>,
 }

@@ -17,6 +17,8 @@ mod vcenter;
 
 use std::collections::{HashMap, HashSet};
 
+use serde_json::{Value, json};
+
 use crate::api::{Reply, Req};
 
 pub use inventory::{VioInventory, is_vio_dir, load_dir};
@@ -39,6 +41,55 @@ impl VioState {
         Self {
             inv,
             ..Default::default()
+        }
+    }
+}
+
+impl VioState {
+    /// Expire the tokens and sessions of one service (`keystone`, `nsxv`, `vcenter`) or, with
+    /// `None`, of all three; returns how many. Clients must notice and authenticate again.
+    pub fn expire(&mut self, service: Option<&str>) -> Result<usize, String> {
+        let mut n = 0;
+        let all = service.is_none();
+        let s = service.unwrap_or("");
+        if !all && !["keystone", "nsxv", "vcenter"].contains(&s) {
+            return Err(format!(
+                "unknown service {s:?} (keystone, nsxv, vcenter, or none for all)"
+            ));
+        }
+        if all || s == "keystone" {
+            for t in self.tokens.values_mut() {
+                t.expires_ms = 0;
+                n += 1;
+            }
+        }
+        if all || s == "nsxv" {
+            for e in self.nsxv_tokens.values_mut() {
+                *e = 0;
+                n += 1;
+            }
+        }
+        if all || s == "vcenter" {
+            n += self.vc_sessions.len();
+            self.vc_sessions.clear();
+        }
+        Ok(n)
+    }
+
+    /// What changes at run time (VM power, edge vNIC connection), for the state file.
+    pub fn dump(&self) -> Value {
+        json!({"vms": self.inv.vms, "edge_vnics": self.inv.edge_vnics})
+    }
+
+    /// Take back what `dump` wrote (after a restart with a state file).
+    pub fn restore(&mut self, v: &Value) {
+        if let Some(vms) = v.get("vms").and_then(Value::as_array) {
+            self.inv.vms = vms.clone();
+        }
+        if let Some(m) = v.get("edge_vnics").and_then(Value::as_object) {
+            for (k, x) in m {
+                self.inv.edge_vnics.insert(k.clone(), x.clone());
+            }
         }
     }
 }

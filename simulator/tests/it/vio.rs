@@ -654,3 +654,460 @@ async fn every_octavia_list_pages_through_its_links_to_the_snapshot() {
     assert_eq!(v["faultstring"], "Load Balancer nope not found.");
     h.shutdown().await;
 }
+
+fn basic(rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    rb.basic_auth(
+        simulator::DEFAULT_USERNAME,
+        Some(simulator::DEFAULT_PASSWORD),
+    )
+}
+
+/// NSX-V paging as the plugin's vcns.py does it: `total / pageSize + 1` pages, so an exact
+/// multiple asks for one page past the end, which must come back empty.
+async fn nsxv_walk(
+    c: &reqwest::Client,
+    base: &str,
+    path: &str,
+    outer: &str,
+    page: usize,
+    auth: &str,
+) -> (Vec<String>, usize) {
+    let mut ids = Vec::new();
+    let (s, _, first) = send(
+        c.get(format!("{base}{path}?startIndex=0&pageSize={page}"))
+            .header("authorization", auth)
+            .header("accept", "application/json"),
+    )
+    .await;
+    assert_eq!(s, 200, "{first}");
+    let total = first[outer]["pagingInfo"]["totalCount"].as_u64().unwrap() as usize;
+    let pages = total / page + 1;
+    for i in 0..pages {
+        let (s, _, v) = send(
+            c.get(format!(
+                "{base}{path}?startIndex={}&pageSize={page}",
+                i * page
+            ))
+            .header("authorization", auth)
+            .header("accept", "application/json"),
+        )
+        .await;
+        assert_eq!(s, 200, "page {i}: {v}");
+        assert_eq!(
+            v[outer]["pagingInfo"]["totalCount"].as_u64().unwrap() as usize,
+            total
+        );
+        for o in v[outer]["data"].as_array().unwrap() {
+            ids.push(o["objectId"].as_str().unwrap().to_string());
+        }
+    }
+    (ids, pages)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nsxv_pages_edges_and_virtual_wires_and_answers_the_page_past_the_end() {
+    let h = start_vio().await;
+    let c = http();
+    let base = h.base_url();
+    let auth = format!(
+        "Basic {}",
+        simulator_base64(&format!(
+            "{}:{}",
+            simulator::DEFAULT_USERNAME,
+            simulator::DEFAULT_PASSWORD
+        ))
+    );
+    let want = |file: &str, outer: &str| -> Vec<String> {
+        read(file)[outer]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["objectId"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let edges = want("nsxv/edges.json", "edgePage");
+    let wires = want("nsxv/virtualwires.json", "dataPage");
+    // Page sizes that divide the totals exactly: the extra, empty page is asked for and answered.
+    for (path, outer, all) in [
+        ("/api/4.0/edges", "edgePage", &edges),
+        ("/api/2.0/vdn/virtualwires", "dataPage", &wires),
+    ] {
+        let exact = (2..all.len()).find(|p| all.len() % p == 0).unwrap_or(1);
+        let (got, pages) = nsxv_walk(&c, &base, path, outer, exact, &auth).await;
+        assert_eq!(&got, all, "{path}");
+        assert_eq!(pages, all.len() / exact + 1);
+        let (got, _) = nsxv_walk(&c, &base, path, outer, 3, &auth).await;
+        assert_eq!(&got, all, "{path}");
+    }
+    // Without Accept: application/json the manager would answer XML: refused here, loudly.
+    let (s, hd, _) = send(basic(c.get(format!("{base}/api/4.0/edges")))).await;
+    assert_eq!(s, 406);
+    assert!(hd["content-type"].to_str().unwrap().contains("xml"));
+    // Scoping objects are XML only.
+    let resp = basic(c.get(format!("{base}/api/2.0/services/usermgmt/scopingobjects")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("xml")
+    );
+    let xml = resp.text().await.unwrap();
+    assert!(
+        xml.contains("<objectTypeName>VirtualWire</objectTypeName>")
+            && xml.contains("dvportgroup-41")
+    );
+    // vsmconfig names the version.
+    let (s, _, v) = send(
+        basic(c.get(format!("{base}/api/2.0/services/vsmconfig")))
+            .header("accept", "application/json"),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["version"], "6.4.11");
+    // No credentials: 401; wrong ones: 403.
+    let (s, _, _) = send(
+        c.get(format!("{base}/api/4.0/edges"))
+            .header("accept", "application/json"),
+    )
+    .await;
+    assert_eq!(s, 401);
+    let (s, _, _) = send(
+        c.get(format!("{base}/api/4.0/edges"))
+            .basic_auth("admin", Some("nope"))
+            .header("accept", "application/json"),
+    )
+    .await;
+    assert_eq!(s, 403);
+    h.shutdown().await;
+}
+
+fn simulator_base64(s: &str) -> String {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for ch in b.chunks(3) {
+        let n = (ch[0] as u32) << 16
+            | (*ch.get(1).unwrap_or(&0) as u32) << 8
+            | *ch.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= ch.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nsxv_tokens_expire_and_edge_vnics_disconnect() {
+    let h = start_vio().await;
+    let c = http();
+    let base = h.base_url();
+    let (s, _, v) = send(
+        basic(c.post(format!(
+            "{base}/api/2.0/services/auth/token?expiresInMinutes=1440"
+        )))
+        .header("accept", "application/json"),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let token = v["value"].as_str().unwrap().to_string();
+    assert!(v["expiresOn"].as_i64().unwrap() > 0);
+    let (s, _, _) = send(basic(c.post(format!(
+        "{base}/api/2.0/services/auth/token?expiresInMinutes=1441"
+    ))))
+    .await;
+    assert_eq!(s, 400, "beyond the 24 h maximum");
+    let auth = format!("AUTHTOKEN {token}");
+
+    // Details, vNICs, DLR interfaces, appliances, LB virtual servers.
+    let details = read("nsxv/edge-details.json");
+    let esg = read("nsxv/edge-vnics.json")
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    let dlr = read("nsxv/edge-interfaces.json")
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    let get = |p: String| {
+        c.get(format!("{base}{p}"))
+            .header("authorization", auth.clone())
+            .header("accept", "application/json")
+    };
+    let (s, _, v) = send(get(format!("/api/4.0/edges/{esg}"))).await;
+    assert_eq!(s, 200);
+    assert_eq!(v, details[&esg]);
+    let (s, _, v) = send(get(format!("/api/4.0/edges/{dlr}/interfaces"))).await;
+    assert_eq!(s, 200);
+    assert!(!v["interfaces"].as_array().unwrap().is_empty());
+    let (s, _, v) = send(get(format!("/api/4.0/edges/{esg}/appliances"))).await;
+    assert_eq!(s, 200);
+    assert!(v["appliances"].is_array());
+    let (s, _, v) = send(get(format!(
+        "/api/4.0/edges/{esg}/loadbalancer/config/virtualservers"
+    )))
+    .await;
+    assert_eq!(s, 200);
+    assert!(v["virtualServer"].is_array());
+    let lb_edge = read("nsxv/edge-virtualservers.json")
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, v)| !v["virtualServer"].as_array().unwrap().is_empty())
+        .unwrap()
+        .0
+        .clone();
+    let (_, _, v) = send(get(format!(
+        "/api/4.0/edges/{lb_edge}/loadbalancer/config/virtualservers"
+    )))
+    .await;
+    assert_eq!(v["virtualServer"].as_array().unwrap().len(), 2);
+    let (s, _, _) = send(get("/api/4.0/edges/edge-999".into())).await;
+    assert_eq!(s, 404);
+
+    // Disconnect vNIC 1 and read it back, alone and in the list.
+    let (s, _, _) = send(
+        c.put(format!("{base}/api/4.0/edges/{esg}/vnics/1"))
+            .header("authorization", auth.clone())
+            .header("accept", "application/json")
+            .json(&json!({"isConnected": false})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (_, _, v) = send(get(format!("/api/4.0/edges/{esg}/vnics/1"))).await;
+    assert_eq!(v["isConnected"], false);
+    let (_, _, v) = send(get(format!("/api/4.0/edges/{esg}/vnics"))).await;
+    let vn = v["vnics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["index"] == 1)
+        .unwrap();
+    assert_eq!(vn["isConnected"], false);
+    assert_eq!(
+        vn["portgroupId"], details[&esg]["vnics"]["vnics"][1]["portgroupId"],
+        "other fields kept"
+    );
+
+    // The token expires (fault): 403, and a new token works.
+    let (s, _, v) = send(c.post(format!("{base}/_sim/vio/expire-tokens?service=nsxv"))).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["expired"], 1);
+    let (s, _, _) = send(get(format!("/api/4.0/edges/{esg}"))).await;
+    assert_eq!(s, 403);
+    let resp = basic(c.post(format!("{base}/api/2.0/services/auth/token")))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("xml")
+    );
+    let xml = resp.text().await.unwrap();
+    let fresh = xml
+        .split("<value>")
+        .nth(1)
+        .unwrap()
+        .split("</value>")
+        .next()
+        .unwrap();
+    let (s, _, _) = send(
+        c.get(format!("{base}/api/4.0/edges/{esg}"))
+            .header("authorization", format!("AUTHTOKEN {fresh}"))
+            .header("accept", "application/json"),
+    )
+    .await;
+    assert_eq!(s, 200);
+    h.shutdown().await;
+}
+
+async fn vc_session(c: &reqwest::Client, base: &str) -> String {
+    let (s, _, v) = send(basic(c.post(format!("{base}/api/session")))).await;
+    assert_eq!(s, 201, "{v}");
+    v.as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vcenter_lists_filters_and_powers_off_with_its_fault() {
+    let h = start_vio().await;
+    let c = http();
+    let base = h.base_url();
+    let (s, _, v) = send(c.get(format!("{base}/api/vcenter/vm"))).await;
+    assert_eq!(s, 401);
+    assert_eq!(v["error_type"], "UNAUTHENTICATED");
+    let (s, _, _) = send(
+        c.post(format!("{base}/api/session"))
+            .basic_auth("admin", Some("nope")),
+    )
+    .await;
+    assert_eq!(s, 401);
+    let sid = vc_session(&c, &base).await;
+    let get = |p: &str| {
+        c.get(format!("{base}{p}"))
+            .header("vmware-api-session-id", sid.clone())
+    };
+
+    let (s, _, v) = get("/api/vcenter/cluster")
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), (), r))
+        .unwrap();
+    assert_eq!(s, 200);
+    let clusters: Value = v.json().await.unwrap();
+    assert_eq!(clusters, read("vcenter/clusters.json"));
+    let (_, _, v) = send(get("/api/vcenter/host?clusters=domain-c8")).await;
+    assert_eq!(v, read("vcenter/hosts-by-cluster.json")["domain-c8"]);
+    let (_, _, v) = send(get("/api/vcenter/host?connection_states=CONNECTED")).await;
+    assert_eq!(v, read("vcenter/hosts.json"));
+    for (host, vms) in read("vcenter/vms-by-host.json").as_object().unwrap() {
+        let (_, _, v) = send(get(&format!("/api/vcenter/vm?hosts={host}"))).await;
+        assert_eq!(&v, vms, "{host}");
+    }
+    let all = read("vcenter/vms.json");
+    let (_, _, v) = send(get("/api/vcenter/vm")).await;
+    assert_eq!(v, all);
+    // Edge appliance VMs: the ones the host phase powers off.
+    let edge_vm = read("nsxv/edge-appliances.json")
+        .as_object()
+        .unwrap()
+        .values()
+        .find_map(|a| {
+            a["appliances"]
+                .as_array()
+                .unwrap()
+                .first()
+                .map(|x| x["vmId"].as_str().unwrap().to_string())
+        })
+        .unwrap();
+    let (_, _, v) = send(get(&format!("/api/vcenter/vm/{edge_vm}/power"))).await;
+    assert_eq!(v, json!({"state": "POWERED_ON"}));
+
+    // A power-off that fails (fault rule), then one that works, then "already off".
+    let (s, _, v) = send(c.post(format!("{base}/_sim/faults")).json(&json!({
+        "name": "power-off-fails", "method": "POST", "path": format!("/api/vcenter/vm/{edge_vm}/power"),
+        "query": "action=stop", "times": 1, "action": "status", "status": 500}))).await;
+    assert_eq!(s, 200, "{v}");
+    let stop = || {
+        c.post(format!("{base}/api/vcenter/vm/{edge_vm}/power?action=stop"))
+            .header("vmware-api-session-id", sid.clone())
+    };
+    let (s, _, _) = send(stop()).await;
+    assert_eq!(s, 500);
+    let (_, _, v) = send(get(&format!("/api/vcenter/vm/{edge_vm}/power"))).await;
+    assert_eq!(
+        v["state"], "POWERED_ON",
+        "a failed power-off changes nothing"
+    );
+    let (s, _, _) = send(stop()).await;
+    assert_eq!(s, 204);
+    let (_, _, v) = send(get(&format!("/api/vcenter/vm/{edge_vm}/power"))).await;
+    assert_eq!(v["state"], "POWERED_OFF");
+    let (s, _, v) = send(stop()).await;
+    assert_eq!(s, 400);
+    assert_eq!(v["error_type"], "ALREADY_IN_DESIRED_STATE");
+    let (_, _, v) = send(get("/api/vcenter/vm?power_states=POWERED_OFF")).await;
+    assert_eq!(v.as_array().unwrap().len(), 1);
+
+    // The session ends.
+    let (s, _, _) = send(
+        c.delete(format!("{base}/api/session"))
+            .header("vmware-api-session-id", sid.clone()),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (s, _, _) = send(get("/api/vcenter/cluster")).await;
+    assert_eq!(s, 401);
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn faults_on_the_new_sources_and_a_restart_that_keeps_power_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let cfg = || SimConfig {
+        inventory: Some(vio_small()),
+        state_file: Some(state.clone()),
+        ..SimConfig::default()
+    };
+    let h = Simulator::start(cfg()).await.unwrap();
+    let c = http();
+    let base = h.base_url();
+    let os = login(&c, &base, "admin").await;
+    // A 403 on Neutron ports once, a truncated Octavia page, a slow NSX-V page.
+    let (s, _, v) = send(
+        c.post(format!("{base}/_sim/faults"))
+            .json(&json!({"rules": [
+                {"path": "/network/v2.0/ports", "times": 1, "action": "status", "status": 403},
+                {"path": "/load-balancer/v2/lbaas/pools", "times": 1, "action": "truncate"},
+                {"path": "/api/4.0/edges", "times": 1, "action": "delay", "delay_ms": 300},
+            ]})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, _) = os_get(&c, &os.token, &format!("{}/v2.0/ports", os.network)).await;
+    assert_eq!(s, 403);
+    let (s, _) = os_get(&c, &os.token, &format!("{}/v2.0/ports", os.network)).await;
+    assert_eq!(s, 200);
+    let resp = c
+        .get(format!("{}/v2/lbaas/pools", os.lb))
+        .header("x-auth-token", &os.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let text = resp.text().await.unwrap();
+    assert!(
+        serde_json::from_str::<Value>(&text).is_err(),
+        "a truncated page is not valid JSON: {text}"
+    );
+    let started = std::time::Instant::now();
+    let (s, _, _) =
+        send(basic(c.get(format!("{base}/api/4.0/edges"))).header("accept", "application/json"))
+            .await;
+    assert_eq!(s, 200);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    // Keystone tokens expire too.
+    let (_, _, v) = send(c.post(format!("{base}/_sim/vio/expire-tokens?service=keystone"))).await;
+    assert!(v["expired"].as_u64().unwrap() >= 1);
+    let (s, _) = os_get(&c, &os.token, &format!("{}/v2.0/networks", os.network)).await;
+    assert_eq!(s, 401);
+
+    // Power off a VM, restart on the same state file: still off.
+    let sid = vc_session(&c, &base).await;
+    let vm = read("vcenter/vms.json")[0]["vm"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, _, _) = send(
+        c.post(format!("{base}/api/vcenter/vm/{vm}/power?action=stop"))
+            .header("vmware-api-session-id", &sid),
+    )
+    .await;
+    assert_eq!(s, 204);
+    h.shutdown().await;
+    let h = Simulator::start(cfg()).await.unwrap();
+    let base = h.base_url();
+    let sid = vc_session(&c, &base).await;
+    let (_, _, v) = send(
+        c.get(format!("{base}/api/vcenter/vm/{vm}/power"))
+            .header("vmware-api-session-id", &sid),
+    )
+    .await;
+    assert_eq!(v["state"], "POWERED_OFF");
+    h.shutdown().await;
+}
