@@ -96,6 +96,16 @@ impl State {
             for (path, obj) in &vinv.policy {
                 st.policy.insert(path.clone(), obj.clone());
             }
+            // VIO's control plane: namespace `openstack`, the Neutron CR and the VIO secrets.
+            st.k8s.load(
+                "namespaces",
+                vec![json!({"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": "openstack", "uid": "5b7c1d2e-0f3a-4b6c-8d9e-1a2b3c4d5e6f",
+                                 "resourceVersion": "1", "creationTimestamp": "2026-03-11T10:20:00Z"},
+                    "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})],
+            );
+            st.k8s.load("neutrons", vinv.neutron_crs.clone());
+            st.k8s.load("viosecrets", vinv.viosecrets.clone());
             st.vio = Some(Box::new(crate::vio::VioState::new(vinv)));
             return Ok(st);
         }

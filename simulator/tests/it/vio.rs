@@ -1111,3 +1111,158 @@ async fn faults_on_the_new_sources_and_a_restart_that_keeps_power_state() {
     assert_eq!(v["state"], "POWERED_OFF");
     h.shutdown().await;
 }
+
+fn kubectl(kubeconfig: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .arg("--request-timeout=20s")
+        .args(args)
+        .env("HOME", kubeconfig.parent().unwrap())
+        .output()
+        .expect("kubectl runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_real_kubectl_reads_patches_and_applies_the_neutron_custom_resource() {
+    assert!(
+        std::path::Path::new("/usr/bin/kubectl").exists(),
+        "kubectl is required for this test (Debian package kubectl)"
+    );
+    let h = start_vio().await;
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(&kc, h.kubeconfig()).unwrap();
+    let run = |args: Vec<String>| {
+        let kc = kc.clone();
+        tokio::task::spawn_blocking(move || {
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            kubectl(&kc, &a)
+        })
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+
+    let (ok, out, err) = run(s(&["get", "neutrons", "-n", "openstack"]))
+        .await
+        .unwrap();
+    assert!(ok, "{err}");
+    assert!(out.contains("neutron-6f8d4"), "{out}");
+    let (ok, out, err) = run(s(&[
+        "get",
+        "neutrons.vio.vmware.com",
+        "neutron-6f8d4",
+        "-n",
+        "openstack",
+        "-o",
+        "json",
+    ]))
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    let cr: Value = serde_json::from_str(&out).unwrap();
+    let want = &read("vio/neutron-cr.json")["items"][0];
+    assert_eq!(cr["spec"], want["spec"]);
+    assert_eq!(cr["spec"]["manifests"]["nsxv"], true);
+    assert_eq!(cr["spec"]["manifests"]["nsxp"], false);
+    let (ok, out, err) = run(s(&["get", "viosecrets", "-n", "openstack", "-o", "json"]))
+        .await
+        .unwrap();
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["items"][0]["metadata"]["name"], "neutron-nsxv-secret");
+
+    // Switch the plugins with a merge patch.
+    let (ok, out, err) = run(s(&[
+        "patch",
+        "neutron",
+        "neutron-6f8d4",
+        "-n",
+        "openstack",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"manifests":{"nsxv":false,"nsxp":true}}}"#,
+    ]))
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    assert!(out.contains("patched"), "{out}");
+    let (_, out, _) = run(s(&[
+        "get",
+        "neutron",
+        "neutron-6f8d4",
+        "-n",
+        "openstack",
+        "-o",
+        "json",
+    ]))
+    .await
+    .unwrap();
+    let after: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(after["spec"]["manifests"]["nsxp"], true);
+    assert_eq!(after["spec"]["manifests"]["nsxv"], false);
+    assert_eq!(
+        after["spec"]["conf"], want["spec"]["conf"],
+        "the rest of the spec is kept"
+    );
+    assert_ne!(
+        after["metadata"]["resourceVersion"],
+        cr["metadata"]["resourceVersion"]
+    );
+    // A strategic merge patch (kubectl's default) is refused for a custom resource, as the API server does.
+    let (ok, _, err) = run(s(&[
+        "patch",
+        "neutron",
+        "neutron-6f8d4",
+        "-n",
+        "openstack",
+        "-p",
+        r#"{"spec":{"replicas":3}}"#,
+    ]))
+    .await
+    .unwrap();
+    assert!(!ok);
+    assert!(err.contains("strategic merge patch"), "{err}");
+
+    // kubectl apply of an edited manifest.
+    let mut edited = after.clone();
+    edited["spec"]["conf"]["plugins"]["nsxp"] =
+        json!({"nsx_api_managers": "nsx-mgr-01.corp.example"});
+    edited["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
+    let manifest = dir.path().join("neutron.json");
+    std::fs::write(&manifest, serde_json::to_vec(&edited).unwrap()).unwrap();
+    let (ok, out, err) = run(vec![
+        "apply".into(),
+        "-f".into(),
+        manifest.display().to_string(),
+    ])
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    assert!(out.contains("configured"), "{out}");
+    let (_, out, _) = run(s(&[
+        "get",
+        "neutron",
+        "neutron-6f8d4",
+        "-n",
+        "openstack",
+        "-o",
+        "json",
+    ]))
+    .await
+    .unwrap();
+    let applied: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        applied["spec"]["conf"]["plugins"]["nsxp"]["nsx_api_managers"],
+        "nsx-mgr-01.corp.example"
+    );
+    h.shutdown().await;
+}
