@@ -1411,3 +1411,55 @@ async fn the_generator_at_50k_ports_is_deterministic_and_loads() {
     assert_eq!(v.as_array().unwrap().len(), 40);
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clouds_yaml_names_the_simulated_cloud_and_its_ca() {
+    // No VIO deployment, no clouds.yaml.
+    let plain = Simulator::start(SimConfig::default()).await.unwrap();
+    assert!(plain.clouds_yaml(None).is_none());
+    plain.shutdown().await;
+
+    let h = Simulator::start(SimConfig {
+        inventory: Some(vio_small()),
+        tls: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_path = dir.path().join("clouds.yaml.ca.pem");
+    std::fs::write(&ca_path, h.tls_cert_pem().unwrap()).unwrap();
+    let yaml = h.clouds_yaml(Some(&ca_path)).unwrap();
+    let field = |k: &str| {
+        yaml.lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{k}: ")))
+            .unwrap_or_else(|| panic!("no {k} in {yaml}"))
+            .trim_matches('"')
+            .to_string()
+    };
+    let auth_url = field("auth_url");
+    assert_eq!(auth_url, format!("{}/v3", h.base_url()));
+    assert!(auth_url.starts_with("https://127.0.0.1:"));
+    assert_eq!(field("region_name"), "RegionOne");
+    assert_eq!(field("project_name"), "admin");
+    assert_eq!(field("user_domain_name"), "Default");
+    assert_eq!(field("cacert"), ca_path.display().to_string());
+    // The file's CA and credentials get a token with TLS verification on.
+    init_tls();
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(field("cacert")).unwrap()).unwrap();
+    let c = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let resp = c
+        .post(format!("{auth_url}/auth/tokens"))
+        .json(&json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": field("username"), "domain": {"name": field("user_domain_name")},
+            "password": field("password")}}},
+            "scope": {"project": {"name": field("project_name"), "domain": {"name": field("project_domain_name")}}}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    h.shutdown().await;
+}
