@@ -568,7 +568,9 @@ async fn handle_any(
     if let Some(f) = &fault_name {
         entry["fault"] = json!(f);
     }
+    // Bodies that carry credentials (NSX session form, Keystone password auth) are never logged.
     if path != "/api/session/create"
+        && !path.starts_with("/v3/auth")
         && !req.body.is_empty()
         && req.body.len() <= 64 * 1024
         && let Ok(v) = serde_json::from_slice::<Value>(&req.body)

@@ -1463,3 +1463,111 @@ async fn clouds_yaml_names_the_simulated_cloud_and_its_ca() {
     assert_eq!(resp.status().as_u16(), 201);
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshots_are_checked_and_no_password_reaches_the_request_log() {
+    // The clean example loads too.
+    let clean = vio_small().with_file_name("vio-small-clean");
+    let h = Simulator::start(SimConfig {
+        inventory: Some(clean),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    h.shutdown().await;
+
+    // A copy of vio-small with a clear-text password in nsx.ini, then in migrator.conf.json,
+    // then secret data in a VIOSecret, then an unknown file: each refused with file and place.
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("snap");
+    let cp = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(vio_small())
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let start = |dir: PathBuf| async move {
+        Simulator::start(SimConfig {
+            inventory: Some(dir),
+            ..SimConfig::default()
+        })
+        .await
+        .map(|_| ())
+        .unwrap_err()
+        .to_string()
+    };
+    let ini = copy.join("vio/nsx.ini");
+    let orig = std::fs::read_to_string(&ini).unwrap();
+    std::fs::write(
+        &ini,
+        orig.replace(
+            "password = secret-ref:openstack/neutron-nsxv-secret/nsxv_password",
+            "password = hunter2",
+        ),
+    )
+    .unwrap();
+    let e = start(copy.clone()).await;
+    assert!(
+        e.contains("nsx.ini")
+            && e.contains("line ")
+            && e.contains("[nsxv] password")
+            && !e.contains("hunter2"),
+        "{e}"
+    );
+    std::fs::write(&ini, &orig).unwrap();
+    let conf = copy.join("vio/migrator.conf.json");
+    let orig_conf = std::fs::read_to_string(&conf).unwrap();
+    let mut v: Value = serde_json::from_str(&orig_conf).unwrap();
+    v["nsx_manager_password"] = json!("hunter2");
+    std::fs::write(&conf, v.to_string()).unwrap();
+    let e = start(copy.clone()).await;
+    assert!(
+        e.contains("migrator.conf.json")
+            && e.contains("/nsx_manager_password")
+            && !e.contains("hunter2"),
+        "{e}"
+    );
+    std::fs::write(&conf, &orig_conf).unwrap();
+    let sec = copy.join("vio/viosecrets.json");
+    let orig_sec = std::fs::read_to_string(&sec).unwrap();
+    std::fs::write(
+        &sec,
+        orig_sec.replace(
+            "\"nsxv_password\": \"\"",
+            "\"nsxv_password\": \"aHVudGVyMg==\"",
+        ),
+    )
+    .unwrap();
+    let e = start(copy.clone()).await;
+    assert!(
+        e.contains("viosecrets.json") && e.contains("/items/0/spec/data/nsxv_password"),
+        "{e}"
+    );
+    std::fs::write(&sec, &orig_sec).unwrap();
+    std::fs::write(copy.join("neutron/network.json"), "{}").unwrap();
+    let e = start(copy.clone()).await;
+    assert!(
+        e.contains("network.json") && e.contains("unknown file"),
+        "{e}"
+    );
+    std::fs::remove_file(copy.join("neutron/network.json")).unwrap();
+
+    // Logging in leaves no password in the request log.
+    let log = tmp.path().join("requests.jsonl");
+    let h = Simulator::start(SimConfig {
+        inventory: Some(copy),
+        request_log: Some(log.clone()),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let c = http();
+    let os = login(&c, &h.base_url(), "admin").await;
+    let _ = os_get(&c, &os.token, &format!("{}/v2.0/networks", os.network)).await;
+    h.shutdown().await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("/v3/auth/tokens"));
+    assert!(!text.contains(simulator::DEFAULT_PASSWORD), "{text}");
+    assert!(!text.contains(&os.token), "tokens stay out of the log too");
+}
