@@ -1571,3 +1571,81 @@ async fn snapshots_are_checked_and_no_password_reaches_the_request_log() {
     assert!(!text.contains(simulator::DEFAULT_PASSWORD), "{text}");
     assert!(!text.contains(&os.token), "tokens stay out of the log too");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_destination_nsx_objects_are_served_by_the_policy_and_manager_apis() {
+    let h = start_vio().await;
+    let c = http();
+    let base = h.base_url();
+    let get = |p: &str| basic(c.get(format!("{base}{p}")));
+    let ids = |v: &Value| -> Vec<String> {
+        let mut x: Vec<String> = v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].as_str().unwrap().to_string())
+            .collect();
+        x.sort();
+        x
+    };
+    for (path, file) in [
+        ("/policy/api/v1/infra/tier-0s", "nsx/tier-0s.json"),
+        (
+            "/policy/api/v1/infra/sites/default/enforcement-points/default/transport-zones",
+            "nsx/transport-zones.json",
+        ),
+        (
+            "/policy/api/v1/infra/sites/default/enforcement-points/default/edge-clusters",
+            "nsx/edge-clusters.json",
+        ),
+        (
+            "/policy/api/v1/infra/sites/default/enforcement-points/default/edge-clusters/ec-1/edge-nodes",
+            "nsx/edge-cluster-nodes.json",
+        ),
+        (
+            "/policy/api/v1/infra/tier-0s/t0-public/locale-services",
+            "nsx/tier-0-locale-services.json",
+        ),
+        (
+            "/policy/api/v1/infra/tier-0s/t0-public/locale-services/default/interfaces",
+            "nsx/tier-0-interfaces.json",
+        ),
+        (
+            "/policy/api/v1/infra/dhcp-server-configs",
+            "nsx/dhcp-server-configs.json",
+        ),
+        (
+            "/policy/api/v1/infra/metadata-proxies",
+            "nsx/metadata-proxies.json",
+        ),
+        (
+            "/api/v1/fabric/compute-managers",
+            "nsx/compute-managers.json",
+        ),
+    ] {
+        let (s, _, v) = send(get(path)).await;
+        assert_eq!(s, 200, "{path}: {v}");
+        let want = read(file);
+        let want = if want.get("results").is_some() {
+            want
+        } else {
+            want.as_object().unwrap().values().next().unwrap().clone()
+        };
+        assert_eq!(ids(&v), ids(&want), "{path}");
+    }
+    let (s, _, v) = send(get(
+        "/policy/api/v1/infra/tier-0s/t0-public/locale-services/default/interfaces/uplink-0",
+    ))
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["subnets"][0]["prefix_len"], 28);
+    // Neutron-owned leftovers are found by their tag.
+    let (s, _, v) = send(get(
+        "/policy/api/v1/search/query?query=tags.scope:os-api-version",
+    ))
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["result_count"], 1);
+    assert_eq!(v["results"][0]["resource_type"], "Segment");
+    h.shutdown().await;
+}
