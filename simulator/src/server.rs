@@ -620,7 +620,14 @@ async fn process(
     if let Some(f) = fault {
         fault_name = Some(f.name.clone());
         match f.action {
-            FaultAction::Status(e) => return (Some(error_reply(&e)), fault_name),
+            FaultAction::Status(e) => {
+                let has_vio = lock(&shared.state).vio.is_some();
+                let reply = has_vio
+                    .then(|| crate::vio::fault_reply(&req.path, e.status, &e.message))
+                    .flatten()
+                    .unwrap_or_else(|| error_reply(&e));
+                return (Some(reply), fault_name);
+            }
             FaultAction::Delay(d) => tokio::time::sleep(d).await,
             FaultAction::Exit => *exit = true,
             FaultAction::Truncate => *truncate = true,

@@ -129,6 +129,51 @@ pub fn route(
     }
 }
 
+/// The error body a `status` fault answers with on a VIO path, in that service's own shape (None
+/// for the NSX paths, which keep NSX's).
+pub fn fault_reply(path: &str, status: u16, message: &str) -> Option<Reply> {
+    if !claims(path) {
+        return None;
+    }
+    let body = if path.starts_with("/network") {
+        let ty = match status {
+            401 => "HTTPUnauthorized",
+            403 => "HTTPForbidden",
+            404 => "HTTPNotFound",
+            409 => "HTTPConflict",
+            503 => "HTTPServiceUnavailable",
+            _ => "HTTPInternalServerError",
+        };
+        json!({"NeutronError": {"type": ty, "message": message, "detail": ""}})
+    } else if path.starts_with("/load-balancer") {
+        json!({"faultcode": if status < 500 { "Client" } else { "Server" }, "faultstring": message, "debuginfo": null})
+    } else if path.starts_with("/v3") {
+        let title = axum::http::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("Error");
+        json!({"error": {"code": status, "title": title, "message": message}})
+    } else if path.starts_with("/api/session") || path.starts_with("/api/vcenter") {
+        let ty = match status {
+            400 => "INVALID_ARGUMENT",
+            401 => "UNAUTHENTICATED",
+            403 => "UNAUTHORIZED",
+            404 => "NOT_FOUND",
+            503 => "SERVICE_UNAVAILABLE",
+            _ => "ERROR",
+        };
+        json!({"error_type": ty, "messages": [{"args": [], "default_message": message, "id": "com.vmware.vapi.std.errors.error"}]})
+    } else {
+        json!({"details": message, "errorCode": status, "moduleName": "vShield Edge"})
+    };
+    Some(Reply {
+        status,
+        body: Some(body),
+        headers: Vec::new(),
+        raw: None,
+    })
+}
+
 fn plain_error(status: u16, message: &str) -> Reply {
     Reply {
         status,

@@ -1059,8 +1059,12 @@ async fn faults_on_the_new_sources_and_a_restart_that_keeps_power_state() {
     )
     .await;
     assert_eq!(s, 200, "{v}");
-    let (s, _) = os_get(&c, &os.token, &format!("{}/v2.0/ports", os.network)).await;
+    let (s, v) = os_get(&c, &os.token, &format!("{}/v2.0/ports", os.network)).await;
     assert_eq!(s, 403);
+    assert_eq!(
+        v["NeutronError"]["type"], "HTTPForbidden",
+        "in Neutron's error shape: {v}"
+    );
     let (s, _) = os_get(&c, &os.token, &format!("{}/v2.0/ports", os.network)).await;
     assert_eq!(s, 200);
     let resp = c
