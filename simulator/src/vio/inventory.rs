@@ -733,13 +733,15 @@ fn ids(v: &[Value], field: &str) -> HashSet<String> {
 }
 
 fn k8s_items(file: &Path, v: &Value, list_kind: &str) -> Result<Vec<Value>, SimError> {
+    // `kubectl get -o json` prints a `List`; the API (and `kubectl get --raw`) a `<Kind>List`.
     if let Some(k) = v.get("kind").and_then(Value::as_str)
         && k != list_kind
+        && k != "List"
     {
         return Err(err(
             file,
             "/kind",
-            format!("expected {list_kind}, found {k}"),
+            format!("expected {list_kind} (or List), found {k}"),
         ));
     }
     let arr = v
