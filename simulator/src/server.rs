@@ -111,6 +111,29 @@ impl SimHandle {
         )
     }
 
+    /// A clouds.yaml (cloud `nsx-migrate-sim`) for the simulated OpenStack, or None when no VIO
+    /// deployment is simulated. `ca_file` is named as `cacert` (the certificate of `--tls`). The
+    /// password is written only when it is the simulator's fixed test password; otherwise the
+    /// file says to set `OS_PASSWORD`.
+    pub fn clouds_yaml(&self, ca_file: Option<&std::path::Path>) -> Option<String> {
+        lock(&self.shared.state).vio.as_ref()?;
+        let cfg = &self.shared.config;
+        let password = if cfg.password == crate::DEFAULT_PASSWORD {
+            format!("      password: \"{}\"\n", cfg.password)
+        } else {
+            "      # password: not written (not the fixed test password); set OS_PASSWORD\n"
+                .to_string()
+        };
+        let cacert = ca_file
+            .map(|p| format!("    cacert: \"{}\"\n", p.display()))
+            .unwrap_or_default();
+        Some(format!(
+            "clouds:\n  nsx-migrate-sim:\n    auth:\n      auth_url: \"{base}/v3\"\n      username: \"{user}\"\n{password}      project_name: admin\n      user_domain_name: Default\n      project_domain_name: Default\n    region_name: RegionOne\n    interface: public\n    identity_api_version: 3\n{cacert}",
+            base = self.base_url(),
+            user = cfg.username,
+        ))
+    }
+
     /// Every request so far, as the JSON objects also written to the request log file.
     pub fn request_log(&self) -> Vec<Value> {
         lock(&self.shared.log).iter().cloned().collect()
@@ -265,9 +288,15 @@ fn to_response(reply: Reply) -> Response {
     for (k, v) in &reply.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
+    let typed = reply
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
     let body = match (reply.raw, reply.body) {
         (Some(bytes), _) => {
-            builder = builder.header("content-type", "application/json");
+            if !typed {
+                builder = builder.header("content-type", "application/json");
+            }
             Body::from(bytes)
         }
         (None, Some(v)) => {
@@ -506,7 +535,24 @@ async fn handle_any(
     };
 
     let mut exit = false;
-    let (reply, fault_name) = process(&shared, &mut req, peer, k8s.as_deref(), &mut exit).await;
+    let mut truncate = false;
+    let (mut reply, fault_name) = process(
+        &shared,
+        &mut req,
+        peer,
+        k8s.as_deref(),
+        &mut exit,
+        &mut truncate,
+    )
+    .await;
+    if truncate && let Some(r) = reply.as_mut() {
+        let bytes = match (r.raw.take(), r.body.take()) {
+            (Some(b), _) => b,
+            (None, Some(v)) => serde_json::to_vec(&v).unwrap_or_default(),
+            (None, None) => Vec::new(),
+        };
+        r.raw = Some(bytes[..bytes.len() / 2].to_vec());
+    }
 
     let mut entry = json!({
         "seq": seq,
@@ -522,7 +568,9 @@ async fn handle_any(
     if let Some(f) = &fault_name {
         entry["fault"] = json!(f);
     }
+    // Bodies that carry credentials (NSX session form, Keystone password auth) are never logged.
     if path != "/api/session/create"
+        && !path.starts_with("/v3/auth")
         && !req.body.is_empty()
         && req.body.len() <= 64 * 1024
         && let Ok(v) = serde_json::from_slice::<Value>(&req.body)
@@ -560,6 +608,7 @@ async fn process(
     peer: SocketAddr,
     k8s: Option<&str>,
     exit: &mut bool,
+    truncate: &mut bool,
 ) -> (Option<Reply>, Option<String>) {
     if req.path.starts_with("/_sim/") && k8s.is_none() {
         return (Some(crate::faults::control(shared, req)), None);
@@ -571,9 +620,17 @@ async fn process(
     if let Some(f) = fault {
         fault_name = Some(f.name.clone());
         match f.action {
-            FaultAction::Status(e) => return (Some(error_reply(&e)), fault_name),
+            FaultAction::Status(e) => {
+                let has_vio = lock(&shared.state).vio.is_some();
+                let reply = has_vio
+                    .then(|| crate::vio::fault_reply(&req.path, e.status, &e.message))
+                    .flatten()
+                    .unwrap_or_else(|| error_reply(&e));
+                return (Some(reply), fault_name);
+            }
             FaultAction::Delay(d) => tokio::time::sleep(d).await,
             FaultAction::Exit => *exit = true,
+            FaultAction::Truncate => *truncate = true,
             FaultAction::Reset => {
                 shared.kill.kill(peer, true);
                 return (None, fault_name);
@@ -609,6 +666,30 @@ async fn process(
             }
         }
         return (Some(reply), fault_name);
+    }
+
+    if crate::vio::claims(&req.path) {
+        let mut guard = lock(&shared.state);
+        let st = &mut *guard;
+        if let Some(vio) = st.vio.as_deref_mut() {
+            let scheme = if shared.config.tls { "https" } else { "http" };
+            let host = req.header("host").unwrap_or("127.0.0.1").to_string();
+            let base = format!("{scheme}://{host}");
+            let reply = crate::vio::route(vio, &mut st.rng, &shared.config, req, &base);
+            // Power changes and vNIC updates are state a restart keeps (sessions are not).
+            let stateful = (req.method == Method::PUT && req.path.contains("/vnics/"))
+                || (req.method == Method::POST && req.path.ends_with("/power"));
+            if stateful && reply.status < 300 {
+                st.touch();
+                if let Some(sf) = &shared.config.state_file
+                    && let Err(e) = st.persist(sf)
+                {
+                    tracing::error!("state file: {e}");
+                }
+                st.dirty = false;
+            }
+            return (Some(reply), fault_name);
+        }
     }
 
     if req.path == "/api/session/create" && req.method == Method::POST {
@@ -681,6 +762,13 @@ fn route(
     match segs.as_slice() {
         ["api", "v1", "migration", rest @ ..] => {
             crate::coordinator::route(st, cfg, req, rest, mfaults)
+        }
+        ["api", "v1", "fabric", "compute-managers", rest @ ..] if st.vio.is_some() => {
+            let vio = st
+                .vio
+                .as_deref()
+                .ok_or_else(|| ApiError::not_found(&req.path))?;
+            crate::vio::compute_managers(vio, rest).map(|r| (r, Duration::ZERO))
         }
         ["api", "v1", rest @ ..] => {
             crate::manager::route(st, req, rest).map(|r| (r, Duration::ZERO))
