@@ -749,7 +749,7 @@ impl Groups {
 
     fn ungrouped_line(&self, word: &str) -> String {
         format!(
-            "{} object{} the plan names no {word} for",
+            "{} object{} in no {word}: the plan names none for them",
             thousands(self.ungrouped),
             plural(self.ungrouped)
         )
