@@ -55,6 +55,9 @@ pub trait Kind: Debug + Clone + PartialEq + Eq + JsonSchema + Send + Sync + 'sta
     fn phase_summary(c: &Self::Counters, phase: Self::Phase) -> String;
     /// The migrated thing's name (cluster, deployment), for titles.
     fn target_name(t: &Self::Target) -> String;
+    /// What the reviewer's view counts objects per, in the singular (e.g. "namespace"), and
+    /// where the value comes from (e.g. "tag ncp/project"): see [`KindAction::tally`].
+    fn group_label() -> (&'static str, &'static str);
     /// `[target]` and `[requirements]` as labelled rows for `show`'s header.
     fn header_rows(plan: &Plan<Self>) -> Vec<(&'static str, String)>;
     /// Addresses in the target that must not carry credentials: (JSON pointer, address).
@@ -111,6 +114,46 @@ pub trait KindAction: Payload {
     fn json_extra(&self) -> Vec<(&'static str, serde_json::Value)> {
         Vec::new()
     }
+    /// Whether the reviewer's view (`show` without `--full`) lists this step one by one, with
+    /// its details, instead of only counting it: for the rare steps a reviewer must read
+    /// (firewall moves, deletions, cutovers).
+    fn itemised(&self) -> bool {
+        false
+    }
+    /// What the reviewer's view counts for this step: objects per type and group. The default
+    /// counts the step as one object of its action kind, in no group.
+    fn tally(&self) -> Vec<Tally> {
+        vec![Tally {
+            what: self.kind_str().to_string(),
+            group: None,
+            objects: 1,
+        }]
+    }
+    /// Where this step departs from what the kind does by default (a rename, a tag change, a
+    /// Policy id other than the Manager id, an object imported for a special reason). The
+    /// reviewer's view groups them by `class` and shows one example of each.
+    fn departures(&self) -> Vec<Departure> {
+        Vec::new()
+    }
+}
+
+/// Objects a step touches, as the reviewer's view counts them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tally {
+    /// The type they are counted as within their phase, e.g. a migration type.
+    pub what: String,
+    /// The group they belong to (see [`Kind::group_label`]), when the plan says.
+    pub group: Option<String>,
+    pub objects: u64,
+}
+
+/// A change that is not the kind's default, for the reviewer's view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Departure {
+    /// What is grouped on, e.g. "rule tags/lb-vip-pool: tags -ext_pool_id +ncp/ip_pool_id".
+    pub class: String,
+    /// One instance, e.g. the object and its before/after.
+    pub example: String,
 }
 
 /// A line under a step in `show`.

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use similar::{ChangeTag, TextDiff};
 
-use crate::kind::{Detail, DiffLine, Kind, KindAction, KindPhase};
+use crate::kind::{Departure, Detail, DiffLine, Kind, KindAction, KindPhase, Tally};
 use crate::plan::{KeyValue, MAX_TAGS, MigrationKind, Tag};
 use crate::problem::Problem;
 
@@ -153,6 +153,10 @@ impl Kind for MpToPolicy {
 
     fn target_name(t: &Target) -> String {
         t.cluster.clone()
+    }
+
+    fn group_label() -> (&'static str, &'static str) {
+        ("namespace", "tag ncp/project")
     }
 
     fn header_rows(plan: &Plan) -> Vec<(&'static str, String)> {
@@ -344,6 +348,135 @@ impl KindAction for Action {
             _ => Vec::new(),
         }
     }
+
+    /// Firewall layout changes are few and each changes what traffic is allowed: listed.
+    fn itemised(&self) -> bool {
+        matches!(
+            self,
+            Action::DfwSectionCreate(_) | Action::DfwSectionMove(_) | Action::DfwRuleMove(_)
+        )
+    }
+
+    fn tally(&self) -> Vec<Tally> {
+        let (what, group, objects) = match self {
+            Action::DfwSectionCreate(_) => ("DFW section create".to_string(), None, 1),
+            Action::DfwSectionMove(_) => ("DFW section move".to_string(), None, 1),
+            Action::DfwRuleMove(_) => ("DFW rule move".to_string(), None, 1),
+            // An imported object's tags are not in the plan, so its namespace is not known here.
+            Action::ImportBatch(b) => (
+                b.migration_type.as_str().to_string(),
+                None,
+                b.resources.len() as u64,
+            ),
+            Action::PolicyUpdate(u) => (
+                u.resource_type.clone(),
+                u.tags_before
+                    .iter()
+                    .find(|t| t.scope == GROUP_TAG)
+                    .map(|t| t.tag.clone()),
+                1,
+            ),
+        };
+        vec![Tally {
+            what,
+            group,
+            objects,
+        }]
+    }
+
+    fn departures(&self) -> Vec<Departure> {
+        match self {
+            Action::ImportBatch(b) => import_departures(b),
+            Action::PolicyUpdate(u) => update_departures(u),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The tag whose value is a Kubernetes object's namespace on NCP's objects (`ncp/project`).
+const GROUP_TAG: &str = "ncp/project";
+
+/// What a reviewer should not miss in an import batch: a principal identity other than NSX's
+/// default, objects imported for a reason other than the cluster tag, and Policy ids other than
+/// the Manager id (the coordinator's default).
+fn import_departures(b: &ImportBatch) -> Vec<Departure> {
+    let mt = b.migration_type.as_str();
+    let mut out = Vec::new();
+    if let Some(pi) = &b.principal_identity {
+        out.push(Departure {
+            class: format!("{mt} objects owned by principal identity \"{pi}\""),
+            example: format!("{mt} batch {}", b.batch),
+        });
+    }
+    for r in &b.resources {
+        let object = format!(
+            "{} \"{}\" {}",
+            r.resource_type, r.display_name, r.manager_id
+        );
+        if let Some(scope @ (ImportScope::UserSpec | ImportScope::SharedSwitchPort)) = r.scope {
+            out.push(Departure {
+                class: format!("{mt} imported because: {}", scope.describe()),
+                example: object.clone(),
+            });
+        }
+        if let Some(id) = &r.policy_id
+            && *id != r.manager_id
+        {
+            let rule = r
+                .rule
+                .as_deref()
+                .map(|r| format!("rule {r}"))
+                .unwrap_or_else(|| "no rule named".to_string());
+            out.push(Departure {
+                class: format!("{mt} Policy id other than the Manager id ({rule})"),
+                example: format!(
+                    "{object} -> {}",
+                    r.policy_path.as_deref().unwrap_or(id.as_str())
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// Every change of a Policy update departs from the imported object: renames per rule, and tag
+/// changes per rule and the scopes they add and remove.
+fn update_departures(u: &PolicyUpdate) -> Vec<Departure> {
+    let mut out = Vec::new();
+    if let Some(d) = &u.display_name {
+        out.push(Departure {
+            class: format!("rule {}: display_name of {}", d.rule, u.resource_type),
+            example: format!("\"{}\" -> \"{}\" ({})", d.from, d.to, u.path),
+        });
+    }
+    let mut rules: Vec<&str> = Vec::new();
+    for c in u.tags_remove.iter().chain(&u.tags_add) {
+        if !rules.contains(&c.rule.as_str()) {
+            rules.push(&c.rule);
+        }
+    }
+    for rule in rules {
+        let removed = u.tags_remove.iter().filter(|c| c.rule == rule);
+        let added = u.tags_add.iter().filter(|c| c.rule == rule);
+        let scopes: Vec<String> = removed
+            .clone()
+            .map(|c| format!("-{}", c.scope))
+            .chain(added.clone().map(|c| format!("+{}", c.scope)))
+            .collect();
+        let example: Vec<String> = removed
+            .map(|c| format!("- {} = {}", c.scope, c.tag))
+            .chain(added.map(|c| format!("+ {} = {}", c.scope, c.tag)))
+            .collect();
+        out.push(Departure {
+            class: format!(
+                "rule {rule}: tags of {} ({})",
+                u.resource_type,
+                scopes.join(" ")
+            ),
+            example: format!("{} ({})", example.join(", "), u.path),
+        });
+    }
+    out
 }
 
 fn section_ref(r: &SectionRef) -> String {

@@ -4,6 +4,8 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
+use std::collections::{HashMap, HashSet};
+
 use crate::kind::{Detail, DiffLine, Kind, KindAction, KindPhase};
 use crate::plan::{AnyPlan, Finding, Plan, Severity, Step};
 
@@ -17,9 +19,43 @@ pub enum Format {
     Json,
 }
 
-/// Render a plan of any kind for review.
+/// How much of the plan `show` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum View {
+    /// The reviewer's view: header, inputs, summary, every finding, then the changes counted
+    /// per phase and type and per group, the departures from the defaults grouped with one
+    /// example each, and only the steps a kind marks to be read one by one. Its length does
+    /// not grow with the number of objects.
+    #[default]
+    Review,
+    /// Every step and every object (what [`show`] prints).
+    Full,
+}
+
+/// At most this many itemised steps per phase in the reviewer's view.
+const MAX_ITEMS_PER_PHASE: usize = 25;
+/// At most this many groups (largest first) in the reviewer's view.
+const MAX_GROUPS: usize = 10;
+/// At most this many classes of departures in the reviewer's view.
+const MAX_DEPARTURE_CLASSES: usize = 30;
+
+/// Render a plan of any kind for review: the complete listing.
 pub fn show_any(plan: &AnyPlan, format: Format) -> String {
     crate::with_plan!(plan, p => show(p, format))
+}
+
+/// Render a plan of any kind in the given view. JSON is always the complete document.
+pub fn show_any_view(plan: &AnyPlan, format: Format, view: View) -> String {
+    crate::with_plan!(plan, p => show_view(p, format, view))
+}
+
+/// Render a plan in the given view. JSON is always the complete document.
+pub fn show_view<K: Kind>(plan: &Plan<K>, format: Format, view: View) -> String {
+    match (format, view) {
+        (Format::Json, _) | (_, View::Full) => show(plan, format),
+        (Format::Text { color }, View::Review) => Text { color }.review(plan),
+        (Format::Markdown, View::Review) => markdown_review(plan),
+    }
 }
 
 /// The step graph of a plan of any kind, in DOT.
@@ -27,7 +63,7 @@ pub fn dot_any(plan: &AnyPlan) -> String {
     crate::with_plan!(plan, p => dot(p))
 }
 
-/// Render a plan for review.
+/// Render a plan for review: the complete listing, every step and object.
 pub fn show<K: Kind>(plan: &Plan<K>, format: Format) -> String {
     match format {
         Format::Text { color } => Text { color }.render(plan),
@@ -98,6 +134,23 @@ impl Text {
     }
 
     fn render<K: Kind>(&self, plan: &Plan<K>) -> String {
+        let mut o = self.head(plan);
+        for &phase in K::Phase::ALL {
+            let steps: Vec<&Step<K>> = plan.steps.iter().filter(|s| s.phase == phase).collect();
+            if steps.is_empty() {
+                continue;
+            }
+            let title = format!("Phase {}: {}", phase.as_str(), phase.title());
+            let _ = writeln!(o, "\n{}", self.paint("1", &title));
+            for step in steps {
+                self.step(&mut o, step);
+            }
+        }
+        o
+    }
+
+    /// Header, inputs, summary and findings: what both views start with.
+    fn head<K: Kind>(&self, plan: &Plan<K>) -> String {
         let mut o = String::new();
         let h = &plan.header;
         let _ = writeln!(o, "{} {}", self.paint("1", "Plan"), plan.plan_id);
@@ -158,18 +211,89 @@ impl Text {
                 self.finding(&mut o, f);
             }
         }
+        o
+    }
 
-        for &phase in K::Phase::ALL {
-            let steps: Vec<&Step<K>> = plan.steps.iter().filter(|s| s.phase == phase).collect();
-            if steps.is_empty() {
-                continue;
-            }
-            let title = format!("Phase {}: {}", phase.as_str(), phase.title());
-            let _ = writeln!(o, "\n{}", self.paint("1", &title));
-            for step in steps {
-                self.step(&mut o, step);
+    /// The reviewer's view (see [`View::Review`]).
+    fn review<K: Kind>(&self, plan: &Plan<K>) -> String {
+        let mut o = self.head(plan);
+        let r = Review::of(plan);
+        let (group_word, group_source) = K::group_label();
+
+        let _ = writeln!(o, "\n{}", self.paint("1", "Changes by phase and type"));
+        let width = r
+            .phases
+            .iter()
+            .flat_map(|p| p.types.iter().map(|t| t.what.len()))
+            .max()
+            .unwrap_or(0);
+        for p in &r.phases {
+            let _ = writeln!(o, "  {}: {}", p.phase.as_str(), p.phase.title());
+            for t in &p.types {
+                let _ = writeln!(o, "    {:<width$}  {}", t.what, t.counts(group_word));
             }
         }
+
+        let g = &r.groups;
+        if !g.counts.is_empty() {
+            let _ = writeln!(
+                o,
+                "\n{}",
+                self.paint("1", &format!("Objects per {group_word} ({group_source})"))
+            );
+            let _ = writeln!(o, "  {}", g.overview(group_word));
+            let width = g.shown().iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+            for (name, n) in g.shown() {
+                let _ = writeln!(o, "    {name:<width$}  {}", thousands(*n));
+            }
+            if g.counts.len() > MAX_GROUPS {
+                let _ = writeln!(
+                    o,
+                    "    ... {} more",
+                    thousands((g.counts.len() - MAX_GROUPS) as u64)
+                );
+            }
+        }
+        if g.ungrouped > 0 {
+            if g.counts.is_empty() {
+                let _ = writeln!(
+                    o,
+                    "\n{}",
+                    self.paint("1", &format!("Objects per {group_word} ({group_source})"))
+                );
+            }
+            let _ = writeln!(o, "  {}", g.ungrouped_line(group_word));
+        }
+
+        if !r.departures.is_empty() {
+            let _ = writeln!(o, "\n{}", self.paint("1", &r.departures_title()));
+            for d in r.departures.iter().take(MAX_DEPARTURE_CLASSES) {
+                let _ = writeln!(o, "  {:>7}  {}", thousands(d.count), d.class);
+                let _ = writeln!(o, "           e.g. {}: {}", d.step, d.example);
+            }
+            if r.departures.len() > MAX_DEPARTURE_CLASSES {
+                let _ = writeln!(
+                    o,
+                    "  ... {} more kinds of departure",
+                    r.departures.len() - MAX_DEPARTURE_CLASSES
+                );
+            }
+        }
+
+        for p in r.phases.iter().filter(|p| !p.items.is_empty()) {
+            let title = format!("Phase {}: steps to read one by one", p.phase.as_str());
+            let _ = writeln!(o, "\n{}", self.paint("1", &title));
+            for step in &p.items {
+                self.step(&mut o, step);
+            }
+            if p.items_left > 0 {
+                let _ = writeln!(o, "  ... {} more step(s) like these", p.items_left);
+            }
+        }
+        let _ = writeln!(
+            o,
+            "\nEvery step and object: nsx-migrate show --full (or --format json)."
+        );
         o
     }
 
@@ -272,6 +396,133 @@ fn md_escape(s: &str) -> String {
 }
 
 fn markdown<K: Kind>(plan: &Plan<K>) -> String {
+    let mut o = markdown_head(plan);
+    for &phase in K::Phase::ALL {
+        let steps: Vec<&Step<K>> = plan.steps.iter().filter(|s| s.phase == phase).collect();
+        if steps.is_empty() {
+            continue;
+        }
+        let _ = writeln!(o, "\n### Phase `{}`: {}\n", phase.as_str(), phase.title());
+        for step in steps {
+            markdown_step(&mut o, step);
+        }
+    }
+    markdown_rules(&mut o, plan);
+    o
+}
+
+fn markdown_rules<K: Kind>(o: &mut String, plan: &Plan<K>) {
+    if !plan.rules.is_empty() {
+        let _ = writeln!(o, "\n### Rules used\n\n| Rule | What it does |\n|---|---|");
+        for r in &plan.rules {
+            let _ = writeln!(o, "| `{}` | {} |", r.id, md_escape(&r.description));
+        }
+    }
+}
+
+/// The reviewer's view in Markdown (see [`View::Review`]).
+fn markdown_review<K: Kind>(plan: &Plan<K>) -> String {
+    let mut o = markdown_head(plan);
+    let r = Review::of(plan);
+    let (group_word, group_source) = K::group_label();
+
+    let _ = writeln!(
+        o,
+        "\n### Changes by phase and type\n\n| Phase | Type | Objects | Steps | {}s |\n|---|---|---:|---:|---:|",
+        upper_first(group_word)
+    );
+    for p in &r.phases {
+        for t in &p.types {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} |",
+                p.phase.as_str(),
+                md_escape(&t.what),
+                thousands(t.objects),
+                thousands(t.steps),
+                if t.groups == 0 {
+                    "-".to_string()
+                } else {
+                    thousands(t.groups as u64)
+                }
+            );
+        }
+    }
+
+    let g = &r.groups;
+    if !g.counts.is_empty() || g.ungrouped > 0 {
+        let _ = writeln!(
+            o,
+            "\n### Objects per {group_word} ({})\n",
+            md_escape(group_source)
+        );
+    }
+    if !g.counts.is_empty() {
+        let _ = writeln!(o, "{}\n", md_escape(&g.overview(group_word)));
+        let _ = writeln!(o, "| {} | Objects |\n|---|---:|", upper_first(group_word));
+        for (name, n) in g.shown() {
+            let _ = writeln!(o, "| `{}` | {} |", md_escape(name), thousands(*n));
+        }
+        if g.counts.len() > MAX_GROUPS {
+            let _ = writeln!(
+                o,
+                "| ... {} more | |",
+                thousands((g.counts.len() - MAX_GROUPS) as u64)
+            );
+        }
+    }
+    if g.ungrouped > 0 {
+        let _ = writeln!(o, "\n{}", md_escape(&g.ungrouped_line(group_word)));
+    }
+
+    if !r.departures.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n### {}\n\n| Changes | What | Example |\n|---:|---|---|",
+            r.departures_title()
+        );
+        for d in r.departures.iter().take(MAX_DEPARTURE_CLASSES) {
+            let _ = writeln!(
+                o,
+                "| {} | {} | `{}`: {} |",
+                thousands(d.count),
+                md_escape(&d.class),
+                d.step,
+                md_escape(&d.example.replace(" -> ", " → "))
+            );
+        }
+        if r.departures.len() > MAX_DEPARTURE_CLASSES {
+            let _ = writeln!(
+                o,
+                "\n... {} more kinds of departure.",
+                r.departures.len() - MAX_DEPARTURE_CLASSES
+            );
+        }
+    }
+
+    for p in r.phases.iter().filter(|p| !p.items.is_empty()) {
+        let _ = writeln!(
+            o,
+            "\n### Phase `{}`: steps to read one by one\n",
+            p.phase.as_str()
+        );
+        for step in &p.items {
+            markdown_step(&mut o, step);
+        }
+        if p.items_left > 0 {
+            let _ = writeln!(o, "- ... {} more step(s) like these", p.items_left);
+        }
+    }
+    markdown_rules(&mut o, plan);
+    let _ = writeln!(
+        o,
+        "\n_Every step and object: `nsx-migrate show --full` (or `--format json`)._"
+    );
+    o
+}
+
+/// Header, inputs, summary and findings in Markdown: what both views start with.
+fn markdown_head<K: Kind>(plan: &Plan<K>) -> String {
     let mut o = String::new();
     let h = &plan.header;
     let _ = writeln!(
@@ -336,23 +587,6 @@ fn markdown<K: Kind>(plan: &Plan<K>) -> String {
                 md_escape(&f.message),
                 md_escape(&f.remedy)
             );
-        }
-    }
-
-    for &phase in K::Phase::ALL {
-        let steps: Vec<&Step<K>> = plan.steps.iter().filter(|s| s.phase == phase).collect();
-        if steps.is_empty() {
-            continue;
-        }
-        let _ = writeln!(o, "\n### Phase `{}`: {}\n", phase.as_str(), phase.title());
-        for step in steps {
-            markdown_step(&mut o, step);
-        }
-    }
-    if !plan.rules.is_empty() {
-        let _ = writeln!(o, "\n### Rules used\n\n| Rule | What it does |\n|---|---|");
-        for r in &plan.rules {
-            let _ = writeln!(o, "| `{}` | {} |", r.id, md_escape(&r.description));
         }
     }
     o
@@ -431,6 +665,215 @@ fn markdown_step<K: Kind>(o: &mut String, step: &Step<K>) {
         }
     }
     let _ = writeln!(o, "  ```\n");
+}
+
+/// What the reviewer's view says about the steps, gathered in one pass over the plan.
+struct Review<'a, K: Kind> {
+    phases: Vec<PhaseReview<'a, K>>,
+    groups: Groups,
+    departures: Vec<DepartureClass>,
+}
+
+struct PhaseReview<'a, K: Kind> {
+    phase: K::Phase,
+    /// In the order the types first appear (the order the steps run).
+    types: Vec<TypeCount>,
+    items: Vec<&'a Step<K>>,
+    items_left: usize,
+}
+
+struct TypeCount {
+    what: String,
+    objects: u64,
+    steps: u64,
+    /// Distinct groups the objects are in.
+    groups: usize,
+    group_names: HashSet<String>,
+}
+
+impl TypeCount {
+    fn counts(&self, group_word: &str) -> String {
+        let mut s = format!(
+            "{} object{} in {} step{}",
+            thousands(self.objects),
+            plural(self.objects),
+            thousands(self.steps),
+            plural(self.steps)
+        );
+        if self.groups > 0 {
+            let _ = write!(
+                s,
+                ", {} {group_word}{}",
+                thousands(self.groups as u64),
+                plural(self.groups as u64)
+            );
+        }
+        s
+    }
+}
+
+/// Objects per group, largest first, and the objects in none.
+struct Groups {
+    counts: Vec<(String, u64)>,
+    ungrouped: u64,
+}
+
+impl Groups {
+    fn shown(&self) -> &[(String, u64)] {
+        &self.counts[..self.counts.len().min(MAX_GROUPS)]
+    }
+
+    fn overview(&self, word: &str) -> String {
+        let n = self.counts.len() as u64;
+        let max = self.counts.first().map(|c| c.1).unwrap_or(0);
+        let min = self.counts.last().map(|c| c.1).unwrap_or(0);
+        let total: u64 = self.counts.iter().map(|c| c.1).sum();
+        let spread = if min == max {
+            format!("{} object{} each", thousands(max), plural(max))
+        } else {
+            format!("{} to {} objects each", thousands(min), thousands(max))
+        };
+        let head = if self.counts.len() > MAX_GROUPS {
+            format!("; the {MAX_GROUPS} largest:")
+        } else {
+            ":".to_string()
+        };
+        format!(
+            "{} object{} in {} {word}{}, {spread}{head}",
+            thousands(total),
+            plural(total),
+            thousands(n),
+            plural(n)
+        )
+    }
+
+    fn ungrouped_line(&self, word: &str) -> String {
+        format!(
+            "{} object{} in no {word}: the plan names none for them",
+            thousands(self.ungrouped),
+            plural(self.ungrouped)
+        )
+    }
+}
+
+struct DepartureClass {
+    class: String,
+    count: u64,
+    /// The first step that has one, and its example.
+    step: String,
+    example: String,
+}
+
+impl<K: Kind> Review<'_, K> {
+    fn departures_title(&self) -> String {
+        let total: u64 = self.departures.iter().map(|d| d.count).sum();
+        let kinds = self.departures.len() as u64;
+        format!(
+            "Departures from the defaults ({} change{} of {} kind{}, one example each)",
+            thousands(total),
+            plural(total),
+            thousands(kinds),
+            plural(kinds)
+        )
+    }
+}
+
+impl<'a, K: Kind> Review<'a, K> {
+    fn of(plan: &'a Plan<K>) -> Self {
+        let mut phases: Vec<PhaseReview<'a, K>> = Vec::new();
+        let mut group_counts: HashMap<String, u64> = HashMap::new();
+        let mut ungrouped = 0;
+        let mut departures: Vec<DepartureClass> = Vec::new();
+        let mut departure_index: HashMap<String, usize> = HashMap::new();
+        for &phase in K::Phase::ALL {
+            let mut p = PhaseReview {
+                phase,
+                types: Vec::new(),
+                items: Vec::new(),
+                items_left: 0,
+            };
+            let mut type_index: HashMap<String, usize> = HashMap::new();
+            for step in plan.steps.iter().filter(|s| s.phase == phase) {
+                if step.action.itemised() {
+                    if p.items.len() < MAX_ITEMS_PER_PHASE {
+                        p.items.push(step);
+                    } else {
+                        p.items_left += 1;
+                    }
+                }
+                let mut seen_in_step: HashSet<usize> = HashSet::new();
+                for t in step.action.tally() {
+                    let i = *type_index.entry(t.what.clone()).or_insert_with(|| {
+                        p.types.push(TypeCount {
+                            what: t.what.clone(),
+                            objects: 0,
+                            steps: 0,
+                            groups: 0,
+                            group_names: HashSet::new(),
+                        });
+                        p.types.len() - 1
+                    });
+                    let tc = &mut p.types[i];
+                    tc.objects += t.objects;
+                    if seen_in_step.insert(i) {
+                        tc.steps += 1;
+                    }
+                    match t.group {
+                        Some(g) => {
+                            *group_counts.entry(g.clone()).or_default() += t.objects;
+                            tc.group_names.insert(g);
+                        }
+                        None => ungrouped += t.objects,
+                    }
+                }
+                for d in step.action.departures() {
+                    match departure_index.get(&d.class) {
+                        Some(&i) => departures[i].count += 1,
+                        None => {
+                            departure_index.insert(d.class.clone(), departures.len());
+                            departures.push(DepartureClass {
+                                class: d.class,
+                                count: 1,
+                                step: step.id.clone(),
+                                example: d.example,
+                            });
+                        }
+                    }
+                }
+            }
+            for t in &mut p.types {
+                t.groups = t.group_names.len();
+                t.group_names = HashSet::new();
+            }
+            if !p.types.is_empty() {
+                phases.push(p);
+            }
+        }
+        let mut counts: Vec<(String, u64)> = group_counts.into_iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Review {
+            phases,
+            groups: Groups { counts, ungrouped },
+            departures,
+        }
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// `98810` as `98,810`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn show_json<K: Kind>(plan: &Plan<K>) -> serde_json::Value {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::kind::{Detail, Kind, KindAction, KindPhase};
+use crate::kind::{Departure, Detail, Kind, KindAction, KindPhase, Tally};
 use crate::plan::MigrationKind;
 use crate::problem::Problem;
 
@@ -600,6 +600,47 @@ impl KindAction for Action {
             _ => Vec::new(),
         }
     }
+
+    /// Replayed Neutron objects are counted; every other step (deletions, edge work, cutover,
+    /// host migration, reconfiguration, cleanup) is listed: there are few and each matters.
+    fn itemised(&self) -> bool {
+        !matches!(self, Action::ApiReplay(_))
+    }
+
+    fn tally(&self) -> Vec<Tally> {
+        match self {
+            Action::ApiReplay(r) => vec![Tally {
+                what: r.resource.as_str().to_string(),
+                group: Some(r.project_id.clone()),
+                objects: r.objects.len() as u64,
+            }],
+            Action::NsxCleanupStale(c) => vec![Tally {
+                what: self.kind_str().to_string(),
+                group: None,
+                objects: c.paths.len() as u64,
+            }],
+            _ => vec![Tally {
+                what: self.kind_str().to_string(),
+                group: None,
+                objects: 1,
+            }],
+        }
+    }
+
+    /// A replay that changes what it carries (a rewrite) departs from a plain replay.
+    fn departures(&self) -> Vec<Departure> {
+        match self {
+            Action::ApiReplay(r) => r
+                .rewrites
+                .iter()
+                .map(|w| Departure {
+                    class: format!("{} rewritten on replay", r.resource.as_str()),
+                    example: w.clone(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 fn start_by(s: StartBy) -> &'static str {
@@ -686,6 +727,10 @@ impl Kind for VioV2t {
 
     fn target_name(t: &Target) -> String {
         t.deployment.clone()
+    }
+
+    fn group_label() -> (&'static str, &'static str) {
+        ("project", "the OpenStack project of each replayed call")
     }
 
     fn header_rows(plan: &Plan) -> Vec<(&'static str, String)> {

@@ -2,7 +2,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use plan_schema::render::{self, Format};
+use plan_schema::render::{self, Format, View};
 
 use executor::ExitCode;
 
@@ -13,6 +13,11 @@ pub struct Args {
     /// Output format: text for a terminal, markdown for a change ticket, json for machines.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     format: FormatArg,
+    /// Every step and every object, instead of the reviewer's view (counts per phase, type and
+    /// namespace, departures from the defaults, and only the steps to read one by one). JSON is
+    /// always complete.
+    #[arg(long)]
+    full: bool,
     /// Colour in text output: auto (a terminal, unless NO_COLOR is set), always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
@@ -53,6 +58,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         FormatArg::Markdown => Format::Markdown,
         FormatArg::Json => Format::Json,
     };
-    print!("{}", render::show_any(&plan, format));
+    let view = if args.full { View::Full } else { View::Review };
+    print!("{}", render::show_any_view(&plan, format, view));
     Ok(ExitCode::Success)
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use crate::common::{repo, text};
+use plan_schema::render::{self, Format, View};
 
 fn example() -> PathBuf {
     repo().join("examples/plans/small-cluster.toml")
@@ -105,6 +106,35 @@ fn show_is_plain_when_piped_or_no_color_and_coloured_on_request() {
     let json = run(&["show", "--format", "json", plan], &[]);
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(value["show_format_version"], 2);
+}
+
+#[test]
+fn show_prints_the_reviewers_view_and_full_prints_every_object() {
+    let plan = example();
+    let p = plan.to_str().unwrap();
+    let any = plan_schema::read_plan_file(&plan).unwrap();
+    for (format, lib) in [
+        ("text", Format::Text { color: false }),
+        ("markdown", Format::Markdown),
+    ] {
+        let review = run(&["show", "--color", "never", "--format", format, p], &[]);
+        assert_eq!(review.status.code(), Some(0));
+        let review = text(&review.stdout);
+        assert_eq!(review, render::show_any_view(&any, lib, View::Review));
+        assert!(review.contains("Changes by phase and type"), "{review}");
+        // An imported object's line is in the full listing only.
+        assert!(!review.contains("web-7d4b9c6f8-8jz2c"), "{review}");
+
+        let full = run(
+            &["show", "--color", "never", "--format", format, "--full", p],
+            &[],
+        );
+        assert_eq!(full.status.code(), Some(0));
+        assert_eq!(text(&full.stdout), render::show_any(&any, lib));
+    }
+    let json = run(&["show", "--format", "json", p], &[]);
+    let json_full = run(&["show", "--format", "json", "--full", p], &[]);
+    assert_eq!(json.stdout, json_full.stdout);
 }
 
 #[test]
@@ -267,7 +297,7 @@ fn the_vio_example_validates_shows_and_graphs_and_apply_refuses_it() {
         text(&out.stdout)
     );
 
-    let show = run(&["show", "--color", "never", p], &[]);
+    let show = run(&["show", "--color", "never", "--full", p], &[]);
     assert_eq!(show.status.code(), Some(0));
     let shown = text(&show.stdout);
     for phase in [
@@ -283,6 +313,12 @@ fn the_vio_example_validates_shows_and_graphs_and_apply_refuses_it() {
         );
     }
     assert!(shown.contains("POINT OF NO RETURN"), "{shown}");
+    // The reviewer's view counts the replayed objects per project and lists the rest.
+    let review = text(&run(&["show", "--color", "never", p], &[]).stdout);
+    assert!(
+        review.contains("Objects per project") && review.contains("POINT OF NO RETURN"),
+        "{review}"
+    );
     let md = run(&["show", "--format", "markdown", p], &[]);
     assert!(text(&md.stdout).starts_with("## nsx-migrate plan: vio-v2t `vio-prod`"));
     let json = run(&["show", "--format", "json", p], &[]);

@@ -1,8 +1,9 @@
-//! Snapshots of what reviewers and machines see: `show` in three formats and the DOT graph.
+//! Snapshots of what reviewers and machines see: `show` in three formats, in the reviewer's view
+//! and in full, and the DOT graph.
 
 use std::path::Path;
 
-use plan_schema::render::{self, Format};
+use plan_schema::render::{self, Format, View};
 use plan_schema::{read_mp_plan_file, read_plan_file};
 
 fn example() -> plan_schema::mp::Plan {
@@ -15,9 +16,131 @@ fn vio_example() -> plan_schema::AnyPlan {
     read_plan_file(&path).unwrap()
 }
 
+fn full(plan: &plan_schema::mp::Plan, format: Format) -> String {
+    render::show_view(plan, format, View::Full)
+}
+
+/// The complete listing (`show --full`): these snapshots predate the reviewer's view and are
+/// unchanged by it.
 #[test]
-fn show_text() {
-    insta::assert_snapshot!(render::show(&example(), Format::Text { color: false }));
+fn full_show_text() {
+    insta::assert_snapshot!(full(&example(), Format::Text { color: false }));
+}
+
+/// The reviewer's view (`show`): counts per phase and type and per namespace, departures from
+/// the defaults grouped by rule, and the DFW changes one by one.
+#[test]
+fn review_show_text() {
+    insta::assert_snapshot!(render::show_view(
+        &example(),
+        Format::Text { color: false },
+        View::Review
+    ));
+}
+
+#[test]
+fn review_show_markdown() {
+    insta::assert_snapshot!(render::show_view(
+        &example(),
+        Format::Markdown,
+        View::Review
+    ));
+}
+
+#[test]
+fn vio_review_show_text() {
+    insta::assert_snapshot!(render::show_any_view(
+        &vio_example(),
+        Format::Text { color: false },
+        View::Review
+    ));
+}
+
+#[test]
+fn vio_review_show_markdown() {
+    insta::assert_snapshot!(render::show_any_view(
+        &vio_example(),
+        Format::Markdown,
+        View::Review
+    ));
+}
+
+/// `show` without a view is the complete listing, and JSON is the same document in both views.
+#[test]
+fn show_is_the_full_listing_and_json_ignores_the_view() {
+    let plan = example();
+    for format in [
+        Format::Text { color: false },
+        Format::Markdown,
+        Format::Json,
+    ] {
+        assert_eq!(render::show(&plan, format), full(&plan, format));
+    }
+    assert_eq!(
+        render::show_view(&plan, Format::Json, View::Review),
+        render::show(&plan, Format::Json)
+    );
+}
+
+/// The reviewer's view does not grow with the number of objects: a thousand times the example's
+/// imports, a thousand more namespaces of updates, changes the counts, not the length.
+#[test]
+fn review_length_does_not_grow_with_objects() {
+    use plan_schema::mp::Action;
+    let small = example();
+    let mut big = small.clone();
+    let mut extra_steps = Vec::new();
+    for step in &small.steps {
+        if let Action::PolicyUpdate(u) = &step.action
+            && u.resource_type == "Segment"
+        {
+            for i in 0..1000 {
+                let mut s = step.clone();
+                s.id = format!("{}-{i}", step.id);
+                if let Action::PolicyUpdate(u) = &mut s.action {
+                    for t in &mut u.tags_before {
+                        if t.scope == "ncp/project" {
+                            t.tag = format!("ns-{i}");
+                        }
+                    }
+                }
+                extra_steps.push(s);
+            }
+        }
+    }
+    for step in &mut big.steps {
+        if let Action::ImportBatch(b) = &mut step.action {
+            let first = b.resources.clone();
+            for i in 0..1000 {
+                b.resources.extend(first.iter().cloned().map(|mut r| {
+                    let id = format!("{}-{i}", r.manager_id);
+                    if r.policy_id.as_ref() == Some(&r.manager_id) {
+                        r.policy_id = Some(id.clone());
+                    }
+                    r.manager_id = id;
+                    r
+                }));
+            }
+        }
+    }
+    big.steps.extend(extra_steps);
+    for format in [Format::Text { color: false }, Format::Markdown] {
+        let a = render::show_view(&small, format, View::Review);
+        let b = render::show_view(&big, format, View::Review);
+        // The namespace list is capped: the big plan shows its cap and one "more" line.
+        assert!(
+            b.lines().count() <= a.lines().count() + 10,
+            "{} lines for the big plan, {} for the small one",
+            b.lines().count(),
+            a.lines().count()
+        );
+        // LOGICAL_PORT: 5 objects, now 5,005; segments in 1,000 more namespaces.
+        assert!(b.contains("5,005"), "{b}");
+        assert!(b.contains("1,002"), "{b}");
+        assert!(b.contains("more"), "{b}");
+        let full_lines = full(&big, format).lines().count();
+        assert!(full_lines > 30_000, "{full_lines}");
+    }
 }
 
 #[test]
@@ -30,8 +153,8 @@ fn show_text_colour_marks_changes() {
 }
 
 #[test]
-fn show_markdown() {
-    insta::assert_snapshot!(render::show(&example(), Format::Markdown));
+fn full_show_markdown() {
+    insta::assert_snapshot!(full(&example(), Format::Markdown));
 }
 
 #[test]
@@ -49,16 +172,21 @@ fn graph_dot() {
 }
 
 #[test]
-fn vio_show_text() {
-    insta::assert_snapshot!(render::show_any(
+fn vio_full_show_text() {
+    insta::assert_snapshot!(render::show_any_view(
         &vio_example(),
-        Format::Text { color: false }
+        Format::Text { color: false },
+        View::Full
     ));
 }
 
 #[test]
-fn vio_show_markdown() {
-    insta::assert_snapshot!(render::show_any(&vio_example(), Format::Markdown));
+fn vio_full_show_markdown() {
+    insta::assert_snapshot!(render::show_any_view(
+        &vio_example(),
+        Format::Markdown,
+        View::Full
+    ));
 }
 
 #[test]
