@@ -282,3 +282,14 @@ fn a_cf_file_with_a_next_page_or_a_bad_field_is_refused_with_its_location() {
         "{e}"
     );
 }
+
+#[test]
+fn an_unknown_strategy_is_refused_naming_the_file() {
+    let dir = copy();
+    edit_spec(dir.path(), |t| t.replace("strategy: 1", "strategy: 3"));
+    let e = try_plan(dir.path()).unwrap_err().to_string();
+    assert!(
+        e.contains("user-spec.yaml") && e.contains("strategy 3 does not exist"),
+        "{e}"
+    );
+}
