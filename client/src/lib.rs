@@ -7,6 +7,7 @@
 //!   limits; cursor paging for list and search APIs.
 //! * [`search_escape`]: a value made into one literal term of a search API query.
 //! * [`NsxVersion`]: NSX's dotted version numbers, parsed and compared.
+//! * [`CfClient`]: a TAS foundation's Cloud Controller v3 lists, with a UAA token.
 //! * [`Kubectl`]: `kubectl get ... -o json` with kubeconfig/context, bounded by a timeout.
 //!
 //! It knows nothing about migrations: planner and executor build on it.
@@ -24,6 +25,7 @@
 // A library reports through its return values and observers; only the CLI prints.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+mod cf;
 mod error;
 mod kubectl;
 mod nsx;
@@ -33,6 +35,7 @@ mod secret;
 mod tls;
 mod version;
 
+pub use cf::{CfAuth, CfClient, CfConfig, CfError};
 pub use error::{COORDINATOR_BUSY, ClientError, NsxApiError, RelatedError};
 pub use kubectl::{KubeResource, Kubectl, KubectlError};
 pub use nsx::{

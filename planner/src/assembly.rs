@@ -40,6 +40,14 @@ pub(crate) fn assemble(
             objects: Some(inv.kube_count),
         },
     ];
+    if inv.cf.is_some() {
+        inputs_list.push(Input {
+            name: "cloud-foundry".into(),
+            source: format!("{}/cf", inputs.inventory_source),
+            sha256: inv.cf_fingerprint.clone(),
+            objects: Some(inv.cf_count),
+        });
+    }
     if let Some(s) = &inputs.user_spec {
         inputs_list.push(Input {
             name: "user-spec".into(),

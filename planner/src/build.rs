@@ -31,7 +31,8 @@ pub fn build_plan(inputs: &PlanInputs<'_>, opts: &PlanOptions) -> Result<Plan, P
         },
         None => None,
     };
-    let ctx = Context::new(inputs.inventory, inputs.rules, &opts.cluster, spec);
+    let ctx = Context::new(inputs.inventory, inputs.rules, &opts.cluster, spec)
+        .with_user_spec(inputs.user_spec.as_ref().map(|s| s.spec));
 
     // 1. Scope: shared resources of the user spec, then the cluster's own objects.
     let (scope, scope_findings) = scope::select(&ctx);

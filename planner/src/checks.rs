@@ -35,11 +35,13 @@ pub(crate) fn run(ctx: &Context<'_>, scope: &Scope, entries: &[Entry]) -> Findin
     coordinator(ctx, &mut f);
     ncp_running(ctx, &mut f);
     kubernetes_counterparts(ctx, scope, &mut f);
+    cf_counterparts(ctx, scope, &mut f);
     lb_rule_counts(ctx, scope, &mut f);
     port_tags(ctx, scope, &mut f);
     duplicate_policy_ids(ctx, entries, &mut f);
     snat_firewall_match(ctx, scope, &mut f);
     other_clusters(ctx, &mut f);
+    tas_strategy(ctx, &mut f);
     f
 }
 
@@ -72,7 +74,11 @@ fn versions(ctx: &Context<'_>, f: &mut Findings) {
             "Collect the inventory with `nsx-migrate collect`, or check the version by hand.",
         ),
     }
-    let min_ncp = ctx.rules.ncp.min_ncp_version.clone();
+    let (min_ncp, what) = if ctx.is_tas() {
+        (ctx.rules.tas.min_ncp_version.clone(), "TAS foundations")
+    } else {
+        (ctx.rules.ncp.min_ncp_version.clone(), "this migration")
+    };
     let cluster = ctx.cluster.clone();
     let tag_versions: BTreeSet<String> = ctx
         .inv
@@ -96,7 +102,7 @@ fn versions(ctx: &Context<'_>, f: &mut Findings) {
                     Severity::Error,
                     "ncp-version",
                     subj("Cluster", &cluster, None),
-                    format!("NCP {v} is older than {min_ncp}, the first release whose importer supports this migration."),
+                    format!("NCP {v} is older than {min_ncp}, the first release whose importer supports {what}."),
                     "Upgrade NCP (in Manager mode) first.",
                 );
             }
@@ -144,6 +150,16 @@ fn coordinator(ctx: &Context<'_>, f: &mut Findings) {
 }
 
 fn ncp_running(ctx: &Context<'_>, f: &mut Findings) {
+    if ctx.is_tas() {
+        // NCP for TAS is a BOSH job; neither the Cloud Controller nor NSX shows whether it runs.
+        f.add(
+            Severity::Warning,
+            "ncp-running",
+            subj("Foundation", &ctx.cluster, None),
+            format!("Whether NCP is stopped in foundation {} cannot be seen from the Cloud Controller or NSX. The import needs NCP stopped and NSX idle in every foundation and cluster on this NSX.", ctx.cluster),
+            "Stop the NCP job on the foundation's VMs (and NCP of every other cluster on this NSX), wait at least 10 minutes, take an NSX backup, then apply.",
+        );
+    }
     // The same selector the plan carries for `apply` to re-check.
     let selector = ctx.rules.controller_pods();
     let pods: Vec<(String, String, String)> = ctx
@@ -389,10 +405,10 @@ fn other_clusters(ctx: &Context<'_>, f: &mut Findings) {
             product_of.insert(p.to_string(), "TKGi");
         }
         let Some(c) = o.tag(&scope_tag) else { continue };
-        let product = if matches!(
-            o.tag("ncp/coe"),
-            Some("cloud-foundry") | Some("pcf") | Some("tas")
-        ) {
+        let product = if o
+            .tag("ncp/coe")
+            .is_some_and(|v| ctx.rules.tas.coe_values.iter().any(|c| c == v))
+        {
             "TAS"
         } else if o.tag("pks/cluster").is_some() || c.starts_with("pks-") {
             "TKGi"
@@ -403,6 +419,9 @@ fn other_clusters(ctx: &Context<'_>, f: &mut Findings) {
         if *entry == "Kubernetes" {
             *entry = product;
         }
+    }
+    if ctx.inv.cf.is_some() {
+        product_of.insert(ctx.cluster.clone(), "TAS");
     }
     if let Some(p) = ctx.spec.and_then(|c| c.product) {
         product_of.insert(
@@ -442,5 +461,116 @@ fn other_clusters(ctx: &Context<'_>, f: &mut Findings) {
             format!("Other clusters use this NSX: {}. Only one cluster can be imported at a time.", others.join(", ")),
             "Strategy 1: stop NCP on all clusters for one window (NSX backup and restore stay usable). Strategy 2: one cluster at a time (no backup restore). See docs/runbook.md.",
         );
+    }
+}
+
+/// Every cluster and foundation (other than this one) whose NCP objects are on this NSX.
+fn clusters_on_nsx(ctx: &Context<'_>) -> BTreeSet<String> {
+    let scope_tag = &ctx.rules.ncp.cluster_tag_scope;
+    ctx.inv
+        .objects
+        .iter()
+        .filter_map(|o| o.tag(scope_tag))
+        .filter(|c| *c != ctx.cluster)
+        .map(str::to_string)
+        .collect()
+}
+
+/// TAS needs Strategy 1 (seeds 001/002): NCP stopped in every cluster and foundation on the NSX
+/// for one window, so that an NSX backup taken before the import stays restorable.
+fn tas_strategy(ctx: &Context<'_>, f: &mut Findings) {
+    if !ctx.is_tas() {
+        return;
+    }
+    let manager = ctx.manager_name();
+    if ctx.spec.and_then(|c| c.strategy) == Some(crate::userspec::Strategy::OneAtATime) {
+        f.add(
+            Severity::Error,
+            "tas-strategy",
+            subj("Foundation", &ctx.cluster, None),
+            format!("Foundation {} is planned with strategy 2 (one cluster at a time); TAS foundations can only be imported with strategy 1.", ctx.cluster),
+            "Plan one window for every cluster and foundation on this NSX (strategy: 1 in the user spec), with NCP stopped in all of them and an NSX backup taken first.",
+        );
+    }
+    let planned = |c: &str| -> Option<bool> {
+        // Some(true): in the user spec for the same window; Some(false): planned one at a time.
+        ctx.spec_file_cluster(c)
+            .map(|s| s.strategy != Some(crate::userspec::Strategy::OneAtATime))
+    };
+    for other in clusters_on_nsx(ctx) {
+        let (message, remedy) = match planned(&other) {
+            Some(true) => continue,
+            Some(false) => (
+                format!(
+                    "Cluster {other} also uses this NSX and is planned with strategy 2; TAS needs every cluster and foundation on the NSX stopped for the same window (strategy 1)."
+                ),
+                format!(
+                    "Set strategy: 1 for {other} in the user spec and stop its NCP for the window too."
+                ),
+            ),
+            None => (
+                format!(
+                    "Cluster {other} also uses this NSX but is not in the user spec: TAS needs every cluster and foundation on the NSX stopped and planned for the same window (strategy 1)."
+                ),
+                format!(
+                    "Add {other} to the user spec (strategy: 1), stop its NCP for the window, and import it in the same window after this foundation."
+                ),
+            ),
+        };
+        f.add(
+            Severity::Error,
+            "tas-strategy",
+            subj("NsxManager", &manager, Some(&other)),
+            message,
+            &remedy,
+        );
+    }
+}
+
+/// The orphan check for TAS (seed phase 1): an NSX object NCP made for an org, space, app or app
+/// instance that the Cloud Controller no longer lists stops the import.
+fn cf_counterparts(ctx: &Context<'_>, scope: &Scope, f: &mut Findings) {
+    let Some(cf) = ctx.inv.cf.as_ref() else {
+        return;
+    };
+    let t = &ctx.rules.tas;
+    for (i, shared) in scope.iter() {
+        if shared {
+            continue;
+        }
+        let o = ctx.obj(i);
+        let mut missing: Option<String> = None;
+        if let Some(org) = o.tag(&t.org_tag_scope)
+            && cf.org(org).is_none()
+        {
+            missing = Some(format!("org {org}"));
+        } else if let Some(space) = o.tag(&t.space_tag_scope)
+            && cf.space(space).is_none()
+        {
+            missing = Some(format!("space {space}"));
+        } else if let Some(app) = o.tag(&t.app_tag_scope) {
+            match cf.app(app) {
+                None => missing = Some(format!("app {app}")),
+                Some(a) => {
+                    if let Some(index) = o.tag(&t.instance_tag_scope) {
+                        let exists = index.parse::<u64>().ok().is_some_and(|n| {
+                            cf.instances.get(app).is_some_and(|set| set.contains(&n))
+                        });
+                        if !exists {
+                            missing = Some(format!("instance {index} of app {} ({app})", a.name));
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(what) = missing {
+            f.add(
+                Severity::Error,
+                "cf-counterpart-missing",
+                subject(o),
+                format!("{} \"{}\" is tagged for foundation {}, but the Cloud Controller has no {what}. The importer cannot build this object's request (seed phase 1).", o.resource_type, o.display_name, ctx.cluster),
+                "Start NCP in Manager mode again until it is idle (at least 10 minutes, NCP's longest retry interval) so that it deletes what it made for the gone app instance, then collect and plan again. If NCP does not remove it, delete the port in NSX by hand.",
+            );
+        }
     }
 }

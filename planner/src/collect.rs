@@ -1,5 +1,6 @@
 //! `collect`: read a live NSX Manager (REST, through the `client` crate) and Kubernetes (through
-//! the real `kubectl`) into an inventory snapshot (docs/inventory-format.md).
+//! the real `kubectl`, or a TAS foundation's Cloud Controller through `client::CfClient`) into an
+//! inventory snapshot (docs/inventory-format.md).
 //!
 //! What is read: the cluster's objects (search on its `ncp/cluster` tag), the shared resources
 //! the user spec names, ports of shared switches, router ports, static routes and NAT rules of the
@@ -10,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use client::{KubeResource, Kubectl, NsxClient};
+use client::{CfClient, KubeResource, Kubectl, NsxClient};
 use serde_json::{Value, json};
 
 use crate::inventory::{K8S_FILES, NSX_FILES};
@@ -27,6 +28,8 @@ pub enum CollectError {
     },
     #[error("Kubernetes (kubectl)")]
     Kube(#[from] client::KubectlError),
+    #[error("Cloud Foundry API")]
+    Cf(#[from] client::CfError),
     #[error("{path}: cannot write: {cause}")]
     Write {
         path: PathBuf,
@@ -47,6 +50,8 @@ pub struct CollectOptions<'a> {
 pub struct CollectSummary {
     pub nsx_objects: usize,
     pub kube_objects: usize,
+    /// Cloud Foundry objects (a TAS foundation): list entries and app instances.
+    pub cf_objects: usize,
     pub requests: usize,
     pub nsx_version: Option<String>,
     /// What could not be read and was recorded as unknown instead.
@@ -190,9 +195,79 @@ impl<'a> Collector<'a> {
     }
 }
 
+/// Where the cluster's workload objects are read from.
+enum Workload<'a> {
+    /// A Kubernetes cluster, through kubectl.
+    Kube(&'a Kubectl),
+    /// A TAS foundation, through its Cloud Controller.
+    Cf(&'a CfClient),
+}
+
+/// Collect an NCP Kubernetes cluster (NSX and Kubernetes).
 pub async fn collect(
     nsx: &NsxClient,
     kubectl: &Kubectl,
+    opts: &CollectOptions<'_>,
+    out: &Path,
+    progress: Progress<'_>,
+) -> Result<CollectSummary, CollectError> {
+    collect_from(nsx, Workload::Kube(kubectl), opts, out, progress).await
+}
+
+/// Collect a TAS foundation (NSX and the Cloud Controller's organizations, spaces, apps,
+/// processes and process stats into `cf/`); `opts.cluster` is the foundation's NCP cluster name.
+pub async fn collect_tas(
+    nsx: &NsxClient,
+    cf: &CfClient,
+    opts: &CollectOptions<'_>,
+    out: &Path,
+    progress: Progress<'_>,
+) -> Result<CollectSummary, CollectError> {
+    collect_from(nsx, Workload::Cf(cf), opts, out, progress).await
+}
+
+/// The Cloud Controller's lists and every process's stats, as the snapshot's `cf/` files.
+async fn read_cf(
+    cf: &CfClient,
+    progress: Progress<'_>,
+    before: usize,
+) -> Result<(Vec<(String, Value)>, usize), CollectError> {
+    let mut files = Vec::new();
+    let mut n = 0;
+    let mut process_guids = Vec::new();
+    for stem in crate::cf::CF_LISTS {
+        let items = cf.list_all(&format!("/v3/{stem}")).await?;
+        n += items.len();
+        if *stem == "processes" {
+            process_guids = items
+                .iter()
+                .filter_map(|p| p["guid"].as_str().map(str::to_string))
+                .collect();
+        }
+        let total = items.len();
+        files.push((
+            stem.to_string(),
+            json!({
+                "pagination": {"total_results": total, "total_pages": 1, "first": null, "last": null, "next": null, "previous": null},
+                "resources": items,
+            }),
+        ));
+        progress("cloud foundry", before + n);
+    }
+    let mut stats = serde_json::Map::new();
+    for guid in process_guids {
+        let s = cf.process_stats(&guid).await?;
+        n += s["resources"].as_array().map(Vec::len).unwrap_or(0);
+        stats.insert(guid, json!({"resources": s["resources"].clone()}));
+        progress("cloud foundry", before + n);
+    }
+    files.push((crate::cf::CF_STATS.to_string(), Value::Object(stats)));
+    Ok((files, n))
+}
+
+async fn collect_from(
+    nsx: &NsxClient,
+    workload: Workload<'_>,
     opts: &CollectOptions<'_>,
     out: &Path,
     progress: Progress<'_>,
@@ -410,15 +485,25 @@ pub async fn collect(
         allocations.insert(pool, json!({"results": list, "result_count": n}));
     }
 
-    // Kubernetes, through kubectl.
+    // Kubernetes, through kubectl; or the foundation's Cloud Controller.
     let mut kube: Vec<(&str, Value)> = Vec::new();
     let mut kube_objects = 0;
-    for r in KubeResource::ALL {
-        let list = kubectl.list_resource(r).await?;
-        let list = as_api_list(r, list);
-        kube_objects += list["items"].as_array().map(Vec::len).unwrap_or(0);
-        kube.push((r.file_stem(), list));
-        (c.progress)("kubernetes", c.count() + kube_objects);
+    let mut cf_files = Vec::new();
+    let mut cf_objects = 0;
+    match workload {
+        Workload::Kube(kubectl) => {
+            for r in KubeResource::ALL {
+                let list = kubectl.list_resource(r).await?;
+                let list = as_api_list(r, list);
+                kube_objects += list["items"].as_array().map(Vec::len).unwrap_or(0);
+                kube.push((r.file_stem(), list));
+                (c.progress)("kubernetes", c.count() + kube_objects);
+            }
+        }
+        Workload::Cf(cf) => {
+            (cf_files, cf_objects) = read_cf(cf, c.progress, c.count()).await?;
+            c.requests += cf.requests();
+        }
     }
 
     // Write the snapshot.
@@ -451,27 +536,36 @@ pub async fn collect(
     for (stem, list) in &kube {
         write_json(&out.join("k8s").join(format!("{stem}.json")), list)?;
     }
-    debug_assert_eq!(kube.len(), K8S_FILES.len());
-    let mut kubernetes = json!({"cluster": opts.cluster});
-    if let Some(ctxname) = &opts.kube_context {
-        kubernetes["context"] = json!(ctxname);
+    for (stem, v) in &cf_files {
+        write_json(&out.join("cf").join(format!("{stem}.json")), v)?;
     }
-    write_json(
-        &out.join("metadata.json"),
-        &json!({
-            "format": "nsx-migrate-inventory",
-            "format_version": 1,
-            "source": "nsx-migrate collect",
-            "collected_at": opts.collected_at,
-            "nsx_manager": opts.nsx_manager,
-            "nsx_version": nsx_version,
-            "migration_coordinator": coordinator,
-            "kubernetes": kubernetes,
-        }),
-    )?;
+    let mut metadata = json!({
+        "format": "nsx-migrate-inventory",
+        "format_version": 1,
+        "source": "nsx-migrate collect",
+        "collected_at": opts.collected_at,
+        "nsx_manager": opts.nsx_manager,
+        "nsx_version": nsx_version,
+        "migration_coordinator": coordinator,
+    });
+    match workload {
+        Workload::Kube(_) => {
+            debug_assert_eq!(kube.len(), K8S_FILES.len());
+            let mut kubernetes = json!({"cluster": opts.cluster});
+            if let Some(ctxname) = &opts.kube_context {
+                kubernetes["context"] = json!(ctxname);
+            }
+            metadata["kubernetes"] = kubernetes;
+        }
+        Workload::Cf(cf) => {
+            metadata["cloud_foundry"] = json!({"foundation": opts.cluster, "api": cf.api_url()});
+        }
+    }
+    write_json(&out.join("metadata.json"), &metadata)?;
     Ok(CollectSummary {
         nsx_objects,
         kube_objects,
+        cf_objects,
         requests: c.requests,
         nsx_version: Some(nsx_version),
         warnings,

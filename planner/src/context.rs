@@ -44,6 +44,8 @@ pub(crate) struct Context<'a> {
     pub cluster: String,
     /// The user spec's entry for this cluster.
     pub spec: Option<&'a ClusterSpec>,
+    /// The whole user spec (other clusters' entries, for the TAS strategy check).
+    user_spec: Option<&'a UserSpec>,
     /// Object indexes by Manager id (ids need not be unique across kinds).
     by_id: HashMap<&'a str, Vec<usize>>,
     /// IP pool built from each IP block subnet (NCP tags the pool with `ncp/subnet_id`).
@@ -78,6 +80,7 @@ impl<'a> Context<'a> {
             rules,
             cluster: cluster.to_string(),
             spec,
+            user_spec: None,
             by_id,
             pool_of_subnet,
             on_router,
@@ -111,6 +114,24 @@ impl<'a> Context<'a> {
                     _ => false,
                 }
         })
+    }
+
+    /// Attach the whole user spec.
+    pub fn with_user_spec(mut self, spec: Option<&'a UserSpec>) -> Context<'a> {
+        self.user_spec = spec;
+        self
+    }
+
+    /// The user spec's entry for another cluster.
+    pub fn spec_file_cluster(&self, cluster: &str) -> Option<&'a ClusterSpec> {
+        self.user_spec?.clusters.get(cluster)
+    }
+
+    /// Whether the plan is for a TAS foundation: the snapshot has its Cloud Foundry side, or the
+    /// user spec says `product: tas`.
+    pub fn is_tas(&self) -> bool {
+        self.inv.cf.is_some()
+            || self.spec.and_then(|c| c.product) == Some(crate::userspec::Product::Tas)
     }
 
     /// The NSX Manager the inventory was collected from, as the plan names it.

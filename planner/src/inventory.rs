@@ -25,6 +25,20 @@ pub struct Metadata {
     pub migration_coordinator: Option<String>,
     #[serde(default)]
     pub kubernetes: Option<KubeMeta>,
+    /// A TAS foundation's Cloud Controller (snapshots with a `cf/` folder).
+    #[serde(default)]
+    pub cloud_foundry: Option<CfMeta>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CfMeta {
+    /// The foundation's name: NCP's cluster name, the `ncp/cluster` tag value.
+    #[serde(default)]
+    pub foundation: Option<String>,
+    /// The Cloud Controller API address (never credentials).
+    #[serde(default)]
+    pub api: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -255,6 +269,10 @@ pub struct Inventory {
     kube_parts: Vec<String>,
     pub kube_fingerprint: String,
     pub kube_count: u64,
+    /// A TAS foundation's Cloud Foundry side (`cf/`), when the snapshot has one.
+    pub cf: Option<crate::cf::CfFoundation>,
+    pub cf_fingerprint: String,
+    pub cf_count: u64,
 }
 
 fn read_json(path: &Path) -> Result<Value, PlanError> {
@@ -534,6 +552,10 @@ impl Inventory {
             items.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
             inv.kube.insert(stem, items);
         }
+        let cf_dir = root.join("cf");
+        if cf_dir.is_dir() {
+            inv.cf = Some(crate::cf::load(&cf_dir)?);
+        }
         inv.fingerprint();
         Ok(inv)
     }
@@ -551,6 +573,9 @@ impl Inventory {
         }
         (self.nsx_fingerprint, self.nsx_count) = combine(parts);
         (self.kube_fingerprint, self.kube_count) = combine(std::mem::take(&mut self.kube_parts));
+        if let Some(cf) = &self.cf {
+            (self.cf_fingerprint, self.cf_count) = combine(cf.parts.clone());
+        }
     }
 
     pub fn kube(&self, stem: &str) -> &[KubeObject] {

@@ -8,6 +8,7 @@
 
 mod assembly;
 mod build;
+pub mod cf;
 mod checks;
 pub mod collect;
 mod context;

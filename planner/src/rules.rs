@@ -19,6 +19,7 @@ pub struct Rules {
     pub policy_ids: PolicyIdRules,
     pub dfw: DfwRules,
     pub import: ImportRules,
+    pub tas: TasRules,
     #[serde(default)]
     pub tag_rules: Vec<TagRule>,
     #[serde(default)]
@@ -37,6 +38,25 @@ pub struct NcpRules {
     pub min_ncp_version: String,
     pub max_lb_virtual_server_rules: usize,
     pub max_port_tags: usize,
+}
+
+/// How NCP for TAS marks what it creates per org, space and app instance (inferred: see
+/// docs/rules.md), and what the TAS import needs.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TasRules {
+    /// The first NCP release whose importer migrates TAS foundations.
+    pub min_ncp_version: String,
+    /// `ncp/coe` values that mark a foundation's objects (product detection on a shared NSX).
+    pub coe_values: Vec<String>,
+    /// Tag scope whose value is the org guid (org routers, switches, subnets, pools, NAT rules).
+    pub org_tag_scope: String,
+    /// Tag scope whose value is the space guid (app instance ports).
+    pub space_tag_scope: String,
+    /// Tag scope whose value is the app guid (app instance ports).
+    pub app_tag_scope: String,
+    /// Tag scope whose value is the instance index (app instance ports).
+    pub instance_tag_scope: String,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

@@ -28,6 +28,27 @@ pub enum Product {
     Tas,
 }
 
+/// The seeds' two migration strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// All clusters and foundations on the NSX in one control-plane downtime.
+    OneWindow,
+    /// One cluster at a time.
+    OneAtATime,
+}
+
+impl<'de> Deserialize<'de> for Strategy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match u8::deserialize(d)? {
+            1 => Ok(Strategy::OneWindow),
+            2 => Ok(Strategy::OneAtATime),
+            n => Err(serde::de::Error::custom(format!(
+                "strategy {n} does not exist (1: all clusters in one window, 2: one cluster at a time)"
+            ))),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSpec {
@@ -37,6 +58,10 @@ pub struct ClusterSpec {
     /// NCP version of the cluster (the importer needs 4.0 or later).
     #[serde(default)]
     pub ncp_version: Option<String>,
+    /// The migration strategy this cluster is planned with: 1 (every cluster and foundation on
+    /// the NSX stopped for one window; required for TAS) or 2 (one cluster at a time).
+    #[serde(default)]
+    pub strategy: Option<Strategy>,
     #[serde(default)]
     pub shared_resources: SharedResources,
     #[serde(default)]

@@ -17,6 +17,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod api;
+mod cf;
 mod conn;
 mod coordinator;
 mod faults;

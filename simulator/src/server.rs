@@ -38,6 +38,8 @@ pub struct Shared {
     requests: AtomicU64,
     shutdown: watch::Sender<bool>,
     pub kill: crate::conn::KillSwitch,
+    /// A TAS foundation's Cloud Controller and UAA (`cf/` of the inventory), if seeded with one.
+    pub cf: Mutex<Option<crate::cf::CfState>>,
 }
 
 #[derive(Default)]
@@ -154,6 +156,15 @@ impl SimHandle {
             .collect()
     }
 
+    /// Expire every Cloud Controller access token (the next list answers 401, as for a token
+    /// that ran out); returns how many there were.
+    pub fn expire_cf_tokens(&self) -> usize {
+        lock(&self.shared.cf)
+            .as_mut()
+            .map(crate::cf::expire_all)
+            .unwrap_or(0)
+    }
+
     /// Stop serving and wait until the server task has finished.
     pub async fn shutdown(self) {
         let _ = self.shared.shutdown.send(true);
@@ -206,6 +217,7 @@ pub async fn start(config: Arc<SimConfig>, st: State) -> Result<SimHandle, SimEr
         addr: config.k8s_listen,
         source,
     })?;
+    let cf = crate::cf::CfState::load(config.inventory.as_deref(), config.seed)?;
     let (tx, rx) = watch::channel(false);
     let kill = crate::conn::KillSwitch::default();
     let shared = Arc::new(Shared {
@@ -219,6 +231,7 @@ pub async fn start(config: Arc<SimConfig>, st: State) -> Result<SimHandle, SimEr
         requests: AtomicU64::new(0),
         shutdown: tx,
         kill: kill.clone(),
+        cf: Mutex::new(cf),
     });
     let app = Router::new()
         .fallback(handle)
@@ -557,7 +570,7 @@ async fn handle_any(
     let mut entry = json!({
         "seq": seq,
         "time_ms": now_ms(),
-        "api": if k8s.is_some() { "k8s" } else { "nsx" },
+        "api": if k8s.is_some() { "k8s" } else if crate::cf::claims(&path) { "cf" } else { "nsx" },
         "method": req.method.as_str(),
         "path": path,
         "query": raw_query,
@@ -690,6 +703,18 @@ async fn process(
             }
             return (Some(reply), fault_name);
         }
+    }
+
+    if crate::cf::claims(&req.path) {
+        let cfg = &shared.config;
+        let reply = crate::cf::route(
+            lock(&shared.cf).as_mut(),
+            req,
+            cfg.tls,
+            &cfg.username,
+            &cfg.password,
+        );
+        return (Some(reply), fault_name);
     }
 
     if req.path == "/api/session/create" && req.method == Method::POST {

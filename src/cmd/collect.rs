@@ -14,7 +14,10 @@ pub struct Args {
     pub nsx: NsxArgs,
     #[command(flatten)]
     pub kube: KubeArgs,
-    /// Cluster name (NCP's `[coe] cluster`, the ncp/cluster tag value).
+    /// A TAS foundation instead of a Kubernetes cluster (--cf-api).
+    #[command(flatten)]
+    pub cf: crate::cmd::cf::CfArgs,
+    /// Cluster name (NCP's `[coe] cluster`, the ncp/cluster tag value); for TAS, the foundation's.
     #[arg(long)]
     pub cluster: String,
     /// User spec naming the cluster's shared NSX resources; copied into the snapshot.
@@ -26,6 +29,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    if args.cf.cf_api.is_some() {
+        return run_tas(&args);
+    }
     let summary = collect_into(
         &args.nsx,
         &args.kube,
@@ -106,4 +112,61 @@ pub fn collect_into(
             .with_context(|| format!("{}: cannot copy into the snapshot", p.display()))?;
     }
     Ok(summary)
+}
+
+/// `collect --cf-api`: a TAS foundation (NSX and its Cloud Controller).
+fn run_tas(args: &Args) -> Result<ExitCode> {
+    let spec = match &args.user_spec {
+        Some(p) => Some(UserSpec::load(p)?),
+        None => None,
+    };
+    let cluster_spec = spec.as_ref().and_then(|s| s.clusters.get(&args.cluster));
+    if let (Some(s), None) = (&spec, cluster_spec) {
+        anyhow::bail!(
+            "{}: no entry for foundation `{}` under k8s-clusters (it has: {})",
+            args.user_spec
+                .as_deref()
+                .unwrap_or(Path::new("user spec"))
+                .display(),
+            args.cluster,
+            s.clusters.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let cf = args.cf.client()?.context("--cf-api is required")?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("{}: cannot create", args.out.display()))?;
+    let client = args.nsx.client()?;
+    let opts = CollectOptions {
+        cluster: args.cluster.clone(),
+        spec: cluster_spec,
+        nsx_manager: args.nsx.manager_label(),
+        kube_context: None,
+        collected_at: jiff::Timestamp::now()
+            .round(jiff::Unit::Second)
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
+    };
+    let rt = runtime()?;
+    let summary = rt.block_on(async {
+        let r = planner::collect::collect_tas(&client, &cf, &opts, &args.out, &|_, _| {}).await;
+        client.logout().await;
+        r
+    })?;
+    for w in &summary.warnings {
+        eprintln!("warning: {w}");
+    }
+    if let Some(p) = &args.user_spec {
+        std::fs::copy(p, args.out.join("user-spec.yaml"))
+            .with_context(|| format!("{}: cannot copy into the snapshot", p.display()))?;
+    }
+    println!(
+        "{}: {} NSX objects, {} Cloud Foundry objects from {} (NSX {}), {} requests",
+        args.out.display(),
+        summary.nsx_objects,
+        summary.cf_objects,
+        args.nsx.manager_label(),
+        summary.nsx_version.as_deref().unwrap_or("?"),
+        summary.requests
+    );
+    Ok(ExitCode::Success)
 }

@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod audit;
+pub mod cf;
 pub mod collect;
 pub mod connect;
 pub mod demo;

@@ -80,11 +80,12 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
     };
     let inventory = Inventory::load(&inventory_dir)?;
     let cluster = match args.cluster.clone().or_else(|| {
-        inventory
-            .metadata
-            .as_ref()
-            .and_then(|m| m.kubernetes.as_ref())
-            .and_then(|k| k.cluster.clone())
+        inventory.metadata.as_ref().and_then(|m| {
+            m.kubernetes
+                .as_ref()
+                .and_then(|k| k.cluster.clone())
+                .or_else(|| m.cloud_foundry.as_ref()?.foundation.clone())
+        })
     }) {
         Some(c) => c,
         None => anyhow::bail!(

@@ -24,6 +24,29 @@ pub fn example_inventory() -> PathBuf {
     repo_root().join("examples/inventories/small-cluster")
 }
 
+/// `examples/inventories/tas-small`: a TAS foundation snapshot with one orphaned app-instance
+/// port (docs/inventory-format.md, Cloud Foundry files).
+pub fn tas_example_inventory() -> PathBuf {
+    repo_root().join("examples/inventories/tas-small")
+}
+
+/// The Manager id and display name of `tas-small`'s orphaned app-instance port.
+pub const TAS_ORPHAN_PORT: (&str, &str) = ("16f697cd-f0dd-5e8a-97ea-7aba6779928c", "cart-1");
+
+/// Remove `tas-small`'s orphaned port from a copy of it in `dir` (what NCP does once it runs
+/// again and is idle).
+pub fn remove_tas_orphan(dir: &Path) {
+    let path = dir.join("nsx/logical-ports.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let list = v["results"].as_array_mut().unwrap();
+    let before = list.len();
+    list.retain(|p| p["id"] != TAS_ORPHAN_PORT.0);
+    assert_eq!(list.len(), before - 1, "the orphan port is in the example");
+    v["result_count"] = serde_json::json!(list.len());
+    std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap() + "\n").unwrap();
+}
+
 /// Copy a directory tree (small inventories only).
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

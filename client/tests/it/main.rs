@@ -8,6 +8,7 @@
 
 mod common;
 
+mod cf;
 mod kubectl;
 mod logging;
 mod nsx;

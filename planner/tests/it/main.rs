@@ -11,3 +11,4 @@ mod fuzz;
 mod ordering;
 mod plan;
 mod prechecks;
+mod tas;

@@ -2,6 +2,7 @@
 //! reqwest are linked once instead of once per file. Each module is one area; `common` holds the
 //! helpers they share. Run one area with `cargo test -p simulator --test it <module>::`.
 
+mod cf;
 mod common;
 mod core;
 mod example_flow;
