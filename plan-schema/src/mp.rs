@@ -4,7 +4,7 @@
 //! Its phases are `prepare` (DFW layout through the Manager API), `import` (coordinator
 //! batches) and `update` (tags and display names of the imported Policy objects).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -362,12 +362,27 @@ impl KindAction for Action {
             Action::DfwSectionCreate(_) => ("DFW section create".to_string(), None, 1),
             Action::DfwSectionMove(_) => ("DFW section move".to_string(), None, 1),
             Action::DfwRuleMove(_) => ("DFW rule move".to_string(), None, 1),
-            // An imported object's tags are not in the plan, so its namespace is not known here.
-            Action::ImportBatch(b) => (
-                b.migration_type.as_str().to_string(),
-                None,
-                b.resources.len() as u64,
-            ),
+            // Per namespace, from the tags each imported object carries.
+            Action::ImportBatch(b) => {
+                let mut groups: BTreeMap<Option<&str>, u64> = BTreeMap::new();
+                for r in &b.resources {
+                    let ns = r
+                        .tags
+                        .iter()
+                        .flatten()
+                        .find(|t| t.scope == GROUP_TAG)
+                        .map(|t| t.tag.as_str());
+                    *groups.entry(ns).or_default() += 1;
+                }
+                return groups
+                    .into_iter()
+                    .map(|(group, objects)| Tally {
+                        what: b.migration_type.as_str().to_string(),
+                        group: group.map(str::to_string),
+                        objects,
+                    })
+                    .collect();
+            }
             Action::PolicyUpdate(u) => (
                 u.resource_type.clone(),
                 u.tags_before
