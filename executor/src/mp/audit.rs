@@ -235,24 +235,6 @@ pub(crate) async fn survey(nsx: &NsxClient, plan: &Plan) -> Result<Survey, ExecE
                 }
             }
             Action::ImportBatch(b) => {
-                if !migrated.contains_key(&b.migration_type) {
-                    let list = nsx
-                        .list_all(&format!(
-                            "/api/v1/migration/migrated-resources?resource_type={}",
-                            b.migration_type.as_str()
-                        ))
-                        .await?;
-                    let map = list
-                        .iter()
-                        .filter_map(|r| {
-                            Some((
-                                r["resource_id"].as_str()?.to_string(),
-                                r["policy_id"].as_str().unwrap_or("").to_string(),
-                            ))
-                        })
-                        .collect();
-                    migrated.insert(b.migration_type, map);
-                }
                 let live = &migrated[&b.migration_type];
                 let n = b.resources.len();
                 let done = b

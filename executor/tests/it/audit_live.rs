@@ -17,17 +17,8 @@ async fn audit_read_only(h: &SimHandle, plan: &Plan) -> AuditReport {
     report
 }
 
-fn state_of(report: &AuditReport, step: &str) -> StepState {
-    report
-        .steps
-        .iter()
-        .find(|s| s.step == step)
-        .unwrap_or_else(|| panic!("{step} not audited"))
-        .state
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn audit_after_apply_finds_manager_leftovers_drift_and_missing_policy_objects() {
+/// A simulator on which the example plan was applied (exit 0), with the plan.
+async fn applied() -> (SimHandle, tempfile::TempDir, Plan) {
     let h = start_sim().await;
     let d = tempfile::tempdir().unwrap();
     let plan_path = write_plan(d.path());
@@ -41,6 +32,21 @@ async fn audit_after_apply_finds_manager_leftovers_drift_and_missing_policy_obje
         "{}",
         out.message
     );
+    (h, d, plan)
+}
+
+fn state_of(report: &AuditReport, step: &str) -> StepState {
+    report
+        .steps
+        .iter()
+        .find(|s| s.step == step)
+        .unwrap_or_else(|| panic!("{step} not audited"))
+        .state
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_after_apply_finds_manager_leftovers_drift_and_missing_policy_objects() {
+    let (h, _d, plan) = applied().await;
     let report = audit_read_only(&h, &plan).await;
     assert!(report.is_clean(), "{}", report.render());
     // The imports' Policy objects were read, not only the migration records.
@@ -160,19 +166,7 @@ async fn audit_after_apply_finds_manager_leftovers_drift_and_missing_policy_obje
 /// the tags that differ.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_checks_the_planned_end_state_of_every_imported_object() {
-    let h = start_sim().await;
-    let d = tempfile::tempdir().unwrap();
-    let plan_path = write_plan(d.path());
-    let plan = plan_schema::read_mp_plan_file(&plan_path).unwrap();
-    let out = executor::apply(&apply_opts(&h, &plan_path, &d.path().join("state")))
-        .await
-        .unwrap();
-    assert_eq!(
-        out.exit_code,
-        executor::ExitCode::Success,
-        "{}",
-        out.message
-    );
+    let (h, _d, plan) = applied().await;
     let clean = audit_read_only(&h, &plan).await;
     assert!(clean.is_clean(), "{}", clean.render());
     assert!(clean.drift.is_empty());
