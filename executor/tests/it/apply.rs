@@ -248,8 +248,13 @@ async fn audit_before_apply_reports_every_step_pending() {
 
 async fn k8s_create(h: &simulator::SimHandle, path: &str, body: Value) {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let r = reqwest::Client::new()
+    let ca = reqwest::Certificate::from_pem(h.k8s_ca_pem().as_bytes()).unwrap();
+    let r = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .build()
+        .unwrap()
         .post(format!("{}{path}", h.k8s_base_url()))
+        .bearer_auth(h.k8s_token())
         .json(&body)
         .send()
         .await
