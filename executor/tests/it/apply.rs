@@ -640,3 +640,114 @@ async fn apply_re_checks_the_requirements_the_plan_carries() {
     assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
     h.shutdown().await;
 }
+
+/// Who owns the imported objects is the rules' `[import] principal_identity`: by default the
+/// cluster's batches name NCP's identity, so NSX makes it the owner of what they create
+/// (protected from the admin), and the updates after the import still go through because they
+/// send `X-Allow-Overwrite`; with `""` no batch names one and the admin owns everything,
+/// unprotected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_objects_belong_to_the_principal_identity_the_rules_name() {
+    let ncp = "com.vmware.nsx.ncp";
+    for pi in [Some(ncp), None] {
+        let h = start_sim().await;
+        let d = tempfile::tempdir().unwrap();
+        let mut rules = planner::Rules::builtin();
+        rules.import.principal_identity = pi.unwrap_or("").to_string();
+        let plan = test_support::write_plan_with(d.path(), &rules);
+        let parsed = plan_schema::read_mp_plan_file(&plan).unwrap();
+        let batches: Vec<&plan_schema::mp::ImportBatch> = parsed
+            .steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                plan_schema::mp::Action::ImportBatch(b) => Some(b),
+                _ => None,
+            })
+            .collect();
+        let named: Vec<_> = batches
+            .iter()
+            .filter(|b| b.principal_identity.is_some())
+            .collect();
+        match pi {
+            Some(_) => {
+                assert!(!named.is_empty() && named.len() < batches.len());
+                // Only the cluster's own objects; a batch never mixes owners.
+                for b in &named {
+                    assert_eq!(b.principal_identity.as_deref(), Some(ncp));
+                    assert!(
+                        b.resources
+                            .iter()
+                            .all(|r| r.scope == Some(plan_schema::mp::ImportScope::Cluster))
+                    );
+                }
+            }
+            None => assert!(named.is_empty()),
+        }
+        let owned = executor::mp::update::owned_by_principal(&parsed);
+
+        let state = d.path().join("state");
+        let mut o = apply_opts(&h, &plan, &state);
+        o.kubectl = Some(kubectl_for(&h, d.path()));
+        let out = executor::apply(&o).await.expect("not refused");
+        assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
+
+        // The import requests carry setup_details exactly for the batches that name it.
+        let submits: Vec<Value> = writes(&h)
+            .into_iter()
+            .filter(|r| r["path"] == "/api/v1/migration/mp-to-policy")
+            .collect();
+        assert_eq!(submits.len(), batches.len());
+        let with_pi = submits
+            .iter()
+            .filter(|r| r["body"]["setup_details"]["principal_identity"] == ncp)
+            .count();
+        assert_eq!(with_pi, named.len());
+
+        // Every updated object has its planned tags; its owner and protection follow the batch
+        // that imported it.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::new();
+        let mut protected = 0;
+        for s in &parsed.steps {
+            let plan_schema::mp::Action::PolicyUpdate(u) = &s.action else {
+                continue;
+            };
+            let live: Value = http
+                .get(format!("{}/policy/api/v1{}", h.base_url(), u.path))
+                .basic_auth(
+                    simulator::DEFAULT_USERNAME,
+                    Some(simulator::DEFAULT_PASSWORD),
+                )
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let tags = live["tags"].as_array().cloned().unwrap_or_default();
+            for add in &u.tags_add {
+                assert!(
+                    tags.iter()
+                        .any(|t| t["scope"] == add.scope.as_str() && t["tag"] == add.tag.as_str()),
+                    "{}: {add:?} missing: {live}",
+                    u.path
+                );
+            }
+            if executor::mp::update::needs_overwrite(u, &owned) {
+                assert_eq!(live["_create_user"], ncp, "{}", u.path);
+                assert_eq!(live["_protection"], "REQUIRE_OVERRIDE", "{}", u.path);
+                protected += 1;
+            } else {
+                assert_eq!(
+                    live["_create_user"],
+                    simulator::DEFAULT_USERNAME,
+                    "{}",
+                    u.path
+                );
+                assert_eq!(live["_protection"], "NOT_PROTECTED", "{}", u.path);
+            }
+        }
+        assert_eq!(protected > 0, pi.is_some());
+        h.shutdown().await;
+    }
+}
