@@ -751,3 +751,61 @@ async fn imported_objects_belong_to_the_principal_identity_the_rules_name() {
         h.shutdown().await;
     }
 }
+
+/// nsx-migrate's own client can act as a principal identity: with only a client certificate
+/// (AuthMode::Certificate) registered on the simulator, its requests are that identity's and
+/// what it creates is owned by it; an unregistered certificate is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_authenticates_with_a_principal_identitys_certificate() {
+    use executor::client::{AuthMode, ClientCertificate, NsxClient, NsxConfig, TlsOptions};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let h = start_sim_with(simulator::SimConfig {
+        tls: true,
+        ..sim_config()
+    })
+    .await;
+    let d = tempfile::tempdir().unwrap();
+    let ca = d.path().join("ca.pem");
+    std::fs::write(&ca, h.tls_cert_pem().unwrap()).unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["nsx-migrate".to_string()]).unwrap();
+    let (cert, key) = (d.path().join("pi.crt"), d.path().join("pi.key"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let mut cfg = NsxConfig::new(h.base_url(), None);
+    cfg.auth = AuthMode::Certificate;
+    cfg.tls = TlsOptions {
+        ca_cert: Some(ca.clone()),
+        client_cert: Some(ClientCertificate { cert, key }),
+        ..TlsOptions::default()
+    };
+    cfg.retry.max_attempts = 1;
+    let pi = NsxClient::new(cfg).unwrap();
+
+    // Not registered: refused (HTTP 500, error 99: certificate not trusted).
+    let e = pi.get("/api/v1/node").await.unwrap_err();
+    assert!(e.to_string().contains("99"), "{e}");
+
+    let mut admin_cfg = nsx_config(&h);
+    admin_cfg.tls.ca_cert = Some(ca);
+    let admin = NsxClient::new(admin_cfg).unwrap();
+    admin
+        .post(
+            "/api/v1/trust-management/principal-identities/with-certificate",
+            &serde_json::json!({"name": "nsx-migrate-pi", "node_id": "ops-1",
+                                "certificate_pem": ck.cert.pem()}),
+        )
+        .await
+        .unwrap();
+    let node = pi.get("/api/v1/node").await.unwrap();
+    assert!(node["node_version"].as_str().is_some(), "{node}");
+    let set = pi
+        .post(
+            "/api/v1/ip-sets",
+            &serde_json::json!({"display_name": "pi-set"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(set["_create_user"], "nsx-migrate-pi");
+    assert_eq!(set["_protection"], "REQUIRE_OVERRIDE");
+    h.shutdown().await;
+}
