@@ -301,9 +301,14 @@ impl KindAction for Action {
     fn details(&self) -> Vec<Detail> {
         match self {
             Action::ImportBatch(b) => b
-                .resources
+                .principal_identity
                 .iter()
-                .map(|r| Detail::Object {
+                .map(|pi| {
+                    Detail::Note(format!(
+                        "owned by principal identity {pi} (setup_details): protected, later updates send X-Allow-Overwrite"
+                    ))
+                })
+                .chain(b.resources.iter().map(|r| Detail::Object {
                     resource_type: r.resource_type.clone(),
                     display_name: r.display_name.clone(),
                     id: r.manager_id.clone(),
@@ -314,7 +319,7 @@ impl KindAction for Action {
                         .unwrap_or("(Policy id chosen by NSX)")
                         .to_string(),
                     note: import_why(r),
-                })
+                }))
                 .collect(),
             Action::PolicyUpdate(u) => {
                 let mut out = Vec::new();

@@ -312,6 +312,8 @@ fn order_and_batch(
         });
         let t = entries[list[0]].mtype;
         let limit = ctx.rules.batch_size(t);
+        // One owner per batch (`setup_details` is per request).
+        let owner = |scope| ctx.rules.import.principal_for(scope);
         let per_switch =
             t == MigrationType::LogicalPort && ctx.rules.import.logical_ports_per_switch;
         let mut batches: Vec<Vec<usize>> = Vec::new();
@@ -322,6 +324,7 @@ fn order_and_batch(
                 Some(b) => {
                     b.len() >= limit
                         || (per_switch && entries[b[0]].group != entries[e].group)
+                        || owner(entries[b[0]].resource.scope) != owner(entries[e].resource.scope)
                         || needs[e].iter().any(|x| current.contains(x))
                 }
             };
@@ -357,7 +360,7 @@ fn order_and_batch(
                 action: Action::ImportBatch(ImportBatch {
                     migration_type: t,
                     batch: (n + 1) as u32,
-                    principal_identity: None,
+                    principal_identity: owner(entries[batch[0]].resource.scope).map(str::to_string),
                     resources: batch.iter().map(|&e| entries[e].resource.clone()).collect(),
                 }),
             });

@@ -99,8 +99,22 @@ pub struct ImportRules {
     pub order: Vec<MigrationType>,
     pub default_batch: usize,
     pub logical_ports_per_switch: bool,
+    /// `setup_details.principal_identity` of batches of NCP-created (cluster-tagged) objects:
+    /// the owner of the Policy objects they become. Empty: leave it out (NSX's default owner).
+    #[serde(default)]
+    pub principal_identity: String,
     #[serde(default)]
     pub batch: BTreeMap<MigrationType, usize>,
+}
+
+impl ImportRules {
+    /// The principal identity an import batch of `scope`d resources names, if any: NCP's for
+    /// what NCP created; shared and configuration objects stay with NSX's default owner.
+    pub fn principal_for(&self, scope: Option<plan_schema::mp::ImportScope>) -> Option<&str> {
+        (scope == Some(plan_schema::mp::ImportScope::Cluster)
+            && !self.principal_identity.is_empty())
+        .then_some(self.principal_identity.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -101,7 +101,12 @@ fn main() {
             let rate = n as f64 / d.as_secs_f64().max(1e-9);
             println!("{:<72} {:>8} {:>6} {:>10.2?} {:>12.0}", path, n, pages, d, rate);
         }
-        // Kubernetes API: all pods with limit/continue.
+        // Kubernetes API (HTTPS with its own CA): all pods with limit/continue.
+        let k8s_ca = reqwest::Certificate::from_pem(h.k8s_ca_pem().as_bytes()).expect("ca");
+        let k8s_http = reqwest::Client::builder()
+            .tls_certs_only([k8s_ca])
+            .build()
+            .expect("client");
         let t = Instant::now();
         let (mut n, mut pages, mut cont) = (0usize, 0usize, String::new());
         while pages < 1000 {
@@ -110,7 +115,15 @@ fn main() {
             } else {
                 format!("{}/api/v1/pods?limit=1000&continue={cont}", h.k8s_base_url())
             };
-            let v: Value = http.get(&url).send().await.expect("k8s").json().await.expect("json");
+            let v: Value = k8s_http
+                .get(&url)
+                .bearer_auth(h.k8s_token())
+                .send()
+                .await
+                .expect("k8s")
+                .json()
+                .await
+                .expect("json");
             n += v["items"].as_array().map(Vec::len).unwrap_or(0);
             pages += 1;
             match v.pointer("/metadata/continue").and_then(Value::as_str) {

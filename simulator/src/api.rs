@@ -135,6 +135,10 @@ pub struct Req {
     pub body: Vec<u8>,
     /// Authenticated user name (empty for unauthenticated endpoints).
     pub user: String,
+    /// SHA-256 of the client certificate presented on the TLS listener, if any.
+    pub client_cert: Option<String>,
+    /// Set when the caller authenticated as a principal identity (client certificate).
+    pub principal: Option<crate::principal::PiCaller>,
 }
 
 impl Req {
@@ -147,6 +151,17 @@ impl Req {
 
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// `_protection` of an object this caller creates: a protected principal identity's objects
+    /// are protected from other users. The value stored is what a superuser (admin) reading the
+    /// object is told: REQUIRE_OVERRIDE (NSX computes the field per reader; see the README).
+    pub fn protection_for_new(&self) -> &'static str {
+        if self.principal.as_ref().is_some_and(|p| p.protects) {
+            "REQUIRE_OVERRIDE"
+        } else {
+            "NOT_PROTECTED"
+        }
     }
 
     pub fn allow_overwrite(&self) -> bool {

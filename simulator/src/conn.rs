@@ -189,14 +189,21 @@ impl AsyncWrite for KillableStream {
     }
 }
 
-/// Peer address as seen by handlers (`ConnectInfo<Peer>`).
-#[derive(Debug, Clone, Copy)]
-pub struct Peer(pub SocketAddr);
+/// What handlers know of the peer (`ConnectInfo<Peer>`): its address and, on the TLS listener,
+/// the SHA-256 thumbprint (lowercase hex) of the client certificate it presented, if any.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub client_cert_sha256: Option<String>,
+}
 
 impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, KillableListener>>
     for Peer
 {
     fn connect_info(stream: axum::serve::IncomingStream<'_, KillableListener>) -> Self {
-        Peer(*stream.remote_addr())
+        Peer {
+            addr: *stream.remote_addr(),
+            client_cert_sha256: None,
+        }
     }
 }

@@ -302,6 +302,7 @@ fn sections(st: &mut State, req: &Req) -> ApiResult {
                 m.remove("rule_count");
             }
             stamp_new(&mut sec, &id, "FirewallSection", &req.user, now_ms());
+            sec["_protection"] = json!(req.protection_for_new());
             if sec.get("enforced_on").is_none() {
                 sec["enforced_on"] = json!("VIF");
             }
@@ -359,7 +360,7 @@ fn section(st: &mut State, req: &Req, sid: &str) -> ApiResult {
         (&Method::POST, Some("list_with_rules")) => Ok(Reply::json(with_rules_view(st, sid))),
         (&Method::PUT, None) => {
             let body = req.json()?;
-            check_protection(&old, req.allow_overwrite(), &req.user)?;
+            check_protection(&old, req)?;
             if !revision_matches(&old, &body) {
                 return Err(stale_409("section", sid));
             }
@@ -375,7 +376,7 @@ fn section(st: &mut State, req: &Req, sid: &str) -> ApiResult {
             Ok(Reply::json(get_section(st, sid)?))
         }
         (&Method::DELETE, None) => {
-            check_protection(&old, req.allow_overwrite(), &req.user)?;
+            check_protection(&old, req)?;
             let n = st.mp.firewall.rules.get(sid).map(Vec::len).unwrap_or(0);
             if n > 0 && req.q("cascade") != Some("true") {
                 return Err(ApiError::new(
@@ -392,7 +393,7 @@ fn section(st: &mut State, req: &Req, sid: &str) -> ApiResult {
         }
         (&Method::POST, Some(action @ ("revise" | "revise_with_rules" | "update_with_rules"))) => {
             let body = req.json()?;
-            check_protection(&old, req.allow_overwrite(), &req.user)?;
+            check_protection(&old, req)?;
             if !revision_matches(&old, &body) {
                 return Err(stale_409("section", sid));
             }
@@ -556,7 +557,7 @@ fn rules(st: &mut State, req: &Req, sid: &str) -> ApiResult {
             Ok(list_page(rules.iter().collect(), off, size))
         }
         Method::POST => {
-            check_protection(&sec, req.allow_overwrite(), &req.user)?;
+            check_protection(&sec, req)?;
             check_locked(&sec, sid)?;
             let (op, anchor) = parse_op(req)?;
             let body = req.json()?;
@@ -615,7 +616,7 @@ fn rule(st: &mut State, req: &Req, sid: &str, rid: &str) -> ApiResult {
     match (&req.method, req.q("action")) {
         (&Method::GET, None) => Ok(Reply::json(old)),
         (&Method::PUT, None) | (&Method::POST, Some("revise")) => {
-            check_protection(&sec, req.allow_overwrite(), &req.user)?;
+            check_protection(&sec, req)?;
             check_locked(&sec, sid)?;
             let body = req.json()?;
             if !revision_matches(&old, &body) {
@@ -657,7 +658,7 @@ fn rule(st: &mut State, req: &Req, sid: &str, rid: &str) -> ApiResult {
             Ok(Reply::json(new))
         }
         (&Method::DELETE, None) => {
-            check_protection(&sec, req.allow_overwrite(), &req.user)?;
+            check_protection(&sec, req)?;
             check_locked(&sec, sid)?;
             if let Some(list) = st.mp.firewall.rules.get_mut(sid) {
                 list.remove(idx);

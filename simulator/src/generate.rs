@@ -97,7 +97,9 @@ impl Gen {
             "id": id, "resource_type": rt, "display_name": name, "tags": tags,
             "_revision": 0, "_create_user": user, "_create_time": T,
             "_last_modified_user": user, "_last_modified_time": T,
-            "_system_owned": false, "_protection": "NOT_PROTECTED",
+            "_system_owned": false,
+            // What the admin who takes the snapshot reads on a protected identity's objects.
+            "_protection": if user == NCP_USER { "REQUIRE_OVERRIDE" } else { "NOT_PROTECTED" },
         })
     }
 

@@ -2,7 +2,9 @@
 //! discovery (`/version`, `/api`, `/apis`, group versions), and list / get / create / delete with
 //! `limit` / `continue`, `labelSelector` (equality) and `fieldSelector` (`metadata.name`,
 //! `metadata.namespace`) for namespaces, pods, services, endpoints, nodes, ingresses and network
-//! policies. No authentication (loopback only). Errors are `Status` objects.
+//! policies. Every request must carry the bearer token of the kubeconfig the simulator writes
+//! (`Authorization: Bearer <token>`); without it the answer is 401 with a `Status` body, as from
+//! an API server with anonymous access disabled. Errors are `Status` objects.
 
 use axum::http::Method;
 use serde_json::{Value, json};
@@ -126,6 +128,24 @@ fn groups(st: &State) -> Vec<(&'static str, &'static str)> {
         g.push((VIO_GROUP, "v1alpha1"));
     }
     g
+}
+
+/// Check the bearer token; the refusal is the API server's `Unauthorized` Status.
+pub fn authenticate(req: &mut Req, token: &str) -> Result<(), Box<Reply>> {
+    let sent = req
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim);
+    if sent.is_some_and(|t| !t.is_empty() && t == token) {
+        req.user = "sim-user".to_string();
+        return Ok(());
+    }
+    Err(Box::new(status(
+        401,
+        "Unauthorized",
+        "Unauthorized".to_string(),
+        None,
+    )))
 }
 
 pub fn route(st: &mut State, req: &Req, server_addr: &str) -> Reply {

@@ -28,6 +28,7 @@ pub mod k8s;
 mod k8s_api;
 mod manager;
 mod policy;
+mod principal;
 mod search;
 mod server;
 mod state;
@@ -47,6 +48,8 @@ pub use server::SimHandle;
 /// Default demo credentials (documented; used when the caller passes none).
 pub const DEFAULT_USERNAME: &str = "admin";
 pub const DEFAULT_PASSWORD: &str = "VMware1!VMware1!";
+/// Bearer token the simulated Kubernetes API requires (written into `SimHandle::kubeconfig`).
+pub const DEFAULT_K8S_TOKEN: &str = "nsx-migrate-sim-k8s-token";
 /// NSX version reported when the inventory metadata does not name one.
 pub const DEFAULT_NSX_VERSION: &str = "3.2.1.2.0.19283847";
 
@@ -141,6 +144,8 @@ pub struct SimConfig {
     pub tls: bool,
     pub username: String,
     pub password: String,
+    /// Bearer token the Kubernetes API requires; a request without it gets 401.
+    pub k8s_token: String,
     /// Seed for ids, tokens, jitter and fault probabilities.
     pub seed: u64,
     pub limits: Limits,
@@ -166,6 +171,7 @@ impl Default for SimConfig {
             tls: false,
             username: DEFAULT_USERNAME.to_string(),
             password: DEFAULT_PASSWORD.to_string(),
+            k8s_token: DEFAULT_K8S_TOKEN.to_string(),
             seed: 0x5EED_2026,
             limits: Limits::default(),
             latency: Duration::ZERO,

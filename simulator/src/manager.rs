@@ -31,6 +31,12 @@ pub fn route(st: &mut State, req: &Req, rest: &[&str]) -> ApiResult {
                 "product_version": st.nsx_version,
             })))
         }
+        // NodeProperties of the manager node (the PUT that changes hostname, motd or timezone is
+        // not simulated).
+        ["node"] => {
+            only_get(req)?;
+            Ok(Reply::json(node_properties(st)))
+        }
         ["node", "status"] | ["reverse-proxy", "node", "health"] => {
             only_get(req)?;
             Ok(Reply::json(json!({
@@ -62,6 +68,9 @@ pub fn route(st: &mut State, req: &Req, rest: &[&str]) -> ApiResult {
         }
         ["node", "services", "migration-coordinator"] => coordinator(st, req, false),
         ["node", "services", "migration-coordinator", "status"] => coordinator(st, req, true),
+        ["trust-management", "principal-identities", more @ ..] => {
+            crate::principal::route(st, req, more)
+        }
         ["firewall", "sections", more @ ..] => crate::firewall::route(st, req, more),
         ["search", "query"] | ["search"] => {
             only_get(req)?;
@@ -104,6 +113,46 @@ pub fn route(st: &mut State, req: &Req, rest: &[&str]) -> ApiResult {
             Err(ApiError::not_found(&req.path))
         }
     }
+}
+
+/// Kernel version the simulated manager appliance reports.
+const NODE_KERNEL_VERSION: &str = "4.15.0-72-generic";
+/// Host name of the simulated manager node.
+const NODE_HOSTNAME: &str = "nsx-manager-sim";
+
+fn node_properties(st: &State) -> Value {
+    let now = now_ms();
+    // `YYYY-MM-DD HH:MM:SS` in UTC, from the epoch milliseconds (civil-from-days).
+    let secs = now.div_euclid(1000);
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    json!({
+        "node_version": st.nsx_version,
+        "product_version": st.nsx_version,
+        "kernel_version": NODE_KERNEL_VERSION,
+        "hostname": NODE_HOSTNAME,
+        "fully_qualified_domain_name": NODE_HOSTNAME,
+        "node_uuid": st.node_uuid,
+        "system_time": now,
+        "system_datetime": format!(
+            "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+            sod / 3600,
+            sod % 3600 / 60,
+            sod % 60
+        ),
+        "timezone": "Etc/UTC",
+        "cli_timeout": 600,
+        "export_type": "UNRESTRICTED",
+        "motd": "",
+    })
 }
 
 fn only_get(req: &Req) -> Result<(), ApiError> {
@@ -270,6 +319,7 @@ fn collection(st: &mut State, req: &Req, k: &'static Kind, parent: Option<&str>)
         allocate_block_subnet(st, &mut body)?;
     }
     stamp_new(&mut body, &id, &rt, &req.user, now_ms());
+    body["_protection"] = json!(req.protection_for_new());
     st.mp.coll_mut(k.key).insert(id, body.clone());
     Ok(Reply::created(body))
 }
@@ -342,7 +392,7 @@ fn item(st: &mut State, req: &Req, k: &'static Kind, id: &str, parent: Option<&s
             let mut probe = body.clone();
             probe["resource_type"] = old.get("resource_type").cloned().unwrap_or(Value::Null);
             validate_for_kind(k, &probe)?;
-            check_protection(&old, req.allow_overwrite(), &req.user)?;
+            check_protection(&old, req)?;
             check_revision(&old, &body, k.types[0], id, 412)?;
             check_references(st, k, &body)?;
             let new = stamp_update(&old, &body, &req.user, now_ms());
@@ -350,7 +400,7 @@ fn item(st: &mut State, req: &Req, k: &'static Kind, id: &str, parent: Option<&s
             Ok(Reply::json(new))
         }
         Method::DELETE => {
-            check_protection(&old, req.allow_overwrite(), &req.user)?;
+            check_protection(&old, req)?;
             check_in_use(st, req, k, id)?;
             st.mp.coll_mut(k.key).remove(id);
             if k.key == "ip-pools" {

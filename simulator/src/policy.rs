@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::api::{ApiError, ApiResult, Reply, Req, list_page};
 use crate::state::State;
-use crate::store::validate_common;
+use crate::store::{check_protection, validate_common};
 use crate::util::now_ms;
 
 /// Collection name -> resource_type of its members.
@@ -110,11 +110,17 @@ pub fn route(st: &mut State, req: &Req, rest: &[&str]) -> ApiResult {
                 Method::GET => get(st, req, &path, rest),
                 Method::PATCH => {
                     let body = req.json()?;
-                    patch(st, &path, &body, &req.user)?;
+                    if let Some(old) = st.policy.get(&path) {
+                        check_protection(old, req)?;
+                    }
+                    patch(st, &path, &body, req)?;
                     Ok(Reply::empty(200))
                 }
                 Method::PUT => put(st, req, &path),
                 Method::DELETE => {
+                    if let Some(old) = st.policy.get(&path) {
+                        check_protection(old, req)?;
+                    }
                     delete(st, &path)?;
                     Ok(Reply::empty(200))
                 }
@@ -177,7 +183,9 @@ fn check_parent(st: &State, path: &str) -> Result<(), ApiError> {
 }
 
 /// Create-or-update with PATCH semantics (top-level fields replace, `tags` replaces the list).
-pub fn patch(st: &mut State, path: &str, body: &Value, user: &str) -> Result<(), ApiError> {
+/// Protection is the caller's business (checked before, for every object a request touches).
+pub fn patch(st: &mut State, path: &str, body: &Value, req: &Req) -> Result<(), ApiError> {
+    let user = req.user.as_str();
     validate_common(body)?;
     let now = now_ms();
     if let Some(old) = st.policy.get_mut(path) {
@@ -205,7 +213,8 @@ pub fn patch(st: &mut State, path: &str, body: &Value, user: &str) -> Result<(),
         return Ok(());
     }
     check_parent(st, path)?;
-    let obj = new_object(path, body, user, now);
+    let mut obj = new_object(path, body, user, now);
+    obj["_protection"] = json!(req.protection_for_new());
     st.policy.insert(path.to_string(), obj);
     Ok(())
 }
@@ -258,6 +267,7 @@ fn put(st: &mut State, req: &Req, path: &str) -> ApiResult {
     let now = now_ms();
     match st.policy.get(path).cloned() {
         Some(old) => {
+            check_protection(&old, req)?;
             let cur = check_revision(&old, body.get("_revision"), path)?;
             let mut new = new_object(path, &body, &req.user, now);
             for f in [
@@ -277,7 +287,8 @@ fn put(st: &mut State, req: &Req, path: &str) -> ApiResult {
         }
         None => {
             check_parent(st, path)?;
-            let new = new_object(path, &body, &req.user, now);
+            let mut new = new_object(path, &body, &req.user, now);
+            new["_protection"] = json!(req.protection_for_new());
             st.policy.insert(path.to_string(), new.clone());
             Ok(Reply::json(new))
         }
@@ -330,9 +341,15 @@ fn hierarchical(st: &mut State, req: &Req) -> ApiResult {
     }
     let mut plan = Plan::default();
     walk(st, &mut plan, "/infra", body.get("children"))?;
+    for op in &plan.ops {
+        let (Op::Patch(path, _) | Op::Delete(path)) = op;
+        if let Some(old) = st.policy.get(path) {
+            check_protection(old, req)?;
+        }
+    }
     for op in plan.ops {
         match op {
-            Op::Patch(path, body) => patch(st, &path, &body, &req.user)?,
+            Op::Patch(path, body) => patch(st, &path, &body, req)?,
             Op::Delete(path) => delete(st, &path)?,
         }
     }

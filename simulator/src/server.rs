@@ -59,6 +59,7 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct SimHandle {
     addr: SocketAddr,
     tls: Option<crate::tls::TlsIdentity>,
+    k8s_tls: crate::tls::TlsIdentity,
     k8s_addr: SocketAddr,
     shared: Arc<Shared>,
     join: tokio::task::JoinHandle<()>,
@@ -86,12 +87,23 @@ impl SimHandle {
         self.addr
     }
 
-    /// Base URL of the Kubernetes API subset (a separate loopback listener).
+    /// Base URL of the Kubernetes API subset (a separate loopback HTTPS listener).
     pub fn k8s_base_url(&self) -> String {
-        format!("http://{}", self.k8s_addr)
+        format!("https://{}", self.k8s_addr)
     }
 
-    /// A kubeconfig (YAML) pointing `kubectl` at the simulated Kubernetes API.
+    /// PEM of the Kubernetes API's generated certificate (the kubeconfig's CA).
+    pub fn k8s_ca_pem(&self) -> &str {
+        &self.k8s_tls.cert_pem
+    }
+
+    /// The bearer token the simulated Kubernetes API requires (for clients other than kubectl).
+    pub fn k8s_token(&self) -> &str {
+        &self.shared.config.k8s_token
+    }
+
+    /// A kubeconfig (YAML) pointing `kubectl` at the simulated Kubernetes API, with the bearer
+    /// token it requires.
     pub fn kubeconfig(&self) -> String {
         let cluster = self
             .shared
@@ -108,8 +120,10 @@ impl SimHandle {
             })
             .unwrap_or_else(|| "sim".to_string());
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: {cluster}\n  cluster:\n    server: {url}\ncontexts:\n- name: {cluster}\n  context:\n    cluster: {cluster}\n    user: sim-user\n    namespace: default\ncurrent-context: {cluster}\nusers:\n- name: sim-user\n  user: {{}}\n",
-            url = self.k8s_base_url()
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: {cluster}\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\ncontexts:\n- name: {cluster}\n  context:\n    cluster: {cluster}\n    user: sim-user\n    namespace: default\ncurrent-context: {cluster}\nusers:\n- name: sim-user\n  user:\n    token: {token}\n",
+            url = self.k8s_base_url(),
+            ca = crate::util::base64_encode(self.k8s_tls.cert_pem.as_bytes()),
+            token = self.shared.config.k8s_token
         )
     }
 
@@ -274,6 +288,11 @@ pub async fn start(config: Arc<SimConfig>, st: State) -> Result<SimHandle, SimEr
         })
         .into_make_service_with_connect_info::<crate::conn::Peer>();
     let k8s_listener = crate::conn::KillableListener::new(k8s_listener, kill);
+    // Like a real API server, the Kubernetes API is HTTPS only (kubectl sends a bearer token over
+    // TLS only), with its own generated certificate that the kubeconfig carries as its CA.
+    let k8s_tls = crate::tls::TlsIdentity::generate()?;
+    let k8s_listener = crate::tls::TlsListener::new(k8s_listener, &k8s_tls, rx.clone())
+        .map_err(|e| SimError::Tls(format!("Kubernetes listener: {e}")))?;
     let mut rx2 = shared.shutdown.subscribe();
     let k8s_join = tokio::spawn(async move {
         let _ = axum::serve(k8s_listener, k8s_app)
@@ -289,6 +308,7 @@ pub async fn start(config: Arc<SimConfig>, st: State) -> Result<SimHandle, SimEr
     Ok(SimHandle {
         addr,
         tls,
+        k8s_tls,
         k8s_addr,
         shared,
         join,
@@ -426,8 +446,44 @@ fn bad_credentials() -> ApiError {
     )
 }
 
-/// Authenticate a request: basic auth or session cookie (+ XSRF token on writes).
-fn authenticate(shared: &Shared, req: &Req) -> Result<String, ApiError> {
+/// A client certificate no principal identity is registered with (nsxlib maps HTTP 500 with
+/// error code 99 to "client certificate not trusted").
+fn untrusted_certificate() -> ApiError {
+    ApiError::new(
+        500,
+        99,
+        "common-services",
+        "The client certificate is not trusted: no principal identity is registered with it.",
+    )
+}
+
+/// Authenticate a request: basic auth or session cookie (+ XSRF token on writes), else the
+/// client certificate of a registered principal identity. Credentials win over a certificate, as
+/// on NSX (a request carrying both acts as the user, not the identity).
+fn authenticate(
+    shared: &Shared,
+    req: &Req,
+) -> Result<(String, Option<crate::principal::PiCaller>), ApiError> {
+    let has_credentials =
+        req.header("authorization").is_some() || cookie(req, "JSESSIONID").is_some();
+    if !has_credentials && let Some(sha) = &req.client_cert {
+        let st = lock(&shared.state);
+        let p = st
+            .principals
+            .iter()
+            .find(|p| &p.certificate_sha256 == sha)
+            .ok_or_else(untrusted_certificate)?;
+        return Ok((
+            p.name().to_string(),
+            Some(crate::principal::PiCaller {
+                protects: p.protects(),
+            }),
+        ));
+    }
+    authenticate_user(shared, req).map(|u| (u, None))
+}
+
+fn authenticate_user(shared: &Shared, req: &Req) -> Result<String, ApiError> {
     let cfg = &shared.config;
     if let Some(auth) = req.header("authorization") {
         let Some(b64) = auth
@@ -503,7 +559,7 @@ struct K8sCtx {
 
 async fn handle(
     AxState(shared): AxState<Arc<Shared>>,
-    ConnectInfo(crate::conn::Peer(peer)): ConnectInfo<crate::conn::Peer>,
+    ConnectInfo(peer): ConnectInfo<crate::conn::Peer>,
     request: Request,
 ) -> Response {
     handle_any(shared, peer, request, None).await
@@ -511,7 +567,7 @@ async fn handle(
 
 async fn handle_k8s(
     AxState(ctx): AxState<K8sCtx>,
-    ConnectInfo(crate::conn::Peer(peer)): ConnectInfo<crate::conn::Peer>,
+    ConnectInfo(peer): ConnectInfo<crate::conn::Peer>,
     request: Request,
 ) -> Response {
     handle_any(ctx.shared, peer, request, Some(ctx.addr)).await
@@ -519,7 +575,10 @@ async fn handle_k8s(
 
 async fn handle_any(
     shared: Arc<Shared>,
-    peer: SocketAddr,
+    crate::conn::Peer {
+        addr: peer,
+        client_cert_sha256,
+    }: crate::conn::Peer,
     request: Request,
     k8s: Option<String>,
 ) -> Response {
@@ -545,6 +604,8 @@ async fn handle_any(
         headers: parts.headers,
         body,
         user: String::new(),
+        client_cert: client_cert_sha256,
+        principal: None,
     };
 
     let mut exit = false;
@@ -668,6 +729,9 @@ async fn process(
     }
 
     if let Some(addr) = k8s {
+        if let Err(reply) = crate::k8s_api::authenticate(req, &shared.config.k8s_token) {
+            return (Some(*reply), fault_name);
+        }
         let mut st = lock(&shared.state);
         let reply = crate::k8s_api::route(&mut st, req, addr);
         if st.dirty {
@@ -721,11 +785,12 @@ async fn process(
         return (Some(session_create(shared, req)), fault_name);
     }
 
-    let user = match authenticate(shared, req) {
+    let (user, principal) = match authenticate(shared, req) {
         Ok(u) => u,
         Err(e) => return (Some(error_reply(&e)), fault_name),
     };
     req.user = user.clone();
+    req.principal = principal;
     if req.path == "/api/session/destroy" && req.method == Method::POST {
         if let Some(sid) = cookie(req, "JSESSIONID") {
             lock(&shared.state).sessions.remove(&sid);

@@ -30,6 +30,10 @@ pub struct State {
     pub coordinator_running: bool,
     pub nsx_version: String,
     pub sessions: HashMap<String, Session>,
+    /// Registered principal identities (certificate-authenticated users).
+    pub principals: Vec<crate::principal::Principal>,
+    /// `node_uuid` of the manager node (`GET /api/v1/node`), derived from the seed.
+    pub node_uuid: String,
     pub rng: SplitMix64,
     /// Set by every mutation; the server persists the state file and clears it.
     pub dirty: bool,
@@ -147,6 +151,8 @@ impl State {
             coordinator_running,
             nsx_version,
             sessions: HashMap::new(),
+            principals: Vec::new(),
+            node_uuid: node_uuid(seed),
             rng: SplitMix64::new(seed),
             dirty: false,
             generation: 0,
@@ -202,6 +208,7 @@ impl State {
                 .collect(),
             k8s_resource_version: self.k8s.resource_version,
             vio: self.vio.as_ref().map(|v| v.dump()),
+            principal_identities: &self.principals,
         }
     }
 
@@ -292,6 +299,11 @@ impl State {
                 .unwrap_or(0),
         );
         let mig = MigrationState::restore(v.get("migration").unwrap_or(&Value::Null))?;
+        let principals = match v.get("principal_identities") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(p) => serde_json::from_value(p.clone())
+                .map_err(|e| format!("/principal_identities: {e}"))?,
+        };
         // Fresh PRNG stream after a restart so new ids do not repeat old ones.
         let salt = mp.object_count() as u64 ^ mp.next_numeric.rotate_left(17);
         Ok(Self {
@@ -310,6 +322,8 @@ impl State {
                 .unwrap_or(DEFAULT_NSX_VERSION)
                 .to_string(),
             sessions: HashMap::new(),
+            principals,
+            node_uuid: node_uuid(seed),
             rng: SplitMix64::new(seed ^ salt ^ crate::util::now_ms() as u64),
             dirty: false,
             generation: 0,
@@ -352,4 +366,10 @@ struct DumpRef<'a> {
     k8s_resource_version: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     vio: Option<Value>,
+    principal_identities: &'a [crate::principal::Principal],
+}
+
+/// The manager node's UUID: stable for a seed, independent of the object-id stream.
+fn node_uuid(seed: u64) -> String {
+    SplitMix64::new(seed ^ 0x6e6f_6465_7575_6964).uuid()
 }

@@ -571,7 +571,12 @@ pub fn check_revision(
 }
 
 /// Refuse writes to protected objects unless the override header is present.
-pub fn check_protection(obj: &Value, allow_overwrite: bool, user: &str) -> Result<(), ApiError> {
+/// Refuse a change to a protected object by anyone but its owner. `_protection` is stored as a
+/// superuser sees it: REQUIRE_OVERRIDE (owned by a protected principal identity, or by Policy:
+/// `_create_user` `nsx_policy`) lets the admin through with `X-Allow-Overwrite: true`, never
+/// another principal identity; PROTECTED lets nobody but the owner through.
+pub fn check_protection(obj: &Value, req: &crate::api::Req) -> Result<(), ApiError> {
+    let (user, allow_overwrite) = (req.user.as_str(), req.allow_overwrite());
     let protection = obj
         .get("_protection")
         .and_then(Value::as_str)
@@ -595,10 +600,14 @@ pub fn check_protection(obj: &Value, allow_overwrite: bool, user: &str) -> Resul
             ),
         )
     };
+    if !owner.is_empty() && owner == user {
+        return Ok(());
+    }
+    let superuser_override = allow_overwrite && req.principal.is_none();
     match protection {
         "PROTECTED" => Err(refuse()),
-        "REQUIRE_OVERRIDE" if !allow_overwrite => Err(refuse()),
-        _ if owner == "nsx_policy" && !allow_overwrite => Err(refuse()),
+        "REQUIRE_OVERRIDE" if !superuser_override => Err(refuse()),
+        _ if owner == "nsx_policy" && !superuser_override => Err(refuse()),
         _ => Ok(()),
     }
 }

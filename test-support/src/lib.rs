@@ -129,6 +129,11 @@ pub fn plan_inventory(dir: &Path, p: &PlanParams) -> Result<Plan, PlanError> {
 /// Plan the example inventory in-process into `dir/plan.toml` (fixed creation time, so the plan
 /// is deterministic) and return its path.
 pub fn write_plan(dir: &Path) -> PathBuf {
+    write_plan_with(dir, &Rules::builtin())
+}
+
+/// [`write_plan`] with other rules.
+pub fn write_plan_with(dir: &Path, rules: &Rules) -> PathBuf {
     let inv_dir = example_inventory();
     let inv = Inventory::load(&inv_dir).expect("inventory loads");
     let cluster = inv
@@ -141,7 +146,6 @@ pub fn write_plan(dir: &Path) -> PathBuf {
         inv_dir.join("user-spec.yaml").exists(),
         "the example has a user spec"
     );
-    let rules = Rules::builtin();
     let plan = plan_inventory(
         &inv_dir,
         &PlanParams {
@@ -149,7 +153,7 @@ pub fn write_plan(dir: &Path) -> PathBuf {
             cluster: &cluster,
             created_at: "2026-11-22T00:00:00Z",
             tool_version: "test",
-            rules: &rules,
+            rules,
             placement: None,
         },
     )

@@ -53,14 +53,14 @@ impl KindExecutor for MpToPolicy {
 
     async fn run_phase(
         ctx: &Arc<Ctx>,
-        _plan: &Plan,
+        plan: &Plan,
         phase: Phase,
         steps: Vec<Step>,
     ) -> Result<Flow, ExecError> {
         match phase {
             Phase::Prepare => prepare(ctx, steps).await,
             Phase::Import => import_phase(ctx, steps).await,
-            Phase::Update => update_phase(ctx, steps).await,
+            Phase::Update => update_phase(ctx, plan, steps).await,
         }
     }
 
@@ -177,13 +177,14 @@ async fn import_phase(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Result<Flow, ExecErro
     Ok(Flow::Continue)
 }
 
-async fn update_phase(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Result<Flow, ExecError> {
+async fn update_phase(ctx: &Arc<Ctx>, plan: &Plan, steps: Vec<Step>) -> Result<Flow, ExecError> {
     let updates: Vec<Step> = steps
         .into_iter()
         .filter(|s| matches!(s.action, Action::PolicyUpdate(_)))
         .collect();
     let n_updates = updates.len();
-    let failures = update::run(ctx, updates).await;
+    let owned = Arc::new(update::owned_by_principal(plan));
+    let failures = update::run(ctx, updates, owned).await;
     if failures.is_empty() {
         return Ok(Flow::Continue);
     }

@@ -16,6 +16,11 @@
 //! read with a GET per object). An object the listing does not show is read with its own GET;
 //! a 409/412 answer re-reads the object and re-applies the planned change, never a blind
 //! overwrite.
+//!
+//! Objects imported by a batch that names a principal identity (`setup_details`, NCP's) belong
+//! to that identity and are protected: the admin the executor runs as may change them only with
+//! `X-Allow-Overwrite: true`, as NSX documents for a superuser acting on a principal identity's
+//! objects. Those PATCHes carry the header; the others do not.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -29,6 +34,24 @@ use crate::ctx::{Ctx, Write};
 use crate::error::ExecError;
 
 pub const POLICY: &str = "/policy/api/v1";
+
+/// Manager ids of the objects the plan imports with a batch naming a principal identity: their
+/// Policy objects are owned by it, so updates to them need `X-Allow-Overwrite`.
+pub fn owned_by_principal(plan: &plan_schema::mp::Plan) -> BTreeSet<String> {
+    plan.steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::ImportBatch(b) if b.principal_identity.is_some() => Some(b),
+            _ => None,
+        })
+        .flat_map(|b| b.resources.iter().map(|r| r.manager_id.clone()))
+        .collect()
+}
+
+/// Whether the PATCH of `u` needs `X-Allow-Overwrite` (see [`owned_by_principal`]).
+pub fn needs_overwrite(u: &PolicyUpdate, owned: &BTreeSet<String>) -> bool {
+    u.manager_id.as_ref().is_some_and(|m| owned.contains(m))
+}
 
 pub fn live_tags(o: &Value) -> Vec<Tag> {
     o["tags"]
@@ -273,6 +296,7 @@ async fn one(
     step: &Step,
     u: &PolicyUpdate,
     mut prefetched: Option<Value>,
+    overwrite: bool,
 ) -> Result<(), ExecError> {
     let url = format!("{POLICY}{}", u.path);
     for attempt in 0..5 {
@@ -296,7 +320,10 @@ async fn one(
         if is_applied(u, &live) {
             return ctx.step_skipped(&step.id, "already applied");
         }
-        let w = Write::new(Method::PATCH, url.clone()).body(patch_body(u, &live));
+        let mut w = Write::new(Method::PATCH, url.clone()).body(patch_body(u, &live));
+        if overwrite {
+            w = w.overwrite();
+        }
         match ctx.write(&step.id, "patch", w).await {
             Ok(_) => return ctx.step_done(&step.id, None),
             Err(ExecError::Nsx(e)) if e.is_stale_revision() && attempt < 4 => {
@@ -371,7 +398,11 @@ async fn produce(
 
 /// Run the pending update steps with at most `ctx.concurrency` in flight. Returns the failures
 /// (step id, error); every step is attempted.
-pub async fn run(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Vec<(String, ExecError)> {
+pub async fn run(
+    ctx: &Arc<Ctx>,
+    steps: Vec<Step>,
+    owned: Arc<BTreeSet<String>>,
+) -> Vec<(String, ExecError)> {
     let workers = ctx.concurrency.max(1);
     let (tx, rx) = tokio::sync::mpsc::channel::<(Step, Option<Value>)>(workers * 2);
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
@@ -385,6 +416,7 @@ pub async fn run(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Vec<(String, ExecError)> {
         let ctx = ctx.clone();
         let rx = rx.clone();
         let failures = failures.clone();
+        let owned = owned.clone();
         tasks.spawn(async move {
             loop {
                 let next = rx.lock().await.recv().await;
@@ -392,7 +424,7 @@ pub async fn run(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Vec<(String, ExecError)> {
                 let Action::PolicyUpdate(u) = &step.action else {
                     continue;
                 };
-                match one(&ctx, &step, u, live).await {
+                match one(&ctx, &step, u, live, needs_overwrite(u, &owned)).await {
                     Ok(()) => ctx.step_finished(super::UPDATE, &step.id, true),
                     Err(e) => {
                         let _ = ctx.step_failed(&step.id, "patch", &e);

@@ -248,8 +248,13 @@ async fn audit_before_apply_reports_every_step_pending() {
 
 async fn k8s_create(h: &simulator::SimHandle, path: &str, body: Value) {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let r = reqwest::Client::new()
+    let ca = reqwest::Certificate::from_pem(h.k8s_ca_pem().as_bytes()).unwrap();
+    let r = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .build()
+        .unwrap()
         .post(format!("{}{path}", h.k8s_base_url()))
+        .bearer_auth(h.k8s_token())
         .json(&body)
         .send()
         .await
@@ -633,5 +638,174 @@ async fn apply_re_checks_the_requirements_the_plan_carries() {
         .await
         .unwrap();
     assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
+    h.shutdown().await;
+}
+
+/// Who owns the imported objects is the rules' `[import] principal_identity`: by default the
+/// cluster's batches name NCP's identity, so NSX makes it the owner of what they create
+/// (protected from the admin), and the updates after the import still go through because they
+/// send `X-Allow-Overwrite`; with `""` no batch names one and the admin owns everything,
+/// unprotected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_objects_belong_to_the_principal_identity_the_rules_name() {
+    let ncp = "com.vmware.nsx.ncp";
+    for pi in [Some(ncp), None] {
+        let h = start_sim().await;
+        let d = tempfile::tempdir().unwrap();
+        let mut rules = planner::Rules::builtin();
+        rules.import.principal_identity = pi.unwrap_or("").to_string();
+        let plan = test_support::write_plan_with(d.path(), &rules);
+        let parsed = plan_schema::read_mp_plan_file(&plan).unwrap();
+        let batches: Vec<&plan_schema::mp::ImportBatch> = parsed
+            .steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                plan_schema::mp::Action::ImportBatch(b) => Some(b),
+                _ => None,
+            })
+            .collect();
+        let named: Vec<_> = batches
+            .iter()
+            .filter(|b| b.principal_identity.is_some())
+            .collect();
+        match pi {
+            Some(_) => {
+                assert!(!named.is_empty() && named.len() < batches.len());
+                // Only the cluster's own objects; a batch never mixes owners.
+                for b in &named {
+                    assert_eq!(b.principal_identity.as_deref(), Some(ncp));
+                    assert!(
+                        b.resources
+                            .iter()
+                            .all(|r| r.scope == Some(plan_schema::mp::ImportScope::Cluster))
+                    );
+                }
+            }
+            None => assert!(named.is_empty()),
+        }
+        let owned = executor::mp::update::owned_by_principal(&parsed);
+
+        let state = d.path().join("state");
+        let mut o = apply_opts(&h, &plan, &state);
+        o.kubectl = Some(kubectl_for(&h, d.path()));
+        let out = executor::apply(&o).await.expect("not refused");
+        assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
+
+        // The import requests carry setup_details exactly for the batches that name it.
+        let submits: Vec<Value> = writes(&h)
+            .into_iter()
+            .filter(|r| r["path"] == "/api/v1/migration/mp-to-policy")
+            .collect();
+        assert_eq!(submits.len(), batches.len());
+        let with_pi = submits
+            .iter()
+            .filter(|r| r["body"]["setup_details"]["principal_identity"] == ncp)
+            .count();
+        assert_eq!(with_pi, named.len());
+
+        // Every updated object has its planned tags; its owner and protection follow the batch
+        // that imported it.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::new();
+        let mut protected = 0;
+        for s in &parsed.steps {
+            let plan_schema::mp::Action::PolicyUpdate(u) = &s.action else {
+                continue;
+            };
+            let live: Value = http
+                .get(format!("{}/policy/api/v1{}", h.base_url(), u.path))
+                .basic_auth(
+                    simulator::DEFAULT_USERNAME,
+                    Some(simulator::DEFAULT_PASSWORD),
+                )
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let tags = live["tags"].as_array().cloned().unwrap_or_default();
+            for add in &u.tags_add {
+                assert!(
+                    tags.iter()
+                        .any(|t| t["scope"] == add.scope.as_str() && t["tag"] == add.tag.as_str()),
+                    "{}: {add:?} missing: {live}",
+                    u.path
+                );
+            }
+            if executor::mp::update::needs_overwrite(u, &owned) {
+                assert_eq!(live["_create_user"], ncp, "{}", u.path);
+                assert_eq!(live["_protection"], "REQUIRE_OVERRIDE", "{}", u.path);
+                protected += 1;
+            } else {
+                assert_eq!(
+                    live["_create_user"],
+                    simulator::DEFAULT_USERNAME,
+                    "{}",
+                    u.path
+                );
+                assert_eq!(live["_protection"], "NOT_PROTECTED", "{}", u.path);
+            }
+        }
+        assert_eq!(protected > 0, pi.is_some());
+        h.shutdown().await;
+    }
+}
+
+/// nsx-migrate's own client can act as a principal identity: with only a client certificate
+/// (AuthMode::Certificate) registered on the simulator, its requests are that identity's and
+/// what it creates is owned by it; an unregistered certificate is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_authenticates_with_a_principal_identitys_certificate() {
+    use executor::client::{AuthMode, ClientCertificate, NsxClient, NsxConfig, TlsOptions};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let h = start_sim_with(simulator::SimConfig {
+        tls: true,
+        ..sim_config()
+    })
+    .await;
+    let d = tempfile::tempdir().unwrap();
+    let ca = d.path().join("ca.pem");
+    std::fs::write(&ca, h.tls_cert_pem().unwrap()).unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["nsx-migrate".to_string()]).unwrap();
+    let (cert, key) = (d.path().join("pi.crt"), d.path().join("pi.key"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let mut cfg = NsxConfig::new(h.base_url(), None);
+    cfg.auth = AuthMode::Certificate;
+    cfg.tls = TlsOptions {
+        ca_cert: Some(ca.clone()),
+        client_cert: Some(ClientCertificate { cert, key }),
+        ..TlsOptions::default()
+    };
+    cfg.retry.max_attempts = 1;
+    let pi = NsxClient::new(cfg).unwrap();
+
+    // Not registered: refused (HTTP 500, error 99: certificate not trusted).
+    let e = pi.get("/api/v1/node").await.unwrap_err();
+    assert!(e.to_string().contains("99"), "{e}");
+
+    let mut admin_cfg = nsx_config(&h);
+    admin_cfg.tls.ca_cert = Some(ca);
+    let admin = NsxClient::new(admin_cfg).unwrap();
+    admin
+        .post(
+            "/api/v1/trust-management/principal-identities/with-certificate",
+            &serde_json::json!({"name": "nsx-migrate-pi", "node_id": "ops-1",
+                                "certificate_pem": ck.cert.pem()}),
+        )
+        .await
+        .unwrap();
+    let node = pi.get("/api/v1/node").await.unwrap();
+    assert!(node["node_version"].as_str().is_some(), "{node}");
+    let set = pi
+        .post(
+            "/api/v1/ip-sets",
+            &serde_json::json!({"display_name": "pi-set"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(set["_create_user"], "nsx-migrate-pi");
+    assert_eq!(set["_protection"], "REQUIRE_OVERRIDE");
     h.shutdown().await;
 }

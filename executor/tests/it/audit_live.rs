@@ -92,9 +92,12 @@ async fn audit_after_apply_finds_manager_leftovers_drift_and_missing_policy_obje
             _ => None,
         })
         .unwrap();
-    nsx.patch(
-        &format!("/policy/api/v1{path}"),
-        &json!({"tags": [{"scope": "owner", "tag": "someone-else"}]}),
+    // (The imported objects belong to NCP's principal identity: an admin edit needs
+    // X-Allow-Overwrite.)
+    nsx.send(
+        executor::client::Request::patch(format!("/policy/api/v1{path}"))
+            .json(json!({"tags": [{"scope": "owner", "tag": "someone-else"}]}))
+            .header("X-Allow-Overwrite", "true"),
     )
     .await
     .unwrap();
@@ -121,7 +124,12 @@ async fn audit_after_apply_finds_manager_leftovers_drift_and_missing_policy_obje
             _ => None,
         })
         .unwrap();
-    nsx.delete(&format!("/policy/api/v1{path}")).await.unwrap();
+    nsx.send(
+        executor::client::Request::delete(format!("/policy/api/v1{path}"))
+            .header("X-Allow-Overwrite", "true"),
+    )
+    .await
+    .unwrap();
     let report = audit_read_only(&h, &plan).await;
     assert_eq!(
         state_of(&report, &step),

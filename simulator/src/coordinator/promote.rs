@@ -243,6 +243,26 @@ pub fn promote(st: &mut State, batch: &Batch, item: &Item, user: &str) -> Result
         marks.push((kind.to_string(), d.manager_id.clone()));
     }
 
+    // An import naming a (protected) principal identity makes it the owner of what it creates,
+    // protected as if the identity had written it; without one the caller owns it, unprotected.
+    let protection = match &batch.principal_identity {
+        Some(pi) if crate::principal::name_protects(st, pi) => "REQUIRE_OVERRIDE",
+        _ => "NOT_PROTECTED",
+    };
+    let mut intent = intent;
+    let protect = |v: &mut Value| {
+        if v.get("_create_user").and_then(Value::as_str) == Some(owner.as_str()) {
+            v["_protection"] = json!(protection);
+        }
+    };
+    protect(&mut intent);
+    let mut containers = containers;
+    let mut extra = extra;
+    containers.iter_mut().for_each(|(_, v)| protect(v));
+    extra
+        .iter_mut()
+        .filter(|(p, _)| !p.contains('#'))
+        .for_each(|(_, v)| protect(v));
     let marked = mark_all(st, item, &marks, &path)?;
     let mut created = vec![path.clone()];
     for (c, v) in containers {

@@ -57,6 +57,24 @@ impl Client {
         }
     }
 
+    /// Like [`Client::new`], sending `X-Allow-Overwrite: true` on every request (an admin
+    /// changing objects a principal identity owns).
+    pub fn overwriting(h: &SimHandle) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            "x-allow-overwrite",
+            reqwest::header::HeaderValue::from_static("true"),
+        );
+        Self {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .default_headers(headers)
+                .build()
+                .unwrap(),
+            ..Self::new(h)
+        }
+    }
+
     /// Send a request; like real NSX clients, retry a few times on 429 (rate limit).
     pub async fn send(
         &self,

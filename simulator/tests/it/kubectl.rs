@@ -23,6 +23,16 @@ fn kubectl(kubeconfig: &Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// An HTTPS client trusting the simulated Kubernetes API's certificate.
+fn k8s_client(h: &simulator::SimHandle) -> reqwest::Client {
+    init_tls();
+    let ca = reqwest::Certificate::from_pem(h.k8s_ca_pem().as_bytes()).unwrap();
+    reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .build()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn kubectl_lists_gets_creates_and_deletes() {
     if !Path::new("/usr/bin/kubectl").exists() {
@@ -122,14 +132,54 @@ async fn kubectl_lists_gets_creates_and_deletes() {
     let (ok, _, _) = run(vec!["get", "pod", "api-1", "-n", "ns2"]).await.unwrap();
     assert!(!ok);
 
-    // The same objects are visible over plain HTTP.
-    init_tls();
-    let v: Value = reqwest::get(format!("{}/api/v1/namespaces/ns2/pods", h.k8s_base_url()))
+    // The same objects are visible over HTTPS with the kubeconfig's CA and bearer token.
+    let url = format!("{}/api/v1/namespaces/ns2/pods", h.k8s_base_url());
+    let v: Value = k8s_client(&h)
+        .get(&url)
+        .bearer_auth(h.k8s_token())
+        .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(v["items"].as_array().unwrap().len(), 0);
+    h.shutdown().await;
+}
+
+/// Like an API server with anonymous access disabled, the simulated one answers a request
+/// without the kubeconfig's bearer token (or with another one) with 401 and a `Status`.
+#[tokio::test]
+async fn anonymous_and_wrong_token_requests_are_unauthorized() {
+    init_tls();
+    let h = start_mini().await;
+    let http = k8s_client(&h);
+    for path in [
+        "/api/v1/namespaces",
+        "/version",
+        "/api/v1/namespaces/ns2/pods",
+    ] {
+        let url = format!("{}{path}", h.k8s_base_url());
+        for token in [None, Some("not-the-token")] {
+            let mut rq = http.get(&url);
+            if let Some(t) = token {
+                rq = rq.bearer_auth(t);
+            }
+            let r = rq.send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 401, "{path} {token:?}");
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v["kind"], "Status", "{v}");
+            assert_eq!(v["reason"], "Unauthorized", "{v}");
+            assert_eq!(v["code"], 401, "{v}");
+        }
+        let r = http
+            .get(&url)
+            .bearer_auth(h.k8s_token())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+    }
+    assert!(h.kubeconfig().contains(h.k8s_token()));
     h.shutdown().await;
 }

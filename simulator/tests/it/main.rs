@@ -10,6 +10,7 @@ mod faults;
 mod firewall;
 mod kubectl;
 mod migration;
+mod principal;
 mod search;
 mod spec_validation;
 mod tls;

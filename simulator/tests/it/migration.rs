@@ -466,6 +466,11 @@ async fn policy_api_on_promoted_objects() {
         must_succeed(&c, b).await;
     }
     let seg = "/policy/api/v1/infra/segments/seg-ns1";
+    // The batches name a principal identity: the promoted objects are its own and protected, so
+    // the admin needs X-Allow-Overwrite from here on.
+    let (s, e) = c.patch(seg, &json!({"display_name": "x"})).await;
+    assert_eq!((s, assert_nsx_error(&e)), (403, 520013), "{e}");
+    let c = Client::overwriting(&h);
     // PATCH with tags replaces the whole list.
     let (s, _) = c
         .patch(

@@ -251,6 +251,21 @@ async fn validate_everything(c: &Client, ck: &mut Checker) {
     }
     let (_, v) = c.get("/api/v1/node/version").await;
     ck.check("NodeVersion", &v, "node version");
+    let (s, v) = c.get("/api/v1/node").await;
+    assert_eq!(s, 200, "{v}");
+    for f in [
+        "node_version",
+        "product_version",
+        "kernel_version",
+        "hostname",
+        "node_uuid",
+    ] {
+        assert!(v[f].as_str().is_some_and(|x| !x.is_empty()), "{f}: {v}");
+    }
+    ck.check("NodeProperties", &v, "node properties");
+    let (s, v) = c.get("/api/v1/trust-management/principal-identities").await;
+    assert_eq!(s, 200, "{v}");
+    ck.check("PrincipalIdentityList", &v, "principal identities");
     let (_, v) = c
         .get("/api/v1/node/services/migration-coordinator/status")
         .await;
@@ -335,12 +350,23 @@ async fn created_and_promoted_objects_still_validate() {
         .get("/api/v1/pools/ip-blocks/77777777-0000-4000-8000-000000000000")
         .await;
     assert_eq!(blk["_create_user"], "nsx_policy");
+    // A registered principal identity, so that the list is not empty.
+    let ck_cert = rcgen::generate_simple_self_signed(vec!["ncp".to_string()]).unwrap();
+    let (s, pi) = c
+        .post(
+            "/api/v1/trust-management/principal-identities/with-certificate",
+            &json!({"name": "com.vmware.nsx.ncp", "node_id": "ncp-1",
+                    "certificate_pem": ck_cert.cert.pem()}),
+        )
+        .await;
+    assert_eq!(s, 201, "{pi}");
     let mut ck = Checker {
         map: validators(),
         checked: 0,
         failures: Vec::new(),
     };
     validate_everything(&c, &mut ck).await;
+    ck.check("PrincipalIdentity", &pi, "registered principal identity");
     assert!(ck.failures.is_empty(), "{}", ck.failures.join("\n"));
     h.shutdown().await;
 }
