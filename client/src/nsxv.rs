@@ -36,6 +36,7 @@ struct Inner {
     auth: NsxvAuth,
     token: Mutex<Option<(u64, HeaderValue)>>,
     generation: std::sync::atomic::AtomicU64,
+    page_past_end: bool,
 }
 
 impl std::fmt::Debug for NsxvClient {
@@ -84,8 +85,20 @@ impl NsxvClient {
                 auth,
                 token: Mutex::new(None),
                 generation: std::sync::atomic::AtomicU64::new(0),
+                page_past_end: true,
             }),
         })
+    }
+
+    /// Whether a list whose length is an exact multiple of the page size is read one page
+    /// further (an empty page), as the NSX-V plugin's own paging does (default: yes; the
+    /// `nsxv_page_past_end` rule in docs/rules.md). Call right after [`NsxvClient::new`]; a
+    /// client already cloned is returned unchanged.
+    pub fn page_past_end(mut self, yes: bool) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.page_past_end = yes;
+        }
+        self
     }
 
     /// Scheme, host and port, for snapshots and messages.
@@ -244,6 +257,18 @@ impl NsxvClient {
         raw.json(&call.method, &call.path)
     }
 
+    /// `GET` an XML answer as the text the server sent (checked to be well-formed XML).
+    pub async fn get_xml_text(&self, path: &str) -> Result<String, ClientError> {
+        let (raw, call) = self.get_raw(path, "application/xml").await?;
+        let text = raw.text(&call.method, &call.path)?;
+        roxmltree::Document::parse(&text).map_err(|e| ClientError::Decode {
+            method: "GET".into(),
+            path: call.path.clone(),
+            message: format!("invalid XML: {e}"),
+        })?;
+        Ok(text)
+    }
+
     /// `GET` an XML answer, converted to JSON by [`xml_to_json`].
     pub async fn get_xml(&self, path: &str) -> Result<Value, ClientError> {
         let (raw, call) = self.get_raw(path, "application/xml").await?;
@@ -258,10 +283,10 @@ impl NsxvClient {
     /// Every object of a `startIndex`/`pageSize` list. The page object is the first of
     /// `containers` present in the answer (e.g. `edgePage`, `dataPage`), or the answer itself;
     /// it holds `data[]` and `pagingInfo{startIndex, pageSize, totalCount}`. Reading stops at
-    /// `totalCount`, or on a short or empty page when the server gives no total; the next
-    /// `startIndex` advances by the objects received (a server may shrink the page size).
-    /// An exact multiple of the page size therefore needs no extra, empty page (NSX-V answers
-    /// one, and some clients ask for it).
+    /// `totalCount` (one page further when the total is an exact multiple of the page size and
+    /// [`NsxvClient::page_past_end`] is on), on an empty page, or on a short page when the
+    /// server gives no total. The next `startIndex` advances by the objects received (a server
+    /// may shrink the page size). Ending below `totalCount` is an error.
     pub async fn list_paged(
         &self,
         path: &str,
@@ -307,9 +332,13 @@ impl NsxvClient {
             };
             let got = data.len();
             out.extend(data);
+            let full = got >= cfg.page_size;
             let done = match total {
-                Some(t) => got == 0 || out.len() as u64 >= t,
-                None => got < cfg.page_size,
+                _ if got == 0 => true,
+                // At the total: stop, unless the last page was full and the rule says to read
+                // the (empty) page past it.
+                Some(t) => out.len() as u64 >= t && !(full && self.inner.page_past_end),
+                None => !full,
             };
             if done {
                 if let Some(t) = total

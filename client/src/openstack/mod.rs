@@ -298,10 +298,23 @@ impl OpenStackClient {
 
     /// `GET` a path (with an optional query) of a catalog service; its JSON answer.
     pub async fn get(&self, service_type: &str, path: &str) -> Result<Value, ClientError> {
+        self.get_from(Some(service_type), path).await
+    }
+
+    /// `GET` a Keystone path (e.g. `/v3/projects`) relative to the auth URL.
+    pub async fn get_identity(&self, path: &str) -> Result<Value, ClientError> {
+        self.get_from(None, path).await
+    }
+
+    async fn get_from(&self, service_type: Option<&str>, path: &str) -> Result<Value, ClientError> {
         let mut token = self.token().await?;
         let mut renewed = false;
         loop {
-            let url = rest::join(&self.endpoint_of(&token, service_type)?, path)?;
+            let base = match service_type {
+                Some(t) => self.endpoint_of(&token, t)?,
+                None => self.inner.auth_url.clone(),
+            };
+            let url = rest::join(&base, path)?;
             let mut call = Call::new(Method::GET, url);
             call.headers
                 .insert(ACCEPT, HeaderValue::from_static("application/json"));
