@@ -1,3 +1,5 @@
+mod vio;
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -10,13 +12,19 @@ use executor::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// What to collect: `mp` (an NCP cluster for the Manager-to-Policy migration, the default)
+    /// or `vio-v2t` (a VIO deployment on NSX-V and the destination NSX).
+    #[arg(long, value_enum, default_value = "mp")]
+    pub kind: KindArg,
     #[command(flatten)]
     pub nsx: NsxArgs,
     #[command(flatten)]
     pub kube: KubeArgs,
-    /// Cluster name (NCP's `[coe] cluster`, the ncp/cluster tag value).
+    #[command(flatten)]
+    pub vio: vio::VioArgs,
+    /// Cluster name (NCP's `[coe] cluster`, the ncp/cluster tag value). Required for `--kind mp`.
     #[arg(long)]
-    pub cluster: String,
+    pub cluster: Option<String>,
     /// User spec naming the cluster's shared NSX resources; copied into the snapshot.
     #[arg(long)]
     pub user_spec: Option<PathBuf>,
@@ -25,11 +33,29 @@ pub struct Args {
     pub out: PathBuf,
 }
 
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KindArg {
+    Mp,
+    #[value(name = "vio-v2t")]
+    VioV2t,
+}
+
 pub fn run(args: Args) -> Result<ExitCode> {
+    if args.kind == KindArg::VioV2t {
+        if args.cluster.is_some() || args.user_spec.is_some() {
+            anyhow::bail!(
+                "--cluster and --user-spec belong to --kind mp; --kind vio-v2t does not take them"
+            );
+        }
+        return vio::run(&args.nsx, &args.kube, &args.vio, &args.out);
+    }
+    let Some(cluster) = args.cluster.as_deref() else {
+        anyhow::bail!("--kind mp needs --cluster NAME (the ncp/cluster tag value)");
+    };
     let summary = collect_into(
         &args.nsx,
         &args.kube,
-        &args.cluster,
+        cluster,
         args.user_spec.as_deref(),
         &args.out,
     )?;
