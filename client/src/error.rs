@@ -201,17 +201,16 @@ pub enum ClientError {
     },
 
     /// A service other than the NSX Manager (Keystone, NSX-V, vCenter) rejected the credentials.
-    /// Never carries the password.
+    /// `message` is the service's answer followed by what to check. Never carries the password.
     #[error(
-        "{service} {url} rejected the credentials of user '{username}' (HTTP {http_status}): {message}. {hint}"
+        "{service} {url} rejected the credentials of user '{username}' (HTTP {http_status}): {message}"
     )]
     Unauthorized {
-        service: String,
+        service: &'static str,
         url: String,
         username: String,
         http_status: u16,
         message: String,
-        hint: String,
     },
 
     /// The TLS handshake failed (certificate not trusted, thumbprint mismatch, ...).

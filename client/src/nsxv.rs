@@ -125,16 +125,18 @@ impl NsxvClient {
             &raw.body,
         );
         ClientError::Unauthorized {
-            service: "NSX-V Manager".into(),
+            service: "NSX-V Manager",
             url: self.base_label(),
             username: self.inner.creds.username.clone(),
             http_status: status,
-            message: if e.error_message.is_empty() {
-                "access denied".into()
-            } else {
-                e.error_message
-            },
-            hint: "Check NSXV_USERNAME / NSXV_PASSWORD or the NSX-V password file; the account may also be locked".into(),
+            message: format!(
+                "{}. Check NSXV_USERNAME / NSXV_PASSWORD or the NSX-V password file; the account may also be locked",
+                if e.error_message.is_empty() {
+                    "access denied".to_string()
+                } else {
+                    e.error_message
+                }
+            ),
         }
     }
 

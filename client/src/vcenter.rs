@@ -89,17 +89,18 @@ impl VcenterClient {
         if matches!(raw.status, 401 | 403) {
             let e = crate::error::NsxApiError::from_body("POST", &call.path, raw.status, &raw.body);
             return Err(ClientError::Unauthorized {
-                service: "vCenter".into(),
+                service: "vCenter",
                 url: self.base_label(),
                 username: self.inner.creds.username.clone(),
                 http_status: raw.status,
-                message: if e.error_message.is_empty() {
-                    "access denied".into()
-                } else {
-                    e.error_message
-                },
-                hint: "Check VCENTER_USERNAME / VCENTER_PASSWORD or the vCenter password file"
-                    .into(),
+                message: format!(
+                    "{}. Check VCENTER_USERNAME / VCENTER_PASSWORD or the vCenter password file",
+                    if e.error_message.is_empty() {
+                        "access denied".to_string()
+                    } else {
+                        e.error_message
+                    }
+                ),
             });
         }
         if raw.status >= 400 {

@@ -21,7 +21,7 @@ pub struct Args {
     #[command(flatten)]
     pub kube: KubeArgs,
     #[command(flatten)]
-    pub vio: vio::VioArgs,
+    pub vio: Box<vio::VioArgs>,
     /// Cluster name (NCP's `[coe] cluster`, the ncp/cluster tag value). Required for `--kind mp`.
     #[arg(long)]
     pub cluster: Option<String>,

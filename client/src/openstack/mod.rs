@@ -149,14 +149,15 @@ impl OpenStackClient {
         let raw = self.inner.transport.send(&call).await?;
         if raw.status == 401 || raw.status == 403 {
             return Err(ClientError::Unauthorized {
-                service: "Keystone".into(),
+                service: "Keystone",
                 url: self.auth_url_label(),
                 username: self.inner.cloud.username.clone(),
                 http_status: raw.status,
-                message: refusal_message(&raw, &call),
-                hint: format!(
-                    "Check the password and the user/project domains of cloud '{}' ({})",
-                    self.inner.cloud.name, self.inner.cloud.source
+                message: format!(
+                    "{}. Check the password and the user/project domains of cloud '{}' ({})",
+                    refusal_message(&raw, &call),
+                    self.inner.cloud.name,
+                    self.inner.cloud.source
                 ),
             });
         }

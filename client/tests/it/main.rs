@@ -12,5 +12,6 @@ mod kubectl;
 mod logging;
 mod nsx;
 mod retry_after;
+mod services;
 mod sim_tls;
 mod tls;
