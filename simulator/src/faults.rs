@@ -11,7 +11,7 @@
 //! nth = [1, 3]                  # optional: fire on these occurrences (1-based) of matching requests
 //! probability = 0.5             # optional: fire with this seeded probability
 //! times = 2                     # optional: fire at most this many times
-//! action = "busy"               # status | busy | delay | reset | drop | hang | exit (served, then the manager goes away)
+//! action = "busy"               # status | busy | delay | reset | drop | hang | exit (served, then the manager goes away) | truncate (body cut in half)
 //! status = 503                  # for action = "status"
 //! error_code = 503              # optional NSX error_code (defaults to the status)
 //! message = "..."               # optional error_message
@@ -103,6 +103,8 @@ pub enum FaultAction {
     /// The request is served, then the manager goes away (a restart: with a state file, a new
     /// simulator on the same file comes back with the same data).
     Exit,
+    /// The request is served but the body is cut in half (a truncated page).
+    Truncate,
 }
 
 #[derive(Debug)]
@@ -129,10 +131,10 @@ fn validate_rule(r: &Rule) -> Result<(), String> {
         "delay" => {
             r.delay_ms.ok_or("action \"delay\" needs `delay_ms`")?;
         }
-        "busy" | "reset" | "drop" | "hang" | "exit" => {}
+        "busy" | "reset" | "drop" | "hang" | "exit" | "truncate" => {}
         other => {
             return Err(format!(
-                "unknown action \"{other}\" (status, busy, delay, reset, drop, hang, exit)"
+                "unknown action \"{other}\" (status, busy, delay, reset, drop, hang, exit, truncate)"
             ));
         }
     }
@@ -268,6 +270,7 @@ impl Faults {
                 "reset" => FaultAction::Reset,
                 "drop" => FaultAction::Drop,
                 "exit" => FaultAction::Exit,
+                "truncate" => FaultAction::Truncate,
                 _ => FaultAction::Hang,
             };
             return Some(Fired { name, action });
@@ -308,6 +311,16 @@ pub fn control(shared: &Arc<Shared>, req: &Req) -> Reply {
             Reply::empty(204)
         }
         (&Method::GET, ["_sim", "faults"]) => Reply::json(lock(&shared.faults).describe()),
+        (&Method::POST, ["_sim", "vio", "expire-tokens"]) => {
+            let mut st = lock(&shared.state);
+            let Some(vio) = st.vio.as_deref_mut() else {
+                return bad("no VIO deployment is simulated (not a vio-v2t snapshot)");
+            };
+            match vio.expire(req.q("service")) {
+                Ok(n) => Reply::json(json!({"expired": n})),
+                Err(m) => bad(m),
+            }
+        }
         (&Method::DELETE, ["_sim", "faults"]) => {
             let mut f = lock(&shared.faults);
             f.rules.clear();

@@ -289,8 +289,11 @@ fn load_nsx(dir: &Path, mp: &mut MpStore) -> Result<(), SimError> {
 }
 
 fn load_k8s(dir: &Path, k8s: &mut K8sStore) -> Result<(), SimError> {
-    let known: HashMap<&str, &crate::k8s::K8sResource> =
-        K8S_RESOURCES.iter().map(|r| (r.file, r)).collect();
+    let known: HashMap<&str, &crate::k8s::K8sResource> = K8S_RESOURCES
+        .iter()
+        .filter(|r| r.group != crate::k8s::VIO_GROUP)
+        .map(|r| (r.file, r))
+        .collect();
     for (stem, path) in list_json_files(dir)? {
         let Some(res) = known.get(stem.as_str()) else {
             return Err(err(

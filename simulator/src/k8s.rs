@@ -90,7 +90,31 @@ pub const K8S_RESOURCES: &[K8sResource] = &[
         namespaced: true,
         short_names: &["netpol"],
     },
+    K8sResource {
+        file: "neutrons",
+        plural: "neutrons",
+        kind: "Neutron",
+        list_kind: "NeutronList",
+        group: VIO_GROUP,
+        version: "v1alpha1",
+        namespaced: true,
+        short_names: &[],
+    },
+    K8sResource {
+        file: "viosecrets",
+        plural: "viosecrets",
+        kind: "VIOSecret",
+        list_kind: "VIOSecretList",
+        group: VIO_GROUP,
+        version: "v1alpha1",
+        namespaced: true,
+        short_names: &[],
+    },
 ];
+
+/// The API group of VIO's custom resources (inferred, docs/rules.md `vio_neutron_cr`): served
+/// only when the simulator runs a VIO deployment.
+pub const VIO_GROUP: &str = "vio.vmware.com";
 
 pub fn resource(plural: &str) -> Option<&'static K8sResource> {
     K8S_RESOURCES.iter().find(|r| r.plural == plural)

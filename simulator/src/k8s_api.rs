@@ -8,7 +8,7 @@ use axum::http::Method;
 use serde_json::{Value, json};
 
 use crate::api::{Reply, Req};
-use crate::k8s::{K8S_RESOURCES, K8sResource, resource};
+use crate::k8s::{K8S_RESOURCES, K8sResource, VIO_GROUP, resource};
 use crate::state::State;
 
 pub const K8S_VERSION: (&str, &str, &str) = ("1", "30", "v1.30.0-nsx-migrate-sim");
@@ -57,7 +57,7 @@ fn resource_list(group_version: &str, group: &str) -> Value {
                 "singularName": r.kind.to_ascii_lowercase(),
                 "namespaced": r.namespaced,
                 "kind": r.kind,
-                "verbs": ["create", "delete", "get", "list"],
+                "verbs": ["create", "delete", "get", "list", "patch"],
                 "shortNames": r.short_names,
             })
         })
@@ -110,12 +110,22 @@ fn openapi_doc(group: &str) -> Value {
     })
 }
 
-fn networking_group() -> Value {
+fn api_group(name: &str, version: &str) -> Value {
+    let gv = format!("{name}/{version}");
     json!({
-        "name": "networking.k8s.io",
-        "versions": [{"groupVersion": "networking.k8s.io/v1", "version": "v1"}],
-        "preferredVersion": {"groupVersion": "networking.k8s.io/v1", "version": "v1"},
+        "name": name,
+        "versions": [{"groupVersion": gv, "version": version}],
+        "preferredVersion": {"groupVersion": gv, "version": version},
     })
+}
+
+/// The API groups served: networking always, VIO's only with a VIO deployment.
+fn groups(st: &State) -> Vec<(&'static str, &'static str)> {
+    let mut g = vec![("networking.k8s.io", "v1")];
+    if st.vio.is_some() {
+        g.push((VIO_GROUP, "v1alpha1"));
+    }
+    g
 }
 
 pub fn route(st: &mut State, req: &Req, server_addr: &str) -> Reply {
@@ -135,31 +145,45 @@ pub fn route(st: &mut State, req: &Req, server_addr: &str) -> Reply {
         ["apis"] => Reply::json(json!({
             "kind": "APIGroupList",
             "apiVersion": "v1",
-            "groups": [networking_group()],
+            "groups": groups(st).iter().map(|(g, v)| api_group(g, v)).collect::<Vec<_>>(),
         })),
-        ["apis", "networking.k8s.io"] => {
-            let mut g = networking_group();
-            g["kind"] = json!("APIGroup");
-            g["apiVersion"] = json!("v1");
-            Reply::json(g)
-        }
-        ["openapi", "v3"] => Reply::json(json!({
-            "paths": {
-                "api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=sim1"},
-                "apis/networking.k8s.io/v1": {"serverRelativeURL": "/openapi/v3/apis/networking.k8s.io/v1?hash=sim1"},
+        ["openapi", "v3"] => {
+            let mut paths = serde_json::Map::new();
+            paths.insert(
+                "api/v1".into(),
+                json!({"serverRelativeURL": "/openapi/v3/api/v1?hash=sim1"}),
+            );
+            for (g, v) in groups(st) {
+                paths.insert(
+                    format!("apis/{g}/{v}"),
+                    json!({"serverRelativeURL": format!("/openapi/v3/apis/{g}/{v}?hash=sim1")}),
+                );
             }
-        })),
+            Reply::json(json!({ "paths": paths }))
+        }
         ["openapi", "v3", "api", "v1"] => Reply::json(openapi_doc("")),
-        ["openapi", "v3", "apis", "networking.k8s.io", "v1"] => {
-            Reply::json(openapi_doc("networking.k8s.io"))
-        }
         ["api", "v1"] => Reply::json(resource_list("v1", "")),
-        ["apis", "networking.k8s.io", "v1"] => {
-            Reply::json(resource_list("networking.k8s.io/v1", "networking.k8s.io"))
-        }
         ["api", "v1", rest @ ..] => objects(st, req, "", rest),
-        ["apis", "networking.k8s.io", "v1", rest @ ..] => {
-            objects(st, req, "networking.k8s.io", rest)
+        ["openapi", "v3", "apis", g, v] if groups(st).contains(&(*g, *v)) => {
+            Reply::json(openapi_doc(g))
+        }
+        ["apis", g] if groups(st).iter().any(|(x, _)| x == g) => {
+            let v = groups(st)
+                .iter()
+                .find(|(x, _)| x == g)
+                .map(|(_, v)| *v)
+                .unwrap_or("v1");
+            let mut body = api_group(g, v);
+            body["kind"] = json!("APIGroup");
+            body["apiVersion"] = json!("v1");
+            Reply::json(body)
+        }
+        ["apis", g, v] if groups(st).contains(&(*g, *v)) => {
+            Reply::json(resource_list(&format!("{g}/{v}"), g))
+        }
+        ["apis", g, v, rest @ ..] if groups(st).contains(&(*g, *v)) => {
+            let g = g.to_string();
+            objects(st, req, &g, rest)
         }
         _ => status(
             404,
@@ -220,6 +244,7 @@ fn objects(st: &mut State, req: &Req, group: &str, rest: &[&str]) -> Reply {
             None => not_found(res, n),
         },
         (&Method::POST, None) => create(st, req, res, ns),
+        (&Method::PATCH, Some(n)) => patch(st, req, res, ns, n),
         (&Method::DELETE, Some(n)) => delete(st, res, ns, n),
         _ => status(
             405,
@@ -528,4 +553,125 @@ fn delete(st: &mut State, res: &K8sResource, ns: Option<&str>, name: &str) -> Re
     st.k8s.resource_version += 1;
     st.touch();
     Reply::json(with_type(res, &obj))
+}
+
+/// RFC 7386 JSON merge patch.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    match patch {
+        Value::Object(p) => {
+            if !target.is_object() {
+                *target = json!({});
+            }
+            if let Some(t) = target.as_object_mut() {
+                for (k, v) in p {
+                    if v.is_null() {
+                        t.remove(k);
+                    } else {
+                        merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                    }
+                }
+            }
+        }
+        other => *target = other.clone(),
+    }
+}
+
+/// PATCH with `application/merge-patch+json` (what `kubectl patch --type merge` and
+/// `kubectl apply` send for custom resources). Strategic merge patches are refused for custom
+/// resources, as the API server does; for built-in kinds they are applied as merge patches
+/// (the same for maps; lists are replaced). JSON patches and server-side apply are not served.
+fn patch(st: &mut State, req: &Req, res: &K8sResource, ns: Option<&str>, name: &str) -> Reply {
+    let ct = req.header("content-type").unwrap_or("");
+    let merge = ct.starts_with("application/merge-patch+json");
+    let strategic = ct.starts_with("application/strategic-merge-patch+json");
+    if strategic && !res.group.is_empty() && res.group != "networking.k8s.io" {
+        return status(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (strategic merge patch is not supported for the custom resource {})",
+                res.plural
+            ),
+            None,
+        );
+    }
+    if !merge && !strategic {
+        return status(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "this simulator applies merge patches only (application/merge-patch+json), not {ct:?}"
+            ),
+            None,
+        );
+    }
+    let p: Value = match serde_json::from_slice(&req.body) {
+        Ok(v @ Value::Object(_)) => v,
+        Ok(_) => return bad_request("the patch must be a JSON object".into()),
+        Err(e) => return bad_request(format!("invalid JSON patch: {e}")),
+    };
+    let k = key(res, ns, name);
+    let Some(current) = st
+        .k8s
+        .objects
+        .get(res.plural)
+        .and_then(|m| m.get(&k))
+        .cloned()
+    else {
+        return not_found(res, name);
+    };
+    if let Some(rv) = p
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        && Some(rv)
+            != current
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+    {
+        return status(
+            409,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
+                res.plural
+            ),
+            Some(json!({"name": name, "kind": res.plural})),
+        );
+    }
+    let mut updated = current.clone();
+    merge_patch(&mut updated, &p);
+    for f in ["/metadata/name", "/metadata/namespace", "/metadata/uid"] {
+        if updated.pointer(f) != current.pointer(f) {
+            return status(
+                422,
+                "Invalid",
+                format!(
+                    "{} \"{name}\" is invalid: {}: field is immutable",
+                    res.kind,
+                    &f[1..].replace('/', ".")
+                ),
+                None,
+            );
+        }
+    }
+    if updated == current {
+        return Reply::json(with_type(res, &current));
+    }
+    st.k8s.resource_version += 1;
+    updated["metadata"]["resourceVersion"] = json!(st.k8s.resource_version.to_string());
+    if updated.get("spec") != current.get("spec") {
+        let g = current
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        updated["metadata"]["generation"] = json!(g + 1);
+    }
+    let body = with_type(res, &updated);
+    st.k8s
+        .objects
+        .entry(res.plural)
+        .or_default()
+        .insert(k, body.clone());
+    st.touch();
+    Reply::json(body)
 }

@@ -33,6 +33,7 @@ mod state;
 pub mod store;
 mod tls;
 mod util;
+pub mod vio;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

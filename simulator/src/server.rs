@@ -265,9 +265,15 @@ fn to_response(reply: Reply) -> Response {
     for (k, v) in &reply.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
+    let typed = reply
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
     let body = match (reply.raw, reply.body) {
         (Some(bytes), _) => {
-            builder = builder.header("content-type", "application/json");
+            if !typed {
+                builder = builder.header("content-type", "application/json");
+            }
             Body::from(bytes)
         }
         (None, Some(v)) => {
@@ -506,7 +512,24 @@ async fn handle_any(
     };
 
     let mut exit = false;
-    let (reply, fault_name) = process(&shared, &mut req, peer, k8s.as_deref(), &mut exit).await;
+    let mut truncate = false;
+    let (mut reply, fault_name) = process(
+        &shared,
+        &mut req,
+        peer,
+        k8s.as_deref(),
+        &mut exit,
+        &mut truncate,
+    )
+    .await;
+    if truncate && let Some(r) = reply.as_mut() {
+        let bytes = match (r.raw.take(), r.body.take()) {
+            (Some(b), _) => b,
+            (None, Some(v)) => serde_json::to_vec(&v).unwrap_or_default(),
+            (None, None) => Vec::new(),
+        };
+        r.raw = Some(bytes[..bytes.len() / 2].to_vec());
+    }
 
     let mut entry = json!({
         "seq": seq,
@@ -560,6 +583,7 @@ async fn process(
     peer: SocketAddr,
     k8s: Option<&str>,
     exit: &mut bool,
+    truncate: &mut bool,
 ) -> (Option<Reply>, Option<String>) {
     if req.path.starts_with("/_sim/") && k8s.is_none() {
         return (Some(crate::faults::control(shared, req)), None);
@@ -574,6 +598,7 @@ async fn process(
             FaultAction::Status(e) => return (Some(error_reply(&e)), fault_name),
             FaultAction::Delay(d) => tokio::time::sleep(d).await,
             FaultAction::Exit => *exit = true,
+            FaultAction::Truncate => *truncate = true,
             FaultAction::Reset => {
                 shared.kill.kill(peer, true);
                 return (None, fault_name);
@@ -609,6 +634,30 @@ async fn process(
             }
         }
         return (Some(reply), fault_name);
+    }
+
+    if crate::vio::claims(&req.path) {
+        let mut guard = lock(&shared.state);
+        let st = &mut *guard;
+        if let Some(vio) = st.vio.as_deref_mut() {
+            let scheme = if shared.config.tls { "https" } else { "http" };
+            let host = req.header("host").unwrap_or("127.0.0.1").to_string();
+            let base = format!("{scheme}://{host}");
+            let reply = crate::vio::route(vio, &mut st.rng, &shared.config, req, &base);
+            // Power changes and vNIC updates are state a restart keeps (sessions are not).
+            let stateful = (req.method == Method::PUT && req.path.contains("/vnics/"))
+                || (req.method == Method::POST && req.path.ends_with("/power"));
+            if stateful && reply.status < 300 {
+                st.touch();
+                if let Some(sf) = &shared.config.state_file
+                    && let Err(e) = st.persist(sf)
+                {
+                    tracing::error!("state file: {e}");
+                }
+                st.dirty = false;
+            }
+            return (Some(reply), fault_name);
+        }
     }
 
     if req.path == "/api/session/create" && req.method == Method::POST {
@@ -681,6 +730,13 @@ fn route(
     match segs.as_slice() {
         ["api", "v1", "migration", rest @ ..] => {
             crate::coordinator::route(st, cfg, req, rest, mfaults)
+        }
+        ["api", "v1", "fabric", "compute-managers", rest @ ..] if st.vio.is_some() => {
+            let vio = st
+                .vio
+                .as_deref()
+                .ok_or_else(|| ApiError::not_found(&req.path))?;
+            crate::vio::compute_managers(vio, rest).map(|r| (r, Duration::ZERO))
         }
         ["api", "v1", rest @ ..] => {
             crate::manager::route(st, req, rest).map(|r| (r, Duration::ZERO))

@@ -37,6 +37,8 @@ pub struct State {
     pub generation: u64,
     /// Last search's hits, reused while paging through the same query.
     pub search_cache: Option<crate::search::SearchCache>,
+    /// The simulated VIO deployment (kind `vio-v2t` snapshots only; not kept in the state file).
+    pub vio: Option<Box<crate::vio::VioState>>,
 }
 
 impl State {
@@ -62,10 +64,50 @@ impl State {
                     e.column()
                 ),
             })?;
-            return Self::from_dump(&v, config.seed).map_err(|message| SimError::StateFile {
-                file: sf.clone(),
-                message,
-            });
+            let mut st =
+                Self::from_dump(&v, config.seed).map_err(|message| SimError::StateFile {
+                    file: sf.clone(),
+                    message,
+                })?;
+            if let Some(dir) = &config.inventory
+                && crate::vio::is_vio_dir(dir)
+            {
+                let mut vio = crate::vio::VioState::new(crate::vio::load_dir(dir)?);
+                if let Some(saved) = v.get("vio") {
+                    vio.restore(saved);
+                }
+                st.vio = Some(Box::new(vio));
+            }
+            return Ok(st);
+        }
+        if let Some(dir) = &config.inventory
+            && crate::vio::is_vio_dir(dir)
+        {
+            let vinv = crate::vio::load_dir(dir)?;
+            let mut metadata = vinv.metadata.clone();
+            metadata["migration_coordinator"] = json!("RUNNING");
+            let mut st = Self::from_inventory(
+                Inventory {
+                    metadata,
+                    ..Default::default()
+                },
+                config.seed,
+            );
+            for (path, obj) in &vinv.policy {
+                st.policy.insert(path.clone(), obj.clone());
+            }
+            // VIO's control plane: namespace `openstack`, the Neutron CR and the VIO secrets.
+            st.k8s.load(
+                "namespaces",
+                vec![json!({"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": "openstack", "uid": "5b7c1d2e-0f3a-4b6c-8d9e-1a2b3c4d5e6f",
+                                 "resourceVersion": "1", "creationTimestamp": "2026-03-11T10:20:00Z"},
+                    "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})],
+            );
+            st.k8s.load("neutrons", vinv.neutron_crs.clone());
+            st.k8s.load("viosecrets", vinv.viosecrets.clone());
+            st.vio = Some(Box::new(crate::vio::VioState::new(vinv)));
+            return Ok(st);
         }
         let inv = match &config.inventory {
             Some(dir) => inventory::load_dir(dir)?,
@@ -109,6 +151,7 @@ impl State {
             dirty: false,
             generation: 0,
             search_cache: None,
+            vio: None,
         }
     }
 
@@ -158,6 +201,7 @@ impl State {
                 .map(|(k, m)| (*k, m.values().collect()))
                 .collect(),
             k8s_resource_version: self.k8s.resource_version,
+            vio: self.vio.as_ref().map(|v| v.dump()),
         }
     }
 
@@ -270,6 +314,7 @@ impl State {
             dirty: false,
             generation: 0,
             search_cache: None,
+            vio: None,
         })
     }
 
@@ -305,4 +350,6 @@ struct DumpRef<'a> {
     migration: &'a MigrationState,
     k8s: BTreeMap<&'static str, Vec<&'a Value>>,
     k8s_resource_version: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vio: Option<Value>,
 }

@@ -12,3 +12,4 @@ mod migration;
 mod search;
 mod spec_validation;
 mod tls;
+mod vio;

@@ -1,0 +1,1268 @@
+//! The simulated VIO deployment (kind `vio-v2t`, `examples/inventories/vio-small`): Keystone
+//! tokens and project scoping, every Neutron and Octavia list walked through its `*_links` and
+//! compared with the snapshot, filters and `fields=`, NSX-V paging (and the one-page-past-the-end
+//! quirk), tokens and vNICs, vCenter sessions, power state and power-off.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use simulator::{SimConfig, SimHandle, Simulator};
+
+use crate::common::init_tls;
+
+pub fn vio_small() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/inventories/vio-small")
+}
+
+fn read(rel: &str) -> Value {
+    let p = vio_small().join(rel);
+    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
+}
+
+pub async fn start_vio() -> SimHandle {
+    Simulator::start(SimConfig {
+        inventory: Some(vio_small()),
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator starts with the vio-small snapshot")
+}
+
+pub fn http() -> reqwest::Client {
+    init_tls();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+async fn send(rb: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
+    let resp = rb.send().await.expect("request sent");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap_or_default();
+    let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, headers, v)
+}
+
+/// A project-scoped token (by project name) and the catalog's public URLs of network and
+/// load-balancer.
+pub struct Os {
+    pub token: String,
+    pub network: String,
+    pub lb: String,
+    pub body: Value,
+}
+
+pub async fn login(c: &reqwest::Client, base: &str, project: &str) -> Os {
+    let (status, headers, body) = send(c.post(format!("{base}/v3/auth/tokens")).json(&json!({
+        "auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": simulator::DEFAULT_USERNAME, "domain": {"name": "Default"},
+                "password": simulator::DEFAULT_PASSWORD}}},
+            "scope": {"project": {"name": project, "domain": {"id": "default"}}}
+        }
+    })))
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let token = headers["x-subject-token"].to_str().unwrap().to_string();
+    let url = |ty: &str| {
+        body["token"]["catalog"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["type"] == ty)
+            .and_then(|s| {
+                s["endpoints"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|e| e["interface"] == "public")
+            })
+            .map(|e| e["url"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no {ty} in the catalog: {body}"))
+    };
+    Os {
+        network: url("network"),
+        lb: url("load-balancer"),
+        token,
+        body,
+    }
+}
+
+async fn os_get(c: &reqwest::Client, token: &str, url: &str) -> (u16, Value) {
+    let (s, _, v) = send(c.get(url).header("x-auth-token", token)).await;
+    (s, v)
+}
+
+/// Walk a list through its `<key>_links` `next` hrefs; returns the ids in order and the
+/// number of pages. Bounded.
+async fn walk(
+    c: &reqwest::Client,
+    token: &str,
+    first: &str,
+    key: &str,
+    id: &str,
+) -> (Vec<String>, usize) {
+    let mut ids = Vec::new();
+    let mut url = first.to_string();
+    for page in 1..=1000 {
+        let (s, v) = os_get(c, token, &url).await;
+        assert_eq!(s, 200, "{url}: {v}");
+        for o in v[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{url}: no {key}: {v}"))
+        {
+            ids.push(o[id].as_str().unwrap().to_string());
+        }
+        let next = v[format!("{key}_links")]
+            .as_array()
+            .and_then(|l| l.iter().find(|l| l["rel"] == "next"))
+            .map(|l| l["href"].as_str().unwrap().to_string());
+        match next {
+            Some(n) => url = n,
+            None => return (ids, page),
+        }
+    }
+    panic!("{first}: more than 1000 pages");
+}
+
+fn sorted_ids(v: &Value, key: &str, id: &str) -> Vec<String> {
+    let mut ids: Vec<String> = v[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o[id].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keystone_issues_tokens_and_openstack_endpoints_need_one() {
+    let h = start_vio().await;
+    let c = http();
+    let base = h.base_url();
+    let os = login(&c, &base, "admin").await;
+    let t = &os.body["token"];
+    assert_eq!(t["project"]["name"], "admin");
+    assert!(t["expires_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(os.network, format!("{base}/network"));
+    assert_eq!(os.lb, format!("{base}/load-balancer"));
+    for svc in t["catalog"].as_array().unwrap() {
+        let ifaces: BTreeSet<&str> = svc["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                assert_eq!(e["region"], "RegionOne");
+                e["interface"].as_str().unwrap()
+            })
+            .collect();
+        assert!(
+            ifaces.contains("public") && ifaces.contains("internal"),
+            "{svc}"
+        );
+    }
+
+    // Wrong password: 401 and no token.
+    let (s, hd, _) = send(
+        c.post(format!("{base}/v3/auth/tokens"))
+            .json(&json!({"auth": {
+        "identity": {"methods": ["password"], "password": {"user": {"name": "admin",
+            "domain": {"name": "Default"}, "password": "wrong"}}}}})),
+    )
+    .await;
+    assert_eq!(s, 401);
+    assert!(hd.get("x-subject-token").is_none());
+
+    // Every OpenStack endpoint: 401 without a token and with a bogus one, 200 with ours.
+    for url in [
+        format!("{}/v2.0/networks", os.network),
+        format!("{}/v2.0/ports/does-not-matter", os.network),
+        format!("{}/v2/lbaas/loadbalancers", os.lb),
+        format!("{base}/v3/projects"),
+    ] {
+        let (s, hd, v) = send(c.get(&url)).await;
+        assert_eq!(s, 401, "{url}: {v}");
+        assert!(
+            hd["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Keystone uri=")
+        );
+        let (s, _) = os_get(&c, "gAAAAAbogus", &url).await;
+        assert_eq!(s, 401, "{url}");
+    }
+    let (s, v) = os_get(&c, &os.token, &format!("{base}/v3/projects")).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["projects"].as_array().unwrap().len(), 3);
+    // Token validation.
+    let (s, hd, v) = send(
+        c.get(format!("{base}/v3/auth/tokens"))
+            .header("x-auth-token", &os.token)
+            .header("x-subject-token", &os.token),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(hd["x-subject-token"].to_str().unwrap(), os.token);
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_project_token_sees_its_project_plus_shared_and_external() {
+    let h = start_vio().await;
+    let c = http();
+    let base = h.base_url();
+    let eng = login(&c, &base, "engineering").await;
+    let admin = login(&c, &base, "admin").await;
+    let projects = read("keystone/projects.json");
+    let pid = |name: &str| {
+        projects["projects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (eng_id, fin_id) = (pid("engineering"), pid("finance"));
+
+    let (s, v) = os_get(&c, &eng.token, &format!("{}/v2.0/networks", eng.network)).await;
+    assert_eq!(s, 200);
+    let nets = v["networks"].as_array().unwrap();
+    let names: BTreeSet<&str> = nets.iter().map(|n| n["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["eng-app", "eng-db", "eng-web", "public", "shared-services"])
+    );
+    assert!(nets.iter().all(|n| n["project_id"] != fin_id.as_str()));
+
+    // Ports: only the project's own (no gateway ports, no finance ports).
+    let (_, v) = os_get(&c, &eng.token, &format!("{}/v2.0/ports", eng.network)).await;
+    let ports = v["ports"].as_array().unwrap();
+    assert!(!ports.is_empty());
+    assert!(
+        ports.iter().all(|p| p["project_id"] == eng_id.as_str()),
+        "{v}"
+    );
+    // Subnets of the shared and external networks are visible.
+    let (_, v) = os_get(
+        &c,
+        &eng.token,
+        &format!("{}/v2.0/subnets?fields=name", eng.network),
+    )
+    .await;
+    let sn: BTreeSet<&str> = v["subnets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        sn.contains("public-subnet")
+            && sn.contains("shared-services-subnet")
+            && !sn.contains("fin-app-subnet"),
+        "{sn:?}"
+    );
+
+    // Another project's router: 404 in Neutron's error shape; the admin token sees it.
+    let fin_router = read("neutron/routers.json")["routers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["project_id"] == fin_id.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = format!("{}/v2.0/routers/{fin_router}", eng.network);
+    let (s, v) = os_get(&c, &eng.token, &url).await;
+    assert_eq!(s, 404);
+    assert_eq!(v["NeutronError"]["type"], "RouterNotFound");
+    assert!(
+        v["NeutronError"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&fin_router)
+    );
+    let (s, v) = os_get(&c, &admin.token, &url).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["router"]["id"], fin_router.as_str());
+
+    // Quotas are admin-only; Octavia's LB belongs to finance.
+    let (s, v) = os_get(&c, &eng.token, &format!("{}/v2.0/quotas", eng.network)).await;
+    assert_eq!(s, 403, "{v}");
+    let (s, v) = os_get(
+        &c,
+        &eng.token,
+        &format!("{}/v2/lbaas/loadbalancers", eng.lb),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["loadbalancers"].as_array().unwrap().len(), 0);
+    let (s, v) = os_get(
+        &c,
+        &eng.token,
+        &format!("{}/v2/lbaas/flavorprofiles", eng.lb),
+    )
+    .await;
+    assert_eq!(s, 403, "{v}");
+    let fin = login(&c, &base, "finance").await;
+    let (_, v) = os_get(
+        &c,
+        &fin.token,
+        &format!("{}/v2/lbaas/loadbalancers", fin.lb),
+    )
+    .await;
+    assert_eq!(v["loadbalancers"].as_array().unwrap().len(), 1);
+    h.shutdown().await;
+}
+
+const NEUTRON_LISTS: &[(&str, &str, &str, &str)] = &[
+    ("networks", "neutron/networks.json", "networks", "id"),
+    ("subnets", "neutron/subnets.json", "subnets", "id"),
+    ("ports", "neutron/ports.json", "ports", "id"),
+    ("routers", "neutron/routers.json", "routers", "id"),
+    (
+        "floatingips",
+        "neutron/floatingips.json",
+        "floatingips",
+        "id",
+    ),
+    (
+        "security-groups",
+        "neutron/security-groups.json",
+        "security_groups",
+        "id",
+    ),
+    (
+        "qos/policies",
+        "neutron/qos-policies.json",
+        "policies",
+        "id",
+    ),
+    (
+        "fwaas/firewall_groups",
+        "neutron/firewall-groups.json",
+        "firewall_groups",
+        "id",
+    ),
+    (
+        "fwaas/firewall_policies",
+        "neutron/firewall-policies.json",
+        "firewall_policies",
+        "id",
+    ),
+    (
+        "fwaas/firewall_rules",
+        "neutron/firewall-rules.json",
+        "firewall_rules",
+        "id",
+    ),
+    (
+        "subnetpools",
+        "neutron/subnetpools.json",
+        "subnetpools",
+        "id",
+    ),
+    ("quotas", "neutron/quotas.json", "quotas", "project_id"),
+    (
+        "rbac-policies",
+        "neutron/rbac-policies.json",
+        "rbac_policies",
+        "id",
+    ),
+    (
+        "extensions",
+        "neutron/extensions.json",
+        "extensions",
+        "alias",
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_neutron_list_pages_through_its_links_to_the_snapshot() {
+    let h = start_vio().await;
+    let c = http();
+    let os = login(&c, &h.base_url(), "admin").await;
+    for (path, file, key, id) in NEUTRON_LISTS {
+        let want = sorted_ids(&read(file), key, id);
+        assert!(
+            !want.is_empty(),
+            "{file} is empty: the example should exercise it"
+        );
+        let (got, pages) = walk(
+            &c,
+            &os.token,
+            &format!("{}/v2.0/{path}?limit=2", os.network),
+            key,
+            id,
+        )
+        .await;
+        assert_eq!(got, want, "{path}");
+        assert_eq!(pages, want.len().div_ceil(2).max(1), "{path}");
+        // Unpaged: everything at once, no links.
+        let (s, v) = os_get(&c, &os.token, &format!("{}/v2.0/{path}", os.network)).await;
+        assert_eq!(s, 200);
+        assert_eq!(sorted_ids(&v, key, id), want, "{path}");
+        assert!(v.get(format!("{key}_links")).is_none(), "{path}");
+    }
+    // Security group rules, listed on their own, are the ones embedded in the groups.
+    let mut rules: Vec<String> = read("neutron/security-groups.json")["security_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["security_group_rules"].as_array().unwrap().iter())
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    rules.sort();
+    let (got, _) = walk(
+        &c,
+        &os.token,
+        &format!("{}/v2.0/security-group-rules?limit=5", os.network),
+        "security_group_rules",
+        "id",
+    )
+    .await;
+    assert_eq!(got, rules);
+
+    // Backwards: from the last page, `previous` links lead back to the first item.
+    let want = sorted_ids(&read("neutron/ports.json"), "ports", "id");
+    let last = &want[want.len() - 1];
+    let mut url = format!(
+        "{}/v2.0/ports?limit=3&marker={last}&page_reverse=True",
+        os.network
+    );
+    let mut back: Vec<String> = vec![last.clone()];
+    for _ in 0..1000 {
+        let (s, v) = os_get(&c, &os.token, &url).await;
+        assert_eq!(s, 200, "{v}");
+        let page: Vec<String> = v["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect();
+        assert!(page.len() <= 3);
+        back.splice(0..0, page);
+        match v["ports_links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == "next")
+        {
+            Some(l) => url = l["href"].as_str().unwrap().to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(back, want);
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn neutron_filters_fields_and_errors() {
+    let h = start_vio().await;
+    let c = http();
+    let os = login(&c, &h.base_url(), "admin").await;
+    let ports = read("neutron/ports.json");
+    let ports = ports["ports"].as_array().unwrap();
+    let count = |owner: &str| ports.iter().filter(|p| p["device_owner"] == owner).count();
+
+    let n = &os.network;
+    let (s, v) = os_get(
+        &c,
+        &os.token,
+        &format!("{n}/v2.0/ports?device_owner=network:dhcp&fields=id&fields=device_owner"),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let got = v["ports"].as_array().unwrap();
+    assert_eq!(got.len(), count("network:dhcp"));
+    for p in got {
+        let keys: BTreeSet<&str> = p.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, BTreeSet::from(["device_owner", "id"]));
+    }
+    // A repeated key is OR.
+    let (_, v) = os_get(
+        &c,
+        &os.token,
+        &format!("{n}/v2.0/ports?device_owner=network:dhcp&device_owner=network:router_interface"),
+    )
+    .await;
+    assert_eq!(
+        v["ports"].as_array().unwrap().len(),
+        count("network:dhcp") + count("network:router_interface")
+    );
+    assert!(count("network:dhcp") > 0 && count("network:router_interface") > 0);
+    // Two different keys are AND; booleans compare as Neutron prints them.
+    let (_, v) = os_get(
+        &c,
+        &os.token,
+        &format!("{n}/v2.0/networks?router:external=True"),
+    )
+    .await;
+    assert_eq!(v["networks"].as_array().unwrap().len(), 1);
+    assert_eq!(v["networks"][0]["name"], "public");
+    let net = &v["networks"][0]["id"];
+    let (_, v) = os_get(
+        &c,
+        &os.token,
+        &format!(
+            "{n}/v2.0/ports?network_id={}&device_owner=network:router_gateway",
+            net.as_str().unwrap()
+        ),
+    )
+    .await;
+    let gws = ports
+        .iter()
+        .filter(|p| p["device_owner"] == "network:router_gateway")
+        .count();
+    assert_eq!(v["ports"].as_array().unwrap().len(), gws);
+    // Paging keeps the filter in the links.
+    let (ids, _) = walk(
+        &c,
+        &os.token,
+        &format!("{n}/v2.0/ports?device_owner=network:dhcp&limit=1"),
+        "ports",
+        "id",
+    )
+    .await;
+    assert_eq!(ids.len(), count("network:dhcp"));
+    // An unknown filter is refused; an unknown id is a NeutronError 404.
+    let (s, v) = os_get(&c, &os.token, &format!("{n}/v2.0/networks?colour=blue")).await;
+    assert_eq!(s, 400, "{v}");
+    let (s, v) = os_get(
+        &c,
+        &os.token,
+        &format!("{n}/v2.0/networks/00000000-0000-0000-0000-000000000000"),
+    )
+    .await;
+    assert_eq!(s, 404);
+    assert_eq!(v["NeutronError"]["type"], "NetworkNotFound");
+    // Single GET with fields.
+    let id = ports[0]["id"].as_str().unwrap();
+    let (s, v) = os_get(
+        &c,
+        &os.token,
+        &format!("{n}/v2.0/ports/{id}?fields=mac_address"),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["port"], json!({"mac_address": ports[0]["mac_address"]}));
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_octavia_list_pages_through_its_links_to_the_snapshot() {
+    let h = start_vio().await;
+    let c = http();
+    let os = login(&c, &h.base_url(), "admin").await;
+    for coll in [
+        "loadbalancers",
+        "listeners",
+        "pools",
+        "healthmonitors",
+        "l7policies",
+        "flavors",
+        "flavorprofiles",
+    ] {
+        let want = sorted_ids(&read(&format!("octavia/{coll}.json")), coll, "id");
+        assert!(!want.is_empty(), "{coll}");
+        let (got, pages) = walk(
+            &c,
+            &os.token,
+            &format!("{}/v2/lbaas/{coll}?limit=1", os.lb),
+            coll,
+            "id",
+        )
+        .await;
+        assert_eq!(got, want, "{coll}");
+        assert_eq!(pages, want.len());
+        let (_, v) = os_get(&c, &os.token, &format!("{}/v2/lbaas/{coll}", os.lb)).await;
+        assert_eq!(
+            v[format!("{coll}_links")],
+            json!([]),
+            "Octavia always sends the links array"
+        );
+    }
+    // Children: members per pool, rules per L7 policy.
+    let members = read("octavia/members.json");
+    for (pool, body) in members.as_object().unwrap() {
+        let want = sorted_ids(body, "members", "id");
+        let (got, _) = walk(
+            &c,
+            &os.token,
+            &format!("{}/v2/lbaas/pools/{pool}/members?limit=1", os.lb),
+            "members",
+            "id",
+        )
+        .await;
+        assert_eq!(got, want);
+        let (s, v) = os_get(
+            &c,
+            &os.token,
+            &format!("{}/v2/lbaas/pools/{pool}/members/{}", os.lb, want[0]),
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert_eq!(v["member"]["id"], want[0].as_str());
+    }
+    let rules = read("octavia/l7rules.json");
+    for (pol, body) in rules.as_object().unwrap() {
+        let want = sorted_ids(body, "rules", "id");
+        let (got, _) = walk(
+            &c,
+            &os.token,
+            &format!("{}/v2.0/lbaas/l7policies/{pol}/rules", os.lb),
+            "rules",
+            "id",
+        )
+        .await;
+        assert_eq!(got, want);
+    }
+    // Filters and fields; a missing object in Octavia's error shape.
+    let (_, v) = os_get(
+        &c,
+        &os.token,
+        &format!(
+            "{}/v2/lbaas/pools?protocol=HTTP&protocol=TCP&fields=id",
+            os.lb
+        ),
+    )
+    .await;
+    assert_eq!(v["pools"].as_array().unwrap().len(), 2);
+    assert_eq!(v["pools"][0].as_object().unwrap().len(), 1);
+    let (_, v) = os_get(
+        &c,
+        &os.token,
+        &format!("{}/v2/lbaas/pools?protocol=TCP", os.lb),
+    )
+    .await;
+    assert_eq!(v["pools"].as_array().unwrap().len(), 1);
+    let (s, v) = os_get(
+        &c,
+        &os.token,
+        &format!("{}/v2/lbaas/loadbalancers/nope", os.lb),
+    )
+    .await;
+    assert_eq!(s, 404);
+    assert_eq!(v["faultstring"], "Load Balancer nope not found.");
+    h.shutdown().await;
+}
+
+fn basic(rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    rb.basic_auth(
+        simulator::DEFAULT_USERNAME,
+        Some(simulator::DEFAULT_PASSWORD),
+    )
+}
+
+/// NSX-V paging as the plugin's vcns.py does it: `total / pageSize + 1` pages, so an exact
+/// multiple asks for one page past the end, which must come back empty.
+async fn nsxv_walk(
+    c: &reqwest::Client,
+    base: &str,
+    path: &str,
+    outer: &str,
+    page: usize,
+    auth: &str,
+) -> (Vec<String>, usize) {
+    let mut ids = Vec::new();
+    let (s, _, first) = send(
+        c.get(format!("{base}{path}?startIndex=0&pageSize={page}"))
+            .header("authorization", auth)
+            .header("accept", "application/json"),
+    )
+    .await;
+    assert_eq!(s, 200, "{first}");
+    let total = first[outer]["pagingInfo"]["totalCount"].as_u64().unwrap() as usize;
+    let pages = total / page + 1;
+    for i in 0..pages {
+        let (s, _, v) = send(
+            c.get(format!(
+                "{base}{path}?startIndex={}&pageSize={page}",
+                i * page
+            ))
+            .header("authorization", auth)
+            .header("accept", "application/json"),
+        )
+        .await;
+        assert_eq!(s, 200, "page {i}: {v}");
+        assert_eq!(
+            v[outer]["pagingInfo"]["totalCount"].as_u64().unwrap() as usize,
+            total
+        );
+        for o in v[outer]["data"].as_array().unwrap() {
+            ids.push(o["objectId"].as_str().unwrap().to_string());
+        }
+    }
+    (ids, pages)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nsxv_pages_edges_and_virtual_wires_and_answers_the_page_past_the_end() {
+    let h = start_vio().await;
+    let c = http();
+    let base = h.base_url();
+    let auth = format!(
+        "Basic {}",
+        simulator_base64(&format!(
+            "{}:{}",
+            simulator::DEFAULT_USERNAME,
+            simulator::DEFAULT_PASSWORD
+        ))
+    );
+    let want = |file: &str, outer: &str| -> Vec<String> {
+        read(file)[outer]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["objectId"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let edges = want("nsxv/edges.json", "edgePage");
+    let wires = want("nsxv/virtualwires.json", "dataPage");
+    // Page sizes that divide the totals exactly: the extra, empty page is asked for and answered.
+    for (path, outer, all) in [
+        ("/api/4.0/edges", "edgePage", &edges),
+        ("/api/2.0/vdn/virtualwires", "dataPage", &wires),
+    ] {
+        let exact = (2..all.len()).find(|p| all.len() % p == 0).unwrap_or(1);
+        let (got, pages) = nsxv_walk(&c, &base, path, outer, exact, &auth).await;
+        assert_eq!(&got, all, "{path}");
+        assert_eq!(pages, all.len() / exact + 1);
+        let (got, _) = nsxv_walk(&c, &base, path, outer, 3, &auth).await;
+        assert_eq!(&got, all, "{path}");
+    }
+    // Without Accept: application/json the manager would answer XML: refused here, loudly.
+    let (s, hd, _) = send(basic(c.get(format!("{base}/api/4.0/edges")))).await;
+    assert_eq!(s, 406);
+    assert!(hd["content-type"].to_str().unwrap().contains("xml"));
+    // Scoping objects are XML only.
+    let resp = basic(c.get(format!("{base}/api/2.0/services/usermgmt/scopingobjects")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("xml")
+    );
+    let xml = resp.text().await.unwrap();
+    assert!(
+        xml.contains("<objectTypeName>VirtualWire</objectTypeName>")
+            && xml.contains("dvportgroup-41")
+    );
+    // vsmconfig names the version.
+    let (s, _, v) = send(
+        basic(c.get(format!("{base}/api/2.0/services/vsmconfig")))
+            .header("accept", "application/json"),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["version"], "6.4.11");
+    // No credentials: 401; wrong ones: 403.
+    let (s, _, _) = send(
+        c.get(format!("{base}/api/4.0/edges"))
+            .header("accept", "application/json"),
+    )
+    .await;
+    assert_eq!(s, 401);
+    let (s, _, _) = send(
+        c.get(format!("{base}/api/4.0/edges"))
+            .basic_auth("admin", Some("nope"))
+            .header("accept", "application/json"),
+    )
+    .await;
+    assert_eq!(s, 403);
+    h.shutdown().await;
+}
+
+fn simulator_base64(s: &str) -> String {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for ch in b.chunks(3) {
+        let n = (ch[0] as u32) << 16
+            | (*ch.get(1).unwrap_or(&0) as u32) << 8
+            | *ch.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= ch.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nsxv_tokens_expire_and_edge_vnics_disconnect() {
+    let h = start_vio().await;
+    let c = http();
+    let base = h.base_url();
+    let (s, _, v) = send(
+        basic(c.post(format!(
+            "{base}/api/2.0/services/auth/token?expiresInMinutes=1440"
+        )))
+        .header("accept", "application/json"),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let token = v["value"].as_str().unwrap().to_string();
+    assert!(v["expiresOn"].as_i64().unwrap() > 0);
+    let (s, _, _) = send(basic(c.post(format!(
+        "{base}/api/2.0/services/auth/token?expiresInMinutes=1441"
+    ))))
+    .await;
+    assert_eq!(s, 400, "beyond the 24 h maximum");
+    let auth = format!("AUTHTOKEN {token}");
+
+    // Details, vNICs, DLR interfaces, appliances, LB virtual servers.
+    let details = read("nsxv/edge-details.json");
+    let esg = read("nsxv/edge-vnics.json")
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    let dlr = read("nsxv/edge-interfaces.json")
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    let get = |p: String| {
+        c.get(format!("{base}{p}"))
+            .header("authorization", auth.clone())
+            .header("accept", "application/json")
+    };
+    let (s, _, v) = send(get(format!("/api/4.0/edges/{esg}"))).await;
+    assert_eq!(s, 200);
+    assert_eq!(v, details[&esg]);
+    let (s, _, v) = send(get(format!("/api/4.0/edges/{dlr}/interfaces"))).await;
+    assert_eq!(s, 200);
+    assert!(!v["interfaces"].as_array().unwrap().is_empty());
+    let (s, _, v) = send(get(format!("/api/4.0/edges/{esg}/appliances"))).await;
+    assert_eq!(s, 200);
+    assert!(v["appliances"].is_array());
+    let (s, _, v) = send(get(format!(
+        "/api/4.0/edges/{esg}/loadbalancer/config/virtualservers"
+    )))
+    .await;
+    assert_eq!(s, 200);
+    assert!(v["virtualServer"].is_array());
+    let lb_edge = read("nsxv/edge-virtualservers.json")
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, v)| !v["virtualServer"].as_array().unwrap().is_empty())
+        .unwrap()
+        .0
+        .clone();
+    let (_, _, v) = send(get(format!(
+        "/api/4.0/edges/{lb_edge}/loadbalancer/config/virtualservers"
+    )))
+    .await;
+    assert_eq!(v["virtualServer"].as_array().unwrap().len(), 2);
+    let (s, _, _) = send(get("/api/4.0/edges/edge-999".into())).await;
+    assert_eq!(s, 404);
+
+    // Disconnect vNIC 1 and read it back, alone and in the list.
+    let (s, _, _) = send(
+        c.put(format!("{base}/api/4.0/edges/{esg}/vnics/1"))
+            .header("authorization", auth.clone())
+            .header("accept", "application/json")
+            .json(&json!({"isConnected": false})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (_, _, v) = send(get(format!("/api/4.0/edges/{esg}/vnics/1"))).await;
+    assert_eq!(v["isConnected"], false);
+    let (_, _, v) = send(get(format!("/api/4.0/edges/{esg}/vnics"))).await;
+    let vn = v["vnics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["index"] == 1)
+        .unwrap();
+    assert_eq!(vn["isConnected"], false);
+    assert_eq!(
+        vn["portgroupId"], details[&esg]["vnics"]["vnics"][1]["portgroupId"],
+        "other fields kept"
+    );
+
+    // The token expires (fault): 403, and a new token works.
+    let (s, _, v) = send(c.post(format!("{base}/_sim/vio/expire-tokens?service=nsxv"))).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["expired"], 1);
+    let (s, _, _) = send(get(format!("/api/4.0/edges/{esg}"))).await;
+    assert_eq!(s, 403);
+    let resp = basic(c.post(format!("{base}/api/2.0/services/auth/token")))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("xml")
+    );
+    let xml = resp.text().await.unwrap();
+    let fresh = xml
+        .split("<value>")
+        .nth(1)
+        .unwrap()
+        .split("</value>")
+        .next()
+        .unwrap();
+    let (s, _, _) = send(
+        c.get(format!("{base}/api/4.0/edges/{esg}"))
+            .header("authorization", format!("AUTHTOKEN {fresh}"))
+            .header("accept", "application/json"),
+    )
+    .await;
+    assert_eq!(s, 200);
+    h.shutdown().await;
+}
+
+async fn vc_session(c: &reqwest::Client, base: &str) -> String {
+    let (s, _, v) = send(basic(c.post(format!("{base}/api/session")))).await;
+    assert_eq!(s, 201, "{v}");
+    v.as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vcenter_lists_filters_and_powers_off_with_its_fault() {
+    let h = start_vio().await;
+    let c = http();
+    let base = h.base_url();
+    let (s, _, v) = send(c.get(format!("{base}/api/vcenter/vm"))).await;
+    assert_eq!(s, 401);
+    assert_eq!(v["error_type"], "UNAUTHENTICATED");
+    let (s, _, _) = send(
+        c.post(format!("{base}/api/session"))
+            .basic_auth("admin", Some("nope")),
+    )
+    .await;
+    assert_eq!(s, 401);
+    let sid = vc_session(&c, &base).await;
+    let get = |p: &str| {
+        c.get(format!("{base}{p}"))
+            .header("vmware-api-session-id", sid.clone())
+    };
+
+    let (s, _, v) = get("/api/vcenter/cluster")
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), (), r))
+        .unwrap();
+    assert_eq!(s, 200);
+    let clusters: Value = v.json().await.unwrap();
+    assert_eq!(clusters, read("vcenter/clusters.json"));
+    let (_, _, v) = send(get("/api/vcenter/host?clusters=domain-c8")).await;
+    assert_eq!(v, read("vcenter/hosts-by-cluster.json")["domain-c8"]);
+    let (_, _, v) = send(get("/api/vcenter/host?connection_states=CONNECTED")).await;
+    assert_eq!(v, read("vcenter/hosts.json"));
+    for (host, vms) in read("vcenter/vms-by-host.json").as_object().unwrap() {
+        let (_, _, v) = send(get(&format!("/api/vcenter/vm?hosts={host}"))).await;
+        assert_eq!(&v, vms, "{host}");
+    }
+    let all = read("vcenter/vms.json");
+    let (_, _, v) = send(get("/api/vcenter/vm")).await;
+    assert_eq!(v, all);
+    // Edge appliance VMs: the ones the host phase powers off.
+    let edge_vm = read("nsxv/edge-appliances.json")
+        .as_object()
+        .unwrap()
+        .values()
+        .find_map(|a| {
+            a["appliances"]
+                .as_array()
+                .unwrap()
+                .first()
+                .map(|x| x["vmId"].as_str().unwrap().to_string())
+        })
+        .unwrap();
+    let (_, _, v) = send(get(&format!("/api/vcenter/vm/{edge_vm}/power"))).await;
+    assert_eq!(v, json!({"state": "POWERED_ON"}));
+
+    // A power-off that fails (fault rule), then one that works, then "already off".
+    let (s, _, v) = send(c.post(format!("{base}/_sim/faults")).json(&json!({
+        "name": "power-off-fails", "method": "POST", "path": format!("/api/vcenter/vm/{edge_vm}/power"),
+        "query": "action=stop", "times": 1, "action": "status", "status": 500}))).await;
+    assert_eq!(s, 200, "{v}");
+    let stop = || {
+        c.post(format!("{base}/api/vcenter/vm/{edge_vm}/power?action=stop"))
+            .header("vmware-api-session-id", sid.clone())
+    };
+    let (s, _, _) = send(stop()).await;
+    assert_eq!(s, 500);
+    let (_, _, v) = send(get(&format!("/api/vcenter/vm/{edge_vm}/power"))).await;
+    assert_eq!(
+        v["state"], "POWERED_ON",
+        "a failed power-off changes nothing"
+    );
+    let (s, _, _) = send(stop()).await;
+    assert_eq!(s, 204);
+    let (_, _, v) = send(get(&format!("/api/vcenter/vm/{edge_vm}/power"))).await;
+    assert_eq!(v["state"], "POWERED_OFF");
+    let (s, _, v) = send(stop()).await;
+    assert_eq!(s, 400);
+    assert_eq!(v["error_type"], "ALREADY_IN_DESIRED_STATE");
+    let (_, _, v) = send(get("/api/vcenter/vm?power_states=POWERED_OFF")).await;
+    assert_eq!(v.as_array().unwrap().len(), 1);
+
+    // The session ends.
+    let (s, _, _) = send(
+        c.delete(format!("{base}/api/session"))
+            .header("vmware-api-session-id", sid.clone()),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (s, _, _) = send(get("/api/vcenter/cluster")).await;
+    assert_eq!(s, 401);
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn faults_on_the_new_sources_and_a_restart_that_keeps_power_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let cfg = || SimConfig {
+        inventory: Some(vio_small()),
+        state_file: Some(state.clone()),
+        ..SimConfig::default()
+    };
+    let h = Simulator::start(cfg()).await.unwrap();
+    let c = http();
+    let base = h.base_url();
+    let os = login(&c, &base, "admin").await;
+    // A 403 on Neutron ports once, a truncated Octavia page, a slow NSX-V page.
+    let (s, _, v) = send(
+        c.post(format!("{base}/_sim/faults"))
+            .json(&json!({"rules": [
+                {"path": "/network/v2.0/ports", "times": 1, "action": "status", "status": 403},
+                {"path": "/load-balancer/v2/lbaas/pools", "times": 1, "action": "truncate"},
+                {"path": "/api/4.0/edges", "times": 1, "action": "delay", "delay_ms": 300},
+            ]})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, _) = os_get(&c, &os.token, &format!("{}/v2.0/ports", os.network)).await;
+    assert_eq!(s, 403);
+    let (s, _) = os_get(&c, &os.token, &format!("{}/v2.0/ports", os.network)).await;
+    assert_eq!(s, 200);
+    let resp = c
+        .get(format!("{}/v2/lbaas/pools", os.lb))
+        .header("x-auth-token", &os.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let text = resp.text().await.unwrap();
+    assert!(
+        serde_json::from_str::<Value>(&text).is_err(),
+        "a truncated page is not valid JSON: {text}"
+    );
+    let started = std::time::Instant::now();
+    let (s, _, _) =
+        send(basic(c.get(format!("{base}/api/4.0/edges"))).header("accept", "application/json"))
+            .await;
+    assert_eq!(s, 200);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    // Keystone tokens expire too.
+    let (_, _, v) = send(c.post(format!("{base}/_sim/vio/expire-tokens?service=keystone"))).await;
+    assert!(v["expired"].as_u64().unwrap() >= 1);
+    let (s, _) = os_get(&c, &os.token, &format!("{}/v2.0/networks", os.network)).await;
+    assert_eq!(s, 401);
+
+    // Power off a VM, restart on the same state file: still off.
+    let sid = vc_session(&c, &base).await;
+    let vm = read("vcenter/vms.json")[0]["vm"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, _, _) = send(
+        c.post(format!("{base}/api/vcenter/vm/{vm}/power?action=stop"))
+            .header("vmware-api-session-id", &sid),
+    )
+    .await;
+    assert_eq!(s, 204);
+    h.shutdown().await;
+    let h = Simulator::start(cfg()).await.unwrap();
+    let base = h.base_url();
+    let sid = vc_session(&c, &base).await;
+    let (_, _, v) = send(
+        c.get(format!("{base}/api/vcenter/vm/{vm}/power"))
+            .header("vmware-api-session-id", &sid),
+    )
+    .await;
+    assert_eq!(v["state"], "POWERED_OFF");
+    h.shutdown().await;
+}
+
+fn kubectl(kubeconfig: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .arg("--request-timeout=20s")
+        .args(args)
+        .env("HOME", kubeconfig.parent().unwrap())
+        .output()
+        .expect("kubectl runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_real_kubectl_reads_patches_and_applies_the_neutron_custom_resource() {
+    assert!(
+        std::path::Path::new("/usr/bin/kubectl").exists(),
+        "kubectl is required for this test (Debian package kubectl)"
+    );
+    let h = start_vio().await;
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(&kc, h.kubeconfig()).unwrap();
+    let run = |args: Vec<String>| {
+        let kc = kc.clone();
+        tokio::task::spawn_blocking(move || {
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            kubectl(&kc, &a)
+        })
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+
+    let (ok, out, err) = run(s(&["get", "neutrons", "-n", "openstack"]))
+        .await
+        .unwrap();
+    assert!(ok, "{err}");
+    assert!(out.contains("neutron-6f8d4"), "{out}");
+    let (ok, out, err) = run(s(&[
+        "get",
+        "neutrons.vio.vmware.com",
+        "neutron-6f8d4",
+        "-n",
+        "openstack",
+        "-o",
+        "json",
+    ]))
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    let cr: Value = serde_json::from_str(&out).unwrap();
+    let want = &read("vio/neutron-cr.json")["items"][0];
+    assert_eq!(cr["spec"], want["spec"]);
+    assert_eq!(cr["spec"]["manifests"]["nsxv"], true);
+    assert_eq!(cr["spec"]["manifests"]["nsxp"], false);
+    let (ok, out, err) = run(s(&["get", "viosecrets", "-n", "openstack", "-o", "json"]))
+        .await
+        .unwrap();
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["items"][0]["metadata"]["name"], "neutron-nsxv-secret");
+
+    // Switch the plugins with a merge patch.
+    let (ok, out, err) = run(s(&[
+        "patch",
+        "neutron",
+        "neutron-6f8d4",
+        "-n",
+        "openstack",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"manifests":{"nsxv":false,"nsxp":true}}}"#,
+    ]))
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    assert!(out.contains("patched"), "{out}");
+    let (_, out, _) = run(s(&[
+        "get",
+        "neutron",
+        "neutron-6f8d4",
+        "-n",
+        "openstack",
+        "-o",
+        "json",
+    ]))
+    .await
+    .unwrap();
+    let after: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(after["spec"]["manifests"]["nsxp"], true);
+    assert_eq!(after["spec"]["manifests"]["nsxv"], false);
+    assert_eq!(
+        after["spec"]["conf"], want["spec"]["conf"],
+        "the rest of the spec is kept"
+    );
+    assert_ne!(
+        after["metadata"]["resourceVersion"],
+        cr["metadata"]["resourceVersion"]
+    );
+    // A strategic merge patch (kubectl's default) is refused for a custom resource, as the API server does.
+    let (ok, _, err) = run(s(&[
+        "patch",
+        "neutron",
+        "neutron-6f8d4",
+        "-n",
+        "openstack",
+        "-p",
+        r#"{"spec":{"replicas":3}}"#,
+    ]))
+    .await
+    .unwrap();
+    assert!(!ok);
+    assert!(err.contains("strategic merge patch"), "{err}");
+
+    // kubectl apply of an edited manifest.
+    let mut edited = after.clone();
+    edited["spec"]["conf"]["plugins"]["nsxp"] =
+        json!({"nsx_api_managers": "nsx-mgr-01.corp.example"});
+    edited["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
+    let manifest = dir.path().join("neutron.json");
+    std::fs::write(&manifest, serde_json::to_vec(&edited).unwrap()).unwrap();
+    let (ok, out, err) = run(vec![
+        "apply".into(),
+        "-f".into(),
+        manifest.display().to_string(),
+    ])
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    assert!(out.contains("configured"), "{out}");
+    let (_, out, _) = run(s(&[
+        "get",
+        "neutron",
+        "neutron-6f8d4",
+        "-n",
+        "openstack",
+        "-o",
+        "json",
+    ]))
+    .await
+    .unwrap();
+    let applied: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        applied["spec"]["conf"]["plugins"]["nsxp"]["nsx_api_managers"],
+        "nsx-mgr-01.corp.example"
+    );
+    h.shutdown().await;
+}
