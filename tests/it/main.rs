@@ -14,3 +14,4 @@ mod cli;
 mod cli_flow;
 mod demo;
 mod e2e_collect;
+mod e2e_collect_vio;

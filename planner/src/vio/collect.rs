@@ -17,19 +17,20 @@ use super::redact::{self, Redaction};
 /// Which source failed: the message starts with it ("neutron: GET /v2.0/ports: ...").
 #[derive(Debug, thiserror::Error)]
 pub enum VioCollectError {
-    #[error("{service}: {source}")]
+    #[error("{service}: {error}")]
     Api {
         service: &'static str,
-        // Part of the message; not a `source` so chains are not printed twice.
-        source: ClientError,
+        // Part of the message, deliberately not a `source`: chains are not printed twice.
+        error: ClientError,
     },
     #[error("{service}: {message}")]
     Answer {
         service: &'static str,
         message: String,
     },
+    /// The cause is part of the message (not a `source`, so chains are not printed twice).
     #[error("vio (kubectl): {0}")]
-    Kube(#[from] client::KubectlError),
+    Kube(client::KubectlError),
     #[error("{path}: {message}")]
     Input { path: PathBuf, message: String },
     #[error("{path}: {message}")]
@@ -37,7 +38,7 @@ pub enum VioCollectError {
 }
 
 fn api(service: &'static str) -> impl Fn(ClientError) -> VioCollectError {
-    move |source| VioCollectError::Api { service, source }
+    move |error| VioCollectError::Api { service, error }
 }
 
 /// The live sources.
@@ -423,12 +424,14 @@ pub async fn collect(
     // VIO's control plane.
     let kc = src.kubectl;
     let ns = opts.namespace.as_str();
-    // The API's own list (`NeutronList`, resourceVersion), not kubectl's client-side `List`.
-    let cr_path = format!("/apis/vio.vmware.com/v1alpha1/namespaces/{ns}/neutrons");
-    let cr_raw = kc.get_raw(&cr_path).await?;
+    // As `kubectl get -o json` prints it (docs/inventory-format.md).
+    let cr_raw = kc
+        .get_in_namespace("neutrons.vio.vmware.com", ns, "json")
+        .await
+        .map_err(VioCollectError::Kube)?;
     let cr: Value = serde_json::from_slice(&cr_raw).map_err(|e| VioCollectError::Answer {
         service: "vio (kubectl)",
-        message: format!("GET {cr_path}: invalid JSON: {e}"),
+        message: format!("kubectl get neutrons.vio.vmware.com printed invalid JSON: {e}"),
     })?;
     let n = cr["items"].as_array().map(Vec::len).unwrap_or(0);
     if n == 0 {
@@ -444,7 +447,7 @@ pub async fn collect(
         secrets["items"].as_array().map(Vec::len).unwrap_or(0),
         "vio",
     );
-    let (context, cluster) = kc.current_context().await?;
+    let (context, cluster) = kc.current_context().await.map_err(VioCollectError::Kube)?;
 
     // The operator's files, passwords replaced.
     let mut redactions: Vec<Redaction> = Vec::new();
@@ -644,14 +647,16 @@ async fn viosecrets(kc: &Kubectl, ns: &str) -> Result<Value, VioCollectError> {
             ns,
             "jsonpath={.metadata.resourceVersion}{\"\\n\"}{range .items[*]}{.apiVersion}{\"\\t\"}{.kind}{\"\\t\"}{.metadata}{\"\\n\"}{end}",
         )
-        .await?;
+        .await
+        .map_err(VioCollectError::Kube)?;
     let keys = kc
         .get_in_namespace(
             RES,
             ns,
             "go-template={{range .items}}{{.metadata.name}}{{range $k, $v := .spec.data}}{{\"\\t\"}}{{$k}}{{end}}{{\"\\n\"}}{{end}}",
         )
-        .await?;
+        .await
+        .map_err(VioCollectError::Kube)?;
     let meta = String::from_utf8(meta).map_err(|_| bad("output is not UTF-8".into()))?;
     let keys = String::from_utf8(keys).map_err(|_| bad("output is not UTF-8".into()))?;
     let mut lines = meta.lines();
