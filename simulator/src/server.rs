@@ -111,6 +111,29 @@ impl SimHandle {
         )
     }
 
+    /// A clouds.yaml (cloud `nsx-migrate-sim`) for the simulated OpenStack, or None when no VIO
+    /// deployment is simulated. `ca_file` is named as `cacert` (the certificate of `--tls`). The
+    /// password is written only when it is the simulator's fixed test password; otherwise the
+    /// file says to set `OS_PASSWORD`.
+    pub fn clouds_yaml(&self, ca_file: Option<&std::path::Path>) -> Option<String> {
+        lock(&self.shared.state).vio.as_ref()?;
+        let cfg = &self.shared.config;
+        let password = if cfg.password == crate::DEFAULT_PASSWORD {
+            format!("      password: \"{}\"\n", cfg.password)
+        } else {
+            "      # password: not written (not the fixed test password); set OS_PASSWORD\n"
+                .to_string()
+        };
+        let cacert = ca_file
+            .map(|p| format!("    cacert: \"{}\"\n", p.display()))
+            .unwrap_or_default();
+        Some(format!(
+            "clouds:\n  nsx-migrate-sim:\n    auth:\n      auth_url: \"{base}/v3\"\n      username: \"{user}\"\n{password}      project_name: admin\n      user_domain_name: Default\n      project_domain_name: Default\n    region_name: RegionOne\n    interface: public\n    identity_api_version: 3\n{cacert}",
+            base = self.base_url(),
+            user = cfg.username,
+        ))
+    }
+
     /// Every request so far, as the JSON objects also written to the request log file.
     pub fn request_log(&self) -> Vec<Value> {
         lock(&self.shared.log).iter().cloned().collect()

@@ -45,10 +45,32 @@ pub struct ServeArgs {
     /// Write a kubeconfig pointing kubectl at the simulated Kubernetes API to this file.
     #[arg(long)]
     pub kubeconfig_out: Option<PathBuf>,
+    /// Write a clouds.yaml for the simulated OpenStack (cloud `nsx-migrate-sim`) to this file
+    /// (a vio-v2t inventory only). With --tls the simulator's certificate is written next to it
+    /// as `<FILE>.ca.pem` and named as `cacert`.
+    #[arg(long)]
+    pub clouds_yaml_out: Option<PathBuf>,
+}
+
+/// The kind of deployment `sim generate` writes.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum GenerateKind {
+    /// An NCP cluster in Manager mode (Manager-to-Policy).
+    #[value(name = "mp-to-policy")]
+    MpToPolicy,
+    /// A VIO deployment on NSX-V.
+    #[value(name = "vio-v2t")]
+    VioV2t,
 }
 
 #[derive(clap::Args)]
 pub struct GenerateArgs {
+    /// What to generate.
+    #[arg(long, value_enum, default_value = "mp-to-policy")]
+    pub kind: GenerateKind,
+    /// vio-v2t: the number of Neutron ports (100 to 50,000); everything else is in proportion.
+    #[arg(long, default_value_t = 1000)]
+    pub ports: usize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     #[arg(long, default_value = "kube-synth-01")]
@@ -67,6 +89,24 @@ pub struct GenerateArgs {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     match args.generate {
+        Some(SimCommand::Generate(g)) if matches!(g.kind, GenerateKind::VioV2t) => {
+            let spec = simulator::vio::generate::VioGenerateSpec {
+                seed: g.seed,
+                ports: g.ports,
+            };
+            let s = simulator::vio::generate::generate(&spec, &g.out)?;
+            println!(
+                "{}: {} ports, {} networks, {} routers, {} load balancers, {} NSX-V edges, {} VMs",
+                g.out.display(),
+                s.ports,
+                s.networks,
+                s.routers,
+                s.load_balancers,
+                s.edges,
+                s.vms
+            );
+            Ok(ExitCode::Success)
+        }
         Some(SimCommand::Generate(g)) => {
             let spec = GenerateSpec {
                 seed: g.seed,
@@ -91,6 +131,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
 fn serve(a: ServeArgs) -> Result<ExitCode> {
     let kubeconfig_out = a.kubeconfig_out.clone();
+    let clouds_yaml_out = a.clouds_yaml_out.clone();
     let mut cfg = SimConfig {
         listen: a.listen,
         inventory: a.inventory,
@@ -125,6 +166,24 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
             std::fs::write(p, handle.kubeconfig())
                 .with_context(|| format!("{}: cannot write", p.display()))?;
             eprintln!("kubeconfig written to {}", p.display());
+        }
+        if let Some(p) = &clouds_yaml_out {
+            let ca = handle.tls_cert_pem().map(|pem| {
+                let mut name = p.as_os_str().to_owned();
+                name.push(".ca.pem");
+                (PathBuf::from(name), pem.to_string())
+            });
+            if let Some((ca_path, pem)) = &ca {
+                std::fs::write(ca_path, pem)
+                    .with_context(|| format!("{}: cannot write", ca_path.display()))?;
+            }
+            let Some(yaml) = handle.clouds_yaml(ca.as_ref().map(|(p, _)| p.as_path())) else {
+                anyhow::bail!(
+                    "--clouds-yaml-out needs a vio-v2t inventory (--inventory DIR whose metadata.json says \"kind\": \"vio-v2t\")"
+                );
+            };
+            std::fs::write(p, yaml).with_context(|| format!("{}: cannot write", p.display()))?;
+            eprintln!("clouds.yaml written to {} (cloud nsx-migrate-sim)", p.display());
         }
         if using_default {
             eprintln!(

@@ -8,6 +8,7 @@
 //! and `/api/4.0`, vCenter under `/api/session` and `/api/vcenter`. Each has its own
 //! authentication, as the real services do.
 
+pub mod generate;
 pub mod inventory;
 mod keystone;
 mod list;

@@ -1266,3 +1266,200 @@ async fn the_real_kubectl_reads_patches_and_applies_the_neutron_custom_resource(
     );
     h.shutdown().await;
 }
+
+fn dir_bytes(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for sub in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = sub.path();
+        if p.is_dir() {
+            for f in std::fs::read_dir(&p).unwrap().flatten() {
+                out.push((
+                    f.path()
+                        .display()
+                        .to_string()
+                        .replace(&dir.display().to_string(), ""),
+                    std::fs::read(f.path()).unwrap(),
+                ));
+            }
+        } else {
+            out.push((
+                p.display()
+                    .to_string()
+                    .replace(&dir.display().to_string(), ""),
+                std::fs::read(&p).unwrap(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_generator_at_50k_ports_is_deterministic_and_loads() {
+    use simulator::vio::generate::{VioGenerateSpec, generate};
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, c2) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("c"),
+    );
+    let spec = VioGenerateSpec {
+        seed: 11,
+        ports: 50_000,
+    };
+    let started = std::time::Instant::now();
+    let sa = generate(&spec, &a).unwrap();
+    generate(&spec, &b).unwrap();
+    assert_eq!(sa.ports, 50_000);
+    assert!(
+        sa.networks > 2000
+            && sa.routers > 500
+            && sa.load_balancers >= 50
+            && sa.edges > 3000
+            && sa.vms > 40_000,
+        "{sa:?}"
+    );
+    let (da, db) = (dir_bytes(&a), dir_bytes(&b));
+    assert!(da.len() > 30);
+    assert!(da == db, "same seed, same bytes");
+    generate(
+        &VioGenerateSpec {
+            seed: 11,
+            ports: 1_000,
+        },
+        &c2,
+    )
+    .unwrap();
+    generate(
+        &VioGenerateSpec {
+            seed: 12,
+            ports: 1_000,
+        },
+        &tmp.path().join("e"),
+    )
+    .unwrap();
+    assert!(
+        dir_bytes(&c2) != dir_bytes(&tmp.path().join("e")),
+        "another seed, other ids"
+    );
+    eprintln!("generated: {:?}", started.elapsed());
+    assert!(
+        generate(
+            &VioGenerateSpec {
+                seed: 1,
+                ports: 50_001
+            },
+            &tmp.path().join("d")
+        )
+        .is_err()
+    );
+
+    // It loads, and the API serves all of it.
+    let h = Simulator::start(SimConfig {
+        inventory: Some(a.clone()),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    eprintln!("loaded: {:?}", started.elapsed());
+    let c = http();
+    let os = login(&c, &h.base_url(), "admin").await;
+    let (s, v) = os_get(
+        &c,
+        &os.token,
+        &format!("{}/v2.0/ports?fields=id", os.network),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["ports"].as_array().unwrap().len(), 50_000);
+    eprintln!("listed: {:?}", started.elapsed());
+    let (_, v) = os_get(
+        &c,
+        &os.token,
+        &format!(
+            "{}/v2.0/ports?fields=id&device_owner=network:dhcp",
+            os.network
+        ),
+    )
+    .await;
+    assert_eq!(v["ports"].as_array().unwrap().len(), sa.networks - 1);
+    let (s, _, v) = send(
+        basic(c.get(format!("{}/api/4.0/edges?pageSize=1", h.base_url())))
+            .header("accept", "application/json"),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        v["edgePage"]["pagingInfo"]["totalCount"].as_u64().unwrap() as usize,
+        sa.edges
+    );
+    // More VMs than vCenter lists at once: refused unfiltered, served per host.
+    let sid = vc_session(&c, &h.base_url()).await;
+    let (s, _, v) = send(
+        c.get(format!("{}/api/vcenter/vm", h.base_url()))
+            .header("vmware-api-session-id", &sid),
+    )
+    .await;
+    assert_eq!(s, 500);
+    assert_eq!(v["error_type"], "UNABLE_TO_ALLOCATE_RESOURCE");
+    let (s, _, v) = send(
+        c.get(format!("{}/api/vcenter/vm?hosts=host-100", h.base_url()))
+            .header("vmware-api-session-id", &sid),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v.as_array().unwrap().len(), 40);
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clouds_yaml_names_the_simulated_cloud_and_its_ca() {
+    // No VIO deployment, no clouds.yaml.
+    let plain = Simulator::start(SimConfig::default()).await.unwrap();
+    assert!(plain.clouds_yaml(None).is_none());
+    plain.shutdown().await;
+
+    let h = Simulator::start(SimConfig {
+        inventory: Some(vio_small()),
+        tls: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_path = dir.path().join("clouds.yaml.ca.pem");
+    std::fs::write(&ca_path, h.tls_cert_pem().unwrap()).unwrap();
+    let yaml = h.clouds_yaml(Some(&ca_path)).unwrap();
+    let field = |k: &str| {
+        yaml.lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{k}: ")))
+            .unwrap_or_else(|| panic!("no {k} in {yaml}"))
+            .trim_matches('"')
+            .to_string()
+    };
+    let auth_url = field("auth_url");
+    assert_eq!(auth_url, format!("{}/v3", h.base_url()));
+    assert!(auth_url.starts_with("https://127.0.0.1:"));
+    assert_eq!(field("region_name"), "RegionOne");
+    assert_eq!(field("project_name"), "admin");
+    assert_eq!(field("user_domain_name"), "Default");
+    assert_eq!(field("cacert"), ca_path.display().to_string());
+    // The file's CA and credentials get a token with TLS verification on.
+    init_tls();
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(field("cacert")).unwrap()).unwrap();
+    let c = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let resp = c
+        .post(format!("{auth_url}/auth/tokens"))
+        .json(&json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": field("username"), "domain": {"name": field("user_domain_name")},
+            "password": field("password")}}},
+            "scope": {"project": {"name": field("project_name"), "domain": {"name": field("project_domain_name")}}}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    h.shutdown().await;
+}
