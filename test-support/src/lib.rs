@@ -144,10 +144,16 @@ pub fn vio_example_inventory() -> PathBuf {
 
 /// A simulator seeded with a `vio-v2t` snapshot, on 127.0.0.1 (Keystone, Neutron, Octavia,
 /// NSX-V, vCenter and NSX on one port, VIO's Kubernetes API on another).
+/// The simulator's NSX-like per-client rate limit is off: every VIO service shares its one port
+/// and one user, where the real services each have their own (the CLI paces each source).
 pub async fn start_vio_sim(inventory: &Path, faults: Option<PathBuf>) -> SimHandle {
     start_sim_with(SimConfig {
         inventory: Some(inventory.to_path_buf()),
         faults,
+        limits: simulator::Limits {
+            client_rate_per_sec: 0,
+            ..simulator::Limits::default()
+        },
         ..SimConfig::default()
     })
     .await
