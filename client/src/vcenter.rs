@@ -163,6 +163,44 @@ impl VcenterClient {
 
     /// `GET` a JSON answer.
     pub async fn get(&self, path: &str) -> Result<Value, ClientError> {
+        let (raw, call) = self.get_answer(path).await?;
+        if raw.status >= 400 {
+            return Err(raw.api_error(&call.method, &call.path));
+        }
+        raw.json(&call.method, &call.path)
+    }
+
+    /// `GET /api/vcenter/vm` unfiltered, or `None` when vCenter refuses because more VMs match
+    /// than it lists at once (`error_type` `UNABLE_TO_ALLOCATE_RESOURCE`); then list per host.
+    pub async fn vms_unless_too_many(&self) -> Result<Option<Vec<Value>>, ClientError> {
+        const PATH: &str = "/api/vcenter/vm";
+        let (raw, call) = self.get_answer(PATH).await?;
+        if raw.status >= 400 {
+            let too_many = serde_json::from_slice::<Value>(&raw.body)
+                .ok()
+                .and_then(|v| {
+                    v.get("error_type")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+                .is_some_and(|t| t == "UNABLE_TO_ALLOCATE_RESOURCE");
+            if too_many {
+                return Ok(None);
+            }
+            return Err(raw.api_error(&call.method, &call.path));
+        }
+        match raw.json(&call.method, &call.path)? {
+            Value::Array(a) => Ok(Some(a)),
+            _ => Err(ClientError::Decode {
+                method: "GET".into(),
+                path: PATH.into(),
+                message: "expected a JSON array".into(),
+            }),
+        }
+    }
+
+    /// The answer to a `GET` (any status but a refused session, which is renewed once).
+    async fn get_answer(&self, path: &str) -> Result<(rest::Raw, Call), ClientError> {
         let url = rest::join(&self.inner.base, path)?;
         let mut failed = None;
         loop {
@@ -176,10 +214,7 @@ impl VcenterClient {
                 failed = Some(g);
                 continue;
             }
-            if raw.status >= 400 {
-                return Err(raw.api_error(&call.method, &call.path));
-            }
-            return raw.json(&call.method, &call.path);
+            return Ok((raw, call));
         }
     }
 

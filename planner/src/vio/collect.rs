@@ -389,16 +389,16 @@ pub async fn collect(
         vc.vms_of_host(&h).await.map_err(api("vcenter"))
     })
     .await?;
-    let vms = match vc.vms(None).await {
-        Ok(v) => v,
-        // vCenter refuses an unfiltered list above its limit: the union of the per-host lists.
-        Err(e) if e.http_status().is_some_and(|st| st < 500) && e.http_status() != Some(401) => {
-            s.summary.notes.push(format!(
-                "vCenter refused the unfiltered VM list ({e}); vms.json is the union of the per-host lists"
-            ));
+    let vms = match vc.vms_unless_too_many().await.map_err(api("vcenter"))? {
+        Some(v) => v,
+        // vCenter refuses an unfiltered list above its limit: the union of the per-host lists,
+        // in host order (docs/inventory-format.md).
+        None => {
+            s.summary.notes.push(
+                "vCenter refused the unfiltered VM list (too many VMs); vms.json is the union of the per-host lists".into(),
+            );
             by_host.iter().flatten().cloned().collect()
         }
-        Err(e) => return Err(api("vcenter")(e)),
     };
     s.count(
         "vcenter",
