@@ -399,6 +399,7 @@ async fn collect_of_a_generated_50k_port_deployment_equals_it() {
     )
     .unwrap();
     assert_eq!(summary.ports, 50_000);
+    complete_generated(&inventory);
     let run = start_with(inventory.clone(), None).await;
     let out_dir = run.dir.path().join("collected");
     let out = run
@@ -419,4 +420,42 @@ async fn collect_of_a_generated_50k_port_deployment_equals_it() {
         .count();
     assert!(port_pages >= 50, "{port_pages} port pages");
     run.handle.shutdown().await;
+}
+
+/// The generator leaves out three destination files whose lists are all empty (edge nodes per
+/// edge cluster, interfaces per tier-0 locale service, Neutron-owned objects), and the simulator
+/// then answers 404 for an edge cluster's node list where NSX answers an empty list. The
+/// collector writes every parent's key (docs/inventory-format.md, keyed files), so the
+/// generated snapshot is completed with those empty lists before it is served.
+fn complete_generated(dir: &Path) {
+    let empty = serde_json::json!({"results": [], "result_count": 0});
+    let nsx = dir.join("nsx");
+    let write = |name: &str, v: &Value| {
+        let p = nsx.join(name);
+        if !p.exists() {
+            std::fs::write(p, serde_json::to_string_pretty(v).unwrap()).unwrap();
+        }
+    };
+    let mut nodes = serde_json::Map::new();
+    for ec in json(&nsx.join("edge-clusters.json"))["results"]
+        .as_array()
+        .unwrap()
+    {
+        nodes.insert(ec["id"].as_str().unwrap().to_string(), empty.clone());
+    }
+    write("edge-cluster-nodes.json", &Value::Object(nodes));
+    let mut ifaces = serde_json::Map::new();
+    for (t0, body) in json(&nsx.join("tier-0-locale-services.json"))
+        .as_object()
+        .unwrap()
+    {
+        for ls in body["results"].as_array().unwrap() {
+            ifaces.insert(
+                format!("{t0}/{}", ls["id"].as_str().unwrap()),
+                empty.clone(),
+            );
+        }
+    }
+    write("tier-0-interfaces.json", &Value::Object(ifaces));
+    write("neutron-owned.json", &empty);
 }
