@@ -61,8 +61,16 @@ impl NsxApiError {
         match serde_json::from_slice::<Value>(body) {
             Ok(v) if v.is_object() => {
                 e.error_code = int_of(v.get("error_code"));
+                // NSX's own body, then the shapes other services answer with: Neutron
+                // (`NeutronError.message`), Keystone (`error.message`), Octavia (`faultstring`),
+                // vSphere Automation (`messages[].default_message`).
                 e.error_message = str_of(v.get("error_message"))
                     .or_else(|| str_of(v.get("message")))
+                    .or_else(|| str_of(v.pointer("/NeutronError/message")))
+                    .or_else(|| str_of(v.pointer("/error/message")))
+                    .or_else(|| str_of(v.get("faultstring")))
+                    .or_else(|| str_of(v.pointer("/messages/0/default_message")))
+                    .or_else(|| str_of(v.get("description")))
                     .unwrap_or_default();
                 e.module_name = str_of(v.get("module_name"));
                 if let Some(list) = v.get("related_errors").and_then(Value::as_array) {
@@ -192,6 +200,19 @@ pub enum ClientError {
         message: String,
     },
 
+    /// A service other than the NSX Manager (Keystone, NSX-V, vCenter) rejected the credentials.
+    /// `message` is the service's answer followed by what to check. Never carries the password.
+    #[error(
+        "{service} {url} rejected the credentials of user '{username}' (HTTP {http_status}): {message}"
+    )]
+    Unauthorized {
+        service: &'static str,
+        url: String,
+        username: String,
+        http_status: u16,
+        message: String,
+    },
+
     /// The TLS handshake failed (certificate not trusted, thumbprint mismatch, ...).
     #[error("TLS handshake with {url} failed: {message}. {hint}")]
     Tls {
@@ -271,7 +292,8 @@ impl ClientError {
     /// The HTTP status, when the server answered.
     pub fn http_status(&self) -> Option<u16> {
         match self {
-            ClientError::AuthFailed { http_status, .. } => Some(*http_status),
+            ClientError::AuthFailed { http_status, .. }
+            | ClientError::Unauthorized { http_status, .. } => Some(*http_status),
             _ => self.api().map(|e| e.http_status),
         }
     }

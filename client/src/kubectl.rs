@@ -278,6 +278,73 @@ impl Kubectl {
         Ok(output.stdout)
     }
 
+    /// `kubectl get RESOURCE -n NAMESPACE --output=OUTPUT`: kubectl's stdout. `output` is any
+    /// kubectl output format (`json`, `jsonpath=...`, `go-template=...`), so a caller can select
+    /// fields and keep others (a secret's data) out of its own memory.
+    pub async fn get_in_namespace(
+        &self,
+        resource: &str,
+        namespace: &str,
+        output: &str,
+    ) -> Result<Vec<u8>, KubectlError> {
+        let valid = |s: &str| {
+            !s.is_empty()
+                && !s.starts_with(['-', '.'])
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        };
+        if !valid(resource) || !valid(namespace) {
+            return Err(KubectlError::InvalidResource {
+                resource: format!("{resource} -n {namespace}"),
+            });
+        }
+        let mut args = self.global_args();
+        args.extend(
+            [
+                "get",
+                resource,
+                &format!("--namespace={namespace}"),
+                &format!("--output={output}"),
+            ]
+            .iter()
+            .map(OsString::from),
+        );
+        self.run(args, resource).await
+    }
+
+    /// `kubectl get --raw PATH`: the API server's answer, unparsed. For reads whose exact API
+    /// shape matters (a custom resource list with its own `kind` and `resourceVersion`).
+    pub async fn get_raw(&self, path: &str) -> Result<Vec<u8>, KubectlError> {
+        if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(KubectlError::InvalidResource {
+                resource: path.to_string(),
+            });
+        }
+        let mut args = self.global_args();
+        args.extend(["get".into(), "--raw".into(), path.into()]);
+        self.run(args, path).await
+    }
+
+    /// The current context's name and its cluster's name, from the kubeconfig (nothing else of
+    /// it is read).
+    pub async fn current_context(&self) -> Result<(String, String), KubectlError> {
+        let mut args = self.global_args();
+        args.extend(
+            [
+                "config",
+                "view",
+                "--minify",
+                "--output=jsonpath={.current-context}{\"\\t\"}{.contexts[0].context.cluster}",
+            ]
+            .iter()
+            .map(OsString::from),
+        );
+        let out = self.run(args, "config view").await?;
+        let text = String::from_utf8_lossy(&out);
+        let (ctx, cluster) = text.trim().split_once('\t').unwrap_or((text.trim(), ""));
+        Ok((ctx.to_string(), cluster.to_string()))
+    }
+
     /// Every object of `r` in every namespace, read as the API serves it (`kubectl get --raw`,
     /// `limit`/`continue` pages of `chunk_size`), as one `<Kind>List`. Much faster than
     /// `kubectl get -o json` on large clusters (kubectl decodes and re-encodes every object

@@ -9,6 +9,11 @@
 //! * [`NsxVersion`]: NSX's dotted version numbers, parsed and compared.
 //! * [`CfClient`]: a TAS foundation's Cloud Controller v3 lists, with a UAA token.
 //! * [`Kubectl`]: `kubectl get ... -o json` with kubeconfig/context, bounded by a timeout.
+//! * [`OpenStackClient`]: Keystone v3 password auth (a cloud from clouds.yaml or `OS_*`,
+//!   [`resolve_cloud`]), catalog endpoints, paged Neutron/Octavia lists.
+//! * [`NsxvClient`]: NSX-V Manager reads (basic auth or auth token; JSON or XML; edge and
+//!   virtual-wire paging). [`VcenterClient`]: vSphere Automation REST session reads.
+//!   All three share [`ServiceConfig`]: the same TLS options, retries and limits.
 //!
 //! It knows nothing about migrations: planner and executor build on it.
 //!
@@ -29,10 +34,14 @@ mod cf;
 mod error;
 mod kubectl;
 mod nsx;
+mod nsxv;
+mod openstack;
+mod rest;
 mod retry;
 mod search;
 mod secret;
 mod tls;
+mod vcenter;
 mod version;
 
 pub use cf::{CfAuth, CfClient, CfConfig, CfError};
@@ -42,10 +51,17 @@ pub use nsx::{
     AuthMode, ClientStats, CoordinatorStatus, NsxClient, NsxConfig, Request, Response,
     parse_base_url,
 };
+pub use nsxv::{NsxvAuth, NsxvClient, xml_to_json};
+pub use openstack::{
+    CloudConfig, CloudConfigError, ConfigSearch, DomainRef, OpenStackClient, ProjectScope,
+    resolve_cloud,
+};
+pub use rest::ServiceConfig;
 pub use retry::{JitterSource, RateLimiter, RetryPolicy, SeededJitter};
 pub use search::search_escape;
 pub use secret::{Credentials, CredentialsError, Secret};
 pub use tls::{ClientCertificate, TlsOptions, client_config, parse_thumbprint, thumbprint_of};
+pub use vcenter::VcenterClient;
 pub use version::{NsxVersion, NsxVersionError};
 
 /// Re-exported so callers can build requests without depending on reqwest directly.

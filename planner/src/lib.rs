@@ -25,6 +25,7 @@ pub mod rules;
 mod scope;
 mod updates;
 pub mod userspec;
+pub mod vio;
 
 pub use build::build_plan;
 pub use context::{PlanInputs, PlanOptions, SourcedSpec};

@@ -1,3 +1,5 @@
+mod vio;
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -10,6 +12,10 @@ use executor::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// What to collect: `mp` (an NCP cluster for the Manager-to-Policy migration, the default)
+    /// or `vio-v2t` (a VIO deployment on NSX-V and the destination NSX).
+    #[arg(long, value_enum, default_value = "mp")]
+    pub kind: KindArg,
     #[command(flatten)]
     pub nsx: NsxArgs,
     #[command(flatten)]
@@ -17,9 +23,12 @@ pub struct Args {
     /// A TAS foundation instead of a Kubernetes cluster (--cf-api).
     #[command(flatten)]
     pub cf: crate::cmd::cf::CfArgs,
-    /// Cluster name (NCP's `[coe] cluster`, the ncp/cluster tag value); for TAS, the foundation's.
+    #[command(flatten)]
+    pub vio: Box<vio::VioArgs>,
+    /// Cluster name (NCP's `[coe] cluster`, the ncp/cluster tag value; for TAS, the foundation's).
+    /// Required for `--kind mp`.
     #[arg(long)]
-    pub cluster: String,
+    pub cluster: Option<String>,
     /// User spec naming the cluster's shared NSX resources; copied into the snapshot.
     #[arg(long)]
     pub user_spec: Option<PathBuf>,
@@ -28,14 +37,32 @@ pub struct Args {
     pub out: PathBuf,
 }
 
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KindArg {
+    Mp,
+    #[value(name = "vio-v2t")]
+    VioV2t,
+}
+
 pub fn run(args: Args) -> Result<ExitCode> {
+    if args.kind == KindArg::VioV2t {
+        if args.cluster.is_some() || args.user_spec.is_some() {
+            anyhow::bail!(
+                "--cluster and --user-spec belong to --kind mp; --kind vio-v2t does not take them"
+            );
+        }
+        return vio::run(&args.nsx, &args.kube, &args.vio, &args.out);
+    }
     if args.cf.cf_api.is_some() {
         return run_tas(&args);
     }
+    let Some(cluster) = args.cluster.as_deref() else {
+        anyhow::bail!("--kind mp needs --cluster NAME (the ncp/cluster tag value)");
+    };
     let summary = collect_into(
         &args.nsx,
         &args.kube,
-        &args.cluster,
+        cluster,
         args.user_spec.as_deref(),
         &args.out,
     )?;
@@ -116,11 +143,16 @@ pub fn collect_into(
 
 /// `collect --cf-api`: a TAS foundation (NSX and its Cloud Controller).
 fn run_tas(args: &Args) -> Result<ExitCode> {
+    let Some(cluster) = args.cluster.as_deref() else {
+        anyhow::bail!(
+            "--cf-api needs --cluster NAME (the foundation's name, the ncp/cluster tag value)"
+        );
+    };
     let spec = match &args.user_spec {
         Some(p) => Some(UserSpec::load(p)?),
         None => None,
     };
-    let cluster_spec = spec.as_ref().and_then(|s| s.clusters.get(&args.cluster));
+    let cluster_spec = spec.as_ref().and_then(|s| s.clusters.get(cluster));
     if let (Some(s), None) = (&spec, cluster_spec) {
         anyhow::bail!(
             "{}: no entry for foundation `{}` under k8s-clusters (it has: {})",
@@ -128,7 +160,7 @@ fn run_tas(args: &Args) -> Result<ExitCode> {
                 .as_deref()
                 .unwrap_or(Path::new("user spec"))
                 .display(),
-            args.cluster,
+            cluster,
             s.clusters.keys().cloned().collect::<Vec<_>>().join(", ")
         );
     }
@@ -137,7 +169,7 @@ fn run_tas(args: &Args) -> Result<ExitCode> {
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
     let client = args.nsx.client()?;
     let opts = CollectOptions {
-        cluster: args.cluster.clone(),
+        cluster: cluster.to_string(),
         spec: cluster_spec,
         nsx_manager: args.nsx.manager_label(),
         kube_context: None,

@@ -163,3 +163,47 @@ pub fn write_plan_with(dir: &Path, rules: &Rules) -> PathBuf {
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// `examples/inventories/vio-small`: the VIO (NSX-V) deployment snapshot of kind `vio-v2t`.
+pub fn vio_example_inventory() -> PathBuf {
+    repo_root().join("examples/inventories/vio-small")
+}
+
+/// A simulator seeded with a `vio-v2t` snapshot, on 127.0.0.1 (Keystone, Neutron, Octavia,
+/// NSX-V, vCenter and NSX on one port, VIO's Kubernetes API on another).
+/// The simulator's NSX-like per-client rate limit is off: every VIO service shares its one port
+/// and one user, where the real services each have their own (the CLI paces each source).
+pub async fn start_vio_sim(inventory: &Path, faults: Option<PathBuf>) -> SimHandle {
+    start_sim_with(SimConfig {
+        inventory: Some(inventory.to_path_buf()),
+        faults,
+        limits: simulator::Limits {
+            client_rate_per_sec: 0,
+            ..simulator::Limits::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+}
+
+/// Write `dir/clouds.yaml` with a cloud named `vio-sim` for the simulator's Keystone, and its
+/// password in `dir/secure.yaml` (as operators keep it). Returns the two paths.
+pub fn clouds_yaml(h: &SimHandle, dir: &Path, password: &str) -> (PathBuf, PathBuf) {
+    let clouds = dir.join("clouds.yaml");
+    let secure = dir.join("secure.yaml");
+    std::fs::write(
+        &clouds,
+        format!(
+            "clouds:\n  vio-sim:\n    auth:\n      auth_url: {}/v3\n      username: {}\n      project_name: admin\n      user_domain_name: Default\n      project_domain_name: Default\n    region_name: RegionOne\n    interface: public\n    identity_api_version: 3\n",
+            h.base_url(),
+            simulator::DEFAULT_USERNAME
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &secure,
+        format!("clouds:\n  vio-sim:\n    auth:\n      password: \"{password}\"\n"),
+    )
+    .unwrap();
+    (clouds, secure)
+}

@@ -14,4 +14,5 @@ mod cli;
 mod cli_flow;
 mod demo;
 mod e2e_collect;
+mod e2e_collect_vio;
 mod e2e_tas;

@@ -13,5 +13,6 @@ mod kubectl;
 mod logging;
 mod nsx;
 mod retry_after;
+mod services;
 mod sim_tls;
 mod tls;
