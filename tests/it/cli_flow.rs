@@ -126,10 +126,13 @@ async fn audit_apply_status_rollback_through_the_cli() {
     ))
     .unwrap();
     let before = nsx.get(&format!("/policy/api/v1{path}")).await.unwrap();
-    nsx.patch(
-        &format!("/policy/api/v1{path}"),
-        &serde_json::json!({"tags": [{"scope": "ncp/cluster", "tag": parsed.target.cluster},
+    nsx.send(
+        executor::client::Request::patch(format!("/policy/api/v1{path}"))
+            .json(
+                serde_json::json!({"tags": [{"scope": "ncp/cluster", "tag": parsed.target.cluster},
                                      {"scope": "owner", "tag": "someone-else"}]}),
+            )
+            .header("X-Allow-Overwrite", "true"),
     )
     .await
     .unwrap();
@@ -154,9 +157,10 @@ async fn audit_apply_status_rollback_through_the_cli() {
     );
     let o = tokio::task::block_in_place(|| bin(&["audit", plan, "--nsx", url]));
     assert!(text(&o.stdout).contains(&path) && text(&o.stdout).contains("owner=someone-else"));
-    nsx.patch(
-        &format!("/policy/api/v1{path}"),
-        &serde_json::json!({"tags": before["tags"]}),
+    nsx.send(
+        executor::client::Request::patch(format!("/policy/api/v1{path}"))
+            .json(serde_json::json!({"tags": before["tags"]}))
+            .header("X-Allow-Overwrite", "true"),
     )
     .await
     .unwrap();

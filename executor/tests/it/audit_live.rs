@@ -196,10 +196,13 @@ async fn audit_checks_the_planned_end_state_of_every_imported_object() {
         })
         .expect("the example renames a segment without changing its tags");
     let nsx = executor::client::NsxClient::new(nsx_config(&h)).unwrap();
-    nsx.patch(
-        &format!("/policy/api/v1{path}"),
-        &json!({"tags": [{"scope": "ncp/cluster", "tag": plan.target.cluster},
+    nsx.send(
+        executor::client::Request::patch(format!("/policy/api/v1{path}"))
+            .json(
+                json!({"tags": [{"scope": "ncp/cluster", "tag": plan.target.cluster},
                          {"scope": "owner", "tag": "someone-else"}]}),
+            )
+            .header("X-Allow-Overwrite", "true"),
     )
     .await
     .unwrap();
@@ -245,9 +248,10 @@ async fn audit_checks_the_planned_end_state_of_every_imported_object() {
             _ => None,
         })
         .expect("an imported object without an update");
-    nsx.patch(
-        &format!("/policy/api/v1{ipath}"),
-        &json!({"display_name": "renamed-by-hand"}),
+    nsx.send(
+        executor::client::Request::patch(format!("/policy/api/v1{ipath}"))
+            .json(json!({"display_name": "renamed-by-hand"}))
+            .header("X-Allow-Overwrite", "true"),
     )
     .await
     .unwrap();
