@@ -375,8 +375,8 @@ impl KindAction for Action {
                         .tags
                         .iter()
                         .flatten()
-                        .find(|t| t.scope == GROUP_TAG)
-                        .map(|t| t.tag.as_str());
+                        .find(|t| t.0 == GROUP_TAG)
+                        .map(|t| t.1.as_str());
                     *groups.entry(ns).or_default() += 1;
                 }
                 return groups
@@ -1066,11 +1066,11 @@ pub struct ImportResource {
     pub policy_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_path: Option<String>,
-    /// The tags the Policy object at `policy_path` carries once imported: the Manager object's
-    /// tags when planned (a planned update changes them afterwards). `audit` checks them;
-    /// absent for entries that make no Policy object of their own.
+    /// The tags the Policy object at `policy_path` carries once imported, as `[scope, tag]`
+    /// pairs: the Manager object's tags when planned (a planned update changes them afterwards).
+    /// `audit` checks them; absent for entries that make no Policy object of their own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tags: Option<Vec<Tag>>,
+    pub tags: Option<Vec<TagPair>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metadata: Vec<KeyValue>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -1081,6 +1081,29 @@ pub struct ImportResource {
     /// The rule (listed in `[[rules]]`) that chose `policy_id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
+}
+
+/// A tag written compactly as `[scope, tag]` (an imported object's tags; one short line each
+/// instead of a table).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TagPair(
+    #[schemars(length(max = 128))] pub String,
+    #[schemars(length(max = 256))] pub String,
+);
+
+impl From<&Tag> for TagPair {
+    fn from(t: &Tag) -> Self {
+        TagPair(t.scope.clone(), t.tag.clone())
+    }
+}
+
+impl From<&TagPair> for Tag {
+    fn from(t: &TagPair) -> Self {
+        Tag {
+            scope: t.0.clone(),
+            tag: t.1.clone(),
+        }
+    }
 }
 
 /// Why an object is part of the import.

@@ -64,7 +64,6 @@ pub enum WriteError {
 const INLINE_ARRAYS: &[&str] = &[
     "metadata",
     "linked_ids",
-    "tags",
     "tags_before",
     "tags_add",
     "tags_remove",
@@ -73,7 +72,7 @@ const INLINE_ARRAYS: &[&str] = &[
 /// The plan as TOML text. `schema_ref`, when given, becomes a `#:schema` directive so that
 /// TOML editors offer completion and validation.
 pub fn to_toml<K: Kind>(plan: &Plan<K>, schema_ref: Option<&str>) -> Result<String, WriteError> {
-    let body = toml::to_string_pretty(plan)?;
+    let body = compact_pairs(&toml::to_string_pretty(plan)?);
     // Lay out small arrays inline in one pass over the text; values spanning several lines
     // (multi-line strings) are left to the slower, parsing layout.
     let body = match inline_small_arrays_text(&body) {
@@ -97,6 +96,65 @@ pub fn to_toml<K: Kind>(plan: &Plan<K>, schema_ref: Option<&str>) -> Result<Stri
     ));
     out.push_str(&body);
     Ok(out)
+}
+
+/// Arrays of `[scope, tag]` pairs (`tags = [`), which the TOML writer spreads over four lines a
+/// pair, become one pair a line. Anything it does not recognise is left as it is.
+fn compact_pairs(text: &str) -> String {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut out: Vec<String> = Vec::with_capacity(lines.len());
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i] != "tags = [" {
+            out.push(lines[i].to_string());
+            i += 1;
+            continue;
+        }
+        // Collect the value up to its closing bracket, then re-lay it out.
+        let mut value = String::from("[");
+        let mut j = i + 1;
+        let mut closed = false;
+        while j < lines.len() {
+            value.push_str(lines[j].trim());
+            j += 1;
+            if lines[j - 1] == "]" {
+                closed = true;
+                break;
+            }
+        }
+        let parsed = closed
+            .then(|| toml::from_str::<toml::Table>(&format!("v = {value}")).ok())
+            .flatten()
+            .and_then(|t| t.get("v").and_then(|v| v.as_array()).cloned());
+        let pairs: Option<Vec<String>> = parsed.and_then(|a| {
+            a.iter()
+                .map(|p| {
+                    let p = p.as_array()?;
+                    match (p.first()?.as_str(), p.get(1)?.as_str(), p.len()) {
+                        (Some(a), Some(b), 2) => Some(format!(
+                            "    [{}, {}],",
+                            toml::Value::String(a.to_string()),
+                            toml::Value::String(b.to_string())
+                        )),
+                        _ => None,
+                    }
+                })
+                .collect()
+        });
+        match pairs {
+            Some(p) => {
+                out.push("tags = [".to_string());
+                out.extend(p);
+                out.push("]".to_string());
+                i = j;
+            }
+            None => {
+                out.push(lines[i].to_string());
+                i += 1;
+            }
+        }
+    }
+    out.join("\n")
 }
 
 /// The array-of-tables header a line opens, when it is one of `INLINE_ARRAYS`.

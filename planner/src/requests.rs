@@ -179,7 +179,9 @@ fn make_entry(
             display_name: o.display_name.clone(),
             revision: o.revision,
             policy_id: Some(pid),
-            tags: policy_path.as_ref().map(|_| o.tags.clone()),
+            tags: policy_path
+                .as_ref()
+                .map(|_| o.tags.iter().map(Into::into).collect()),
             policy_path,
             metadata,
             linked_ids,

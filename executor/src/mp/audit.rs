@@ -404,7 +404,7 @@ fn promised(steps: &[Step]) -> BTreeMap<&str, Promised<'_>> {
                         Promised {
                             steps: vec![s.id.as_str()],
                             resource_type: r.resource_type.as_str(),
-                            tags: r.tags.clone(),
+                            tags: r.tags.as_ref().map(|t| t.iter().map(Into::into).collect()),
                             display_name: Some(r.display_name.as_str()),
                         },
                     );
