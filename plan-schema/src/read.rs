@@ -3,8 +3,6 @@
 //! 2. JSON Schema (JSON pointer, line, what was expected),
 //! 3. semantic checks (unique ids, dependencies, cycles, seal).
 
-use std::collections::HashMap;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Number, Value};
@@ -168,8 +166,8 @@ fn parse(text: &str, origin: &Path, check_seal: bool) -> Result<AnyPlan, PlanErr
         }
     };
     match kind {
-        MigrationKind::MpToPolicy => parse_kind::<MpToPolicy>(&doc, check_seal),
-        MigrationKind::VioV2t => parse_kind::<VioV2t>(&doc, check_seal),
+        MigrationKind::MpToPolicy => parse_kind::<MpToPolicy>(doc, check_seal),
+        MigrationKind::VioV2t => parse_kind::<VioV2t>(doc, check_seal),
     }
 }
 
@@ -190,12 +188,14 @@ fn kind_problem(pointer: &str, message: String) -> Problem {
     }
 }
 
-fn parse_kind<K: Kind>(doc: &SpannedJson<'_>, check_seal: bool) -> Result<AnyPlan, PlanError> {
+fn parse_kind<K: Kind>(mut doc: SpannedJson<'_>, check_seal: bool) -> Result<AnyPlan, PlanError> {
     let schema_problems = schema::validate_plan_value(K::KIND, &doc.value);
     if !schema_problems.is_empty() {
         return Err(doc.invalid(schema_problems));
     }
-    let plan: Plan<K> = serde_json::from_value(doc.value.clone()).map_err(|e| {
+    // The value is not needed after this: move it (a 100k-object plan is millions of nodes).
+    let value = std::mem::take(&mut doc.value);
+    let plan: Plan<K> = serde_json::from_value(value).map_err(|e| {
         doc.invalid(vec![Problem {
             layer: Layer::Schema,
             pointer: String::new(),
@@ -213,12 +213,15 @@ fn parse_kind<K: Kind>(doc: &SpannedJson<'_>, check_seal: bool) -> Result<AnyPla
     Ok(K::into_any(plan))
 }
 
-/// TOML converted to JSON, remembering where each value came from.
+/// TOML converted to JSON, with the text kept to locate a problem's line.
+///
+/// Lines are found only when there is a problem to report: the text is parsed again and the
+/// problem's JSON pointer walked through its spans. A valid plan (the common case, and at 100k
+/// objects millions of values) pays nothing for locations.
 pub(crate) struct SpannedJson<'a> {
     origin: &'a Path,
     text: &'a str,
     pub(crate) value: Value,
-    spans: HashMap<String, Range<usize>>,
 }
 
 impl<'a> SpannedJson<'a> {
@@ -232,33 +235,19 @@ impl<'a> SpannedJson<'a> {
                 message: e.message().trim().to_string(),
             }
         })?;
-        let mut spans = HashMap::new();
-        let span = table.span();
-        let value = table_to_json(table.get_ref(), "", &mut spans);
-        spans.insert(String::new(), span);
+        let value = table_to_json(table.get_ref());
         Ok(SpannedJson {
             origin,
             text,
             value,
-            spans,
         })
     }
 
     /// Line of the value at `pointer`, or of its closest located ancestor.
     fn line_of(&self, pointer: &str) -> Option<usize> {
-        let mut p = pointer;
-        loop {
-            if let Some(span) = self.spans.get(p) {
-                return Some(line_col(self.text, span.start).0);
-            }
-            if p.is_empty() {
-                return None;
-            }
-            p = match p.rfind('/') {
-                Some(i) => &p[..i],
-                None => "",
-            };
-        }
+        let table = DeTable::parse(self.text).ok()?;
+        let offset = locate(&table, pointer);
+        Some(line_col(self.text, offset).0)
     }
 
     fn invalid(&self, mut problems: Vec<Problem>) -> PlanError {
@@ -274,27 +263,15 @@ impl<'a> SpannedJson<'a> {
     }
 }
 
-fn table_to_json(
-    table: &DeTable<'_>,
-    at: &str,
-    spans: &mut HashMap<String, Range<usize>>,
-) -> Value {
-    let mut map = Map::new();
+fn table_to_json(table: &DeTable<'_>) -> Value {
+    let mut map = Map::with_capacity(table.len());
     for (key, value) in table.iter() {
-        let pointer = format!("{at}/{}", escape_pointer(key.get_ref()));
-        let json = value_to_json(value.get_ref(), &pointer, spans);
-        // For tables, the key's position reads better than the whole table's span start.
-        spans.insert(pointer, key.span().start..value.span().end);
-        map.insert(key.get_ref().to_string(), json);
+        map.insert(key.get_ref().to_string(), value_to_json(value.get_ref()));
     }
     Value::Object(map)
 }
 
-fn value_to_json(
-    value: &DeValue<'_>,
-    at: &str,
-    spans: &mut HashMap<String, Range<usize>>,
-) -> Value {
+fn value_to_json(value: &DeValue<'_>) -> Value {
     match value {
         DeValue::String(s) => Value::String(s.to_string()),
         DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
@@ -311,24 +288,53 @@ fn value_to_json(
             .unwrap_or_else(|| Value::String(f.as_str().to_string())),
         DeValue::Boolean(b) => Value::Bool(*b),
         DeValue::Datetime(d) => Value::String(d.to_string()),
-        DeValue::Array(items) => Value::Array(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    let pointer = format!("{at}/{i}");
-                    let json = value_to_json(item.get_ref(), &pointer, spans);
-                    spans.insert(pointer, item.span());
-                    json
-                })
-                .collect(),
-        ),
-        DeValue::Table(t) => table_to_json(t, at, spans),
+        DeValue::Array(items) => {
+            Value::Array(items.iter().map(|i| value_to_json(i.get_ref())).collect())
+        }
+        DeValue::Table(t) => table_to_json(t),
     }
 }
 
-fn escape_pointer(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
+/// Byte offset of the value a JSON pointer names: for a table entry its key, for an array item
+/// the item; where the pointer leaves the document, its deepest existing ancestor.
+fn locate(root: &toml::Spanned<DeTable<'_>>, pointer: &str) -> usize {
+    enum At<'t, 'i> {
+        Table(&'t DeTable<'i>),
+        Array(&'t [toml::Spanned<DeValue<'i>>]),
+        Scalar,
+    }
+    fn at<'t, 'i>(v: &'t DeValue<'i>) -> At<'t, 'i> {
+        match v {
+            DeValue::Table(t) => At::Table(t),
+            DeValue::Array(a) => At::Array(a),
+            _ => At::Scalar,
+        }
+    }
+    let mut offset = root.span().start;
+    let mut cur = At::Table(root.get_ref());
+    for segment in pointer.split('/').skip(1) {
+        let key = unescape_pointer(segment);
+        let next = match cur {
+            At::Table(t) => t
+                .iter()
+                .find(|(k, _)| k.get_ref().as_ref() == key)
+                .map(|(k, v)| (k.span().start, v.get_ref())),
+            At::Array(items) => key
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| items.get(i))
+                .map(|item| (item.span().start, item.get_ref())),
+            At::Scalar => None,
+        };
+        let Some((start, value)) = next else { break };
+        offset = start;
+        cur = at(value);
+    }
+    offset
+}
+
+fn unescape_pointer(segment: &str) -> String {
+    segment.replace("~1", "/").replace("~0", "~")
 }
 
 /// 1-based line and column (in characters) of a byte offset.
