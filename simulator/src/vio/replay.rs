@@ -925,10 +925,8 @@ fn create(tx: &mut Tx<'_>, res: &Res, body: &Value, caller: &Caller) -> Result<R
             "security_group_rules" => create_sg_rule(tx, &mut o)?,
             "policies" => create_qos(tx, &mut o)?,
             "floatingips" => create_fip(tx, &mut o)?,
-            "subnetpools" => {
-                if o.get("prefixes").and_then(Value::as_array).is_none() {
-                    return Err(bad("Invalid input: 'prefixes' is required"));
-                }
+            "subnetpools" if o.get("prefixes").and_then(Value::as_array).is_none() => {
+                return Err(bad("Invalid input: 'prefixes' is required"));
             }
             "rbac_policies" => {
                 for f in ["object_type", "object_id", "action", "target_tenant"] {
