@@ -325,6 +325,52 @@ async fn replay_writes_create_exactly_the_policy_objects_of_the_mapping() {
         "nothing of the destination's fixtures went away"
     );
 
+    // Every object the writes created has the Policy API's documented common shape
+    // (PolicyConfigResource: id / path / parent_path / relative_path consistent, a known
+    // resource_type, at most 30 tags, scope <= 128 and tag <= 256 characters, display_name <= 255).
+    let dump = h.state_dump();
+    for p in &created {
+        let o = &dump["policy"][p.as_str()];
+        let (parent, id) = p.rsplit_once('/').unwrap();
+        assert_eq!(o["id"], id, "{p}");
+        assert_eq!(o["path"], p.as_str(), "{p}");
+        assert_eq!(o["relative_path"], id, "{p}");
+        assert_eq!(o["parent_path"], parent, "{p}");
+        assert!(o["_revision"].is_i64(), "{p}");
+        let rt = o["resource_type"].as_str().unwrap();
+        assert!(
+            [
+                "Segment",
+                "SegmentPort",
+                "DhcpV4StaticBindingConfig",
+                "PortQoSProfileBindingMap",
+                "Tier1",
+                "LocaleServices",
+                "PolicyNatRule",
+                "Group",
+                "SecurityPolicy",
+                "Rule",
+                "Service",
+                "QoSProfile",
+            ]
+            .contains(&rt),
+            "{p}: {rt}"
+        );
+        assert!(
+            o["display_name"].as_str().unwrap().chars().count() <= 255,
+            "{p}"
+        );
+        let tl = o["tags"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        assert!(tl.len() <= 30, "{p}");
+        for tg in tl {
+            assert!(
+                tg["scope"].as_str().unwrap_or("").chars().count() <= 128,
+                "{p}"
+            );
+            assert!(tg["tag"].as_str().unwrap().chars().count() <= 256, "{p}");
+        }
+    }
+
     let nsx = Client::new(&h);
     let get = |p: String| {
         let nsx = &nsx;
