@@ -20,6 +20,10 @@
 //! [migration]
 //! precheck_fail = ["<manager id>"]    # precheck FAILED for these MP ids
 //! migration_fail = ["<manager id>"]   # migration FAILED when these MP ids are promoted
+//!
+//! [replay]                            # the VIO API-replay target (`/target-network`)
+//! fail_at_object = [3]                # the 3rd object written fails with 500, nothing created
+//! realization_reads = 2               # its Policy objects read UNREALIZED twice, then REALIZED
 //! ```
 
 use std::collections::BTreeSet;
@@ -84,6 +88,8 @@ struct FaultFile {
     rule: Vec<Rule>,
     #[serde(default)]
     migration: MigrationFaults,
+    #[serde(default)]
+    replay: crate::vio::replay::ReplayFaults,
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +124,8 @@ pub struct Faults {
     rules: Vec<RuleState>,
     rng: SplitMix64,
     pub migration: MigrationFaults,
+    /// Faults of the VIO API-replay target (`[replay]`; `crate::vio::replay`).
+    pub replay: crate::vio::replay::ReplayFaults,
 }
 
 fn validate_rule(r: &Rule) -> Result<(), String> {
@@ -158,6 +166,7 @@ impl Faults {
             rules: Vec::new(),
             rng: SplitMix64::new(seed ^ 0xFA17),
             migration: MigrationFaults::default(),
+            replay: Default::default(),
         }
     }
 
@@ -179,6 +188,7 @@ impl Faults {
             f.add(r);
         }
         f.migration = ff.migration;
+        f.replay = ff.replay;
         Ok(f)
     }
 
@@ -284,6 +294,7 @@ impl Faults {
                 "rule": r.rule, "seen": r.seen, "fired": r.fired
             })).collect::<Vec<_>>(),
             "migration": self.migration,
+            "replay": self.replay,
         })
     }
 }
@@ -325,6 +336,7 @@ pub fn control(shared: &Arc<Shared>, req: &Req) -> Reply {
             let mut f = lock(&shared.faults);
             f.rules.clear();
             f.migration = MigrationFaults::default();
+            f.replay = Default::default();
             Reply::empty(204)
         }
         (&Method::POST, ["_sim", "faults"]) => {
@@ -350,6 +362,15 @@ pub fn control(shared: &Arc<Shared>, req: &Req) -> Reply {
                 f.add(r);
             }
             Reply::json(f.describe())
+        }
+        (&Method::PUT, ["_sim", "vio", "replay-faults"]) => {
+            match serde_json::from_slice::<crate::vio::replay::ReplayFaults>(&req.body) {
+                Ok(r) => {
+                    lock(&shared.faults).replay = r;
+                    Reply::empty(204)
+                }
+                Err(e) => bad(format!("invalid replay faults: {e}")),
+            }
         }
         (&Method::PUT, ["_sim", "migration-faults"]) => {
             match serde_json::from_slice::<MigrationFaults>(&req.body) {

@@ -219,7 +219,7 @@ pub fn patch(st: &mut State, path: &str, body: &Value, req: &Req) -> Result<(), 
     Ok(())
 }
 
-fn new_object(path: &str, body: &Value, user: &str, now: i64) -> Value {
+pub(crate) fn new_object(path: &str, body: &Value, user: &str, now: i64) -> Value {
     let (parent, id) = path.rsplit_once('/').unwrap_or(("", path));
     let mut m: Map<String, Value> = body.as_object().cloned().unwrap_or_default();
     m.retain(|k, _| !k.starts_with('_'));

@@ -748,6 +748,24 @@ async fn process(
     if crate::vio::claims(&req.path) {
         let mut guard = lock(&shared.state);
         let st = &mut *guard;
+        if st.vio.is_some() && req.segs.first().is_some_and(|s| s == "target-network") {
+            let scheme = if shared.config.tls { "https" } else { "http" };
+            let host = req.header("host").unwrap_or("127.0.0.1").to_string();
+            let base = format!("{scheme}://{host}");
+            let rf = lock(&shared.faults).replay.clone();
+            let rest: Vec<&str> = req.segs[1..].iter().map(String::as_str).collect();
+            let reply =
+                crate::vio::replay::route(st, req, &rest, &base, &rf, &shared.config.username);
+            if st.dirty {
+                st.dirty = false;
+                if let Some(sf) = &shared.config.state_file
+                    && let Err(e) = st.persist(sf)
+                {
+                    tracing::error!("state file: {e}");
+                }
+            }
+            return (Some(reply), fault_name);
+        }
         if let Some(vio) = st.vio.as_deref_mut() {
             let scheme = if shared.config.tls { "https" } else { "http" };
             let host = req.header("host").unwrap_or("127.0.0.1").to_string();
@@ -859,6 +877,12 @@ fn route(
                 .as_deref()
                 .ok_or_else(|| ApiError::not_found(&req.path))?;
             crate::vio::compute_managers(vio, rest).map(|r| (r, Duration::ZERO))
+        }
+        ["api", "v1", "transport-nodes", rest @ ..] if st.vio.is_some() => {
+            crate::vio::edge_nodes::route(st, req, rest).map(|r| (r, Duration::ZERO))
+        }
+        ["policy", "api", "v1", "infra", "realized-state", rest @ ..] => {
+            crate::vio::replay::realized_state(st, req, rest).map(|r| (r, Duration::ZERO))
         }
         ["api", "v1", rest @ ..] => {
             crate::manager::route(st, req, rest).map(|r| (r, Duration::ZERO))

@@ -270,6 +270,27 @@ fn token_body(vio: &VioState, cfg: &SimConfig, t: &Token, base: &str) -> Value {
             service("3f1e2d3c4b5a69788796a5b4c3d2e1f0", "identity", "keystone", "/v3"),
             service("9a8b7c6d5e4f30211203f4e5d6c7b8a9", "network", "neutron", "/network"),
             service("5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b", "load-balancer", "octavia", "/load-balancer"),
+            replay_service(base),
         ],
     }})
+}
+
+/// The API-replay target Neutron (`replay.rs`): its own service type, `network-replay` (name
+/// `neutron-replay`), so a client asking the catalog for `network` still gets exactly one
+/// endpoint, the source's (the real migrator addresses its temporary Neutron directly; the type
+/// is this simulator's choice, docs/inventory-format.md).
+fn replay_service(base: &str) -> Value {
+    let endpoints: Vec<Value> = ["public", "internal", "admin"]
+        .iter()
+        .enumerate()
+        .map(|(i, iface)| {
+            json!({
+                "id": format!("7d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5{i}"), "interface": iface,
+                "region": REGION, "region_id": REGION,
+                "url": format!("{base}{}", super::replay::PREFIX),
+            })
+        })
+        .collect();
+    json!({"id": "7d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a", "type": "network-replay", "name": "neutron-replay",
+           "endpoints": endpoints})
 }

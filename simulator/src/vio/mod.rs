@@ -6,17 +6,20 @@
 //! Paths on the simulator's one port: Keystone under `/v3`, Neutron under `/network` (then
 //! `/v2.0/...`), Octavia under `/load-balancer` (then `/v2/lbaas/...`), NSX-V under `/api/2.0`
 //! and `/api/4.0`, vCenter under `/api/session` and `/api/vcenter`. Each has its own
-//! authentication, as the real services do.
+//! authentication, as the real services do. The API-replay target Neutron is `replay.rs`
+//! (`/target-network`), the destination's edge transport nodes `edge_nodes.rs`.
 
+pub mod edge_nodes;
 pub mod generate;
 pub mod inventory;
 mod keystone;
 mod list;
 mod nsxv;
 mod openstack;
+pub mod replay;
 mod vcenter;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Value, json};
 
@@ -35,6 +38,10 @@ pub struct VioState {
     pub nsxv_tokens: HashMap<String, i64>,
     /// vCenter session ids.
     pub vc_sessions: HashSet<String>,
+    /// The API-replay target Neutron (`replay.rs`).
+    pub replay: replay::ReplayState,
+    /// `v2t-migration-config` of the edge transport nodes, by node id (absent = disabled).
+    pub replay_v2t: BTreeMap<String, bool>,
 }
 
 impl VioState {
@@ -79,7 +86,8 @@ impl VioState {
 
     /// What changes at run time (VM power, edge vNIC connection), for the state file.
     pub fn dump(&self) -> Value {
-        json!({"vms": self.inv.vms, "edge_vnics": self.inv.edge_vnics})
+        json!({"vms": self.inv.vms, "edge_vnics": self.inv.edge_vnics,
+               "replay": self.replay, "v2t_migration_config": self.replay_v2t})
     }
 
     /// Take back what `dump` wrote (after a restart with a state file).
@@ -92,6 +100,12 @@ impl VioState {
                 self.inv.edge_vnics.insert(k.clone(), x.clone());
             }
         }
+        if let Some(r) = v.get("replay") {
+            self.replay = serde_json::from_value(r.clone()).unwrap_or_default();
+        }
+        if let Some(m) = v.get("v2t_migration_config") {
+            self.replay_v2t = serde_json::from_value(m.clone()).unwrap_or_default();
+        }
     }
 }
 
@@ -100,6 +114,8 @@ pub fn claims(path: &str) -> bool {
     let p = path.trim_end_matches('/');
     p == "/v3"
         || p.starts_with("/v3/")
+        || p == replay::PREFIX
+        || p.starts_with("/target-network/")
         || p == "/network"
         || p.starts_with("/network/")
         || p == "/load-balancer"
@@ -135,7 +151,7 @@ pub fn fault_reply(path: &str, status: u16, message: &str) -> Option<Reply> {
     if !claims(path) {
         return None;
     }
-    let body = if path.starts_with("/network") {
+    let body = if path.starts_with("/network") || path.starts_with(replay::PREFIX) {
         let ty = match status {
             401 => "HTTPUnauthorized",
             403 => "HTTPForbidden",

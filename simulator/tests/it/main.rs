@@ -15,3 +15,4 @@ mod search;
 mod spec_validation;
 mod tls;
 mod vio;
+mod vio_replay;

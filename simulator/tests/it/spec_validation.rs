@@ -43,7 +43,7 @@ fn strip_regex_delimiters(v: &mut Value) {
     }
 }
 
-fn validators() -> ValidatorMap {
+pub fn validators() -> ValidatorMap {
     let path = spec_path();
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
