@@ -285,7 +285,11 @@ pub fn tick(st: &mut State, f: &V2tFaults) {
         {
             budget = budget.min(td.saturating_sub(last));
         }
-        while budget > 0 {
+        // Each pass finishes a component, fires a fault or spends the budget: bounded.
+        for _ in 0..=2 * v.components.len() {
+            if budget == 0 {
+                break;
+            }
             let Some(i) = v.components.iter().position(|c| c.status != "SUCCESS") else {
                 break;
             };
@@ -317,10 +321,7 @@ pub fn tick(st: &mut State, f: &V2tFaults) {
             if c.percent() != before {
                 changed = true;
             }
-            if let Some(p) = fail_pct
-                && c.percent() >= p.floor()
-                && used == step
-            {
+            if fail_pct.is_some() && used == step {
                 c.status = "FAILED".into();
                 c.details = format!(
                     "{} migration failed at {}% (simulated fault).",
@@ -1087,9 +1088,21 @@ fn start(st: &mut State, f: &V2tFaults) -> Result<(), ApiError> {
         pause_components(v);
     } else {
         v.run = Run::Running;
+        begin_current(v);
     }
     st.touch();
     Ok(())
+}
+
+/// The first unfinished component of a running plan is IN_PROGRESS.
+fn begin_current(v: &mut V2tState) {
+    if let Some(c) = v.components.iter_mut().find(|c| c.status != "SUCCESS") {
+        c.status = "IN_PROGRESS".into();
+        c.details.clear();
+        if c.component_type == "HOST" {
+            v.host_started = true;
+        }
+    }
 }
 
 fn pause_components(v: &mut V2tState) {

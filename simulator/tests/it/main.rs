@@ -14,4 +14,5 @@ mod principal;
 mod search;
 mod spec_validation;
 mod tls;
+mod v2t_coordinator;
 mod vio;
