@@ -70,7 +70,7 @@ pub struct V2tFaults {
     /// A run of DFW_AND_HOST_AND_WORKLOAD not finished this long after its start fails (48 h).
     #[serde(default = "d_host_timeout")]
     pub host_timeout_s: u64,
-    /// Work of the EDGE component per mapped DLR (at least one unit).
+    /// Work of the EDGE component per edge the mapping names (at least one unit).
     #[serde(default = "d_edge_per_dlr")]
     pub edge_s_per_dlr: u64,
     /// Work of the DFW component.
@@ -79,7 +79,8 @@ pub struct V2tFaults {
     /// Work of the HOST component per host of an enabled group (serial).
     #[serde(default = "d_per_host")]
     pub host_s_per_host: u64,
-    /// NSX-V edge ids that get a feedback request at edge cutover start even when mapped.
+    /// NSX-V edge ids that get a feedback request at edge cutover start even when mapped (a DLR,
+    /// or another edge the mapping names).
     #[serde(default)]
     pub feedback_edges: BTreeSet<String>,
     /// Component type -> percent at which it turns FAILED (once per run).
@@ -362,10 +363,12 @@ pub fn tick(st: &mut State, f: &V2tFaults) {
         } else {
             "Host migration"
         };
-        let msg = format!(
-            "Timeout: {what} did not finish within {} hours of its start.",
-            timeout_ms / 3_600_000
-        );
+        let limit = if timeout_ms % 3_600_000 == 0 {
+            format!("{} hours", timeout_ms / 3_600_000)
+        } else {
+            format!("{} seconds", timeout_ms / 1000)
+        };
+        let msg = format!("Timeout: {what} did not finish within {limit} of its start.");
         fail_current(v, &msg);
         changed = true;
     }
@@ -930,12 +933,12 @@ fn gateway_exists(st: &State, name: &str) -> bool {
         })
 }
 
-fn feedback_item(id: usize, edge: &str, name: &str, router: &str, why: &str) -> Value {
+fn feedback_item(id: usize, edge: &str, name: &str, router: &str, kind: &str, why: &str) -> Value {
     json!({
         "id": format!("feedback-{id}"),
-        "hash": "EDGE_CUTOVER_DLR",
+        "hash": format!("EDGE_CUTOVER_{kind}"),
         "vertical": "EDGE",
-        "sub_vertical": "DLR",
+        "sub_vertical": kind,
         "message": why,
         "v_object_id": edge,
         "v_object_name": name,
@@ -1038,6 +1041,25 @@ fn start(st: &mut State, f: &V2tFaults) -> Result<(), ApiError> {
                     &edge,
                     &name,
                     &router,
+                    "DLR",
+                    &why,
+                ));
+            }
+        }
+        // A configured feedback item on a mapped edge that is not a DLR (an ESG for DHCP leases).
+        let dlrs: BTreeSet<String> = dlr_edges(st).into_iter().map(|d| d.0).collect();
+        for edge in mapped.keys() {
+            if f.feedback_edges.contains(edge) && !dlrs.contains(edge) && edges.contains(edge) {
+                let why = format!(
+                    "Edge {edge} needs confirmation before its DHCP leases are migrated (simulated)."
+                );
+                let gw = mapped.get(edge).cloned().unwrap_or_default();
+                feedback.push(feedback_item(
+                    feedback.len() + 1,
+                    edge,
+                    edge,
+                    &gw,
+                    "ESG",
                     &why,
                 ));
             }

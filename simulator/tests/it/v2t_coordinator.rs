@@ -207,6 +207,12 @@ fn comp<'a>(st: &'a Value, t: &str) -> &'a Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn edge_cutover_runs_as_a_client_drives_it() {
     let map = validators();
+    // The validator bites (a control): a status the spec does not list is refused.
+    assert!(
+        !map.get("#/definitions/MigrationStatus")
+            .unwrap()
+            .is_valid(&json!({"overall_migration_status": "DONE"}))
+    );
     let (h, c) = start(None).await;
     let token = setup(&h, &c, "EDGE_CUTOVER").await;
     let (s, v) = c.get("/api/v1/migration/setup").await;
@@ -602,6 +608,64 @@ async fn a_configured_feedback_item_on_a_mapped_dlr_and_accept_recommended() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn feedback_pages_with_a_cursor_and_filters() {
+    let map = validators();
+    let (h, c) = start(None).await;
+    let (s, _) = c
+        .put(
+            "/_sim/migration-faults",
+            &json!({"v2t": {"feedback_edges": [DLR_EDGE, "edge-3"]}}),
+        )
+        .await;
+    assert_eq!(s, 204);
+    setup(&h, &c, "EDGE_CUTOVER").await;
+    replayed_t1(&c).await;
+    // The DLR for cutover and the PLR's ESG for DHCP leases, both mapped to the router's T1.
+    let file = serde_json::to_vec(&json!([{"name": "dlr_edges_to_migrate",
+        "v_edges_to_policy_gateways_mappings": [
+            {"v_edges": [DLR_EDGE, "edge-3"], "policy_gateway_name": DLR_ROUTER}]}]))
+    .unwrap();
+    assert_eq!(upload(&c, "EDGE_CUTOVER_MAPPING", &file).await.0, 200);
+    plan_ok(&c, "start").await;
+    let (s, first) = c
+        .get("/api/v1/migration/feedback-requests?page_size=1")
+        .await;
+    assert_eq!(s, 200, "{first}");
+    valid(&map, "MigrationFeedbackRequestListResult", &first);
+    assert_eq!(first["result_count"], 2);
+    let cursor = first["cursor"].as_str().expect("a next page").to_string();
+    let (_, second) = c
+        .get(&format!(
+            "/api/v1/migration/feedback-requests?page_size=1&cursor={cursor}"
+        ))
+        .await;
+    valid(&map, "MigrationFeedbackRequestListResult", &second);
+    assert!(second.get("cursor").is_none(), "{second}");
+    let ids: Vec<&Value> = [&first, &second]
+        .iter()
+        .map(|p| &p["results"][0]["v_object_id"])
+        .collect();
+    assert_eq!(ids, [&json!(DLR_EDGE), &json!("edge-3")]);
+    let (_, v) = c
+        .get("/api/v1/migration/feedback-requests?sub_category=ESG")
+        .await;
+    assert_eq!(v["result_count"], 1);
+    assert_eq!(v["results"][0]["v_object_id"], "edge-3");
+    // Answer one: still paused, one left.
+    let id = first["results"][0]["id"].as_str().unwrap();
+    let (s, _) = c
+        .put(
+            "/api/v1/migration/feedback-response",
+            &json!({"response_list": [{"id": id, "action": "map", "value": DLR_ROUTER}]}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, v) = plan(&c, "continue").await;
+    assert!(refused(s, &v, FEEDBACK_PENDING).contains("1 feedback"));
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_mapping_to_a_gateway_the_destination_lacks_fails_edge_cutover() {
     let map = validators();
     let (h, c) = start(None).await;
@@ -874,4 +938,47 @@ async fn a_restart_with_a_state_file_resumes_each_flow() {
     let (_, v) = c.get("/api/v1/migration/setup").await;
     assert_eq!(v["migration_mode"], "DFW_AND_HOST_AND_WORKLOAD");
     h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn timings_come_from_the_faults_file() {
+    let map = validators();
+    let dir = tempfile::tempdir().unwrap();
+    let faults = dir.path().join("faults.toml");
+    std::fs::write(
+        &faults,
+        "[migration.v2t]\nedge_timeout_s = 600\nedge_s_per_dlr = 10\n",
+    )
+    .unwrap();
+    let h = Simulator::start(SimConfig {
+        faults: Some(faults.clone()),
+        ..cfg(None)
+    })
+    .await
+    .unwrap();
+    let c = Client::new(&h);
+    setup(&h, &c, "EDGE_CUTOVER").await;
+    plan_ok(&c, "start").await;
+    advance(&c, 599).await;
+    assert_eq!(status(&c, &map).await["overall_migration_status"], "PAUSED");
+    advance(&c, 1).await;
+    let st = status(&c, &map).await;
+    assert_eq!(st["overall_migration_status"], "FAILED", "{st}");
+    let d = comp(&st, "EDGE")["details"].as_str().unwrap().to_string();
+    assert!(d.contains("within 600 seconds"), "{d}");
+    h.shutdown().await;
+    // An unknown setting is refused with the file named.
+    std::fs::write(&faults, "[migration.v2t]\nedge_timeout = 600\n").unwrap();
+    let e = Simulator::start(SimConfig {
+        faults: Some(faults.clone()),
+        ..cfg(None)
+    })
+    .await
+    .err()
+    .expect("refused");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("faults.toml") && msg.contains("edge_timeout"),
+        "{msg}"
+    );
 }
