@@ -429,6 +429,40 @@ async fn a_token_expired_at_start_fails_the_component() {
             .contains("token has expired"),
         "{st}"
     );
+    // A token that runs out while the plan runs fails the running component.
+    plan_ok(&c, "abort").await;
+    let token = nsxv_token(&c, 1).await;
+    let (s, v) = c
+        .put(
+            "/api/v1/migration/setup",
+            &setup_body(&h, "EDGE_CUTOVER", &token),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        upload(&c, "EDGE_CUTOVER_MAPPING", &mapping(DLR_ROUTER))
+            .await
+            .0,
+        200
+    );
+    plan_ok(&c, "start").await;
+    assert_eq!(
+        status(&c, &map).await["overall_migration_status"],
+        "IN_PROGRESS"
+    );
+    advance(&c, 90).await;
+    let st = status(&c, &map).await;
+    assert_eq!(st["overall_migration_status"], "FAILED", "{st}");
+    let edge = comp(&st, "EDGE");
+    assert!(
+        edge["details"].as_str().unwrap().contains("expired during"),
+        "{st}"
+    );
+    let pct = edge["percent_complete"].as_f64().unwrap();
+    assert!(
+        (40.0..55.0).contains(&pct),
+        "work stopped when the token ran out: {st}"
+    );
     h.shutdown().await;
 }
 
