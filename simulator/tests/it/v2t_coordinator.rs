@@ -47,7 +47,12 @@ async fn start(state_file: Option<&Path>) -> (SimHandle, Client) {
 
 /// The 2.5.1 definitions; `migration_mode` gains the two modes later APIs added (2.5.1 predates
 /// them: reference vio-v2t-anchors.md 3.1), every other constraint is the spec's own.
-fn validators() -> ValidatorMap {
+fn validators() -> &'static ValidatorMap {
+    static MAP: std::sync::OnceLock<ValidatorMap> = std::sync::OnceLock::new();
+    MAP.get_or_init(build_validators)
+}
+
+fn build_validators() -> ValidatorMap {
     let text = std::fs::read_to_string(spec_path()).expect("the 2.5.1 spec is readable");
     let mut spec: Value = serde_json::from_str(&text).unwrap();
     strip_regex_delimiters(&mut spec);
@@ -113,6 +118,8 @@ async fn setup(h: &SimHandle, c: &Client, mode: &str) -> String {
         .put("/api/v1/migration/setup", &setup_body(h, mode, &token))
         .await;
     assert_eq!(s, 200, "{v}");
+    valid(validators(), "MigrationSetupInfo", &v);
+    assert!(!v.to_string().contains(&token), "{v}");
     token
 }
 
@@ -217,7 +224,7 @@ async fn edge_cutover_runs_as_a_client_drives_it() {
     let token = setup(&h, &c, "EDGE_CUTOVER").await;
     let (s, v) = c.get("/api/v1/migration/setup").await;
     assert_eq!(s, 200);
-    valid(&map, "MigrationSetupInfo", &v);
+    valid(map, "MigrationSetupInfo", &v);
     assert_eq!(v["migration_mode"], "EDGE_CUTOVER");
     assert_eq!(v["source_nsx"][0]["nsx_version"], "6.4.11", "{v}");
     let text = v.to_string();
@@ -252,23 +259,23 @@ async fn edge_cutover_runs_as_a_client_drives_it() {
         .await;
     assert_eq!(v["is_present"], true, "{v}");
 
-    let st = status(&c, &map).await;
+    let st = status(&c, map).await;
     assert_eq!(st["overall_migration_status"], "NOT_STARTED");
     plan_ok(&c, "start").await;
-    let st = status(&c, &map).await;
+    let st = status(&c, map).await;
     assert_eq!(st["overall_migration_status"], "IN_PROGRESS", "{st}");
     // One mapped DLR: 120 virtual seconds of work.
     advance(&c, 60).await;
-    let st = status(&c, &map).await;
+    let st = status(&c, map).await;
     let pct = comp(&st, "EDGE")["percent_complete"].as_f64().unwrap();
     assert!((50.0..60.0).contains(&pct), "{st}");
     plan_ok(&c, "pause").await;
-    let st = status(&c, &map).await;
+    let st = status(&c, map).await;
     assert_eq!(st["overall_migration_status"], "PAUSED");
     assert_eq!(comp(&st, "EDGE")["status"], "PAUSED");
     let paused_at = comp(&st, "EDGE")["percent_complete"].as_f64().unwrap();
     advance(&c, 3600).await;
-    let st = status(&c, &map).await;
+    let st = status(&c, map).await;
     assert_eq!(
         comp(&st, "EDGE")["percent_complete"].as_f64().unwrap(),
         paused_at,
@@ -278,7 +285,7 @@ async fn edge_cutover_runs_as_a_client_drives_it() {
     refused(s, &v, INVALID_STATE);
     plan_ok(&c, "continue").await;
     advance(&c, 61).await;
-    let st = status(&c, &map).await;
+    let st = status(&c, map).await;
     assert_eq!(st["overall_migration_status"], "SUCCESS", "{st}");
     assert_eq!(comp(&st, "EDGE")["percent_complete"], 100.0);
     plan_ok(&c, "finish").await;
@@ -418,7 +425,7 @@ async fn a_token_expired_at_start_fails_the_component() {
     );
     advance(&c, 120).await;
     plan_ok(&c, "start").await;
-    let st = status(&c, &map).await;
+    let st = status(&c, map).await;
     assert_eq!(st["overall_migration_status"], "FAILED", "{st}");
     let edge = comp(&st, "EDGE");
     assert_eq!(edge["status"], "FAILED");
@@ -447,11 +454,11 @@ async fn a_token_expired_at_start_fails_the_component() {
     );
     plan_ok(&c, "start").await;
     assert_eq!(
-        status(&c, &map).await["overall_migration_status"],
+        status(&c, map).await["overall_migration_status"],
         "IN_PROGRESS"
     );
     advance(&c, 90).await;
-    let st = status(&c, &map).await;
+    let st = status(&c, map).await;
     assert_eq!(st["overall_migration_status"], "FAILED", "{st}");
     let edge = comp(&st, "EDGE");
     assert!(
@@ -526,7 +533,7 @@ async fn a_dlr_missing_from_the_mapping_pauses_the_run_until_answered() {
     setup(&h, &c, "EDGE_CUTOVER").await;
     // No mapping file: the DLR needs an answer.
     plan_ok(&c, "start").await;
-    let st = status(&c, &map).await;
+    let st = status(&c, map).await;
     assert_eq!(st["overall_migration_status"], "PAUSED", "{st}");
     assert!(
         comp(&st, "EDGE")["details"]
@@ -539,7 +546,7 @@ async fn a_dlr_missing_from_the_mapping_pauses_the_run_until_answered() {
         .get("/api/v1/migration/feedback-requests?state=UNRESOLVED&page_size=1")
         .await;
     assert_eq!(s, 200, "{v}");
-    valid(&map, "MigrationFeedbackRequestListResult", &v);
+    valid(map, "MigrationFeedbackRequestListResult", &v);
     assert_eq!(v["result_count"], 1);
     let item = &v["results"][0];
     assert_eq!(item["v_object_id"], DLR_EDGE);
@@ -582,17 +589,14 @@ async fn a_dlr_missing_from_the_mapping_pauses_the_run_until_answered() {
     let (_, v) = c
         .get("/api/v1/migration/feedback-requests?state=RESOLVED")
         .await;
-    valid(&map, "MigrationFeedbackRequestListResult", &v);
+    valid(map, "MigrationFeedbackRequestListResult", &v);
     assert_eq!(v["results"][0]["resolved"], true);
     assert_eq!(v["results"][0]["resolution"], "skip");
     // Still paused until continue.
-    assert_eq!(status(&c, &map).await["overall_migration_status"], "PAUSED");
+    assert_eq!(status(&c, map).await["overall_migration_status"], "PAUSED");
     plan_ok(&c, "continue").await;
     advance(&c, 121).await;
-    assert_eq!(
-        status(&c, &map).await["overall_migration_status"],
-        "SUCCESS"
-    );
+    assert_eq!(status(&c, map).await["overall_migration_status"], "SUCCESS");
     h.shutdown().await;
 }
 
@@ -616,7 +620,7 @@ async fn a_configured_feedback_item_on_a_mapped_dlr_and_accept_recommended() {
         200
     );
     plan_ok(&c, "start").await;
-    assert_eq!(status(&c, &map).await["overall_migration_status"], "PAUSED");
+    assert_eq!(status(&c, map).await["overall_migration_status"], "PAUSED");
     let (_, v) = c.get("/api/v1/migration/feedback-requests").await;
     assert_eq!(v["result_count"], 1, "{v}");
     assert!(
@@ -635,7 +639,7 @@ async fn a_configured_feedback_item_on_a_mapped_dlr_and_accept_recommended() {
     assert_eq!(v["result_count"], 0);
     plan_ok(&c, "continue").await;
     assert_eq!(
-        status(&c, &map).await["overall_migration_status"],
+        status(&c, map).await["overall_migration_status"],
         "IN_PROGRESS"
     );
     h.shutdown().await;
@@ -665,7 +669,7 @@ async fn feedback_pages_with_a_cursor_and_filters() {
         .get("/api/v1/migration/feedback-requests?page_size=1")
         .await;
     assert_eq!(s, 200, "{first}");
-    valid(&map, "MigrationFeedbackRequestListResult", &first);
+    valid(map, "MigrationFeedbackRequestListResult", &first);
     assert_eq!(first["result_count"], 2);
     let cursor = first["cursor"].as_str().expect("a next page").to_string();
     let (_, second) = c
@@ -673,7 +677,7 @@ async fn feedback_pages_with_a_cursor_and_filters() {
             "/api/v1/migration/feedback-requests?page_size=1&cursor={cursor}"
         ))
         .await;
-    valid(&map, "MigrationFeedbackRequestListResult", &second);
+    valid(map, "MigrationFeedbackRequestListResult", &second);
     assert!(second.get("cursor").is_none(), "{second}");
     let ids: Vec<&Value> = [&first, &second]
         .iter()
@@ -711,7 +715,7 @@ async fn a_mapping_to_a_gateway_the_destination_lacks_fails_edge_cutover() {
         200
     );
     plan_ok(&c, "start").await;
-    let st = status(&c, &map).await;
+    let st = status(&c, map).await;
     assert_eq!(st["overall_migration_status"], "FAILED");
     assert!(
         comp(&st, "EDGE")["details"]
@@ -722,7 +726,7 @@ async fn a_mapping_to_a_gateway_the_destination_lacks_fails_edge_cutover() {
     // Rollback is allowed in edge cutover: the run resets and the mapping file is deleted.
     plan_ok(&c, "rollback").await;
     assert_eq!(
-        status(&c, &map).await["overall_migration_status"],
+        status(&c, map).await["overall_migration_status"],
         "NOT_STARTED"
     );
     let (_, v) = c
@@ -741,13 +745,19 @@ async fn host_migration_groups_and_no_rollback_once_hosts_started() {
         .get("/api/v1/migration/migration-unit-groups?component_type=HOST")
         .await;
     assert_eq!(s, 200, "{v}");
-    valid(&map, "MigrationUnitGroupListResult", &v);
+    valid(map, "MigrationUnitGroupListResult", &v);
     let groups = v["results"].as_array().unwrap();
     assert_eq!(groups.len(), 2, "one group per vSphere cluster: {v}");
     let c7 = groups.iter().find(|g| g["id"] == "domain-c7").unwrap();
     assert_eq!(c7["display_name"], "compute-cluster-1");
     assert_eq!(c7["migration_unit_count"], 2);
     assert_eq!(c7["enabled"], true);
+    let (s, v) = c
+        .get("/api/v1/migration/migration-unit-groups/domain-c7")
+        .await;
+    assert_eq!(s, 200, "{v}");
+    valid(map, "MigrationUnitGroup", &v);
+    assert_eq!(v["migration_units"][0]["type"], "HOST");
     // Only the compute cluster migrates.
     let (s, v) = c
         .put(
@@ -756,7 +766,7 @@ async fn host_migration_groups_and_no_rollback_once_hosts_started() {
         )
         .await;
     assert_eq!(s, 200, "{v}");
-    valid(&map, "MigrationUnitGroup", &v);
+    valid(map, "MigrationUnitGroup", &v);
     assert_eq!(v["enabled"], false);
     let (s, _) = c
         .put(
@@ -767,7 +777,7 @@ async fn host_migration_groups_and_no_rollback_once_hosts_started() {
     assert_eq!(s, 404);
 
     plan_ok(&c, "start").await;
-    let st = status(&c, &map).await;
+    let st = status(&c, map).await;
     assert_eq!(comp(&st, "DFW")["status"], "IN_PROGRESS", "{st}");
     assert_eq!(comp(&st, "HOST")["status"], "NOT_STARTED");
     // Rollback while running is refused; paused before host migration, it is allowed.
@@ -777,15 +787,24 @@ async fn host_migration_groups_and_no_rollback_once_hosts_started() {
     plan_ok(&c, "pause").await;
     plan_ok(&c, "rollback").await;
     assert_eq!(
-        status(&c, &map).await["overall_migration_status"],
+        status(&c, map).await["overall_migration_status"],
         "NOT_STARTED"
     );
 
     plan_ok(&c, "start").await;
     advance(&c, 61).await;
-    let st = status(&c, &map).await;
+    let st = status(&c, map).await;
     assert_eq!(comp(&st, "DFW")["status"], "SUCCESS", "{st}");
     assert_eq!(comp(&st, "HOST")["status"], "IN_PROGRESS", "{st}");
+    let (_, only) = c
+        .get("/api/v1/migration/status-summary?component_type=HOST")
+        .await;
+    valid(map, "MigrationStatus", &only);
+    assert_eq!(
+        only["component_status"].as_array().unwrap().len(),
+        1,
+        "{only}"
+    );
     plan_ok(&c, "pause").await;
     let (s, v) = plan(&c, "rollback").await;
     assert!(refused(s, &v, ROLLBACK_REFUSED).contains("host migration has started"));
@@ -800,11 +819,11 @@ async fn host_migration_groups_and_no_rollback_once_hosts_started() {
     // Two hosts of 600 s each (the disabled group's host is not migrated).
     advance(&c, 1180).await;
     assert_eq!(
-        status(&c, &map).await["overall_migration_status"],
+        status(&c, map).await["overall_migration_status"],
         "IN_PROGRESS"
     );
     advance(&c, 20).await;
-    let st = status(&c, &map).await;
+    let st = status(&c, map).await;
     assert_eq!(st["overall_migration_status"], "SUCCESS", "{st}");
     let (s, v) = plan(&c, "rollback").await;
     refused(s, &v, ROLLBACK_REFUSED);
@@ -825,9 +844,9 @@ async fn the_seed_timeouts_on_the_virtual_clock() {
     setup(&h, &c, "EDGE_CUTOVER").await;
     plan_ok(&c, "start").await;
     advance(&c, 11 * 3600 + 3599).await;
-    assert_eq!(status(&c, &map).await["overall_migration_status"], "PAUSED");
+    assert_eq!(status(&c, map).await["overall_migration_status"], "PAUSED");
     advance(&c, 1).await;
-    let st = status(&c, &map).await;
+    let st = status(&c, map).await;
     assert_eq!(st["overall_migration_status"], "FAILED", "{st}");
     let d = comp(&st, "EDGE")["details"].as_str().unwrap().to_string();
     assert!(d.contains("Timeout") && d.contains("12 hours"), "{d}");
@@ -841,9 +860,9 @@ async fn the_seed_timeouts_on_the_virtual_clock() {
     advance(&c, 70).await;
     plan_ok(&c, "pause").await;
     advance(&c, 47 * 3600).await;
-    assert_eq!(status(&c, &map).await["overall_migration_status"], "PAUSED");
+    assert_eq!(status(&c, map).await["overall_migration_status"], "PAUSED");
     advance(&c, 3600).await;
-    let st = status(&c, &map).await;
+    let st = status(&c, map).await;
     assert_eq!(st["overall_migration_status"], "FAILED", "{st}");
     let host = comp(&st, "HOST");
     assert_eq!(host["status"], "FAILED");
@@ -868,7 +887,7 @@ async fn a_component_failed_at_n_percent_and_the_service_down() {
     setup(&h, &c, "DFW_AND_HOST_AND_WORKLOAD").await;
     plan_ok(&c, "start").await;
     advance(&c, 60 + 3 * 600).await;
-    let st = status(&c, &map).await;
+    let st = status(&c, map).await;
     assert_eq!(st["overall_migration_status"], "FAILED", "{st}");
     let host = comp(&st, "HOST");
     assert_eq!(host["status"], "FAILED");
@@ -895,7 +914,7 @@ async fn a_component_failed_at_n_percent_and_the_service_down() {
     }
     let (s, _) = c.delete("/_sim/faults").await;
     assert_eq!(s, 204);
-    assert_eq!(status(&c, &map).await["overall_migration_status"], "FAILED");
+    assert_eq!(status(&c, map).await["overall_migration_status"], "FAILED");
     h.shutdown().await;
 }
 
@@ -923,7 +942,7 @@ async fn a_restart_with_a_state_file_resumes_each_flow() {
     let (h, c) = restart(h, &sf).await;
     let (_, v) = c.get("/_sim/v2t/clock").await;
     assert!(v["virtual_time_ms"].as_u64().unwrap() >= t0, "{v}");
-    assert_eq!(status(&c, &map).await["overall_migration_status"], "PAUSED");
+    assert_eq!(status(&c, map).await["overall_migration_status"], "PAUSED");
     let (_, v) = c
         .get("/api/v1/migration/feedback-requests?state=UNRESOLVED")
         .await;
@@ -942,21 +961,18 @@ async fn a_restart_with_a_state_file_resumes_each_flow() {
         )
         .await;
     assert_eq!(s, 200);
-    let st = status(&c, &map).await;
+    let st = status(&c, map).await;
     let pct = comp(&st, "EDGE")["percent_complete"].as_f64().unwrap();
     assert!(pct >= 50.0, "{st}");
     tokio::time::timeout(Duration::from_secs(10), h.wait())
         .await
         .expect("the manager went away");
     let (h, c) = start(Some(&sf)).await;
-    let st = status(&c, &map).await;
+    let st = status(&c, map).await;
     assert_eq!(st["overall_migration_status"], "IN_PROGRESS", "{st}");
     assert!(comp(&st, "EDGE")["percent_complete"].as_f64().unwrap() >= pct);
     advance(&c, 60).await;
-    assert_eq!(
-        status(&c, &map).await["overall_migration_status"],
-        "SUCCESS"
-    );
+    assert_eq!(status(&c, map).await["overall_migration_status"], "SUCCESS");
     plan_ok(&c, "finish").await;
 
     // Host migration under way: after the restart rollback is still refused.
@@ -964,7 +980,7 @@ async fn a_restart_with_a_state_file_resumes_each_flow() {
     plan_ok(&c, "start").await;
     advance(&c, 100).await;
     let (h, c) = restart(h, &sf).await;
-    let st = status(&c, &map).await;
+    let st = status(&c, map).await;
     assert_eq!(comp(&st, "HOST")["status"], "IN_PROGRESS", "{st}");
     plan_ok(&c, "pause").await;
     let (s, v) = plan(&c, "rollback").await;
@@ -994,9 +1010,9 @@ async fn timings_come_from_the_faults_file() {
     setup(&h, &c, "EDGE_CUTOVER").await;
     plan_ok(&c, "start").await;
     advance(&c, 599).await;
-    assert_eq!(status(&c, &map).await["overall_migration_status"], "PAUSED");
+    assert_eq!(status(&c, map).await["overall_migration_status"], "PAUSED");
     advance(&c, 1).await;
-    let st = status(&c, &map).await;
+    let st = status(&c, map).await;
     assert_eq!(st["overall_migration_status"], "FAILED", "{st}");
     let d = comp(&st, "EDGE")["details"].as_str().unwrap().to_string();
     assert!(d.contains("within 600 seconds"), "{d}");
