@@ -352,7 +352,7 @@ pub fn tick(st: &mut State, f: &V2tFaults) {
         {
             fail_current(
                 v,
-                "The source NSX auth token expired during the migration; set up again with a new token (PUT /api/v1/migration/setup) and start again.",
+                "The source NSX auth token expired during the migration; roll back (or abort), set up again with a new token (PUT /api/v1/migration/setup) and start again.",
             );
             changed = true;
         }
@@ -501,7 +501,12 @@ fn str_field<'a>(
 /// Whether `addr` (host or host:port) names this simulator as the client addressed it.
 fn is_self(addr: &str, req: &Req) -> bool {
     let host = req.header("host").unwrap_or("127.0.0.1");
-    let host_only = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
+    // `host`, `host:port`, `[v6]` or `[v6]:port`.
+    let host_only = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host),
+    };
+    let addr = addr.trim_start_matches('[').trim_end_matches(']');
     addr == host || addr == host_only
 }
 
@@ -1133,6 +1138,8 @@ fn pause_components(v: &mut V2tState) {
         c.status = "PAUSED".into();
         c.details = if n > 0 {
             format!("Waiting for feedback: {n} unresolved feedback request(s).")
+        } else if !v.feedback.is_empty() {
+            "Feedback resolved; continue the plan to resume.".into()
         } else {
             "Paused by the user.".into()
         };

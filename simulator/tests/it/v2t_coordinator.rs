@@ -593,7 +593,15 @@ async fn a_dlr_missing_from_the_mapping_pauses_the_run_until_answered() {
     assert_eq!(v["results"][0]["resolved"], true);
     assert_eq!(v["results"][0]["resolution"], "skip");
     // Still paused until continue.
-    assert_eq!(status(&c, map).await["overall_migration_status"], "PAUSED");
+    let st = status(&c, map).await;
+    assert_eq!(st["overall_migration_status"], "PAUSED");
+    assert!(
+        comp(&st, "EDGE")["details"]
+            .as_str()
+            .unwrap()
+            .contains("Feedback resolved"),
+        "{st}"
+    );
     plan_ok(&c, "continue").await;
     advance(&c, 121).await;
     assert_eq!(status(&c, map).await["overall_migration_status"], "SUCCESS");
