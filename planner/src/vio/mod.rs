@@ -1,4 +1,6 @@
-//! The VIO NSX-V to NSX migration kind (`vio-v2t`). So far: `collect` (live APIs → snapshot).
+//! The VIO NSX-V to NSX migration kind (`vio-v2t`). So far: `collect` (live APIs → snapshot),
+//! `snapshot` (a snapshot directory → typed structs and fingerprints).
 
 pub mod collect;
 pub mod redact;
+pub mod snapshot;

@@ -12,3 +12,4 @@ mod ordering;
 mod plan;
 mod prechecks;
 mod tas;
+mod vio_snapshot;
