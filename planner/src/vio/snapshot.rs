@@ -407,6 +407,22 @@ pub struct EdgeVirtualServers {
     pub virtual_server: Vec<VirtualServer>,
 }
 
+/// An edge interface (DLR `interfaces`) or vNIC (ESG `vnics`): what it connects to.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EdgeInterface {
+    #[serde(default)]
+    pub connected_to_id: Option<String>,
+    #[serde(default)]
+    pub portgroup_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct EdgeInterfaces {
+    #[serde(default, alias = "vnics", deserialize_with = "nullable")]
+    pub interfaces: Vec<EdgeInterface>,
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct VirtualWire {
@@ -755,6 +771,8 @@ pub struct Nsxv {
     pub edge_appliances: BTreeMap<String, EdgeAppliances>,
     /// By edge id.
     pub edge_virtualservers: BTreeMap<String, EdgeVirtualServers>,
+    /// DLR interfaces and ESG vNICs, by edge id.
+    pub edge_interfaces: BTreeMap<String, EdgeInterfaces>,
     pub virtualwires: Vec<VirtualWire>,
 }
 
@@ -1334,14 +1352,13 @@ impl VioSnapshot {
             edges: r.list("nsxv/edges.json", &["edgePage", "data"], "id")?,
             edge_appliances: r.keyed_typed("nsxv/edge-appliances.json")?,
             edge_virtualservers: r.keyed_typed("nsxv/edge-virtualservers.json")?,
+            edge_interfaces: BTreeMap::new(),
             virtualwires: Vec::new(),
         };
-        for rel in [
-            "nsxv/edge-details.json",
-            "nsxv/edge-vnics.json",
-            "nsxv/edge-interfaces.json",
-        ] {
-            r.keyed(rel)?;
+        r.keyed("nsxv/edge-details.json")?;
+        for rel in ["nsxv/edge-vnics.json", "nsxv/edge-interfaces.json"] {
+            let typed: BTreeMap<String, EdgeInterfaces> = r.keyed_typed(rel)?;
+            nsxv.edge_interfaces.extend(typed);
         }
         nsxv.virtualwires = r.list("nsxv/virtualwires.json", &["dataPage", "data"], "objectId")?;
         let xml = root.join("nsxv/scopingobjects.xml");
