@@ -112,10 +112,17 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Out) {
                 if vc.is_empty() { "vcenter" } else { vc },
                 "",
             ),
-            format!(
-                "VIO's vCenter {vc} is not registered as a compute manager on NSX ({} registered)",
-                s.nsx.compute_managers.len()
-            ),
+            if vc.is_empty() {
+                "the snapshot does not name VIO's vCenter, so its registration as a compute \
+                 manager on NSX cannot be confirmed"
+                    .to_string()
+            } else {
+                format!(
+                    "VIO's vCenter {vc} is not registered as a compute manager on NSX ({} \
+                     registered)",
+                    s.nsx.compute_managers.len()
+                )
+            },
             "register VIO's vCenter as a compute manager on NSX",
         );
     }
