@@ -719,6 +719,22 @@ fn target_objects_resolve_by_id_tag_or_name() {
 }
 
 #[test]
+fn availability_zone_objects_resolve() {
+    let hits = triggers("T-AZ", Severity::Error, |s| {
+        s.vio.migrator_conf.as_mut().unwrap().availability_zones = vec![
+            serde_json::json!({"name": "az2", "metadata_proxy": "nope", "dhcp_profile": "dhcp-profile-1"}),
+        ];
+    });
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].id, "T-AZ/az2/metadata_proxy");
+    let mut s = clean();
+    s.vio.migrator_conf.as_mut().unwrap().availability_zones = vec![
+        serde_json::json!({"name": "az2", "metadata_proxy": "mdproxy-1", "default_tier0_router": "t0-public"}),
+    ];
+    assert_eq!(checks_of(&s, "T-AZ"), 0);
+}
+
+#[test]
 fn neutron_cr_plugins() {
     triggers("CR-PLUGINS", Severity::Error, |s| {
         s.vio.neutron_crs[0].manifests.insert("nsxp".into(), true);
