@@ -56,8 +56,9 @@ pub trait Kind: Debug + Clone + PartialEq + Eq + JsonSchema + Send + Sync + 'sta
     /// The migrated thing's name (cluster, deployment), for titles.
     fn target_name(t: &Self::Target) -> String;
     /// What the reviewer's view counts objects per, in the singular (e.g. "namespace"), and
-    /// where the value comes from (e.g. "tag ncp/project"): see [`KindAction::tally`].
-    fn group_label() -> (&'static str, &'static str);
+    /// where the value comes from (e.g. "tag ncp/project"): see [`KindAction::tally`]. A kind
+    /// may answer per plan (a TAS foundation's plan counts per org and space).
+    fn group_label(plan: &Plan<Self>) -> (&'static str, &'static str);
     /// `[target]` and `[requirements]` as labelled rows for `show`'s header.
     fn header_rows(plan: &Plan<Self>) -> Vec<(&'static str, String)>;
     /// Addresses in the target that must not carry credentials: (JSON pointer, address).

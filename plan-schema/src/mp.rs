@@ -155,8 +155,12 @@ impl Kind for MpToPolicy {
         t.cluster.clone()
     }
 
-    fn group_label() -> (&'static str, &'static str) {
-        ("namespace", "tag ncp/project")
+    fn group_label(plan: &Plan) -> (&'static str, &'static str) {
+        if plan.inputs.iter().any(|i| i.name == CF_INPUT) {
+            ("org/space", "tags ncp/org_id and ncp/space_id")
+        } else {
+            ("namespace", "tag ncp/project")
+        }
     }
 
     fn header_rows(plan: &Plan) -> Vec<(&'static str, String)> {
@@ -369,31 +373,31 @@ impl KindAction for Action {
             Action::DfwRuleMove(_) => ("DFW rule move".to_string(), None, 1),
             // Per namespace, from the tags each imported object carries.
             Action::ImportBatch(b) => {
-                let mut groups: BTreeMap<Option<&str>, u64> = BTreeMap::new();
+                let mut groups: BTreeMap<Option<String>, u64> = BTreeMap::new();
                 for r in &b.resources {
-                    let ns = r
+                    let tags = r
                         .tags
                         .iter()
                         .flatten()
-                        .find(|t| t.0 == GROUP_TAG)
-                        .map(|t| t.1.as_str());
-                    *groups.entry(ns).or_default() += 1;
+                        .map(|t| (t.0.as_str(), t.1.as_str()));
+                    *groups.entry(group_of(tags)).or_default() += 1;
                 }
                 return groups
                     .into_iter()
                     .map(|(group, objects)| Tally {
                         what: b.migration_type.as_str().to_string(),
-                        group: group.map(str::to_string),
+                        group,
                         objects,
                     })
                     .collect();
             }
             Action::PolicyUpdate(u) => (
                 u.resource_type.clone(),
-                u.tags_before
-                    .iter()
-                    .find(|t| t.scope == GROUP_TAG)
-                    .map(|t| t.tag.clone()),
+                group_of(
+                    u.tags_before
+                        .iter()
+                        .map(|t| (t.scope.as_str(), t.tag.as_str())),
+                ),
                 1,
             ),
         };
@@ -415,6 +419,32 @@ impl KindAction for Action {
 
 /// The tag whose value is a Kubernetes object's namespace on NCP's objects (`ncp/project`).
 const GROUP_TAG: &str = "ncp/project";
+/// The tags NCP for TAS puts on an app's objects: its org and space (the planner's
+/// `[tas] org_tag_scope` and `space_tag_scope` defaults; inferred, see docs/rules.md).
+const ORG_TAG: &str = "ncp/org_id";
+const SPACE_TAG: &str = "ncp/space_id";
+/// The input a TAS foundation's plan has (its Cloud Foundry side).
+const CF_INPUT: &str = "cloud-foundry";
+
+/// The reviewer's group of an object: its namespace, or for a TAS foundation its org and
+/// space; `None` for cluster-wide objects.
+fn group_of<'a>(tags: impl Iterator<Item = (&'a str, &'a str)>) -> Option<String> {
+    let (mut org, mut space) = (None, None);
+    for (scope, tag) in tags {
+        match scope {
+            GROUP_TAG => return Some(tag.to_string()),
+            ORG_TAG => org = Some(tag),
+            SPACE_TAG => space = Some(tag),
+            _ => {}
+        }
+    }
+    match (org, space) {
+        (Some(o), Some(s)) => Some(format!("org {o} / space {s}")),
+        (Some(o), None) => Some(format!("org {o}")),
+        (None, Some(s)) => Some(format!("space {s}")),
+        (None, None) => None,
+    }
+}
 
 /// What a reviewer should not miss in an import batch: a principal identity other than NSX's
 /// default, objects imported for a reason other than the cluster tag, and Policy ids other than

@@ -517,7 +517,11 @@ mod tests {
     #[test]
     fn a_syntax_error_in_a_chunk_is_reported_at_its_line() {
         let text = big_document(12_000, "broken = [\n");
-        let line = text.lines().position(|l| l == "broken = [").expect("planted") + 1;
+        let line = text
+            .lines()
+            .position(|l| l == "broken = [")
+            .expect("planted")
+            + 1;
         match SpannedJson::parse(&text, Path::new("p.toml")) {
             Err(PlanError::Syntax { line: got, .. }) => assert!(
                 // The parser notices an unclosed array where the next value should start.

@@ -166,6 +166,13 @@ impl Text {
 
         if !plan.inputs.is_empty() {
             let _ = writeln!(o, "\n{}", self.paint("1", "Inputs"));
+            let width = plan
+                .inputs
+                .iter()
+                .map(|i| i.name.len())
+                .max()
+                .unwrap_or(0)
+                .max(11);
             for i in &plan.inputs {
                 let objects = i
                     .objects
@@ -173,7 +180,7 @@ impl Text {
                     .unwrap_or_default();
                 let _ = writeln!(
                     o,
-                    "  {:<11} {} (sha256 {}{objects})",
+                    "  {:<width$} {} (sha256 {}{objects})",
                     i.name,
                     i.source,
                     &i.sha256[..12.min(i.sha256.len())]
@@ -218,7 +225,7 @@ impl Text {
     fn review<K: Kind>(&self, plan: &Plan<K>) -> String {
         let mut o = self.head(plan);
         let r = Review::of(plan);
-        let (group_word, group_source) = K::group_label();
+        let (group_word, group_source) = K::group_label(plan);
 
         let _ = writeln!(o, "\n{}", self.paint("1", "Changes by phase and type"));
         let width = r
@@ -424,7 +431,7 @@ fn markdown_rules<K: Kind>(o: &mut String, plan: &Plan<K>) {
 fn markdown_review<K: Kind>(plan: &Plan<K>) -> String {
     let mut o = markdown_head(plan);
     let r = Review::of(plan);
-    let (group_word, group_source) = K::group_label();
+    let (group_word, group_source) = K::group_label(plan);
 
     let _ = writeln!(
         o,

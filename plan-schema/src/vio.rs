@@ -729,7 +729,7 @@ impl Kind for VioV2t {
         t.deployment.clone()
     }
 
-    fn group_label() -> (&'static str, &'static str) {
+    fn group_label(_: &Plan) -> (&'static str, &'static str) {
         ("project", "the OpenStack project of each replayed call")
     }
 

@@ -171,6 +171,17 @@ async fn tas_foundation_collect_plan_catches_the_orphan_then_applies_and_audits_
     }
     insta::assert_json_snapshot!("tas_small_collected_plan", snap);
 
+    // The reviewer's view counts a foundation's objects per org and space, from NCP's tags.
+    let o = tokio::task::block_in_place(|| bin(&["show", &path, "--color", "never"]));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let review = text(&o.stdout);
+    assert!(review.contains("org/space"), "{review}");
+    let org_space = review
+        .lines()
+        .filter(|l| l.contains("org ") && l.contains(" / space "))
+        .count();
+    assert!(org_space > 0, "no org/space group in:\n{review}");
+
     let state = dir.path().join("state");
     let o = tokio::task::block_in_place(|| {
         bin(&[
