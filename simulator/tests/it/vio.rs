@@ -1299,7 +1299,7 @@ fn dir_bytes(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
 }
 
 /// Ports of the generator test: above vCenter's unfiltered VM list limit, small enough for a
-/// debug build. The 50,000-port determinism and load check is `cargo bench -p simulator --bench
+/// debug build. The 50,000-port determinism and load check is `cargo bench -p nsx-migrate --bench
 /// vio_generate` (docs/performance.md).
 const GENERATED_PORTS: usize = 5_000;
 
