@@ -4,7 +4,10 @@
 //! Proportions, per deployment of N ports: one project per 2,000 ports (at least two), one network
 //! (one DHCP subnet) per 20 ports, one exclusive router per four networks with a gateway, one load
 //! balancer per 1,000 ports; of the remaining ports, one in eleven is a floating IP and the rest
-//! are instances. The same seed and size always write byte-identical files.
+//! are instances. The destination NSX has one edge cluster of two nodes plus one per 10,000 ports
+//! (at most ten) and a tier-0 with an uplink on each. Every file `collect --kind vio-v2t` writes is
+//! written (empty lists where the deployment has none), so collecting a generated deployment gives
+//! it back. The same seed and size always write byte-identical files.
 
 use std::path::Path;
 
