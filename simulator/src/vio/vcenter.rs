@@ -149,9 +149,34 @@ pub fn route(
                 Filter::new(req, "hosts"),
                 Filter::new(req, "clusters"),
             );
-            let out: Vec<&Value> = inv
-                .vms
-                .iter()
+            // With a host filter, only those hosts' VMs are candidates (the load-time index,
+            // checked against the VM it points at; a full pass if it is stale).
+            let indexed: Option<Vec<&Value>> = (!hosts.0.is_empty())
+                .then(|| {
+                    let mut at: Vec<usize> = hosts
+                        .0
+                        .iter()
+                        .filter_map(|h| inv.host_vms.get(*h))
+                        .flatten()
+                        .copied()
+                        .collect();
+                    at.sort_unstable();
+                    at.dedup();
+                    at.into_iter()
+                        .map(|i| {
+                            let v = inv.vms.get(i)?;
+                            let h = inv.vm_host.get(v["vm"].as_str()?)?;
+                            hosts.keep(Some(h)).then_some(v)
+                        })
+                        .collect()
+                })
+                .flatten();
+            let candidates: Vec<&Value> = match indexed {
+                Some(c) => c,
+                None => inv.vms.iter().collect(),
+            };
+            let out: Vec<&Value> = candidates
+                .into_iter()
                 .filter(|v| {
                     let id = v["vm"].as_str();
                     let host = inv.vm_host.get(id.unwrap_or_default());
