@@ -7,9 +7,11 @@
 //! `COLLECT_SCALE_SIZES=10000` picks sizes; the inventories are generated (deterministically, by
 //! the simulator's generator) under target/plan-scale/ and shared with the planner's bench.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use simulator::{SimConfig, Simulator};
 
@@ -35,10 +37,7 @@ fn count_results(dir: &Path, sub: &str, key: &str) -> usize {
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::var("COLLECT_SCALE_SIZES")
-        .ok()
-        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![10_000, 50_000, 100_000]);
+    let sizes = support::sizes("COLLECT_SCALE_SIZES", &[10_000, 50_000, 100_000]);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -78,21 +77,8 @@ fn main() {
                 .arg(&kubeconfig)
                 .arg("--out")
                 .arg(&out);
-            let start = Instant::now();
-            let result = tokio::time::timeout(
-                Duration::from_secs(900),
-                tokio::task::spawn_blocking(move || cmd.output()),
-            )
-            .await
-            .expect("collect took more than 15 minutes")
-            .expect("join")
-            .expect("run nsx-migrate");
-            let took = start.elapsed();
-            assert!(
-                result.status.success(),
-                "{}",
-                String::from_utf8_lossy(&result.stderr)
-            );
+            let run = support::run_cli(cmd, Duration::from_secs(900)).await;
+            let (result, took) = (run.output, run.wall);
             let line = String::from_utf8_lossy(&result.stdout);
             let requests = line
                 .split(", ")
@@ -114,32 +100,8 @@ fn main() {
                 (nsx + kube) as f64 / took.as_secs_f64()
             );
             // Which requests (path without ids and query): count and time the server spent.
-            let mut kinds: std::collections::BTreeMap<String, (usize, u64)> = Default::default();
-            for r in h.request_log() {
-                let path = r["path"].as_str().unwrap_or("?");
-                let shape: Vec<&str> = path
-                    .split('/')
-                    .map(|seg| if seg.len() > 20 { "{id}" } else { seg })
-                    .collect();
-                let k = kinds
-                    .entry(format!(
-                        "{} {}",
-                        r["method"].as_str().unwrap_or("?"),
-                        shape.join("/")
-                    ))
-                    .or_default();
-                k.0 += 1;
-                k.1 += r["duration_ms"].as_u64().unwrap_or(0);
-            }
-            let mut kinds: Vec<(String, (usize, u64))> = kinds.into_iter().collect();
-            kinds.sort_by_key(|k| std::cmp::Reverse(k.1.1));
-            for (k, (n, ms)) in kinds.iter().take(5) {
-                println!(
-                    "{:>20} {n:>6} x {k} ({:.1} s in the simulator)",
-                    "",
-                    *ms as f64 / 1000.0
-                );
-            }
+            let shapes = support::request_shapes(&h.request_log(), |seg| seg.len() > 20);
+            support::print_shapes(&shapes, 5);
             drop(h);
         });
     }

@@ -137,7 +137,9 @@ fn get(st: &State, req: &Req, path: &str, rest: &[&str]) -> ApiResult {
     }
     let last = rest.last().copied().unwrap_or("");
     let children = children_of(st, path);
-    if !children.is_empty() || collection_type(last).is_some() {
+    // A collection under an existing parent lists its members, none included (200, `results:
+    // []`); under a parent that does not exist it is 404, as for any missing object.
+    if !children.is_empty() || (is_collection(last) && parent_exists(st, path)) {
         let (off, size) = req.page()?;
         return Ok(list_page(children, off, size));
     }
@@ -147,6 +149,44 @@ fn get(st: &State, req: &Req, path: &str, rest: &[&str]) -> ApiResult {
         "policy",
         format!("The path={path} is invalid or the object does not exist."),
     ))
+}
+
+/// Collections of the enforcement point (`/infra/sites/<site>/enforcement-points/<ep>/...`),
+/// read-only here: their members come from the inventory.
+const EP_COLLECTIONS: &[&str] = &[
+    "sites",
+    "enforcement-points",
+    "transport-zones",
+    "edge-clusters",
+    "edge-nodes",
+];
+
+fn is_collection(name: &str) -> bool {
+    collection_type(name).is_some() || EP_COLLECTIONS.contains(&name)
+}
+
+/// Does the object a collection path (`<parent>/<collection>`) hangs under exist? `/infra` and
+/// the containers NSX always has (the default domain, site and enforcement point, a gateway's
+/// NAT sections) count, and so does a parent that holds other children.
+fn parent_exists(st: &State, coll_path: &str) -> bool {
+    let Some((parent, _)) = coll_path.rsplit_once('/') else {
+        return false;
+    };
+    if matches!(
+        parent,
+        "/infra"
+            | "/infra/domains/default"
+            | "/infra/sites/default"
+            | "/infra/sites/default/enforcement-points/default"
+    ) || st.policy.contains_key(parent)
+        || has_descendants(st, parent)
+    {
+        return true;
+    }
+    // `<gateway>/nat/<USER|DEFAULT|NAT64>`: exists with its gateway.
+    parent
+        .rsplit_once("/nat/")
+        .is_some_and(|(gw, _)| st.policy.contains_key(gw))
 }
 
 fn infer_type(path: &str) -> String {

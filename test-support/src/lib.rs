@@ -10,6 +10,7 @@ use planner::{Inventory, PlanError, PlanInputs, PlanOptions, Rules, SourcedSpec,
 use simulator::{SimConfig, SimHandle, Simulator};
 
 pub mod journal;
+pub mod snapshot;
 
 /// The repository root (the `nsx-migrate` package).
 pub fn repo_root() -> PathBuf {

@@ -4,7 +4,10 @@
 //! Proportions, per deployment of N ports: one project per 2,000 ports (at least two), one network
 //! (one DHCP subnet) per 20 ports, one exclusive router per four networks with a gateway, one load
 //! balancer per 1,000 ports; of the remaining ports, one in eleven is a floating IP and the rest
-//! are instances. The same seed and size always write byte-identical files.
+//! are instances. The destination NSX has one edge cluster of two nodes plus one per 10,000 ports
+//! (at most ten) and a tier-0 with an uplink on each. Every file `collect --kind vio-v2t` writes is
+//! written (empty lists where the deployment has none), so collecting a generated deployment gives
+//! it back. The same seed and size always write byte-identical files.
 
 use std::path::Path;
 
@@ -29,6 +32,8 @@ pub struct VioGenerateSummary {
     pub load_balancers: usize,
     pub edges: usize,
     pub vms: usize,
+    /// Nodes of the destination's edge cluster.
+    pub edge_nodes: usize,
 }
 
 pub const MIN_PORTS: usize = 100;
@@ -73,6 +78,27 @@ impl Gen {
         )
     }
 }
+
+/// The extensions Neutron lists with the NSX-V plugin (alias, name).
+const NEUTRON_EXTENSIONS: &[(&str, &str)] = &[
+    ("agent", "agent"),
+    ("allowed-address-pairs", "Allowed Address Pairs"),
+    ("availability_zone", "Availability Zone"),
+    ("binding", "Port Binding"),
+    ("dhcp_agent_scheduler", "DHCP Agent Scheduler"),
+    ("dns-integration", "DNS Integration"),
+    ("external-net", "Neutron external network"),
+    ("extra_dhcp_opt", "Neutron Extra DHCP options"),
+    ("extraroute", "Neutron Extra Route"),
+    ("flavors", "Neutron Service Flavors"),
+    ("l3-flavors", "Router Flavor Extension"),
+    ("port-security", "Port Security"),
+    ("provider", "Provider Network"),
+    ("quotas", "Quota management support"),
+    ("router", "Neutron L3 Router"),
+    ("security-group", "security-group"),
+    ("subnet_allocation", "Subnet Allocation"),
+];
 
 fn internal_cidr(n: usize) -> (String, String) {
     let (a, b) = (n / 256, n % 256);
@@ -454,13 +480,14 @@ pub fn generate(spec: &VioGenerateSpec, out: &Path) -> Result<VioGenerateSummary
     let clusters = json!([{"cluster": "domain-c7", "name": "compute", "ha_enabled": true, "drs_enabled": true},
                           {"cluster": "domain-c8", "name": "edge", "ha_enabled": true, "drs_enabled": false}]);
 
-    let summary = VioGenerateSummary {
+    let mut summary = VioGenerateSummary {
         ports: ports.len(),
         networks: nets.len(),
         routers: routers.len(),
         load_balancers: lbs.len(),
         edges: edge_list.len(),
         vms: vms.len(),
+        edge_nodes: 0,
     };
     debug_assert_eq!(summary.ports, n);
 
@@ -470,9 +497,18 @@ pub fn generate(spec: &VioGenerateSpec, out: &Path) -> Result<VioGenerateSummary
         "metadata.json",
         &json!({"format": "nsx-migrate-inventory", "format_version": 1, "kind": "vio-v2t",
         "source": format!("nsx-migrate sim generate --kind vio-v2t --ports {n} --seed {}", spec.seed),
-        "collected_at": "2026-11-20T09:30:00Z", "nsxv_manager": "nsxv.synth.example", "nsxv_version": "6.4.11",
+        "collected_at": "2026-11-20T09:30:00Z",
+        "openstack": {"auth_url": "https://vio.synth.example:5000/v3", "region": "RegionOne", "user": "admin",
+            "user_domain": "Default", "project": "admin", "project_domain": "Default",
+            "network_endpoint": "https://vio.synth.example:9696", "load_balancer_endpoint": "https://vio.synth.example:9876"},
+        "nsxv_manager": "nsxv.synth.example", "nsxv_version": "6.4.11",
         "vcenter": "vc.synth.example", "nsx_manager": "nsx.synth.example", "nsx_version": "4.1.2.0.0.22589037",
-        "kubernetes": {"cluster": "vio-synth", "context": "vio-synth", "namespace": "openstack"}, "redactions": []}),
+        "kubernetes": {"cluster": "vio-synth", "context": "vio-synth", "namespace": "openstack"},
+        // The passwords of the operator's files, already references (as collect records them).
+        "redactions": [
+            {"file": "vio/nsx.ini", "at": "[nsxv] password",
+             "reference": "secret-ref:openstack/neutron-nsxv-secret/nsxv_password"},
+            {"file": "vio/migrator.conf.json", "at": "/nsx_manager_password", "reference": "secret-ref:none"}]}),
     )?;
     write(d, "keystone/projects.json", &json!({"projects": projects}))?;
     write(d, "neutron/networks.json", &json!({"networks": nets}))?;
@@ -582,6 +618,89 @@ pub fn generate(spec: &VioGenerateSpec, out: &Path) -> Result<VioGenerateSummary
             "PolicyEdgeCluster",
             json!({}),
         ),
+    )?;
+    // What a deployment without FWaaS, QoS, RBAC, subnet pools, per-project quotas, Octavia
+    // flavors, L7 policies or distributed routers lists: nothing, in each list's own shape (the
+    // collector writes every file, so a generated snapshot is complete as collected).
+    for (rel, key) in [
+        ("neutron/firewall-groups.json", "firewall_groups"),
+        ("neutron/firewall-policies.json", "firewall_policies"),
+        ("neutron/firewall-rules.json", "firewall_rules"),
+        ("neutron/qos-policies.json", "policies"),
+        ("neutron/quotas.json", "quotas"),
+        ("neutron/rbac-policies.json", "rbac_policies"),
+        ("neutron/subnetpools.json", "subnetpools"),
+        ("octavia/flavors.json", "flavors"),
+        ("octavia/flavorprofiles.json", "flavorprofiles"),
+        ("octavia/l7policies.json", "l7policies"),
+    ] {
+        write(d, rel, &json!({ key: [] }))?;
+    }
+    write(d, "octavia/l7rules.json", &json!({}))?;
+    write(d, "nsxv/edge-interfaces.json", &json!({}))?;
+    let exts: Vec<Value> = NEUTRON_EXTENSIONS
+        .iter()
+        .map(|(alias, name)| json!({"alias": alias, "name": name,
+            "description": format!("{name} extension."), "updated": "2019-01-01T10:00:00-00:00", "links": []}))
+        .collect();
+    write(d, "neutron/extensions.json", &json!({ "extensions": exts }))?;
+    write(
+        d,
+        "neutron/availability-zones.json",
+        &json!({"availability_zones": [
+            {"name": "default", "resource": "network", "state": "available"},
+            {"name": "default", "resource": "router", "state": "available"}]}),
+    )?;
+    // The NSX-V Manager's scoping objects: one per virtual wire, in the transport zone.
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<scopingObjects>\n");
+    for w in &wires {
+        let (id, name) = (
+            w["objectId"].as_str().unwrap_or_default(),
+            w["name"].as_str().unwrap_or_default(),
+        );
+        xml.push_str(&format!("  <object><objectId>{id}</objectId><objectTypeName>VirtualWire</objectTypeName><type><typeName>VirtualWire</typeName></type><name>{name}</name><scope><id>vdnscope-1</id><objectTypeName>VdnScope</objectTypeName><name>vio-tz</name></scope><isUniversal>false</isUniversal></object>\n"));
+    }
+    xml.push_str("</scopingObjects>\n");
+    let p = d.join("nsxv/scopingobjects.xml");
+    std::fs::write(&p, xml).map_err(|e| werr(&p, e))?;
+
+    // The edge cluster's nodes (two, plus one per 10,000 ports, at most ten) and one uplink of
+    // the tier-0 on each, as an NSX prepared for the migration has them.
+    let n_edge_nodes = (2 + n / 10_000).min(10);
+    let mut nodes = Vec::new();
+    let mut uplinks = Vec::new();
+    for i in 0..n_edge_nodes {
+        let node_path = format!("{ep}/edge-clusters/ec-1/edge-nodes/{i}");
+        nodes.push(
+            json!({"id": i.to_string(), "display_name": format!("nsx-edge-{:02}", i + 1),
+            "nsx_id": g.id(), "member_index": i, "resource_type": "PolicyEdgeNode",
+            "path": node_path, "relative_path": i.to_string(),
+            "parent_path": format!("{ep}/edge-clusters/ec-1"), "_revision": 0}),
+        );
+        let ls = "/infra/tier-0s/t0-public/locale-services/default";
+        uplinks.push(json!({"id": format!("uplink-{i}"), "display_name": format!("uplink-{i}"),
+            "type": "EXTERNAL", "segment_path": "/infra/segments/t0-uplink-vlan", "edge_path": node_path,
+            "subnets": [{"ip_addresses": [format!("192.0.2.{}", 2 + i)], "prefix_len": 28}],
+            "mtu": 1500, "urpf_mode": "STRICT", "resource_type": "Tier0Interface",
+            "path": format!("{ls}/interfaces/uplink-{i}"), "relative_path": format!("uplink-{i}"),
+            "parent_path": ls, "_revision": 0}));
+    }
+    summary.edge_nodes = n_edge_nodes;
+    write(
+        d,
+        "nsx/edge-cluster-nodes.json",
+        &json!({"ec-1": {"result_count": nodes.len(), "results": nodes}}),
+    )?;
+    write(
+        d,
+        "nsx/tier-0-interfaces.json",
+        &json!({"t0-public/default": {"result_count": uplinks.len(), "results": uplinks}}),
+    )?;
+    // A destination prepared for the migration holds nothing Neutron made yet.
+    write(
+        d,
+        "nsx/neutron-owned.json",
+        &json!({"results": [], "result_count": 0}),
     )?;
     write(
         d,

@@ -119,6 +119,9 @@ pub struct VioInventory {
     /// host id -> cluster id, vm id -> host id.
     pub host_cluster: BTreeMap<String, String>,
     pub vm_host: BTreeMap<String, String>,
+    /// host id -> positions in `vms` of its VMs, in `vms` order (built when loaded; clients list
+    /// VMs host by host).
+    pub host_vms: BTreeMap<String, Vec<usize>>,
     /// Kubernetes objects of the VIO control plane (Neutron CRs, VIOSecrets).
     pub neutron_crs: Vec<Value>,
     pub viosecrets: Vec<Value>,
@@ -127,6 +130,18 @@ pub struct VioInventory {
     pub compute_managers: Vec<Value>,
     /// Destination NSX objects by Policy path.
     pub policy: Vec<(String, Value)>,
+}
+
+impl VioInventory {
+    /// Rebuild `host_vms` from `vms` and `vm_host` (after either changes).
+    pub fn index_vms(&mut self) {
+        self.host_vms.clear();
+        for (i, v) in self.vms.iter().enumerate() {
+            if let Some(h) = self.vm_host.get(v["vm"].as_str().unwrap_or_default()) {
+                self.host_vms.entry(h.clone()).or_default().push(i);
+            }
+        }
+    }
 }
 
 fn err(file: &Path, pointer: impl Into<String>, message: impl Into<String>) -> SimError {
@@ -633,6 +648,7 @@ pub fn load_dir(dir: &Path) -> Result<VioInventory, SimError> {
         Ok(items)
     })?
     .unwrap_or_default();
+    inv.index_vms();
     let ini = dir.join("vio/nsx.ini");
     if ini.exists() {
         let text = std::fs::read_to_string(&ini)

@@ -94,6 +94,7 @@ impl VioState {
     pub fn restore(&mut self, v: &Value) {
         if let Some(vms) = v.get("vms").and_then(Value::as_array) {
             self.inv.vms = vms.clone();
+            self.inv.index_vms();
         }
         if let Some(m) = v.get("edge_vnics").and_then(Value::as_object) {
             for (k, x) in m {

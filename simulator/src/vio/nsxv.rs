@@ -208,7 +208,9 @@ pub fn route(
 }
 
 fn edge(vio: &mut VioState, req: &Req, id: &str, rest: &[&str]) -> Reply {
-    if !vio.inv.edges.iter().any(|e| e["id"] == id) {
+    // An edge with details exists (a map lookup); others are looked for in the list (clients
+    // read several things per edge, so a scan of every edge per request added up).
+    if !vio.inv.edge_details.contains_key(id) && !vio.inv.edges.iter().any(|e| e["id"] == id) {
         return error(req, 404, 10013, &format!("Edge {id} not found."));
     }
     let get = req.method == Method::GET;
