@@ -151,6 +151,9 @@ pub struct Finding {
     /// Steps this finding explains (e.g. the DFW move it planned).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<String>,
+    /// The vendor tool's error code for the same condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 #[derive(

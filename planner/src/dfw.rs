@@ -61,6 +61,7 @@ fn finding(
         message,
         remedy: remedy.to_string(),
         steps,
+        code: None,
     }
 }
 

@@ -24,6 +24,12 @@ pub enum PlanError {
         pointer: String,
         message: String,
     },
+    #[error("{path}:{line}: {message}")]
+    Ini {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("{path}:{line}:{column}: TOML syntax error: {message}")]
     Syntax {
         path: PathBuf,

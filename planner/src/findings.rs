@@ -70,6 +70,7 @@ impl Findings {
             message,
             remedy: remedy.to_string(),
             steps: Vec::new(),
+            code: None,
         });
     }
 
@@ -160,6 +161,7 @@ mod tests {
             message: message.into(),
             remedy: String::new(),
             steps: vec!["s".into()],
+            code: None,
         };
         let mut all = Findings::new();
         all.append(Findings::verbatim(vec![

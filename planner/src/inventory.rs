@@ -275,7 +275,7 @@ pub struct Inventory {
     pub cf_count: u64,
 }
 
-fn read_json(path: &Path) -> Result<Value, PlanError> {
+pub(crate) fn read_json(path: &Path) -> Result<Value, PlanError> {
     let text = std::fs::read_to_string(path).map_err(|cause| PlanError::Io {
         path: path.to_path_buf(),
         cause,
@@ -288,7 +288,11 @@ fn read_json(path: &Path) -> Result<Value, PlanError> {
     })
 }
 
-fn bad(path: &Path, pointer: impl Into<String>, message: impl Into<String>) -> PlanError {
+pub(crate) fn bad(
+    path: &Path,
+    pointer: impl Into<String>,
+    message: impl Into<String>,
+) -> PlanError {
     PlanError::Snapshot {
         path: path.to_path_buf(),
         pointer: pointer.into(),

@@ -224,7 +224,7 @@ impl Rules {
     }
 }
 
-fn merge(base: &mut toml::Table, over: toml::Table) {
+pub(crate) fn merge(base: &mut toml::Table, over: toml::Table) {
     for (k, v) in over {
         match (base.get_mut(&k), v) {
             (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
@@ -236,13 +236,13 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 }
 
 /// The first name quoted in backticks in `message`.
-fn quoted_name(message: &str) -> Option<String> {
+pub(crate) fn quoted_name(message: &str) -> Option<String> {
     let (_, rest) = message.split_once('`')?;
     let (name, _) = rest.split_once('`')?;
     Some(name.to_string())
 }
 
-fn find_key_line(text: &str, key: &str) -> Option<usize> {
+pub(crate) fn find_key_line(text: &str, key: &str) -> Option<usize> {
     text.lines()
         .position(|l| {
             let t = l.trim_start();

@@ -12,3 +12,5 @@ mod ordering;
 mod plan;
 mod prechecks;
 mod tas;
+mod vio_checks;
+mod vio_snapshot;

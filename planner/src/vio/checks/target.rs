@@ -1,0 +1,276 @@
+//! The destination NSX (anchors 2.2; 6.2 T-VER = seed 1002, T-CM = 1004, X-NEUTRON-ON-NSX =
+//! 1005, V-VER): what the Policy plugin resolves at start-up (the temporary Neutron server does
+//! not start when one fails, seed 2111: the mapping of these checks to 2111 is inferred).
+
+use plan_schema::Severity;
+
+use super::{Ctx, Out, subject};
+use crate::vio::snapshot::NsxObject;
+
+/// Resolve `value` as the plugin does: an id, then a tag value, then a display name; unset, the
+/// only candidate. `Err` says why not.
+pub(crate) fn resolve<'a>(
+    value: Option<&str>,
+    candidates: &[&'a NsxObject],
+) -> Result<&'a NsxObject, String> {
+    match value.filter(|v| !v.is_empty()) {
+        None => match candidates {
+            [one] => Ok(one),
+            [] => Err("is not set and NSX has no candidate".into()),
+            many => Err(format!(
+                "is not set and NSX has {} candidates, so none is picked",
+                many.len()
+            )),
+        },
+        Some(v) => candidates
+            .iter()
+            .find(|o| o.id == v)
+            .or_else(|| {
+                candidates
+                    .iter()
+                    .find(|o| o.tags.iter().any(|t| t.tag == v))
+            })
+            .or_else(|| candidates.iter().find(|o| o.display_name == v))
+            .copied()
+            .ok_or_else(|| format!("`{v}` matches no id, tag or display name on NSX")),
+    }
+}
+
+fn version_below(have: &str, min: &str) -> Option<bool> {
+    let have: client::NsxVersion = have.parse().ok()?;
+    let min: client::NsxVersion = min.parse().ok()?;
+    Some(have < min)
+}
+
+pub(crate) fn check(ctx: &Ctx, out: &mut Out) {
+    let s = ctx.s;
+    let v = &ctx.r.versions;
+    // NSX-V version (C3 / V-VER).
+    let nsxv = s.nsxv.version.as_str();
+    let manager = s.metadata.nsxv_manager.as_deref().unwrap_or("nsxv");
+    if version_below(nsxv, &v.min_nsxv_version).unwrap_or(true) {
+        let open = version_below(nsxv, &v.min_nsxv_version_open_source).unwrap_or(true);
+        out.add(
+            "V-VER",
+            None,
+            Severity::Error,
+            subject("NsxvManager", manager, ""),
+            format!(
+                "NSX-V is {nsxv}; the migration needs {} or later{}",
+                v.min_nsxv_version,
+                if open {
+                    format!(
+                        " (the open-source validator also refuses below {})",
+                        v.min_nsxv_version_open_source
+                    )
+                } else {
+                    String::new()
+                }
+            ),
+            "upgrade NSX-V before migrating",
+        );
+    }
+    // NSX version (seed 1002; 1003 when it is unknown).
+    let nsx_manager = s.metadata.nsx_manager.as_deref().unwrap_or("nsx");
+    match s.metadata.nsx_version.as_deref() {
+        None => out.add(
+            "T-VER",
+            Some("1003"),
+            Severity::Error,
+            subject("NsxManager", nsx_manager, ""),
+            "the snapshot does not say the destination NSX version".into(),
+            "collect the snapshot again with the NSX manager reachable",
+        ),
+        Some(have) if version_below(have, &v.min_nsx_version).unwrap_or(true) => out.add(
+            "T-VER",
+            Some("1002"),
+            Severity::Error,
+            subject("NsxManager", nsx_manager, ""),
+            format!(
+                "NSX is {have}; the migration needs {} or later",
+                v.min_nsx_version
+            ),
+            "upgrade NSX before migrating",
+        ),
+        Some(_) => {}
+    }
+    // VIO's vCenter registered as a compute manager (seed 1004).
+    let vc = s.metadata.vcenter.as_deref().unwrap_or("");
+    let registered = s.nsx.compute_managers.iter().any(|c| {
+        c.server
+            .as_deref()
+            .is_some_and(|x| x.eq_ignore_ascii_case(vc))
+            || c.display_name.eq_ignore_ascii_case(vc)
+    });
+    if !registered {
+        out.add(
+            "T-CM",
+            Some("1004"),
+            Severity::Error,
+            subject(
+                "ComputeManager",
+                if vc.is_empty() { "vcenter" } else { vc },
+                "",
+            ),
+            format!(
+                "VIO's vCenter {vc} is not registered as a compute manager on NSX ({} registered)",
+                s.nsx.compute_managers.len()
+            ),
+            "register VIO's vCenter as a compute manager on NSX",
+        );
+    }
+    // Neutron-owned objects already on NSX (seed 1005).
+    let rollback = ctx.conf.and_then(|c| c.rollback).unwrap_or(false);
+    for o in &s.nsx.neutron_owned {
+        let what = format!(
+            "{} `{}` ({}) on the destination NSX carries Neutron's os-api-version tag",
+            if o.resource_type.is_empty() {
+                "object"
+            } else {
+                &o.resource_type
+            },
+            o.display_name,
+            o.path.as_deref().unwrap_or(&o.id)
+        );
+        if rollback {
+            out.add(
+                "X-NEUTRON-ON-NSX",
+                Some("1005"),
+                Severity::Info,
+                subject(&o.resource_type, &o.id, &o.display_name),
+                format!("{what}: with rollback on, the migration removes it first"),
+                "none: rollback=true in migrator.conf.json cleans it up",
+            );
+        } else {
+            out.add(
+                "X-NEUTRON-ON-NSX",
+                Some("1005"),
+                Severity::Error,
+                subject(&o.resource_type, &o.id, &o.display_name),
+                format!("{what}: NSX must hold no Neutron-owned objects before the migration"),
+                "remove the leftovers of the earlier attempt, or set rollback to true in \
+                 migrator.conf.json so that the migration cleans them up",
+            );
+        }
+    }
+    let Some(conf) = ctx.conf else {
+        return;
+    };
+    let nsx = &s.nsx;
+    let tzs: Vec<&NsxObject> = nsx.transport_zones.iter().collect();
+    let overlay: Vec<&NsxObject> = tzs
+        .iter()
+        .copied()
+        .filter(|t| {
+            t.tz_type
+                .as_deref()
+                .is_some_and(|x| x.starts_with("OVERLAY"))
+        })
+        .collect();
+    let vlan: Vec<&NsxObject> = tzs
+        .iter()
+        .copied()
+        .filter(|t| t.tz_type.as_deref().is_some_and(|x| x.starts_with("VLAN")))
+        .collect();
+    let mut target = |check: &str,
+                      key: &str,
+                      value: Option<&str>,
+                      candidates: &[&NsxObject],
+                      kind: &str,
+                      mandatory: bool| {
+        if !mandatory && value.is_none_or(str::is_empty) {
+            return None;
+        }
+        match resolve(value, candidates) {
+            Ok(o) => Some(o.id.clone()),
+            Err(why) => {
+                out.add(
+                    check,
+                    Some("2111"),
+                    Severity::Error,
+                    subject("migrator.conf.json", key, ""),
+                    format!("migrator.conf.json `{key}` {why} (among the {kind})"),
+                    "create the object on NSX or fix the value in migrator.conf.json",
+                );
+                None
+            }
+        }
+    };
+    target(
+        "T-TZ-OVERLAY",
+        "default_overlay_tz",
+        conf.default_overlay_tz.as_deref(),
+        &overlay,
+        "overlay transport zones",
+        true,
+    );
+    target(
+        "T-TZ-VLAN",
+        "default_vlan_tz",
+        conf.default_vlan_tz.as_deref(),
+        &vlan,
+        "VLAN transport zones",
+        false,
+    );
+    target(
+        "T-DHCP",
+        "dhcp_profile",
+        conf.dhcp_profile.as_deref(),
+        &nsx.dhcp_server_configs.iter().collect::<Vec<_>>(),
+        "DHCP server configs",
+        true,
+    );
+    target(
+        "T-MDPROXY",
+        "metadata_proxy",
+        conf.metadata_proxy.as_deref(),
+        &nsx.metadata_proxies.iter().collect::<Vec<_>>(),
+        "metadata proxies",
+        true,
+    );
+    let t0 = target(
+        "T-T0",
+        "default_tier0_router",
+        conf.default_tier0_router.as_deref(),
+        &nsx.tier0s.iter().collect::<Vec<_>>(),
+        "tier-0 gateways",
+        true,
+    );
+    if let Some(t0) = t0 {
+        let has_cluster = nsx
+            .tier0_locale_services
+            .get(&t0)
+            .into_iter()
+            .flatten()
+            .any(|ls| {
+                ls.edge_cluster_path
+                    .as_deref()
+                    .is_some_and(|p| !p.is_empty())
+            });
+        if !has_cluster {
+            out.add(
+                "T-T0-EC",
+                Some("2111"),
+                Severity::Error,
+                subject("Tier0", &t0, ""),
+                format!("tier-0 {t0} does not have an edge cluster (no locale service names one)"),
+                "set an edge cluster on the tier-0's locale service",
+            );
+        }
+    }
+}
+
+/// The edge cluster of the default tier-0 (its first locale service naming one), for sizing.
+pub(crate) fn tier0_edge_cluster(ctx: &Ctx) -> Option<String> {
+    let conf = ctx.conf?;
+    let t0s: Vec<&NsxObject> = ctx.s.nsx.tier0s.iter().collect();
+    let t0 = resolve(conf.default_tier0_router.as_deref(), &t0s).ok()?;
+    let path = ctx
+        .s
+        .nsx
+        .tier0_locale_services
+        .get(&t0.id)?
+        .iter()
+        .find_map(|ls| ls.edge_cluster_path.clone())?;
+    path.rsplit('/').next().map(str::to_string)
+}

@@ -1,0 +1,252 @@
+//! The VIO planner's rules (`planner/rules/vio-default.toml`): every limit and convention the
+//! prechecks apply, readable and changeable. A user's file merges over the built-in one as the
+//! Manager-to-Policy rules do; unknown keys are errors naming the key (and its line).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use plan_schema::Severity;
+
+use crate::error::PlanError;
+use crate::rules::{find_key_line, line_col, merge, quoted_name};
+
+pub const DEFAULT_VIO_RULES: &str = include_str!("../../rules/vio-default.toml");
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VioRules {
+    pub format_version: u32,
+    pub validation: ValidationRules,
+    pub versions: VersionRules,
+    pub ports: PortRules,
+    pub networks: NetworkRules,
+    pub load_balancers: LbRules,
+    pub qos: QosRules,
+    pub sizing: SizingRules,
+    pub backend_names: BackendNames,
+    pub token: TokenRules,
+    pub hosts: HostRules,
+    #[serde(default)]
+    pub nsx_ini_unsupported: Vec<UnsupportedOption>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationRules {
+    pub strict_validation: bool,
+    pub skip_project_names: Vec<String>,
+    pub advanced_router_validation: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VersionRules {
+    pub min_nsxv_version: String,
+    pub min_nsxv_version_open_source: String,
+    pub min_nsx_version: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PortRules {
+    pub max_address_pairs: usize,
+    pub vip_device_owners: Vec<String>,
+    pub direct_vnic_types: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkRules {
+    pub transit_network: String,
+    pub unsupported_network_types: Vec<String>,
+    pub max_dhcp_subnets: usize,
+    pub max_routers: usize,
+    pub max_dns_nameservers: usize,
+    pub max_ipv6_subnets: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LbRules {
+    pub max_per_router: usize,
+    pub default_size: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct QosRules {
+    pub min_max_kbps: u64,
+    pub max_burst_kbps: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SizingRules {
+    pub slots_per_lb: u64,
+    pub lb_size_credits: BTreeMap<String, u64>,
+    pub edge_node_credits: BTreeMap<String, u64>,
+    pub edge_node_form_factor: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BackendNames {
+    pub plr_edge_prefix: String,
+    pub dhcp_edge_prefix: String,
+    pub lb_edge_prefix: String,
+    pub shared_edge_prefix: String,
+    pub backup_edge_prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRules {
+    pub min_lifetime_minutes: i64,
+    pub max_lifetime_minutes: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HostRules {
+    pub connection_states: Vec<String>,
+    pub power_states: Vec<String>,
+}
+
+/// Where an unsupported option may appear.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum IniPlace {
+    /// `[nsxv]`
+    Nsxv,
+    /// `[az:<name>]`
+    Az,
+}
+
+/// One row of the seed's table of NSX-V options NSX does not support.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UnsupportedOption {
+    pub name: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// The NSX-V default ("" = none: any value is reported).
+    pub default: String,
+    pub severity: Severity,
+    pub sections: Vec<IniPlace>,
+    /// The seed's reason, quoted in the finding.
+    pub reason: String,
+}
+
+impl VioRules {
+    /// The rules shipped with nsx-migrate.
+    pub fn builtin() -> VioRules {
+        // The embedded file is tested to parse; failing here is a build defect, not bad input.
+        toml::from_str(DEFAULT_VIO_RULES).expect("planner/rules/vio-default.toml parses")
+    }
+
+    /// The built-in rules with a user's file merged over them.
+    pub fn load_with_overrides(path: &Path) -> Result<VioRules, PlanError> {
+        let text = std::fs::read_to_string(path).map_err(|cause| PlanError::Io {
+            path: path.to_path_buf(),
+            cause,
+        })?;
+        VioRules::merge_text(&text, path)
+    }
+
+    /// `text` (a user's rules, read from `path`) merged over the built-in rules.
+    pub fn merge_text(text: &str, path: &Path) -> Result<VioRules, PlanError> {
+        let user: toml::Table = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+            PlanError::Syntax {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().to_string(),
+            }
+        })?;
+        let mut base: toml::Table =
+            toml::from_str(DEFAULT_VIO_RULES).expect("vio default rules parse");
+        merge(&mut base, user);
+        let rules: VioRules =
+            toml::Value::Table(base)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    let message = e.message().to_string();
+                    let line = quoted_name(&message).and_then(|k| find_key_line(text, &k));
+                    PlanError::Rules {
+                        path: path.to_path_buf(),
+                        line,
+                        message,
+                    }
+                })?;
+        let invalid = |key: &str, message: String| PlanError::Rules {
+            path: path.to_path_buf(),
+            line: find_key_line(text, key),
+            message,
+        };
+        if rules.format_version != 1 {
+            return Err(invalid(
+                "format_version",
+                format!(
+                    "rules format_version {} is not supported (expected 1)",
+                    rules.format_version
+                ),
+            ));
+        }
+        if crate::vio::net::Cidr::parse(&rules.networks.transit_network).is_none() {
+            return Err(invalid(
+                "transit_network",
+                format!(
+                    "networks.transit_network `{}` is not a CIDR",
+                    rules.networks.transit_network
+                ),
+            ));
+        }
+        for key in [
+            "min_nsxv_version",
+            "min_nsxv_version_open_source",
+            "min_nsx_version",
+        ] {
+            let v = match key {
+                "min_nsxv_version" => &rules.versions.min_nsxv_version,
+                "min_nsxv_version_open_source" => &rules.versions.min_nsxv_version_open_source,
+                _ => &rules.versions.min_nsx_version,
+            };
+            if v.parse::<client::NsxVersion>().is_err() {
+                return Err(invalid(
+                    key,
+                    format!("versions.{key} `{v}` is not a version"),
+                ));
+            }
+        }
+        if !rules
+            .sizing
+            .edge_node_credits
+            .contains_key(&rules.sizing.edge_node_form_factor)
+        {
+            return Err(invalid(
+                "edge_node_form_factor",
+                format!(
+                    "sizing.edge_node_form_factor `{}` has no entry in sizing.edge_node_credits",
+                    rules.sizing.edge_node_form_factor
+                ),
+            ));
+        }
+        if !rules
+            .sizing
+            .lb_size_credits
+            .contains_key(&rules.load_balancers.default_size.to_ascii_uppercase())
+        {
+            return Err(invalid(
+                "default_size",
+                format!(
+                    "load_balancers.default_size `{}` has no entry in sizing.lb_size_credits",
+                    rules.load_balancers.default_size
+                ),
+            ));
+        }
+        Ok(rules)
+    }
+}
