@@ -124,6 +124,7 @@ fn run_vio(mut args: Args) -> Result<ExitCode> {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         deployment: None,
         rules_source,
+        inventory_source: None,
     };
     let plan = planner::vio::build_vio_plan(&snapshot, &rules, &opts)?;
     let text = plan_schema::write::to_toml(&plan, Some(&args.schema_ref))?;

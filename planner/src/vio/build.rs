@@ -21,6 +21,9 @@ pub struct VioPlanOptions {
     pub deployment: Option<String>,
     /// Where the rules came from and their sha256, when the operator gave a rules file.
     pub rules_source: Option<(String, String)>,
+    /// How the inputs name the snapshot (default: its directory as given), so that the same
+    /// snapshot read from two places gives the same plan.
+    pub inventory_source: Option<String>,
 }
 
 fn start_word(s: StartRule) -> &'static str {
@@ -98,6 +101,11 @@ pub fn build_vio_plan(
     }
 
     let mut inputs: Vec<Input> = snapshot.inputs();
+    if let Some(source) = &opts.inventory_source {
+        for i in &mut inputs {
+            i.source = source.clone();
+        }
+    }
     if let Some((source, sha)) = &opts.rules_source {
         inputs.push(Input {
             name: "rules".into(),
