@@ -28,18 +28,18 @@ pub fn order(nodes: Vec<Node>) -> Result<Vec<Step>, PlanError> {
     }
     let key = |i: usize| {
         let n = &nodes[i];
-        Reverse((n.action_phase(), n.rank, n.key.clone(), i))
+        Reverse((n.action_phase(), n.rank, n.key.clone(), n.id.clone(), i))
     };
     let mut indegree: Vec<usize> = idx
         .iter()
         .map(|&x| graph.neighbors_directed(x, Direction::Incoming).count())
         .collect();
-    let mut ready: BinaryHeap<Reverse<(Phase, u32, String, usize)>> = (0..nodes.len())
+    let mut ready: BinaryHeap<Reverse<(Phase, u32, String, String, usize)>> = (0..nodes.len())
         .filter(|&i| indegree[i] == 0)
         .map(key)
         .collect();
     let mut order = Vec::with_capacity(nodes.len());
-    while let Some(Reverse((_, _, _, i))) = ready.pop() {
+    while let Some(Reverse((_, _, _, _, i))) = ready.pop() {
         order.push(i);
         for next in graph.neighbors_directed(idx[i], Direction::Outgoing) {
             let j = graph[next];
