@@ -14,6 +14,9 @@ use plan_schema::vio::{Phase, Step};
 use crate::error::PlanError;
 use crate::vio::steps::Node;
 
+/// The tie-break among ready steps: phase, rank, key, step id, index.
+type ReadyKey = Reverse<(Phase, u32, String, String, usize)>;
+
 /// `nodes` in dependency order, as plan steps whose `depends_on` name their direct
 /// dependencies (sorted by id).
 pub fn order(nodes: Vec<Node>) -> Result<Vec<Step>, PlanError> {
@@ -34,7 +37,7 @@ pub fn order(nodes: Vec<Node>) -> Result<Vec<Step>, PlanError> {
         .iter()
         .map(|&x| graph.neighbors_directed(x, Direction::Incoming).count())
         .collect();
-    let mut ready: BinaryHeap<Reverse<(Phase, u32, String, String, usize)>> = (0..nodes.len())
+    let mut ready: BinaryHeap<ReadyKey> = (0..nodes.len())
         .filter(|&i| indegree[i] == 0)
         .map(key)
         .collect();
