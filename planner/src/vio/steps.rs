@@ -825,16 +825,20 @@ fn replay(b: &mut B<'_>) {
     }
 
     // DHCP on, once the network's ports exist.
+    let mut net_ports: HashMap<&str, Vec<&Port>> = HashMap::new();
+    for p in &n.ports {
+        net_ports.entry(p.network_id.as_str()).or_default().push(p);
+    }
     for net in &nets {
         let Some(s) = dhcp_subnet.get(net.id.as_str()) else {
             continue;
         };
-        let mut bound: Vec<&str> = n
-            .ports
-            .iter()
+        let mut bound: Vec<&str> = net_ports
+            .get(net.id.as_str())
+            .into_iter()
+            .flatten()
             .filter(|p| {
-                p.network_id == net.id
-                    && b.by_obj.contains_key(&(ReplayResource::Port, p.id.clone()))
+                b.by_obj.contains_key(&(ReplayResource::Port, p.id.clone()))
                     && p.fixed_ips.iter().any(|f| f.subnet_id == s.id)
             })
             .map(|p| p.id.as_str())
