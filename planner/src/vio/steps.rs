@@ -838,7 +838,10 @@ fn replay(b: &mut B<'_>) {
             .into_iter()
             .flatten()
             .filter(|p| {
-                b.by_obj.contains_key(&(ReplayResource::Port, p.id.clone()))
+                // Router ports get no static binding (inferred: the plugin binds the ports
+                // DHCP serves, not the router's own).
+                !is_interface_owner(&p.device_owner)
+                    && b.by_obj.contains_key(&(ReplayResource::Port, p.id.clone()))
                     && p.fixed_ips.iter().any(|f| f.subnet_id == s.id)
             })
             .map(|p| p.id.as_str())
