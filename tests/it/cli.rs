@@ -422,6 +422,15 @@ fn plan_of_the_vio_example_snapshot_and_its_refusals() {
         ],
         &["small-cluster/metadata.json"],
     );
+    plan_refused(
+        &[
+            "--inventory",
+            inventory().to_str().unwrap(),
+            "--nsxv",
+            "https://nsxv.example",
+        ],
+        &["belong to --kind vio-v2t"],
+    );
     let bad_rules = dir.path().join("rules.toml");
     std::fs::write(&bad_rules, "[plan]\nreplay_batch_size = 0\n").unwrap();
     plan_refused(
