@@ -144,6 +144,9 @@ pub enum Action {
     RouterNogwFixup(RouterNogwFixup),
     /// Enable or disable `v2t-migration-config` on an NSX edge transport node.
     EdgeMigrationConfig(EdgeMigrationConfig),
+    /// Ask NSX-V for the token the coordinator uses as the source's credential
+    /// (`SourceNsxApiEndpoint.auth_token`), valid for the migrator's `nsxv_token_lifetime`.
+    NsxvToken(NsxvToken),
     /// The coordinator's EDGE_CUTOVER run: setup, mapping upload, start, feedback, finish.
     EdgeCutover(EdgeCutover),
     /// Detach the routers fixed up for the cutover again (seed 1106).
@@ -166,6 +169,7 @@ impl Action {
             Action::EdgeInterfacesDown(_) => "edge_interfaces_down",
             Action::RouterNogwFixup(_) => "router_nogw_fixup",
             Action::EdgeMigrationConfig(_) => "edge_migration_config",
+            Action::NsxvToken(_) => "nsxv_token",
             Action::EdgeCutover(_) => "edge_cutover",
             Action::RouterNogwRestore(_) => "router_nogw_restore",
             Action::EdgePowerOff(_) => "edge_power_off",
@@ -193,6 +197,9 @@ pub enum ReplayResource {
     SecurityGroup,
     SecurityGroupRule,
     QosPolicy,
+    /// The DLR-to-PLR transit network of a distributed router (id = router id), created
+    /// before the router.
+    DlrTransitNetwork,
     Router,
     Subnetpool,
     Network,
@@ -223,6 +230,7 @@ impl ReplayResource {
             SecurityGroup => "security_group",
             SecurityGroupRule => "security_group_rule",
             QosPolicy => "qos_policy",
+            DlrTransitNetwork => "dlr_transit_network",
             Router => "router",
             Subnetpool => "subnetpool",
             Network => "network",
@@ -251,8 +259,10 @@ impl ReplayResource {
 #[serde(deny_unknown_fields)]
 pub struct ApiReplay {
     pub resource: ReplayResource,
-    /// The Neutron call: method and path under the network endpoint, e.g. `POST /v2.0/networks`.
-    #[schemars(regex(pattern = r"^(POST|PUT) /v2\.0/"))]
+    /// The call: method and path under the network endpoint, e.g. `POST /v2.0/networks`, or
+    /// under the load-balancer endpoint (`/v2/lbaas/...`) for Octavia objects, which the replay
+    /// hands to the NSX Octavia driver.
+    #[schemars(regex(pattern = r"^(POST|PUT) /v2(\.0)?/"))]
     pub call: String,
     /// The project the objects belong to (a bulk request is single-tenant).
     #[schemars(length(min = 1))]
@@ -314,6 +324,14 @@ pub struct EdgeMigrationConfig {
     pub enabled: bool,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NsxvToken {
+    /// Token lifetime in minutes (NSX-V accepts 1 to 1440).
+    #[schemars(range(min = 1, max = 1440))]
+    pub lifetime_minutes: u32,
+}
+
 /// One element of the coordinator's EDGE_CUTOVER_MAPPING file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -354,9 +372,14 @@ pub struct EdgeCutover {
     /// (then no file is uploaded).
     #[serde(default)]
     pub mapping: Vec<EdgeMapping>,
-    /// Feedback answers the reviewer approved; any other unresolved request pauses apply.
+    /// Feedback answers the reviewer approved; any other unresolved request stops apply with
+    /// the list of unanswered requests.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub feedback: Vec<FeedbackResponse>,
+    /// Answer every unresolved request with the coordinator's recommendation
+    /// (`feedback-response?action=accept-recommended`). Off unless the plan says so.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub accept_recommended: bool,
     /// How long to wait for the coordinator (seed 1132: 12 h).
     #[schemars(range(min = 1))]
     pub timeout_hours: u32,
@@ -380,6 +403,9 @@ pub struct HostMigration {
     pub compute_clusters: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub feedback: Vec<FeedbackResponse>,
+    /// As for the edge cutover: off unless the plan says so.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub accept_recommended: bool,
     /// How long to wait for the coordinator (seed 1132: 48 h).
     #[schemars(range(min = 1))]
     pub timeout_hours: u32,
@@ -450,7 +476,9 @@ impl KindAction for Action {
         match self {
             Action::NsxCleanupStale(_) => Phase::Cleanup,
             Action::ApiReplay(_) => Phase::Replay,
-            Action::EdgeInterfacesDown(_) | Action::RouterNogwFixup(_) => Phase::EdgePrep,
+            Action::EdgeInterfacesDown(_) | Action::RouterNogwFixup(_) | Action::NsxvToken(_) => {
+                Phase::EdgePrep
+            }
             Action::EdgeMigrationConfig(c) if c.enabled => Phase::EdgePrep,
             Action::EdgeMigrationConfig(_) => Phase::HostMigration,
             Action::EdgeCutover(_) | Action::RouterNogwRestore(_) => Phase::EdgeCutover,
@@ -488,6 +516,10 @@ impl KindAction for Action {
                     .collect::<Vec<_>>()
                     .join(", "),
                 e.edge_id
+            ),
+            Action::NsxvToken(t) => format!(
+                "get an NSX-V token valid for {} min for the coordinator",
+                t.lifetime_minutes
             ),
             Action::RouterNogwFixup(r) => format!(
                 "attach gateway-less router {} to {} for the cutover",
@@ -595,8 +627,14 @@ impl KindAction for Action {
                     ))
                 })
                 .chain(c.feedback.iter().map(feedback_note))
+                .chain(feedback_policy(c.accept_recommended))
                 .collect(),
-            Action::HostMigration(h) => h.feedback.iter().map(feedback_note).collect(),
+            Action::HostMigration(h) => h
+                .feedback
+                .iter()
+                .map(feedback_note)
+                .chain(feedback_policy(h.accept_recommended))
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -643,11 +681,23 @@ impl KindAction for Action {
     }
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 fn start_by(s: StartBy) -> &'static str {
     match s {
         StartBy::Operator => "the operator",
         StartBy::Apply => "apply",
     }
+}
+
+fn feedback_policy(accept_recommended: bool) -> Option<Detail> {
+    Some(Detail::Note(if accept_recommended {
+        "feedback: every other request is answered with the coordinator's recommendation".into()
+    } else {
+        "feedback: any other request stops apply with the list; answer it in the plan".into()
+    }))
 }
 
 fn feedback_note(f: &FeedbackResponse) -> Detail {
@@ -682,6 +732,7 @@ impl Kind for VioV2t {
                 Action::EdgeInterfacesDown(_)
                 | Action::RouterNogwFixup(_)
                 | Action::EdgeMigrationConfig(_)
+                | Action::NsxvToken(_)
                 | Action::RouterNogwRestore(_) => c.edge_prep_steps += 1,
                 Action::EdgeCutover(_) => c.edge_cutovers += 1,
                 Action::EdgePowerOff(_) => c.edges_powered_off += 1,

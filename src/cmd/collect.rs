@@ -1,4 +1,4 @@
-mod vio;
+pub(crate) mod vio;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

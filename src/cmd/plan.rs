@@ -4,11 +4,17 @@ use anyhow::{Context, Result};
 use planner::rules::Placement;
 use planner::{Inventory, PlanInputs, PlanOptions, Rules, SourcedSpec, UserSpec};
 
+use crate::cmd::collect::KindArg;
+use crate::cmd::collect::vio::VioArgs;
 use crate::cmd::connect::{KubeArgs, NsxArgs};
 use executor::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// `mp` (Manager-to-Policy) or `vio-v2t` (VIO from NSX-V to NSX). Defaults to the kind in
+    /// the inventory's metadata.json, else `mp`.
+    #[arg(long, value_enum)]
+    kind: Option<KindArg>,
     /// Inventory snapshot directory (written by `collect`, or by hand; docs/inventory-format.md).
     #[arg(long, required_unless_present = "nsx", conflicts_with = "nsx")]
     inventory: Option<PathBuf>,
@@ -17,6 +23,9 @@ pub struct Args {
     live: Option<NsxArgs>,
     #[command(flatten)]
     kube: KubeArgs,
+    /// The live sources of `--kind vio-v2t` (as for `collect --kind vio-v2t`).
+    #[command(flatten)]
+    vio: Box<VioArgs>,
     /// Cluster name (NCP's `[coe] cluster`, the `ncp/cluster` tag value). Defaults to the
     /// snapshot's metadata.
     #[arg(long)]
@@ -51,7 +60,110 @@ enum PlacementArg {
     Below,
 }
 
-pub fn run(mut args: Args) -> Result<ExitCode> {
+/// The kind in a snapshot's metadata.json, if it says.
+fn snapshot_kind(dir: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("metadata.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("kind")?.as_str().map(str::to_string)
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let kind = match args.kind {
+        Some(k) => k,
+        None => match args.inventory.as_deref().and_then(snapshot_kind).as_deref() {
+            Some("vio-v2t") => KindArg::VioV2t,
+            _ => KindArg::Mp,
+        },
+    };
+    match kind {
+        KindArg::VioV2t => run_vio(args),
+        KindArg::Mp => run_mp(args),
+    }
+}
+
+fn created_at(fixed: Option<&str>) -> String {
+    fixed.map(str::to_string).unwrap_or_else(|| {
+        jiff::Timestamp::now()
+            .round(jiff::Unit::Second)
+            .unwrap_or_else(|_| jiff::Timestamp::now())
+            .to_string()
+    })
+}
+
+fn run_vio(mut args: Args) -> Result<ExitCode> {
+    if args.cluster.is_some() || args.user_spec.is_some() || args.dfw_admin_sections.is_some() {
+        anyhow::bail!(
+            "--cluster, --user-spec and --dfw-admin-sections belong to --kind mp; --kind vio-v2t does not take them"
+        );
+    }
+    if let Some(live) = &args.live {
+        let dir = PathBuf::from(format!("{}.inventory", args.out.display()));
+        let code = crate::cmd::collect::vio::run(live, &args.kube, &args.vio, &dir)?;
+        if code != ExitCode::Success {
+            return Ok(code);
+        }
+        args.inventory = Some(dir);
+    }
+    let Some(dir) = args.inventory.clone() else {
+        anyhow::bail!("give --inventory DIR or --nsx URL");
+    };
+    let snapshot = planner::vio::snapshot::VioSnapshot::load(&dir)?;
+    let (rules, rules_source) = match &args.rules {
+        Some(p) => {
+            let bytes =
+                std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()))?;
+            (
+                planner::vio::rules::VioRules::load_with_overrides(p)?,
+                Some((p.display().to_string(), plan_schema::sha256_hex(&bytes))),
+            )
+        }
+        None => (planner::vio::rules::VioRules::builtin(), None),
+    };
+    let opts = planner::vio::VioPlanOptions {
+        created_at: created_at(args.created_at.as_deref()),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        deployment: None,
+        rules_source,
+        inventory_source: None,
+    };
+    let plan = planner::vio::build_vio_plan(&snapshot, &rules, &opts)?;
+    let text = plan_schema::write::to_toml(&plan, Some(&args.schema_ref))?;
+    std::fs::write(&args.out, text)
+        .with_context(|| format!("{}: cannot write plan", args.out.display()))?;
+    let s = &plan.summary;
+    eprintln!(
+        "{}: plan {} for VIO deployment {}: {} step(s), {} Neutron call(s) of {} object(s); findings: {} error(s), {} warning(s), {} info",
+        args.out.display(),
+        plan.plan_id,
+        plan.target.deployment,
+        plan.steps.len(),
+        s.changes.replay_calls,
+        s.changes.replayed_objects,
+        s.errors,
+        s.warnings,
+        s.infos
+    );
+    if !plan.is_applicable() {
+        eprintln!(
+            "{}: the plan has error findings: review them (`nsx-migrate show`); it cannot be applied as is",
+            args.out.display()
+        );
+    }
+    Ok(ExitCode::Success)
+}
+
+fn run_mp(mut args: Args) -> Result<ExitCode> {
+    let v = &args.vio;
+    if v.os_cloud.is_some()
+        || v.nsxv.is_some()
+        || v.vcenter.is_some()
+        || v.nsx_ini.is_some()
+        || v.migrator_conf.is_some()
+    {
+        anyhow::bail!(
+            "--os-cloud, --nsxv, --vcenter, --nsx-ini and --migrator-conf belong to --kind vio-v2t"
+        );
+    }
     if let Some(live) = &args.live {
         let Some(cluster) = args.cluster.clone() else {
             anyhow::bail!("--nsx needs --cluster");
@@ -129,12 +241,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
     };
     let opts = PlanOptions {
         cluster,
-        created_at: args.created_at.clone().unwrap_or_else(|| {
-            jiff::Timestamp::now()
-                .round(jiff::Unit::Second)
-                .unwrap_or_else(|_| jiff::Timestamp::now())
-                .to_string()
-        }),
+        created_at: created_at(args.created_at.as_deref()),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         dfw_admin_sections: args.dfw_admin_sections.map(|p| match p {
             PlacementArg::Above => Placement::Above,

@@ -28,6 +28,7 @@ pub struct VioRules {
     pub backend_names: BackendNames,
     pub token: TokenRules,
     pub hosts: HostRules,
+    pub plan: PlanRules,
     #[serde(default)]
     pub nsx_ini_unsupported: Vec<UnsupportedOption>,
 }
@@ -112,6 +113,61 @@ pub struct TokenRules {
 pub struct HostRules {
     pub connection_states: Vec<String>,
     pub power_states: Vec<String>,
+}
+
+/// How the plan's steps are laid out, and what it does where migrator.conf.json is silent.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PlanRules {
+    /// Most objects one Neutron bulk POST carries (a bulk request is single-project).
+    pub replay_batch_size: usize,
+    /// migrator.conf.json defaults for the keys it may leave out.
+    pub edge_migration: bool,
+    pub host_migration: bool,
+    pub edge_migration_interfaces_down: bool,
+    pub post_migration_cleanup: bool,
+    pub rollback: bool,
+    pub nsxv_token_lifetime: u32,
+    /// Who starts each coordinator run: "operator" (in the NSX UI) or "apply".
+    pub edge_cutover_start: StartRule,
+    pub host_migration_start: StartRule,
+    pub edge_cutover_timeout_hours: u32,
+    pub host_migration_timeout_hours: u32,
+    /// Answer every unanswered coordinator feedback request with its recommendation.
+    pub accept_recommended: bool,
+    /// Edges whose name starts with one of these keep their vNICs connected.
+    pub interfaces_down_skip_prefixes: Vec<String>,
+    /// vNICs with an address in this range stay connected (the DLR-PLR link-local ones).
+    pub interfaces_down_keep_cidr: String,
+    /// Pre-approved answers to coordinator feedback requests.
+    #[serde(default)]
+    pub feedback: Vec<FeedbackRule>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StartRule {
+    Operator,
+    Apply,
+}
+
+/// Which coordinator run a feedback answer belongs to.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackRun {
+    EdgeCutover,
+    HostMigration,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackRule {
+    pub run: FeedbackRun,
+    /// The request's hash (stable across runs) or id.
+    pub request: String,
+    pub action: String,
+    #[serde(default)]
+    pub value: Option<String>,
 }
 
 /// Where an unsupported option may appear.
@@ -220,6 +276,30 @@ impl VioRules {
                     format!("versions.{key} `{v}` is not a version"),
                 ));
             }
+        }
+        if rules.plan.replay_batch_size == 0 {
+            return Err(invalid(
+                "replay_batch_size",
+                "plan.replay_batch_size must be at least 1".to_string(),
+            ));
+        }
+        if !(1..=1440).contains(&rules.plan.nsxv_token_lifetime) {
+            return Err(invalid(
+                "nsxv_token_lifetime",
+                format!(
+                    "plan.nsxv_token_lifetime {} is not between 1 and 1440 minutes",
+                    rules.plan.nsxv_token_lifetime
+                ),
+            ));
+        }
+        if crate::vio::net::Cidr::parse(&rules.plan.interfaces_down_keep_cidr).is_none() {
+            return Err(invalid(
+                "interfaces_down_keep_cidr",
+                format!(
+                    "plan.interfaces_down_keep_cidr `{}` is not a CIDR",
+                    rules.plan.interfaces_down_keep_cidr
+                ),
+            ));
         }
         if !rules
             .sizing

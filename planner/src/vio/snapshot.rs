@@ -189,6 +189,9 @@ pub struct Router {
     pub router_type: Option<String>,
     #[serde(default)]
     pub router_size: Option<String>,
+    /// Static routes (`{destination, nexthop}`), replayed after the interfaces.
+    #[serde(default, deserialize_with = "nullable")]
+    pub routes: Vec<Value>,
 }
 
 impl Router {
@@ -259,6 +262,37 @@ pub struct Named {
     pub id: String,
     #[serde(default, deserialize_with = "nullable")]
     pub name: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub project_id: String,
+    /// Health monitor: the pools it watches.
+    #[serde(default, deserialize_with = "nullable")]
+    pub pools: Vec<IdRef>,
+    /// L7 policy: its listener and the pool it redirects to.
+    #[serde(default)]
+    pub listener_id: Option<String>,
+    #[serde(default)]
+    pub redirect_pool_id: Option<String>,
+    /// Firewall group: its policies and ports.
+    #[serde(default)]
+    pub ingress_firewall_policy_id: Option<String>,
+    #[serde(default)]
+    pub egress_firewall_policy_id: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub ports: Vec<String>,
+    /// Firewall policy: its rules.
+    #[serde(default, deserialize_with = "nullable")]
+    pub firewall_rules: Vec<String>,
+    /// RBAC policy: the object it shares.
+    #[serde(default)]
+    pub object_type: Option<String>,
+    #[serde(default)]
+    pub object_id: Option<String>,
+}
+
+/// A project's quotas (only the project matters to the planner).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Quota {
+    pub project_id: String,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -301,6 +335,8 @@ pub struct Listener {
     pub default_pool_id: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub loadbalancers: Vec<IdRef>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub project_id: String,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -310,6 +346,10 @@ pub struct Pool {
     pub name: String,
     #[serde(default, deserialize_with = "nullable")]
     pub loadbalancers: Vec<IdRef>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub listeners: Vec<IdRef>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub project_id: String,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -415,6 +455,33 @@ pub struct EdgeInterface {
     pub connected_to_id: Option<String>,
     #[serde(default)]
     pub portgroup_id: Option<String>,
+    #[serde(default)]
+    pub index: Option<u32>,
+    /// `uplink`, `internal`, `trunk`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub is_connected: Option<bool>,
+    /// `{addressGroups: [{primaryAddress, ...}]}`.
+    #[serde(default)]
+    pub address_groups: Option<Value>,
+}
+
+impl EdgeInterface {
+    /// The primary addresses of its address groups.
+    pub fn primary_addresses(&self) -> Vec<&str> {
+        self.address_groups
+            .as_ref()
+            .and_then(|g| g.get("addressGroups"))
+            .and_then(Value::as_array)
+            .map(|groups| {
+                groups
+                    .iter()
+                    .filter_map(|g| g.get("primaryAddress").and_then(Value::as_str))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -686,6 +753,9 @@ pub struct NsxObject {
     pub id: String,
     #[serde(default, deserialize_with = "nullable")]
     pub display_name: String,
+    /// An edge cluster member's transport node id.
+    #[serde(default)]
+    pub nsx_id: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub resource_type: String,
     #[serde(default)]
@@ -747,6 +817,7 @@ pub struct Neutron {
     pub firewall_rules: Vec<Named>,
     pub subnetpools: Vec<Named>,
     pub rbac_policies: Vec<Named>,
+    pub quotas: Vec<Quota>,
     pub extensions: Vec<Extension>,
 }
 
@@ -1315,9 +1386,9 @@ impl VioSnapshot {
             firewall_rules: r.list("neutron/firewall-rules.json", &["firewall_rules"], "id")?,
             subnetpools: r.list("neutron/subnetpools.json", &["subnetpools"], "id")?,
             rbac_policies: r.list("neutron/rbac-policies.json", &["rbac_policies"], "id")?,
+            quotas: r.list("neutron/quotas.json", &["quotas"], "project_id")?,
             extensions: Vec::new(),
         };
-        let _: Vec<Value> = r.list("neutron/quotas.json", &["quotas"], "project_id")?;
         let _: Vec<Value> = r.list(
             "neutron/availability-zones.json",
             &["availability_zones"],

@@ -13,4 +13,5 @@ mod plan;
 mod prechecks;
 mod tas;
 mod vio_checks;
+mod vio_plan;
 mod vio_snapshot;
