@@ -179,38 +179,8 @@ impl Rules {
     }
 
     pub fn merge_text(text: &str, path: &Path) -> Result<Rules, PlanError> {
-        let user: toml::Table = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
-            PlanError::Syntax {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message: e.message().to_string(),
-            }
-        })?;
-        let mut base: toml::Table = toml::from_str(DEFAULT_RULES).expect("default rules parse");
-        merge(&mut base, user);
-        let rules: Rules = toml::Value::Table(base)
-            .try_into()
-            .map_err(|e: toml::de::Error| {
-                let message = e.message().to_string();
-                let line = quoted_name(&message).and_then(|k| find_key_line(text, &k));
-                PlanError::Rules {
-                    path: path.to_path_buf(),
-                    line,
-                    message,
-                }
-            })?;
-        if rules.format_version != 1 {
-            return Err(PlanError::Rules {
-                path: path.to_path_buf(),
-                line: find_key_line(text, "format_version"),
-                message: format!(
-                    "rules format_version {} is not supported (expected 1)",
-                    rules.format_version
-                ),
-            });
-        }
+        let rules: Rules = merge_over(DEFAULT_RULES, text, path)?;
+        check_format_version(rules.format_version, text, path)?;
         Ok(rules)
     }
 
@@ -222,6 +192,51 @@ impl Rules {
             .unwrap_or(self.import.default_batch)
             .max(1)
     }
+}
+
+/// A user's rules file (`text`, read from `path`) merged over a kind's built-in rules, read as
+/// `T`. Syntax errors carry their line and column; an unknown key or a wrong type the line of
+/// the key the message names. Every kind's rules load through here.
+pub(crate) fn merge_over<T: serde::de::DeserializeOwned>(
+    builtin: &str,
+    text: &str,
+    path: &Path,
+) -> Result<T, PlanError> {
+    let user: toml::Table = toml::from_str(text).map_err(|e| {
+        let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+        PlanError::Syntax {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: e.message().to_string(),
+        }
+    })?;
+    // The built-in files are tested to parse; failing here is a build defect, not bad input.
+    let mut base: toml::Table = toml::from_str(builtin).expect("built-in rules parse");
+    merge(&mut base, user);
+    toml::Value::Table(base)
+        .try_into()
+        .map_err(|e: toml::de::Error| {
+            let message = e.message().to_string();
+            let line = quoted_name(&message).and_then(|k| find_key_line(text, &k));
+            PlanError::Rules {
+                path: path.to_path_buf(),
+                line,
+                message,
+            }
+        })
+}
+
+/// Rules files of every kind are at format version 1.
+pub(crate) fn check_format_version(version: u32, text: &str, path: &Path) -> Result<(), PlanError> {
+    if version == 1 {
+        return Ok(());
+    }
+    Err(PlanError::Rules {
+        path: path.to_path_buf(),
+        line: find_key_line(text, "format_version"),
+        message: format!("rules format_version {version} is not supported (expected 1)"),
+    })
 }
 
 pub(crate) fn merge(base: &mut toml::Table, over: toml::Table) {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use plan_schema::Severity;
 
 use crate::error::PlanError;
-use crate::rules::{find_key_line, line_col, merge, quoted_name};
+use crate::rules::{check_format_version, find_key_line, merge_over};
 
 pub const DEFAULT_VIO_RULES: &str = include_str!("../../rules/vio-default.toml");
 
@@ -213,44 +213,13 @@ impl VioRules {
 
     /// `text` (a user's rules, read from `path`) merged over the built-in rules.
     pub fn merge_text(text: &str, path: &Path) -> Result<VioRules, PlanError> {
-        let user: toml::Table = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
-            PlanError::Syntax {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message: e.message().to_string(),
-            }
-        })?;
-        let mut base: toml::Table =
-            toml::from_str(DEFAULT_VIO_RULES).expect("vio default rules parse");
-        merge(&mut base, user);
-        let rules: VioRules =
-            toml::Value::Table(base)
-                .try_into()
-                .map_err(|e: toml::de::Error| {
-                    let message = e.message().to_string();
-                    let line = quoted_name(&message).and_then(|k| find_key_line(text, &k));
-                    PlanError::Rules {
-                        path: path.to_path_buf(),
-                        line,
-                        message,
-                    }
-                })?;
+        let rules: VioRules = merge_over(DEFAULT_VIO_RULES, text, path)?;
+        check_format_version(rules.format_version, text, path)?;
         let invalid = |key: &str, message: String| PlanError::Rules {
             path: path.to_path_buf(),
             line: find_key_line(text, key),
             message,
         };
-        if rules.format_version != 1 {
-            return Err(invalid(
-                "format_version",
-                format!(
-                    "rules format_version {} is not supported (expected 1)",
-                    rules.format_version
-                ),
-            ));
-        }
         if crate::vio::net::Cidr::parse(&rules.networks.transit_network).is_none() {
             return Err(invalid(
                 "transit_network",
