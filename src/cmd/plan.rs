@@ -143,12 +143,7 @@ fn run_vio(mut args: Args) -> Result<ExitCode> {
         s.warnings,
         s.infos
     );
-    if !plan.is_applicable() {
-        eprintln!(
-            "{}: the plan has error findings: review them (`nsx-migrate show`); it cannot be applied as is",
-            args.out.display()
-        );
-    }
+    warn_if_not_applicable(plan.is_applicable(), &args.out);
     Ok(ExitCode::Success)
 }
 
@@ -269,11 +264,16 @@ fn run_mp(mut args: Args) -> Result<ExitCode> {
         s.warnings,
         s.infos
     );
-    if !plan.is_applicable() {
+    warn_if_not_applicable(plan.is_applicable(), &args.out);
+    Ok(ExitCode::Success)
+}
+
+/// Either kind: a plan with error findings is written for review, but says it cannot be applied.
+fn warn_if_not_applicable(applicable: bool, out: &std::path::Path) {
+    if !applicable {
         eprintln!(
             "{}: the plan has error findings: review them (`nsx-migrate show`); it cannot be applied as is",
-            args.out.display()
+            out.display()
         );
     }
-    Ok(ExitCode::Success)
 }
