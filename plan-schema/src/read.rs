@@ -226,6 +226,13 @@ pub(crate) struct SpannedJson<'a> {
 
 impl<'a> SpannedJson<'a> {
     pub(crate) fn parse(text: &'a str, origin: &'a Path) -> Result<Self, PlanError> {
+        if let Some(value) = parse_in_chunks(text) {
+            return Ok(SpannedJson {
+                origin,
+                text,
+                value,
+            });
+        }
         let table = DeTable::parse(text).map_err(|e| {
             let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
             PlanError::Syntax {
@@ -295,6 +302,103 @@ fn value_to_json(value: &DeValue<'_>) -> Value {
     }
 }
 
+/// A chunk's index and its steps.
+type Chunk = (usize, Vec<Value>);
+
+/// Plans smaller than this are parsed in one piece.
+const CHUNKED_MIN_BYTES: usize = 1 << 20;
+
+/// A large plan is mostly its `[[steps]]` array, the last thing the writer puts in the file.
+/// Parse it on every core: the text before the first `[[steps]]` header as one document, and
+/// runs of whole steps (each starting at a `[[steps]]` header line) as documents of their own,
+/// each a `steps` array; then join them. `None` when the file is small or anything does not
+/// fit that shape (a chunk fails to parse, a chunk holds another key, the head holds steps):
+/// the caller then parses the whole text, which also reports any syntax error with its line.
+/// A header line inside a multi-line string cannot fool it: the chunk before it would end in an
+/// unterminated string and fail to parse.
+fn parse_in_chunks(text: &str) -> Option<Value> {
+    if text.len() < CHUNKED_MIN_BYTES {
+        return None;
+    }
+    const HEADER: &str = "[[steps]]";
+    let mut starts = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_end() == HEADER {
+            starts.push(offset);
+        }
+        offset += line.len();
+    }
+    let first = *starts.first()?;
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 16);
+    // A few chunks per thread even out uneven steps; each chunk is a contiguous run of steps.
+    let chunks = (threads * 4).min(starts.len());
+    let per = starts.len().div_ceil(chunks);
+    let mut ranges: Vec<(usize, usize)> = starts.chunks(per).map(|c| (c[0], 0)).collect();
+    for i in 0..ranges.len() {
+        ranges[i].1 = ranges.get(i + 1).map_or(text.len(), |r| r.0);
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Option<Vec<Chunk>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.min(ranges.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&(from, to)) = ranges.get(i) else {
+                            return Some(done);
+                        };
+                        done.push((i, steps_of_chunk(&text[from..to])?));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().ok().flatten())
+            .collect()
+    });
+    let head = DeTable::parse(&text[..first]).ok()?;
+    if head.get_ref().iter().any(|(k, _)| k.get_ref() == "steps") {
+        return None;
+    }
+    let Value::Object(mut root) = table_to_json(head.get_ref()) else {
+        return None;
+    };
+    let mut parts: Vec<Chunk> = Vec::with_capacity(ranges.len());
+    for r in results {
+        parts.extend(r?);
+    }
+    parts.sort_by_key(|(i, _)| *i);
+    if parts.len() != ranges.len() {
+        return None;
+    }
+    let mut steps = Vec::with_capacity(starts.len());
+    for (_, part) in parts {
+        steps.extend(part);
+    }
+    root.insert("steps".to_string(), Value::Array(steps));
+    Some(Value::Object(root))
+}
+
+/// The steps of a chunk that holds only `[[steps]]` tables.
+fn steps_of_chunk(chunk: &str) -> Option<Vec<Value>> {
+    let table = DeTable::parse(chunk).ok()?;
+    let mut entries = table.get_ref().iter();
+    let (key, value) = entries.next()?;
+    if key.get_ref() != "steps" || entries.next().is_some() {
+        return None;
+    }
+    match value.get_ref() {
+        DeValue::Array(items) => Some(items.iter().map(|i| value_to_json(i.get_ref())).collect()),
+        _ => None,
+    }
+}
+
 /// Byte offset of the value a JSON pointer names: for a table entry its key, for an array item
 /// the item; where the pointer leaves the document, its deepest existing ancestor.
 fn locate(root: &toml::Spanned<DeTable<'_>>, pointer: &str) -> usize {
@@ -356,4 +460,72 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
         i -= 1;
     }
     i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A document shaped like a plan: a head, then many steps with nested tables and arrays.
+    fn big_document(steps: usize, middle: &str) -> String {
+        let mut text = String::from(
+            "format_version = 2\nplan_id = \"x\"\n\n[header]\nkind = \"mp-to-policy\"\n\n[[findings]]\nid = \"f\"\n",
+        );
+        for i in 0..steps {
+            text.push_str(&format!(
+                "\n[[steps]]\nid = \"import/{i}\"\nneeds = [\"a\", \"b\"]\n\n[steps.action]\nkind = \"import\"\n\n[[steps.action.objects]]\nid = \"o-{i}\"\ntags = [\n    [\"ncp/cluster\", \"c\"],\n]\n\n[[steps.action.objects]]\nid = \"p-{i}\"\n"
+            ));
+            if i == steps / 2 {
+                text.push_str(middle);
+            }
+        }
+        text
+    }
+
+    fn whole(text: &str) -> Value {
+        table_to_json(DeTable::parse(text).expect("valid TOML").get_ref())
+    }
+
+    #[test]
+    fn chunked_parse_equals_the_whole_parse() {
+        let text = big_document(12_000, "");
+        assert!(text.len() > CHUNKED_MIN_BYTES);
+        let chunked = parse_in_chunks(&text).expect("a plan-shaped document parses in chunks");
+        assert_eq!(chunked, whole(&text));
+        assert_eq!(chunked["steps"].as_array().map(Vec::len), Some(12_000));
+    }
+
+    #[test]
+    fn a_header_line_inside_a_multiline_string_never_changes_the_result() {
+        // A false header in every step: some fall on chunk boundaries (the chunk before ends in
+        // an unterminated string: whole parse), some inside a chunk (parsed intact).
+        let mut text = big_document(0, "");
+        for i in 0..12_000 {
+            text.push_str(&format!(
+                "\n[[steps]]\nid = \"s{i}\"\nnote = \"\"\"\nbefore\n[[steps]]\nafter\"\"\"\n"
+            ));
+        }
+        let expected = whole(&text);
+        if let Some(chunked) = parse_in_chunks(&text) {
+            assert_eq!(chunked, expected);
+        }
+        let doc = SpannedJson::parse(&text, Path::new("p.toml")).expect("valid TOML");
+        assert_eq!(doc.value, expected);
+        assert_eq!(doc.value["steps"].as_array().map(Vec::len), Some(12_000));
+    }
+
+    #[test]
+    fn a_syntax_error_in_a_chunk_is_reported_at_its_line() {
+        let text = big_document(12_000, "broken = [\n");
+        let line = text.lines().position(|l| l == "broken = [").expect("planted") + 1;
+        match SpannedJson::parse(&text, Path::new("p.toml")) {
+            Err(PlanError::Syntax { line: got, .. }) => assert!(
+                // The parser notices an unclosed array where the next value should start.
+                (line..=line + 4).contains(&got),
+                "error at line {got}, planted at {line}"
+            ),
+            Err(e) => panic!("expected a syntax error, got {e}"),
+            Ok(_) => panic!("expected a syntax error"),
+        }
+    }
 }

@@ -24,7 +24,16 @@
 //! [replay]                            # the VIO API-replay target (`/target-network`)
 //! fail_at_object = [3]                # the 3rd object written fails with 500, nothing created
 //! realization_reads = 2               # its Policy objects read UNREALIZED twice, then REALIZED
+//!
+//! [migration.v2t]                     # the V2T modes (docs/rules.md, "Simulated coordinator, V2T")
+//! feedback_edges = ["edge-2"]         # feedback request on these DLRs at edge cutover start
+//! fail_at = { HOST = 50.0 }           # this component FAILED at this percent (once per run)
+//! service_down = false                # every /api/v1/migration/* call answers 503
+//! edge_timeout_s = 43200              # also host_timeout_s, edge_s_per_dlr, dfw_s, host_s_per_host
 //! ```
+//!
+//! `GET /_sim/v2t/clock` tells the V2T virtual clock; `POST /_sim/v2t/clock?advance_seconds=N`
+//! moves it forward.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -77,6 +86,9 @@ pub struct MigrationFaults {
     pub precheck_fail: BTreeSet<String>,
     #[serde(default)]
     pub migration_fail: BTreeSet<String>,
+    /// The V2T modes' timings and faults (`[migration.v2t]`; `coordinator::v2t::V2tFaults`).
+    #[serde(default)]
+    pub v2t: crate::coordinator::v2t::V2tFaults,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -331,6 +343,12 @@ pub fn control(shared: &Arc<Shared>, req: &Req) -> Reply {
                 Ok(n) => Reply::json(json!({"expired": n})),
                 Err(m) => bad(m),
             }
+        }
+        (&Method::GET, ["_sim", "v2t", "clock"]) => {
+            Reply::json(crate::coordinator::v2t::clock(&lock(&shared.state)))
+        }
+        (&Method::POST, ["_sim", "v2t", "clock"]) => {
+            crate::coordinator::v2t::control_advance(shared, req)
         }
         (&Method::DELETE, ["_sim", "faults"]) => {
             let mut f = lock(&shared.faults);

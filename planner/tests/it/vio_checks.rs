@@ -719,6 +719,22 @@ fn target_objects_resolve_by_id_tag_or_name() {
 }
 
 #[test]
+fn availability_zone_objects_resolve() {
+    let hits = triggers("T-AZ", Severity::Error, |s| {
+        s.vio.migrator_conf.as_mut().unwrap().availability_zones = vec![
+            serde_json::json!({"name": "az2", "metadata_proxy": "nope", "dhcp_profile": "dhcp-profile-1"}),
+        ];
+    });
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].id, "T-AZ/az2/metadata_proxy");
+    let mut s = clean();
+    s.vio.migrator_conf.as_mut().unwrap().availability_zones = vec![
+        serde_json::json!({"name": "az2", "metadata_proxy": "mdproxy-1", "default_tier0_router": "t0-public"}),
+    ];
+    assert_eq!(checks_of(&s, "T-AZ"), 0);
+}
+
+#[test]
 fn neutron_cr_plugins() {
     triggers("CR-PLUGINS", Severity::Error, |s| {
         s.vio.neutron_crs[0].manifests.insert("nsxp".into(), true);
@@ -964,4 +980,34 @@ fn vio_rules_merge_and_refuse_unknown_keys() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("transit_network"), "{e}");
+}
+
+/// The simulator's generated deployments are snapshots this reader loads, and the prechecks run
+/// over them (1,000 ports here; 50,000 load in about 9 s and check in about 0.6 s in a debug
+/// build on a loaded machine, measured once, not asserted).
+#[test]
+fn generated_snapshots_load_and_are_checked() {
+    use simulator::vio::generate::{VioGenerateSpec, generate};
+    let tmp = tempfile::tempdir().unwrap();
+    generate(
+        &VioGenerateSpec {
+            seed: 11,
+            ports: 1000,
+        },
+        tmp.path(),
+    )
+    .unwrap();
+    let s = VioSnapshot::load(tmp.path()).unwrap();
+    assert_eq!(s.neutron.ports.len(), 1000);
+    let f = run(&s);
+    let ids: std::collections::HashSet<&str> = f.iter().map(|x| x.id.as_str()).collect();
+    assert_eq!(ids.len(), f.len());
+    assert_eq!(
+        of(&f, "RW-PROVIDER").len(),
+        s.neutron
+            .networks
+            .iter()
+            .filter(|n| n.network_type.is_some())
+            .count()
+    );
 }

@@ -244,3 +244,157 @@ fn viosecret_values_are_refused() {
     );
     assert!(!e.contains("Hunter2"), "{e}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bad input never panics: nsx.ini text mutated byte by byte, and snapshot JSON values replaced by
+// values of other types. Bounded case counts, no persistence (repeatable, bounded run).
+
+mod fuzz {
+    use super::*;
+    use planner::vio::prechecks;
+    use planner::vio::rules::VioRules;
+    use planner::vio::snapshot::NsxIni;
+    use proptest::prelude::*;
+
+    const CASES_INI: u32 = 3_000;
+    const CASES_JSON: u32 = 200;
+
+    fn config(cases: u32) -> ProptestConfig {
+        ProptestConfig {
+            cases,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    const FRAGMENTS: &[&str] = &[
+        "[",
+        "]",
+        "=",
+        ":",
+        "\n",
+        "\n  continued",
+        "[az:",
+        "password = clear",
+        "#",
+        ";",
+        "\t",
+        "é",
+        "[]",
+        " = secret-ref:x",
+    ];
+
+    proptest! {
+        #![proptest_config(config(CASES_INI))]
+        #[test]
+        fn nsx_ini_reader_never_panics(
+            at in 0usize..4_000,
+            frag in 0usize..FRAGMENTS.len(),
+            cut in proptest::option::of(0usize..4_000),
+        ) {
+            let text = std::fs::read_to_string(vio_small().join("vio/nsx.ini")).unwrap();
+            let mut t = text.clone();
+            let mut i = at.min(t.len());
+            while !t.is_char_boundary(i) { i -= 1; }
+            t.insert_str(i, FRAGMENTS[frag]);
+            if let Some(c) = cut {
+                let mut c = c.min(t.len());
+                while !t.is_char_boundary(c) { c -= 1; }
+                t.truncate(c);
+            }
+            match NsxIni::parse(&t, Path::new("vio/nsx.ini")) {
+                Ok(_) => {}
+                Err(e) => {
+                    let m = e.to_string();
+                    prop_assert!(m.starts_with("vio/nsx.ini:"), "{}", m);
+                    prop_assert!(!m.contains("clear"), "{}", m);
+                }
+            }
+        }
+    }
+
+    /// Every leaf pointer of a JSON value.
+    fn leaves(v: &Value, at: String, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => m.iter().for_each(|(k, x)| {
+                leaves(
+                    x,
+                    format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                    out,
+                )
+            }),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .for_each(|(i, x)| leaves(x, format!("{at}/{i}"), out)),
+            _ => out.push(at),
+        }
+    }
+
+    const FILES: &[&str] = &[
+        "neutron/networks.json",
+        "neutron/subnets.json",
+        "neutron/ports.json",
+        "neutron/routers.json",
+        "neutron/qos-policies.json",
+        "neutron/floatingips.json",
+        "octavia/loadbalancers.json",
+        "octavia/members.json",
+        "octavia/pools.json",
+        "octavia/flavorprofiles.json",
+        "nsxv/edges.json",
+        "nsxv/edge-appliances.json",
+        "nsxv/edge-virtualservers.json",
+        "nsxv/virtualwires.json",
+        "nsx/tier-0-interfaces.json",
+        "nsx/tier-0-locale-services.json",
+        "vio/migrator.conf.json",
+        "vcenter/hosts.json",
+        "vio/neutron-cr.json",
+    ];
+
+    fn replacement(k: u8) -> Value {
+        match k % 8 {
+            0 => Value::Null,
+            1 => json!(-1),
+            2 => json!(""),
+            3 => json!("::1/200"),
+            4 => json!([]),
+            5 => json!({}),
+            6 => json!(18446744073709551615u64),
+            _ => json!("10.0.0.0/1"),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config(CASES_JSON))]
+        #[test]
+        fn snapshot_reader_and_prechecks_never_panic(
+            file in 0usize..FILES.len(),
+            leaf in any::<prop::sample::Index>(),
+            k in any::<u8>(),
+        ) {
+            let f = VioFixture::of(&vio_small());
+            let rel = FILES[file];
+            f.edit_json(rel, |v| {
+                let mut all = Vec::new();
+                leaves(v, String::new(), &mut all);
+                if !all.is_empty() {
+                    let p = &all[leaf.index(all.len())];
+                    if let Some(x) = v.pointer_mut(p) {
+                        *x = replacement(k);
+                    }
+                }
+            });
+            match VioSnapshot::load(f.path()) {
+                Ok(s) => {
+                    let _ = prechecks(&s, &VioRules::builtin());
+                }
+                Err(e) => {
+                    let m = e.to_string();
+                    prop_assert!(m.contains(rel) || m.contains("metadata.json"), "{}", m);
+                }
+            }
+        }
+    }
+}

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::model::{Batch, Item, MpMigrationData, MpResource, Phase};
 use super::rollback::rollback;
 use super::table::spec;
+use super::v2t;
 use crate::SimConfig;
 use crate::api::{ApiError, Reply, Req, list_page};
 use crate::faults::{BUSY_MESSAGE, MigrationFaults};
@@ -193,8 +194,11 @@ pub fn route(
     cfg: &SimConfig,
     req: &Req,
     rest: &[&str],
-    _faults: &MigrationFaults,
+    faults: &MigrationFaults,
 ) -> Result<(Reply, Duration), ApiError> {
+    if faults.v2t.service_down {
+        return Err(v2t::service_down());
+    }
     if !st.coordinator_running {
         return Err(ApiError::new(
             500,
@@ -203,6 +207,10 @@ pub fn route(
             "Migration coordinator service is not running. Start it with POST /api/v1/node/services/migration-coordinator?action=start.",
         ));
     }
+    v2t::tick(st, &faults.v2t);
+    if v2t::claims(st, rest) {
+        return v2t::route(st, cfg, req, rest, &faults.v2t).map(|r| (r, Duration::ZERO));
+    }
     let ok = |r: Reply| Ok((r, Duration::ZERO));
     let post = req.method == Method::POST;
     let get = req.method == Method::GET;
@@ -210,6 +218,16 @@ pub fn route(
         ["status-summary"] if get => ok(Reply::json(status_summary(st, req))),
         ["mp-to-policy", "workflow"] if post => match req.q("action") {
             Some("INITIATE") => {
+                if let Some(mode) = st.mig.v2t.configured_mode() {
+                    return Err(ApiError::new(
+                        400,
+                        v2t::MODE_CONFLICT,
+                        "migration-coordinator",
+                        format!(
+                            "Invalid mode in migration plan: the migration coordinator is already configured with a different plan ({mode}); finish or abort it before initiating MP to Policy promotion."
+                        ),
+                    ));
+                }
                 st.mig.window_open = true;
                 st.touch();
                 ok(Reply::empty(200))

@@ -19,6 +19,7 @@
 //! | `precheck.rs` | the checks run before a batch is promoted |
 //! | `promote.rs` | promotion of one item: the shared steps around the type's `build` |
 //! | `rollback.rs` | undoing promotions from their records |
+//! | `v2t.rs` | the NSX-V to NSX modes a VIO migration drives (EDGE_CUTOVER, DFW_AND_HOST_AND_WORKLOAD): setup, data files, plan actions, feedback, host groups, on a virtual clock |
 
 mod api;
 mod flow;
@@ -29,6 +30,7 @@ mod promote;
 mod resolve;
 mod rollback;
 mod table;
+pub mod v2t;
 
 pub use api::route;
 pub use flow::tick;

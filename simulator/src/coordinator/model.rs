@@ -133,6 +133,9 @@ pub struct MigrationState {
     pub records: Vec<Record>,
     pub feedback: Vec<Value>,
     pub history: Vec<Value>,
+    /// The NSX-V to NSX modes (their own state machine and virtual clock).
+    #[serde(default)]
+    pub v2t: super::v2t::V2tState,
     #[serde(skip)]
     pub phase_started: Option<Instant>,
     #[serde(skip)]

@@ -14,5 +14,6 @@ mod principal;
 mod search;
 mod spec_validation;
 mod tls;
+mod v2t_coordinator;
 mod vio;
 mod vio_replay;

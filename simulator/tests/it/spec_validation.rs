@@ -10,7 +10,7 @@ use simulator::{SimConfig, Simulator};
 
 /// The official NSX-T 2.5.1 Manager API spec: `NSX_MANAGER_API_SPEC`, else the project's shared
 /// reference folder next to the checkout.
-fn spec_path() -> PathBuf {
+pub(crate) fn spec_path() -> PathBuf {
     std::env::var_os("NSX_MANAGER_API_SPEC")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -22,7 +22,7 @@ fn spec_path() -> PathBuf {
 /// A few spec patterns are written JavaScript-style with `/.../` delimiters (e.g. the MAC address
 /// pattern), which as JSON Schema regexes would require literal slashes that no real value has.
 /// Strip the delimiters so the patterns mean what the spec authors intended.
-fn strip_regex_delimiters(v: &mut Value) {
+pub(crate) fn strip_regex_delimiters(v: &mut Value) {
     match v {
         Value::Object(m) => {
             for (k, x) in m.iter_mut() {

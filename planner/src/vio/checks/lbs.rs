@@ -1,15 +1,32 @@
 //! Octavia load balancers (anchors 2.1 L1-L5). Every LB is checked (the open-source validator
 //! stops at the first L4/L5 error; this one does not).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use plan_schema::Severity;
 
 use super::{Ctx, Out, named, subject};
+use crate::vio::snapshot::Edge;
 
 pub(crate) fn check(ctx: &Ctx, out: &mut Out) {
     let o = &ctx.s.octavia;
     let mut per_router: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let edges: HashMap<&str, &Edge> = ctx
+        .s
+        .nsxv
+        .edges
+        .iter()
+        .map(|e| (e.name.as_str(), e))
+        .collect();
+    let mut pools_of: HashMap<&str, Vec<&str>> = HashMap::new();
+    for p in &o.pools {
+        for l in &p.loadbalancers {
+            pools_of
+                .entry(l.id.as_str())
+                .or_default()
+                .push(p.id.as_str());
+        }
+    }
     for lb in &o.loadbalancers {
         let what = format!("load balancer {}", named(&lb.name, &lb.id));
         let subj = || subject("loadbalancer", &lb.id, &lb.name);
@@ -31,12 +48,9 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Out) {
         }
         // The LB's own edge (`lbaas-<lb id>`, rules `backend_names`): listeners sharing a default pool, and member
         // reachability.
-        let edge = ctx
-            .s
-            .nsxv
-            .edges
-            .iter()
-            .find(|e| e.name == format!("{}{}", ctx.r.backend_names.lb_edge_prefix, lb.id));
+        let edge = edges
+            .get(format!("{}{}", ctx.r.backend_names.lb_edge_prefix, lb.id).as_str())
+            .copied();
         if let Some(edge) = edge {
             let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
             let servers = ctx
@@ -66,12 +80,8 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Out) {
             }
             let mut routers: BTreeSet<&str> = vip_router.into_iter().collect();
             let mut unrouted: BTreeSet<&str> = BTreeSet::new();
-            for pool in o
-                .pools
-                .iter()
-                .filter(|p| p.loadbalancers.iter().any(|l| l.id == lb.id))
-            {
-                for m in o.members.get(&pool.id).into_iter().flatten() {
+            for pool in pools_of.get(lb.id.as_str()).into_iter().flatten() {
+                for m in o.members.get(*pool).into_iter().flatten() {
                     let Some(sn) = m.subnet_id.as_deref() else {
                         continue;
                     };

@@ -16,46 +16,70 @@ fn names_one_of(rest: &str, ids: &HashSet<&str>) -> bool {
         && (ids.contains(rest) || (rest.len() >= 8 && ids.iter().any(|id| id.starts_with(rest))))
 }
 
-/// The Neutron object an edge belongs to, if any.
-fn owned(ctx: &Ctx, e: &Edge) -> bool {
-    let b = &ctx.r.backend_names;
-    let n = &ctx.s.neutron;
-    let routers: HashSet<&str> = n.routers.iter().map(|r| r.id.as_str()).collect();
-    let networks: HashSet<&str> = n.networks.iter().map(|x| x.id.as_str()).collect();
-    let lbs: HashSet<&str> = ctx
-        .s
-        .octavia
-        .loadbalancers
-        .iter()
-        .map(|x| x.id.as_str())
-        .collect();
-    let name = e.name.as_str();
-    if name.starts_with(&b.shared_edge_prefix) || name.starts_with(&b.backup_edge_prefix) {
-        return true;
+/// The ids an edge name may carry, built once.
+struct Owners<'a> {
+    routers: HashSet<&'a str>,
+    networks: HashSet<&'a str>,
+    lbs: HashSet<&'a str>,
+}
+
+impl<'a> Owners<'a> {
+    fn new(ctx: &Ctx<'a>) -> Owners<'a> {
+        let n = &ctx.s.neutron;
+        Owners {
+            routers: n.routers.iter().map(|r| r.id.as_str()).collect(),
+            networks: n.networks.iter().map(|x| x.id.as_str()).collect(),
+            lbs: ctx
+                .s
+                .octavia
+                .loadbalancers
+                .iter()
+                .map(|x| x.id.as_str())
+                .collect(),
+        }
     }
-    for (prefix, ids) in [
-        (&b.plr_edge_prefix, &routers),
-        (&b.dhcp_edge_prefix, &networks),
-        (&b.lb_edge_prefix, &lbs),
-    ] {
-        if let Some(rest) = name.strip_prefix(prefix.as_str())
-            && names_one_of(rest, ids)
+
+    /// Whether the edge belongs to a Neutron router, DHCP service or load balancer (or is a
+    /// shared or spare edge, whose bindings are not visible).
+    fn owns(&self, ctx: &Ctx, e: &Edge) -> bool {
+        let b = &ctx.r.backend_names;
+        let name = e.name.as_str();
+        if name.starts_with(&b.shared_edge_prefix) || name.starts_with(&b.backup_edge_prefix) {
+            return true;
+        }
+        for (prefix, ids) in [
+            (&b.plr_edge_prefix, &self.routers),
+            (&b.dhcp_edge_prefix, &self.networks),
+            (&b.lb_edge_prefix, &self.lbs),
+        ] {
+            if let Some(rest) = name.strip_prefix(prefix.as_str())
+                && names_one_of(rest, ids)
+            {
+                return true;
+            }
+        }
+        // `<router name>-<router id>`: the whole id at the end, else a cut one.
+        let tail = name.len().checked_sub(36).and_then(|i| name.get(i..));
+        if let Some(id) = tail
+            && let Some(r) = ctx.routers.get(id)
+            && name.get(..name.len() - 36) == Some(&format!("{}-", r.name))
         {
             return true;
         }
+        ctx.s.neutron.routers.iter().any(|r| {
+            name.strip_prefix(r.name.as_str())
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|rest| rest.len() >= 8 && r.id.starts_with(rest))
+        })
     }
-    n.routers.iter().any(|r| {
-        name.strip_prefix(r.name.as_str())
-            .and_then(|rest| rest.strip_prefix('-'))
-            .is_some_and(|rest| !rest.is_empty() && r.id.starts_with(rest))
-    })
 }
 
 pub(crate) fn check(ctx: &Ctx, out: &mut Out) {
     let nsxv = &ctx.s.nsxv;
+    let owners = Owners::new(ctx);
     let mut owned_edges = HashSet::new();
     for e in &nsxv.edges {
-        if owned(ctx, e) {
+        if owners.owns(ctx, e) {
             owned_edges.insert(e.id.as_str());
         } else {
             out.add(

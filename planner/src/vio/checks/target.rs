@@ -112,10 +112,17 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Out) {
                 if vc.is_empty() { "vcenter" } else { vc },
                 "",
             ),
-            format!(
-                "VIO's vCenter {vc} is not registered as a compute manager on NSX ({} registered)",
-                s.nsx.compute_managers.len()
-            ),
+            if vc.is_empty() {
+                "the snapshot does not name VIO's vCenter, so its registration as a compute \
+                 manager on NSX cannot be confirmed"
+                    .to_string()
+            } else {
+                format!(
+                    "VIO's vCenter {vc} is not registered as a compute manager on NSX ({} \
+                     registered)",
+                    s.nsx.compute_managers.len()
+                )
+            },
             "register VIO's vCenter as a compute manager on NSX",
         );
     }
@@ -236,6 +243,50 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Out) {
         "tier-0 gateways",
         true,
     );
+    // Per availability zone (migrator.conf.json `availability_zones`): the objects it names.
+    let dhcp: Vec<&NsxObject> = nsx.dhcp_server_configs.iter().collect();
+    let mdp: Vec<&NsxObject> = nsx.metadata_proxies.iter().collect();
+    let t0s: Vec<&NsxObject> = nsx.tier0s.iter().collect();
+    for (i, az) in conf.availability_zones.iter().enumerate() {
+        let Some(name) = az
+            .get("name")
+            .and_then(|n| n.as_str())
+            .filter(|n| !n.is_empty())
+        else {
+            out.add(
+                "T-AZ",
+                None,
+                Severity::Error,
+                subject("availability_zone", &i.to_string(), ""),
+                format!("migrator.conf.json availability_zones[{i}] has no name"),
+                "give every availability zone entry the name of a VIO availability zone",
+            );
+            continue;
+        };
+        for (key, candidates, kind) in [
+            ("default_overlay_tz", &overlay, "overlay transport zones"),
+            ("default_vlan_tz", &vlan, "VLAN transport zones"),
+            ("dhcp_profile", &dhcp, "DHCP server configs"),
+            ("metadata_proxy", &mdp, "metadata proxies"),
+            ("default_tier0_router", &t0s, "tier-0 gateways"),
+        ] {
+            let Some(value) = az.get(key).and_then(|v| v.as_str()) else {
+                continue;
+            };
+            if let Err(why) = resolve(Some(value), candidates) {
+                out.add(
+                    "T-AZ",
+                    Some("2111"),
+                    Severity::Error,
+                    subject("availability_zone", &format!("{name}/{key}"), name),
+                    format!(
+                        "migrator.conf.json availability zone `{name}`: `{key}` {why} (among the {kind})"
+                    ),
+                    "create the object on NSX or fix the availability zone's entry",
+                );
+            }
+        }
+    }
     if let Some(t0) = t0 {
         let has_cluster = nsx
             .tier0_locale_services
