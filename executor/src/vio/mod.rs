@@ -1,0 +1,209 @@
+//! The VIO kind (`vio-v2t`, seed 004): its preflight and the API replay of Neutron onto the NSX
+//! Policy plugin (the replay target, the catalog's `network-replay`), with rollback of what the
+//! replay made. The phases after the replay (edge preparation, edge cutover, host migration,
+//! VIO reconfiguration, post-migration cleanup) are not available yet: the stage loop stops
+//! before the first of them that has steps, with exit code 1 and a journaled message, and never
+//! claims success.
+//!
+//! Exit codes: 0 done; 1 stopped part-way (the replay's objects kept; re-run `apply` to resume,
+//! or `rollback`); 2 the replay failed and what it made was removed (the seed's error 2112 in
+//! the message); 3 refused, nothing sent.
+
+pub mod neutron;
+pub mod preflight;
+pub mod replay;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use plan_schema::KindPhase;
+use plan_schema::journal::JournalEvent;
+use plan_schema::vio::{Action, Phase, Plan, Step, VioV2t};
+
+use crate::ApplyOptions;
+use crate::ctx::Ctx;
+use crate::error::ExecError;
+use crate::exit::ExitCode;
+use crate::kind::{Flow, KindExecutor};
+use crate::observe::Stage;
+use crate::progress::STEP_OP;
+use crate::{OnImportFailure, current};
+
+impl KindExecutor for VioV2t {
+    fn check_options(opts: &ApplyOptions) -> Result<(), ExecError> {
+        match opts.openstack {
+            Some(_) => Ok(()),
+            None => Err(replay::no_cloud()),
+        }
+    }
+
+    async fn preflight(
+        ctx: &Arc<Ctx>,
+        plan: &Plan,
+        _opts: &ApplyOptions,
+    ) -> Result<Vec<String>, ExecError> {
+        preflight::run(ctx, plan).await
+    }
+
+    async fn run_phase(
+        ctx: &Arc<Ctx>,
+        plan: &Plan,
+        phase: Phase,
+        steps: Vec<Step>,
+    ) -> Result<Flow, ExecError> {
+        match phase {
+            Phase::Replay => replay_phase(ctx, steps).await,
+            _ if steps.is_empty() => Ok(Flow::Continue),
+            _ => Ok(not_available(ctx, plan, phase, steps.len())),
+        }
+    }
+
+    /// Nothing is adopted up front: each replay step settles from the target itself (a 409 or
+    /// an earlier intent makes it read the target by id; renewed ids are always looked up), so
+    /// a run without a journal sends nothing for what the target already holds.
+    async fn adopt(_ctx: &Arc<Ctx>, _plan: &Plan) -> Result<Vec<JournalEvent>, ExecError> {
+        Ok(Vec::new())
+    }
+
+    async fn adopt_for_rollback(_ctx: &Arc<Ctx>, plan: &Plan) -> Result<usize, ExecError> {
+        Err(ExecError::Plan(format!(
+            "`rollback --plan` of vio-v2t plan {} without its journal is not available in this nsx-migrate yet; nothing was sent",
+            plan.plan_id
+        )))
+    }
+
+    fn verify_total(plan: &Plan) -> usize {
+        replay_objects(plan).count()
+    }
+
+    async fn verify(ctx: &Arc<Ctx>, plan: &Plan) -> Result<Vec<String>, ExecError> {
+        let mut problems = Vec::new();
+        for (step, paths) in replay_objects(plan) {
+            let mut ok = true;
+            for p in paths {
+                if ctx.get_opt(&format!("/policy/api/v1{p}")).await?.is_none() {
+                    ok = false;
+                    problems.push(format!("{step}: {p} does not exist on NSX"));
+                }
+            }
+            ctx.step_finished(Stage::VERIFY, step, ok);
+        }
+        Ok(problems)
+    }
+
+    async fn reachable(ctx: &Arc<Ctx>) -> Result<(), ExecError> {
+        let os = replay::client(ctx)?;
+        os.endpoint(neutron::TARGET)
+            .await
+            .map(|_| ())
+            .map_err(|e| ExecError::Preflight(format!("the replay target: {e}")))
+    }
+
+    async fn rollback(ctx: &Arc<Ctx>, why: Option<&str>) -> (ExitCode, String) {
+        replay::rollback(ctx, why).await
+    }
+}
+
+/// Every replay step with the Policy paths its objects are expected to make.
+fn replay_objects(plan: &Plan) -> impl Iterator<Item = (&str, Vec<&str>)> {
+    plan.steps.iter().filter_map(|s| match &s.action {
+        Action::ApiReplay(r) if neutron::coll(r.resource).is_some() => Some((
+            s.id.as_str(),
+            r.objects
+                .iter()
+                .flat_map(|o| o.policy_paths.iter().map(String::as_str))
+                .collect(),
+        )),
+        _ => None,
+    })
+}
+
+async fn replay_phase(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Result<Flow, ExecError> {
+    let stage = Stage::new(Phase::Replay.as_str());
+    let os = replay::client(ctx)?;
+    let src = neutron::Source::load(
+        os,
+        steps.iter().filter_map(|s| match &s.action {
+            Action::ApiReplay(r) => Some(r.resource),
+            _ => None,
+        }),
+    )
+    .await?;
+    let mut renewed = replay::renewed_ids(&current(ctx));
+    // Steps not run: the Octavia calls (they go to the NSX driver over RPC, not through
+    // Neutron) and whatever depends on them.
+    let mut held: Vec<String> = Vec::new();
+    let mut held_set: HashSet<String> = HashSet::new();
+    for step in &steps {
+        let Action::ApiReplay(r) = &step.action else {
+            continue;
+        };
+        if neutron::coll(r.resource).is_none()
+            || step.depends_on.iter().any(|d| held_set.contains(d))
+        {
+            held_set.insert(step.id.clone());
+            held.push(step.id.clone());
+            ctx.step_finished(stage, &step.id, false);
+            continue;
+        }
+        let r = replay::run_step(ctx, os, &src, step, r, &mut renewed).await;
+        ctx.step_finished(stage, &step.id, r.is_ok());
+        if let Err(e) = r {
+            ctx.step_failed(&step.id, STEP_OP, &e)?;
+            let why = format!(
+                "API replay failed at step {} (seed error {}: API replay failed, creating resources in NSX): {e}",
+                step.id,
+                replay::REPLAY_FAILED
+            );
+            return Ok(match ctx.on_import_failure {
+                OnImportFailure::Stop => Flow::Stop(
+                    ExitCode::Mixed,
+                    format!(
+                        "{why}. --on-failure stop: what the replay made so far is kept ({} journaled record(s)); VIO still runs on NSX-V. Re-run `apply` to continue, or `rollback` to remove it",
+                        current(ctx).records.len()
+                    ),
+                ),
+                OnImportFailure::Rollback => Flow::RollBack(why),
+            });
+        }
+    }
+    if !held.is_empty() {
+        ctx.log.warn(format!(
+            "{} replay step(s) not run: the Octavia replay is not available in this nsx-migrate yet",
+            held.len()
+        ));
+        return Ok(Flow::Stop(
+            ExitCode::Mixed,
+            format!(
+                "the Neutron replay is done and journaled, but {} step(s) were not run: the Octavia replay (load balancers go to the NSX Octavia driver over RPC) is not available in this nsx-migrate yet, nor are the phases after the replay; nothing of them was sent (first: {}). VIO still runs on NSX-V; `rollback` removes what the replay made",
+                held.len(),
+                held[0]
+            ),
+        ));
+    }
+    Ok(Flow::Continue)
+}
+
+/// The stage loop reached a phase this nsx-migrate cannot run: stop before it, journaled by
+/// the run's end, never claiming success.
+fn not_available(ctx: &Ctx, plan: &Plan, phase: Phase, n: usize) -> Flow {
+    let later: Vec<&str> = Phase::ALL
+        .iter()
+        .filter(|p| **p >= phase)
+        .filter(|p| plan.steps.iter().any(|s| s.phase == **p))
+        .map(|p| p.as_str())
+        .collect();
+    ctx.log.warn(format!(
+        "phase {} ({n} step(s)) is not available in this nsx-migrate yet",
+        phase.as_str()
+    ));
+    Flow::Stop(
+        ExitCode::Mixed,
+        format!(
+            "the API replay is done and journaled; stopped before phase `{}` ({}): the phases {} are not available in this nsx-migrate yet and nothing of them was sent. VIO still runs on NSX-V; `rollback` removes what the replay made",
+            phase.as_str(),
+            phase.title(),
+            later.join(", ")
+        ),
+    )
+}
