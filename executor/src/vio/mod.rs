@@ -120,52 +120,106 @@ fn replay_objects(plan: &Plan) -> impl Iterator<Item = (&str, Vec<&str>)> {
 
 async fn replay_phase(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Result<Flow, ExecError> {
     let stage = Stage::new(Phase::Replay.as_str());
-    let os = replay::client(ctx)?;
-    let src = neutron::Source::load(
-        os,
-        steps.iter().filter_map(|s| match &s.action {
-            Action::ApiReplay(r) => Some(r.resource),
-            _ => None,
-        }),
-    )
-    .await?;
+    let os = replay::client(ctx)?.clone();
+    let src = Arc::new(
+        neutron::Source::load(
+            &os,
+            steps.iter().filter_map(|s| match &s.action {
+                Action::ApiReplay(r) => Some(r.resource),
+                _ => None,
+            }),
+        )
+        .await?,
+    );
     let mut renewed = replay::renewed_ids(&current(ctx));
+    let pending: HashSet<String> = steps.iter().map(|s| s.id.clone()).collect();
+    let mut finished: HashSet<String> = HashSet::new();
     // Steps not run: the Octavia calls (they go to the NSX driver over RPC, not through
     // Neutron) and whatever depends on them.
     let mut held: Vec<String> = Vec::new();
     let mut held_set: HashSet<String> = HashSet::new();
-    for step in &steps {
-        let Action::ApiReplay(r) = &step.action else {
-            continue;
+    let mut started = vec![false; steps.len()];
+    let mut running: tokio::task::JoinSet<(String, Result<(), ExecError>, Renewed)> =
+        tokio::task::JoinSet::new();
+    let limit = ctx.concurrency.max(1);
+    let mut failure: Option<(String, ExecError)> = None;
+    // Steps whose dependencies are done run side by side (up to --concurrency), in plan order;
+    // the client's rate limit paces them. Each takes the renewed ids known when it starts,
+    // which include every id its dependencies made.
+    loop {
+        if failure.is_none() {
+            for (i, step) in steps.iter().enumerate() {
+                if started[i] {
+                    continue;
+                }
+                if running.len() >= limit {
+                    break;
+                }
+                let Action::ApiReplay(r) = &step.action else {
+                    started[i] = true;
+                    finished.insert(step.id.clone());
+                    continue;
+                };
+                if neutron::coll(r.resource).is_none()
+                    || step.depends_on.iter().any(|d| held_set.contains(d))
+                {
+                    started[i] = true;
+                    held_set.insert(step.id.clone());
+                    held.push(step.id.clone());
+                    ctx.step_finished(stage, &step.id, false);
+                    continue;
+                }
+                if !step
+                    .depends_on
+                    .iter()
+                    .all(|d| !pending.contains(d) || finished.contains(d))
+                {
+                    continue;
+                }
+                started[i] = true;
+                let (ctx, os, src) = (ctx.clone(), os.clone(), src.clone());
+                let (step, r, mut map) = (step.clone(), r.clone(), renewed.clone());
+                running.spawn(async move {
+                    let res = replay::run_step(&ctx, &os, &src, &step, &r, &mut map).await;
+                    (step.id, res, map)
+                });
+            }
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
         };
-        if neutron::coll(r.resource).is_none()
-            || step.depends_on.iter().any(|d| held_set.contains(d))
-        {
-            held_set.insert(step.id.clone());
-            held.push(step.id.clone());
-            ctx.step_finished(stage, &step.id, false);
-            continue;
+        let (id, res, map) =
+            joined.map_err(|e| ExecError::step("replay", format!("a replay task failed: {e}")))?;
+        renewed.extend(map);
+        ctx.step_finished(stage, &id, res.is_ok());
+        match res {
+            Ok(()) => {
+                finished.insert(id);
+            }
+            Err(e) => {
+                ctx.step_failed(&id, STEP_OP, &e)?;
+                // The first failure decides; steps in flight finish and are journaled.
+                if failure.is_none() {
+                    failure = Some((id, e));
+                }
+            }
         }
-        let r = replay::run_step(ctx, os, &src, step, r, &mut renewed).await;
-        ctx.step_finished(stage, &step.id, r.is_ok());
-        if let Err(e) = r {
-            ctx.step_failed(&step.id, STEP_OP, &e)?;
-            let why = format!(
-                "API replay failed at step {} (seed error {}: API replay failed, creating resources in NSX): {e}",
-                step.id,
-                replay::REPLAY_FAILED
-            );
-            return Ok(match ctx.on_import_failure {
-                OnImportFailure::Stop => Flow::Stop(
-                    ExitCode::Mixed,
-                    format!(
-                        "{why}. --on-failure stop: what the replay made so far is kept ({} journaled record(s)); VIO still runs on NSX-V. Re-run `apply` to continue, or `rollback` to remove it",
-                        current(ctx).records.len()
-                    ),
+    }
+    if let Some((id, e)) = failure {
+        let why = format!(
+            "API replay failed at step {id} (seed error {}: API replay failed, creating resources in NSX): {e}",
+            replay::REPLAY_FAILED
+        );
+        return Ok(match ctx.on_import_failure {
+            OnImportFailure::Stop => Flow::Stop(
+                ExitCode::Mixed,
+                format!(
+                    "{why}. --on-failure stop: what the replay made so far is kept ({} journaled record(s)); VIO still runs on NSX-V. Re-run `apply` to continue, or `rollback` to remove it",
+                    current(ctx).records.len()
                 ),
-                OnImportFailure::Rollback => Flow::RollBack(why),
-            });
-        }
+            ),
+            OnImportFailure::Rollback => Flow::RollBack(why),
+        });
     }
     if !held.is_empty() {
         ctx.log.warn(format!(
@@ -183,6 +237,8 @@ async fn replay_phase(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Result<Flow, ExecErro
     }
     Ok(Flow::Continue)
 }
+
+type Renewed = std::collections::HashMap<String, String>;
 
 /// The stage loop reached a phase this nsx-migrate cannot run: stop before it, journaled by
 /// the run's end, never claiming success.

@@ -457,3 +457,57 @@ async fn a_kill_at_any_replay_point_converges_without_duplicates() {
         assert_eq!(recorded, fip_ids, "k={k}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_whose_source_objects_are_gone_is_stale_and_refused_nothing_sent() {
+    let f = fixture().await;
+    // Plan from a copy of the snapshot with one more network than the live source has.
+    let inv = f.plan_path.with_file_name("inventory");
+    test_support::copy_dir(&clean_inventory(), &inv);
+    let file = inv.join("neutron/networks.json");
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let nets = doc["networks"].as_array_mut().unwrap();
+    let mut gone = nets
+        .iter()
+        .find(|n| n["router:external"] == false)
+        .unwrap()
+        .clone();
+    gone["id"] = json!("0b5e1c1e-0000-4000-8000-00000000dead");
+    gone["name"] = json!("deleted-since");
+    gone["subnets"] = json!([]);
+    nets.push(gone);
+    std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let snap = VioSnapshot::load(&inv).unwrap();
+    let plan = build_vio_plan(
+        &snap,
+        &VioRules::builtin(),
+        &VioPlanOptions {
+            created_at: "2026-12-01T10:00:00Z".into(),
+            tool_version: "test".into(),
+            deployment: None,
+            rules_source: None,
+            inventory_source: Some("inventory".into()),
+        },
+    )
+    .unwrap();
+    std::fs::write(
+        &f.plan_path,
+        plan_schema::write::to_toml(&plan, None).unwrap(),
+    )
+    .unwrap();
+
+    let from = f.h.request_log().len();
+    let e = executor::apply(&f.opts()).await.expect_err("refused");
+    assert!(e.is_refusal(), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("stale") && text.contains("0b5e1c1e-0000-4000-8000-00000000dead"),
+        "{text}"
+    );
+    assert_eq!(target_writes(&f.h, from), Vec::<String>::new());
+    let journal = std::fs::read_to_string(f.state.join("journal.jsonl")).unwrap_or_default();
+    assert!(
+        !journal.contains("step_intent"),
+        "nothing was journaled as sent: {journal}"
+    );
+}
