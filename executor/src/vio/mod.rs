@@ -229,7 +229,8 @@ async fn replay_phase(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Result<Flow, ExecErro
         return Ok(Flow::Stop(
             ExitCode::Mixed,
             format!(
-                "the Neutron replay is done and journaled, but {} step(s) were not run: the Octavia replay (load balancers go to the NSX Octavia driver over RPC) is not available in this nsx-migrate yet, nor are the phases after the replay; nothing of them was sent (first: {}). VIO still runs on NSX-V; `rollback` removes what the replay made",
+                "{}, but {} step(s) were not run: the Octavia replay (load balancers go to the NSX Octavia driver over RPC) is not available in this nsx-migrate yet, nor are the phases after the replay; nothing of them was sent (first: {}). VIO still runs on NSX-V; `rollback` removes what the replay made",
+                replay_done(ctx),
                 held.len(),
                 held[0]
             ),
@@ -239,6 +240,18 @@ async fn replay_phase(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Result<Flow, ExecErro
 }
 
 type Renewed = std::collections::HashMap<String, String>;
+
+/// What the replay did, for the message of a stop after it.
+fn replay_done(ctx: &Ctx) -> String {
+    if ctx.dry_run() {
+        format!(
+            "dry run, nothing was sent: the replay would send {} request(s)",
+            ctx.dry.lock().map(|d| d.len()).unwrap_or(0)
+        )
+    } else {
+        "the Neutron replay is done and journaled".to_string()
+    }
+}
 
 /// The stage loop reached a phase this nsx-migrate cannot run: stop before it, journaled by
 /// the run's end, never claiming success.
@@ -256,7 +269,8 @@ fn not_available(ctx: &Ctx, plan: &Plan, phase: Phase, n: usize) -> Flow {
     Flow::Stop(
         ExitCode::Mixed,
         format!(
-            "the API replay is done and journaled; stopped before phase `{}` ({}): the phases {} are not available in this nsx-migrate yet and nothing of them was sent. VIO still runs on NSX-V; `rollback` removes what the replay made",
+            "{}; stopped before phase `{}` ({}): the phases {} are not available in this nsx-migrate yet and nothing of them was sent. VIO still runs on NSX-V; `rollback` removes what the replay made",
+            replay_done(ctx),
             phase.as_str(),
             phase.title(),
             later.join(", ")

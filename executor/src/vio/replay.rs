@@ -408,8 +408,12 @@ async fn create_renewed(
     )
     .await;
     match answer {
-        Ok(v) if ctx.dry_run() => {
-            let _ = v;
+        Ok(_) if ctx.dry_run() => {
+            // Nothing was sent: later bodies name the id the target would give.
+            renewed.insert(
+                o.id.clone(),
+                format!("(new id of {} {})", res.as_str(), o.id),
+            );
             Ok(())
         }
         Ok(v) => {

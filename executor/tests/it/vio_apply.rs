@@ -511,3 +511,27 @@ async fn a_plan_whose_source_objects_are_gone_is_stale_and_refused_nothing_sent(
         "nothing was journaled as sent: {journal}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_lists_the_replay_and_sends_nothing() {
+    let f = fixture().await;
+    let mut o = f.opts();
+    o.dry_run = true;
+    let out = executor::apply(&o).await.expect("not refused");
+    assert!(out.message.starts_with("dry run"), "{}", out.message);
+    assert!(
+        out.dry_run_requests.len() >= 60,
+        "{:?}",
+        out.dry_run_requests
+    );
+    assert!(
+        out.dry_run_requests
+            .iter()
+            .any(|r| r.starts_with("POST [network-replay]/v2.0/ports {\"ports\":[")),
+        "{:?}",
+        out.dry_run_requests
+    );
+    assert_eq!(out.writes_sent, 0);
+    assert_eq!(target_writes(&f.h, 0), Vec::<String>::new());
+    assert!(!f.state.join("journal.jsonl").exists());
+}
