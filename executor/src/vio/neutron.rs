@@ -119,7 +119,7 @@ impl Source {
                 .list_all(SOURCE, &format!("/v2.0/{}", c.path), c.key)
                 .await
                 .map_err(|e| {
-                    ExecError::Preflight(format!("source Neutron: reading {}: {e}", c.key))
+                    ExecError::step("replay", format!("source Neutron: reading {}: {e}", c.key))
                 })?;
             let id_field = if c.key == "quotas" {
                 "project_id"

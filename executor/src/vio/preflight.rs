@@ -124,7 +124,9 @@ pub async fn run(ctx: &Ctx, plan: &Plan) -> Result<Vec<String>, ExecError> {
             _ => None,
         })
         .collect();
-    let src = Source::load(os, resources.iter().copied()).await?;
+    let src = Source::load(os, resources.iter().copied())
+        .await
+        .map_err(|e| ExecError::Preflight(e.to_string()))?;
     let drift = staleness(plan, &src);
     if !drift.is_empty() {
         return Err(ExecError::Stale { drifted: drift });

@@ -212,16 +212,39 @@ async fn create_kept(
     if touched && !missing.is_empty() {
         missing = settle_kept(ctx, os, &step.id, res, c, missing).await?;
     }
-    if missing.is_empty() {
-        return Ok(());
+    if !missing.is_empty() {
+        send_kept(ctx, os, src, step, r, c, method, path, missing, renewed).await?;
     }
+    // A policy's rules follow it; the target's rules are read first, so a policy an earlier
+    // run made (and maybe some of its rules) is completed, not duplicated.
+    if res == ReplayResource::QosPolicy {
+        for o in &r.objects {
+            qos_rules(ctx, os, src, &step.id, &o.id).await?;
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn send_kept(
+    ctx: &Arc<Ctx>,
+    os: &OpenStackClient,
+    src: &Source,
+    step: &Step,
+    r: &ApiReplay,
+    c: Coll,
+    method: Method,
+    path: &str,
+    missing: Vec<&ReplayObject>,
+    renewed: &HashMap<String, String>,
+) -> Result<(), ExecError> {
+    let res = r.resource;
     let mut bodies = Vec::with_capacity(missing.len());
     for o in &missing {
         bodies.push(body_of(&step.id, res, src, o, &r.project_id, renewed)?);
     }
     let ids: Vec<String> = missing.iter().map(|o| o.id.clone()).collect();
     let objects = Some((res.as_str().to_string(), ids.clone()));
-    let created_qos: Vec<&ReplayObject>;
     if neutron::bulk(res) && missing.len() > 1 {
         let body = json!({ c.key: bodies });
         match send(ctx, os, &step.id, SUBMIT_OP, method, path, body, objects).await {
@@ -237,16 +260,9 @@ async fn create_kept(
             }
             Err(e) => return Err(e),
         }
-        created_qos = Vec::new();
     } else {
         for (o, b) in missing.iter().zip(bodies) {
             one_kept(ctx, os, &step.id, res, c, path, o, b).await?;
-        }
-        created_qos = missing;
-    }
-    if res == ReplayResource::QosPolicy {
-        for o in created_qos {
-            qos_rules(ctx, os, src, &step.id, &o.id).await?;
         }
     }
     Ok(())

@@ -237,6 +237,21 @@ async fn clean_replay_makes_the_planned_policy_objects_and_a_rerun_sends_nothing
     // Floating IPs: exactly the source's two, with new ids.
     let fips = f.target("/v2.0/floatingips", "floatingips").await;
     assert_eq!(fips.len(), 2, "{fips:?}");
+    // QoS policies come with their rules.
+    let rules = |v: &[Value]| {
+        v.iter()
+            .map(|p| p["rules"].as_array().map_or(0, Vec::len))
+            .sum::<usize>()
+    };
+    let source_qos =
+        f.os.list_all("network", "/v2.0/qos/policies", "policies")
+            .await
+            .unwrap();
+    assert!(rules(&source_qos) > 0);
+    assert_eq!(
+        rules(&f.target("/v2.0/qos/policies", "policies").await),
+        rules(&source_qos)
+    );
     let first_writes = target_writes(&f.h, 0).len();
     assert!(first_writes >= 60, "{first_writes} writes");
 
