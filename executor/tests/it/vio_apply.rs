@@ -550,3 +550,29 @@ async fn dry_run_lists_the_replay_and_sends_nothing() {
     assert_eq!(target_writes(&f.h, 0), Vec::<String>::new());
     assert!(!f.state.join("journal.jsonl").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_coordinator_is_refused_with_1001_nothing_sent() {
+    let f = fixture().await;
+    let nsx = NsxClient::new(nsx_config(&f.h)).unwrap();
+    nsx.post(
+        "/api/v1/node/services/migration-coordinator?action=stop",
+        &json!({}),
+    )
+    .await
+    .unwrap();
+    let from = f.h.request_log().len();
+    let e = executor::apply(&f.opts()).await.expect_err("refused");
+    assert!(e.is_refusal());
+    assert!(
+        e.to_string().contains("coordinator is stopped") && e.to_string().contains("1001"),
+        "{e}"
+    );
+    assert_eq!(target_writes(&f.h, from), Vec::<String>::new());
+    // Nothing but Keystone's token request (a login, not a change).
+    let writes: Vec<Value> = crate::common::writes_since(&f.h, from)
+        .into_iter()
+        .filter(|r| r["path"] != "/v3/auth/tokens")
+        .collect();
+    assert_eq!(writes, Vec::<Value>::new());
+}
