@@ -576,3 +576,55 @@ async fn a_stopped_coordinator_is_refused_with_1001_nothing_sent() {
         .collect();
     assert_eq!(writes, Vec::<Value>::new());
 }
+
+/// Journal positions inside the rollback after a replay failure: its first intent and half way.
+fn rollback_points(state: &Path) -> Vec<u64> {
+    use plan_schema::journal::JournalEvent;
+    let loaded = executor::journal::load(&state.join("journal.jsonl"), None).unwrap();
+    let n = loaded.records.len() as u64;
+    let first = loaded
+        .records
+        .iter()
+        .position(|r| matches!(r.event, JournalEvent::RollbackIntent { .. }))
+        .expect("a rollback") as u64
+        + 1;
+    vec![first, first + (n - first) / 2]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_during_the_rollback_after_a_replay_failure_is_finished_by_the_next_apply() {
+    let reference = fixture().await;
+    reference
+        .replay_faults(json!({"fail_at_object": [40]}))
+        .await;
+    let status = apply_child(&reference, &reference.state, None).await;
+    assert_eq!(status.code(), Some(2), "rolled back");
+    let points = rollback_points(&reference.state);
+    drop(reference);
+
+    for k in points {
+        let f = fixture().await;
+        f.replay_faults(json!({"fail_at_object": [40]})).await;
+        let killed = apply_child(&f, &f.state, Some(k)).await;
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(killed.signal(), Some(9), "k={k}: killed");
+        // The next apply finishes the rollback first, and only that.
+        let again = apply_child(&f, &f.state, None).await;
+        assert_eq!(again.code(), Some(2), "k={k}: the rollback is finished");
+        assert!(
+            f.existing(&f.planned_paths()).await.is_empty(),
+            "k={k}: left on NSX"
+        );
+        assert_eq!(f.target("/v2.0/floatingips", "floatingips").await.len(), 0);
+        // Then, the cause fixed, a new apply replays everything once.
+        f.replay_faults(json!({})).await;
+        let forward = apply_child(&f, &f.state, None).await;
+        assert_eq!(
+            forward.code(),
+            Some(1),
+            "k={k}: replayed, stopped before edge_prep"
+        );
+        f.assert_all_made(&f.planned_paths()).await;
+        assert_eq!(f.target("/v2.0/floatingips", "floatingips").await.len(), 2);
+    }
+}
