@@ -60,7 +60,8 @@ impl KindExecutor for VioV2t {
 
     /// Nothing is adopted up front: each replay step settles from the target itself (a 409 or
     /// an earlier intent makes it read the target by id; renewed ids are always looked up), so
-    /// a run without a journal sends nothing for what the target already holds.
+    /// a run without a journal creates nothing twice (its creates are answered 409 and read
+    /// back; its idempotent changes are sent again).
     async fn adopt(_ctx: &Arc<Ctx>, _plan: &Plan) -> Result<Vec<JournalEvent>, ExecError> {
         Ok(Vec::new())
     }
