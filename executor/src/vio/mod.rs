@@ -9,6 +9,7 @@
 //! or `rollback`); 2 the replay failed and what it made was removed (the seed's error 2112 in
 //! the message); 3 refused, nothing sent.
 
+pub mod adopt;
 pub mod neutron;
 pub mod preflight;
 pub mod replay;
@@ -58,12 +59,9 @@ impl KindExecutor for VioV2t {
         }
     }
 
-    /// Nothing is adopted up front: each replay step settles from the target itself (a 409 or
-    /// an earlier intent makes it read the target by id; renewed ids are always looked up), so
-    /// a run without a journal creates nothing twice (its creates are answered 409 and read
-    /// back; its idempotent changes are sent again).
-    async fn adopt(_ctx: &Arc<Ctx>, _plan: &Plan) -> Result<Vec<JournalEvent>, ExecError> {
-        Ok(Vec::new())
+    /// The replay steps whose end state the target already shows (reads only).
+    async fn adopt(ctx: &Arc<Ctx>, plan: &Plan) -> Result<Vec<JournalEvent>, ExecError> {
+        adopt::steps(ctx, plan).await
     }
 
     async fn adopt_for_rollback(_ctx: &Arc<Ctx>, plan: &Plan) -> Result<usize, ExecError> {

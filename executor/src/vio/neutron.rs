@@ -104,9 +104,18 @@ impl Source {
         os: &client::OpenStackClient,
         resources: impl IntoIterator<Item = ReplayResource>,
     ) -> Result<Source, ExecError> {
+        Self::load_from(os, SOURCE, resources).await
+    }
+
+    /// The same from the Neutron of catalog type `service` (the replay target for adoption).
+    pub async fn load_from(
+        os: &client::OpenStackClient,
+        service: &str,
+        resources: impl IntoIterator<Item = ReplayResource>,
+    ) -> Result<Source, ExecError> {
         let mut colls: BTreeMap<&'static str, Coll> = BTreeMap::new();
         for r in resources {
-            if r == ReplayResource::DlrTransitNetwork {
+            if r == ReplayResource::DlrTransitNetwork && service == SOURCE {
                 continue;
             }
             if let Some(c) = coll(r) {
@@ -116,10 +125,10 @@ impl Source {
         let mut by_key = HashMap::new();
         for c in colls.values() {
             let items = os
-                .list_all(SOURCE, &format!("/v2.0/{}", c.path), c.key)
+                .list_all(service, &format!("/v2.0/{}", c.path), c.key)
                 .await
                 .map_err(|e| {
-                    ExecError::step("replay", format!("source Neutron: reading {}: {e}", c.key))
+                    ExecError::step("replay", format!("{service}: reading {}: {e}", c.key))
                 })?;
             let id_field = if c.key == "quotas" {
                 "project_id"

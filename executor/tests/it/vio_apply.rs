@@ -262,13 +262,22 @@ async fn clean_replay_makes_the_planned_policy_objects_and_a_rerun_sends_nothing
     assert_eq!(target_writes(&f.h, from), Vec::<String>::new());
     assert_eq!(again.writes_sent, 0);
 
-    // A new state directory (no journal): every object is found on the target; still no
-    // duplicate floating IP.
+    // A new state directory (no journal): every replay step is adopted from what the target
+    // holds; nothing is written, no floating IP twice.
     let mut o = f.opts();
     o.state_dir = f.state.with_file_name("state-2");
+    let from = f.h.request_log().len();
     let third = executor::apply(&o).await.expect("not refused");
     assert_eq!(third.exit_code, ExitCode::Mixed, "{}", third.message);
+    assert_eq!(target_writes(&f.h, from), Vec::<String>::new());
     assert_eq!(f.target("/v2.0/floatingips", "floatingips").await.len(), 2);
+    // What it adopted is what `rollback` removes.
+    let mut r = rollback_opts(&f.h, &o.state_dir);
+    r.openstack = Some(f.os.clone());
+    let rb = executor::rollback(&r).await.expect("not refused");
+    assert_eq!(rb.exit_code, ExitCode::Success, "{}", rb.message);
+    assert!(f.existing(&planned).await.is_empty());
+    assert_eq!(f.target("/v2.0/floatingips", "floatingips").await.len(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -577,7 +586,8 @@ async fn a_stopped_coordinator_is_refused_with_1001_nothing_sent() {
     assert_eq!(writes, Vec::<Value>::new());
 }
 
-/// Journal positions inside the rollback after a replay failure: its first intent and half way.
+/// Journal positions inside the rollback after a replay failure: just after its first intent,
+/// and half way.
 fn rollback_points(state: &Path) -> Vec<u64> {
     use plan_schema::journal::JournalEvent;
     let loaded = executor::journal::load(&state.join("journal.jsonl"), None).unwrap();
@@ -588,7 +598,9 @@ fn rollback_points(state: &Path) -> Vec<u64> {
         .position(|r| matches!(r.event, JournalEvent::RollbackIntent { .. }))
         .expect("a rollback") as u64
         + 1;
-    vec![first, first + (n - first) / 2]
+    // Past the first intent by a few records (concurrent steps finishing around the failure
+    // shift it from run to run), and half way.
+    vec![first + 3, first + (n - first) / 2]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -602,12 +614,20 @@ async fn a_kill_during_the_rollback_after_a_replay_failure_is_finished_by_the_ne
     let points = rollback_points(&reference.state);
     drop(reference);
 
+    let mut exercised = 0;
     for k in points {
         let f = fixture().await;
         f.replay_faults(json!({"fail_at_object": [40]})).await;
         let killed = apply_child(&f, &f.state, Some(k)).await;
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(killed.signal(), Some(9), "k={k}: killed");
+        // Steps run side by side, so the killed run's k-th record may come before its first
+        // rollback intent: then the next apply goes forward (the journal does not say
+        // "rolling back"), which is the documented behaviour; that case is not this test's.
+        let journal = std::fs::read_to_string(f.state.join("journal.jsonl")).unwrap();
+        if !journal.contains("\"rollback_intent\"") {
+            continue;
+        }
         // The next apply finishes the rollback first, and only that.
         let again = apply_child(&f, &f.state, None).await;
         assert_eq!(again.code(), Some(2), "k={k}: the rollback is finished");
@@ -626,5 +646,7 @@ async fn a_kill_during_the_rollback_after_a_replay_failure_is_finished_by_the_ne
         );
         f.assert_all_made(&f.planned_paths()).await;
         assert_eq!(f.target("/v2.0/floatingips", "floatingips").await.len(), 2);
+        exercised += 1;
     }
+    assert!(exercised >= 1, "no kill landed inside a rollback");
 }
