@@ -153,6 +153,17 @@ fn run_vio(mut args: Args) -> Result<ExitCode> {
 }
 
 fn run_mp(mut args: Args) -> Result<ExitCode> {
+    let v = &args.vio;
+    if v.os.os_cloud.is_some()
+        || v.nsxv.is_some()
+        || v.vcenter.is_some()
+        || v.nsx_ini.is_some()
+        || v.migrator_conf.is_some()
+    {
+        anyhow::bail!(
+            "--os-cloud, --nsxv, --vcenter, --nsx-ini and --migrator-conf belong to --kind vio-v2t"
+        );
+    }
     if let Some(live) = &args.live {
         let Some(cluster) = args.cluster.clone() else {
             anyhow::bail!("--nsx needs --cluster");

@@ -376,3 +376,66 @@ fn a_format_1_plan_and_a_plan_of_mixed_kinds_are_refused_naming_file_and_field()
     );
     assert!(text(&out.stdout).is_empty());
 }
+
+/// `plan` of the VIO example snapshot: the kind comes from its metadata.json; the plan is
+/// valid, has the example's planted errors, and `show`/`graph` read it. Bad VIO inputs are
+/// refused with exit 3 naming the file, and MP-only flags are refused.
+#[test]
+fn plan_of_the_vio_example_snapshot_and_its_refusals() {
+    let dir = tempdir();
+    let out_path = dir.path().join("vio.toml");
+    let inv = test_support::vio_example_inventory();
+    let out = run(
+        &[
+            "plan",
+            "--inventory",
+            inv.to_str().unwrap(),
+            "--out",
+            out_path.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("for VIO deployment") && err.contains("cannot be applied"),
+        "{err}"
+    );
+    let v = run(&["validate", out_path.to_str().unwrap()], &[]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v.stderr));
+    assert!(text(&v.stdout).contains("(vio-v2t, "));
+    let show = run(&["show", out_path.to_str().unwrap()], &[]);
+    assert!(text(&show.stdout).contains("POINT OF NO RETURN"));
+    let graph = run(&["graph", out_path.to_str().unwrap()], &[]);
+    assert!(text(&graph.stdout).starts_with("digraph plan {"));
+
+    let i = inv.to_str().unwrap();
+    plan_refused(
+        &["--kind", "vio-v2t", "--inventory", i, "--cluster", "x"],
+        &["--kind vio-v2t does not take them"],
+    );
+    plan_refused(
+        &[
+            "--kind",
+            "vio-v2t",
+            "--inventory",
+            inventory().to_str().unwrap(),
+        ],
+        &["small-cluster/metadata.json"],
+    );
+    plan_refused(
+        &[
+            "--inventory",
+            inventory().to_str().unwrap(),
+            "--nsxv",
+            "https://nsxv.example",
+        ],
+        &["belong to --kind vio-v2t"],
+    );
+    let bad_rules = dir.path().join("rules.toml");
+    std::fs::write(&bad_rules, "[plan]\nreplay_batch_size = 0\n").unwrap();
+    plan_refused(
+        &["--inventory", i, "--rules", bad_rules.to_str().unwrap()],
+        &["rules.toml:2", "replay_batch_size"],
+    );
+}

@@ -55,6 +55,16 @@ impl Run {
         vcenter: Option<&str>,
         tweak: impl FnOnce(&mut Command, &Path),
     ) -> Output {
+        let mut c = self.live(&["collect", "--kind", "vio-v2t"], out, vcenter);
+        tweak(&mut c, self.dir.path());
+        tokio::task::spawn_blocking(move || c.output())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// `nsx-migrate <sub>` with every live source flag pointed at the simulator.
+    fn live(&self, sub: &[&str], out: &Path, vcenter: Option<&str>) -> Command {
         let url = self.handle.base_url();
         let (clouds, secure) =
             test_support::clouds_yaml(&self.handle, self.dir.path(), simulator::DEFAULT_PASSWORD);
@@ -70,7 +80,8 @@ impl Run {
             .env("NSXV_PASSWORD", simulator::DEFAULT_PASSWORD)
             .env("VCENTER_USERNAME", simulator::DEFAULT_USERNAME)
             .env("VCENTER_PASSWORD", simulator::DEFAULT_PASSWORD)
-            .args(["collect", "--kind", "vio-v2t", "--os-cloud", "vio-sim"])
+            .args(sub)
+            .args(["--os-cloud", "vio-sim"])
             .args([
                 "--nsx",
                 &url,
@@ -87,11 +98,7 @@ impl Run {
             .arg(&kubeconfig)
             .arg("--out")
             .arg(out);
-        tweak(&mut c, self.dir.path());
-        tokio::task::spawn_blocking(move || c.output())
-            .await
-            .unwrap()
-            .unwrap()
+        c
     }
 }
 
@@ -458,4 +465,102 @@ fn complete_generated(dir: &Path) {
     }
     write("tier-0-interfaces.json", &Value::Object(ifaces));
     write("neutron-owned.json", &empty);
+}
+
+/// The plan's content a reviewer approves, minus what names where it was read from: the seal
+/// (it covers the input paths), the creation time, the target's addresses (the simulator's URL
+/// instead of the example's hosts) and the inputs' paths (their fingerprints stay).
+fn plan_content(p: &Path) -> Value {
+    let mut v = plan_schema::read::read_plan_file(p).unwrap().to_json();
+    let o = v.as_object_mut().unwrap();
+    o.remove("plan_id");
+    o.remove("target");
+    o["header"].as_object_mut().unwrap().remove("created_at");
+    for i in o["inputs"].as_array_mut().unwrap() {
+        i.as_object_mut().unwrap().remove("source");
+    }
+    v
+}
+
+/// `plan --kind vio-v2t` against the live simulator (collect, then plan) gives the plan of the
+/// example snapshot it was seeded with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_from_the_live_simulator_equals_the_plan_of_its_snapshot() {
+    // The example's vCenter is registered on NSX as vc-01.corp.example; a live collect records
+    // the simulator's address, so the copy served names 127.0.0.1 in both places.
+    let seed = tempfile::tempdir().unwrap();
+    let inventory = seed.path().join("vio-small");
+    test_support::copy_dir(&test_support::vio_example_inventory(), &inventory);
+    let edit = |rel: &str, f: &dyn Fn(&mut Value)| {
+        let p = inventory.join(rel);
+        let mut v = json(&p);
+        f(&mut v);
+        std::fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    };
+    edit("metadata.json", &|v| v["vcenter"] = "127.0.0.1".into());
+    edit("nsx/compute-managers.json", &|v| {
+        v["results"][0]["server"] = "127.0.0.1".into();
+    });
+    let run = start_with(inventory, None).await;
+    let live_plan = run.dir.path().join("live.toml");
+    let mut c = run.live(&["plan", "--kind", "vio-v2t"], &live_plan, None);
+    c.args(["--created-at", "2026-12-01T10:00:00Z"]);
+    let out = tokio::task::spawn_blocking(move || c.output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        run.dir
+            .path()
+            .join("live.toml.inventory/metadata.json")
+            .exists()
+    );
+    // Offline, from the seed snapshot; the kind comes from its metadata.json.
+    let offline_plan = run.dir.path().join("offline.toml");
+    let out = cli_for_sim()
+        .arg("plan")
+        .arg("--inventory")
+        .arg(&run.inventory)
+        .arg("--out")
+        .arg(&offline_plan)
+        .args(["--created-at", "2026-12-01T10:00:00Z"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (a, b) = (plan_content(&live_plan), plan_content(&offline_plan));
+    assert!(a["steps"].as_array().unwrap().len() > 50);
+    if a != b {
+        let ids = |v: &Value| -> Vec<String> {
+            v["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| format!("{} {}", f["id"], f["severity"]))
+                .collect()
+        };
+        eprintln!("LIVE {:?}\nOFF {:?}", ids(&a), ids(&b));
+        for (x, y) in a["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(b["steps"].as_array().unwrap())
+        {
+            if x != y {
+                eprintln!("STEP LIVE {x}\nSTEP OFF  {y}");
+            }
+        }
+        for key in [
+            "inputs",
+            "summary",
+            "rules",
+            "findings",
+            "steps",
+            "requirements",
+        ] {
+            assert_eq!(a[key], b[key], "[{key}] differs");
+        }
+        assert_eq!(a, b);
+    }
+    run.handle.shutdown().await;
 }

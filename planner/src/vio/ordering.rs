@@ -14,6 +14,9 @@ use plan_schema::vio::{Phase, Step};
 use crate::error::PlanError;
 use crate::vio::steps::Node;
 
+/// The tie-break among ready steps: phase, rank, key, step id, index.
+type ReadyKey = Reverse<(Phase, u32, String, String, usize)>;
+
 /// `nodes` in dependency order, as plan steps whose `depends_on` name their direct
 /// dependencies (sorted by id).
 pub fn order(nodes: Vec<Node>) -> Result<Vec<Step>, PlanError> {
@@ -28,18 +31,18 @@ pub fn order(nodes: Vec<Node>) -> Result<Vec<Step>, PlanError> {
     }
     let key = |i: usize| {
         let n = &nodes[i];
-        Reverse((n.action_phase(), n.rank, n.key.clone(), i))
+        Reverse((n.action_phase(), n.rank, n.key.clone(), n.id.clone(), i))
     };
     let mut indegree: Vec<usize> = idx
         .iter()
         .map(|&x| graph.neighbors_directed(x, Direction::Incoming).count())
         .collect();
-    let mut ready: BinaryHeap<Reverse<(Phase, u32, String, usize)>> = (0..nodes.len())
+    let mut ready: BinaryHeap<ReadyKey> = (0..nodes.len())
         .filter(|&i| indegree[i] == 0)
         .map(key)
         .collect();
     let mut order = Vec::with_capacity(nodes.len());
-    while let Some(Reverse((_, _, _, i))) = ready.pop() {
+    while let Some(Reverse((_, _, _, _, i))) = ready.pop() {
         order.push(i);
         for next in graph.neighbors_directed(idx[i], Direction::Outgoing) {
             let j = graph[next];

@@ -127,6 +127,44 @@ pub(crate) fn is_interface_owner(owner: &str) -> bool {
     owner == "network:router_interface" || owner == "network:router_interface_distributed"
 }
 
+/// An object's id, by which the objects of a step are sorted: the plan does not depend on the
+/// order the snapshot lists them in.
+trait ObjId {
+    fn obj_id(&self) -> &str;
+}
+
+macro_rules! obj_id {
+    ($($t:ty),*) => {$(
+        impl ObjId for &$t {
+            fn obj_id(&self) -> &str {
+                &self.id
+            }
+        }
+    )*};
+}
+obj_id!(
+    crate::vio::snapshot::SecurityGroup,
+    crate::vio::snapshot::QosPolicy,
+    crate::vio::snapshot::Router,
+    crate::vio::snapshot::Named,
+    crate::vio::snapshot::FloatingIp,
+    crate::vio::snapshot::Listener,
+    crate::vio::snapshot::Pool,
+    Port
+);
+
+impl ObjId for (&str, &str, &Value) {
+    fn obj_id(&self) -> &str {
+        str_field(self.2, "id").unwrap_or("")
+    }
+}
+
+impl ObjId for (String, &crate::vio::snapshot::Member) {
+    fn obj_id(&self) -> &str {
+        &self.1.id
+    }
+}
+
 /// The steps of the whole migration, and the findings planning them raised.
 pub struct Built {
     pub nodes: Vec<Node>,
@@ -204,7 +242,7 @@ impl<'a> B<'a> {
     }
 
     /// Chunks of `items` grouped by `group`, in the order of first appearance of each group.
-    fn chunks<T, G: Ord + Clone>(
+    fn chunks<T: ObjId, G: Ord + Clone>(
         &self,
         items: Vec<T>,
         group: impl Fn(&T) -> G,
@@ -215,7 +253,8 @@ impl<'a> B<'a> {
         }
         let size = self.rules.plan.replay_batch_size.max(1);
         let mut out = Vec::new();
-        for (g, list) in groups {
+        for (g, mut list) in groups {
+            list.sort_by(|a, b| a.obj_id().cmp(b.obj_id()));
             let mut part = 1;
             let mut it = list.into_iter().peekable();
             while it.peek().is_some() {
@@ -520,7 +559,7 @@ fn replay(b: &mut B<'_>) {
         m
     };
     let mut nets: Vec<&Network> = n.networks.iter().collect();
-    nets.sort_by_key(|x| !x.external);
+    nets.sort_by(|a, b| (!a.external, &a.id).cmp(&(!b.external, &b.id)));
     // The subnet whose DHCP is turned on after the ports: the first DHCP subnet of a
     // non-external network (later ones stay off: anchors 1.4).
     let mut dhcp_subnet: HashMap<&str, &crate::vio::snapshot::Subnet> = HashMap::new();
@@ -565,7 +604,8 @@ fn replay(b: &mut B<'_>) {
         if let Some(q) = &net.qos_policy_id {
             b.dep(node, ReplayResource::QosPolicy, q);
         }
-        let subs = subnets_of.get(net.id.as_str()).cloned().unwrap_or_default();
+        let mut subs = subnets_of.get(net.id.as_str()).cloned().unwrap_or_default();
+        subs.sort_by(|a, b| a.id.cmp(&b.id));
         if subs.is_empty() {
             continue;
         }
@@ -785,20 +825,28 @@ fn replay(b: &mut B<'_>) {
     }
 
     // DHCP on, once the network's ports exist.
+    let mut net_ports: HashMap<&str, Vec<&Port>> = HashMap::new();
+    for p in &n.ports {
+        net_ports.entry(p.network_id.as_str()).or_default().push(p);
+    }
     for net in &nets {
         let Some(s) = dhcp_subnet.get(net.id.as_str()) else {
             continue;
         };
-        let bound: Vec<&str> = n
-            .ports
-            .iter()
+        let mut bound: Vec<&str> = net_ports
+            .get(net.id.as_str())
+            .into_iter()
+            .flatten()
             .filter(|p| {
-                p.network_id == net.id
+                // Router ports get no static binding (inferred: the plugin binds the ports
+                // DHCP serves, not the router's own).
+                !is_interface_owner(&p.device_owner)
                     && b.by_obj.contains_key(&(ReplayResource::Port, p.id.clone()))
                     && p.fixed_ips.iter().any(|f| f.subnet_id == s.id)
             })
             .map(|p| p.id.as_str())
             .collect();
+        bound.sort();
         let node = b.replay(
             format!("replay/subnet-dhcp/{}", s.id),
             rank::DHCP,
@@ -1267,7 +1315,7 @@ fn after_replay(b: &mut B<'_>, sw: &Switches) {
         // 1. NSX-V edge vNICs down.
         if sw.interfaces_down {
             let keep = Cidr::parse(&b.rules.plan.interfaces_down_keep_cidr);
-            for e in &snap.nsxv.edges {
+            for e in sorted_edges(snap) {
                 if e.edge_type != "gatewayServices"
                     || b.rules
                         .plan
@@ -1319,7 +1367,7 @@ fn after_replay(b: &mut B<'_>, sw: &Switches) {
             .filter(|p| is_interface_owner(&p.device_owner))
             .map(|p| p.device_id.as_str())
             .collect();
-        for r in &snap.neutron.routers {
+        for r in sorted_routers(snap) {
             if r.gateway_network().is_some() || !has_interface.contains(r.id.as_str()) {
                 continue;
             }
@@ -1375,7 +1423,7 @@ fn after_replay(b: &mut B<'_>, sw: &Switches) {
         );
         // 5. The coordinator's edge cutover with the DLR mapping.
         let mut mapping = Vec::new();
-        for r in snap.neutron.routers.iter().filter(|r| r.distributed) {
+        for r in sorted_routers(snap).into_iter().filter(|r| r.distributed) {
             let suffix = format!("-{}", r.id);
             match snap
                 .nsxv
@@ -1453,7 +1501,7 @@ fn after_replay(b: &mut B<'_>, sw: &Switches) {
         } else {
             // Power off the NSX-V edges' appliance VMs.
             let mut offs = BTreeSet::new();
-            for e in &snap.nsxv.edges {
+            for e in sorted_edges(snap) {
                 let vm_ids: Vec<String> = snap
                     .nsxv
                     .edge_appliances
@@ -1577,6 +1625,18 @@ fn after_replay(b: &mut B<'_>, sw: &Switches) {
             );
         }
     }
+}
+
+fn sorted_edges(snap: &VioSnapshot) -> Vec<&crate::vio::snapshot::Edge> {
+    let mut v: Vec<_> = snap.nsxv.edges.iter().collect();
+    v.sort_by(|a, b| a.id.cmp(&b.id));
+    v
+}
+
+fn sorted_routers(snap: &VioSnapshot) -> Vec<&crate::vio::snapshot::Router> {
+    let mut v: Vec<_> = snap.neutron.routers.iter().collect();
+    v.sort_by(|a, b| a.id.cmp(&b.id));
+    v
 }
 
 /// A step after everything in `frontier`, which it then becomes.

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use plan_schema::render::{self, Format};
+use plan_schema::render::{self, Format, View};
 use plan_schema::vio::{Action, Phase, Plan, ReplayResource};
 use planner::vio::rules::VioRules;
 use planner::vio::snapshot::VioSnapshot;
@@ -49,14 +49,31 @@ fn vio_small_clean_plan() {
     insta::assert_snapshot!(toml(&plan));
 }
 
+/// `show` (the reviewer's view `nsx-migrate show` prints by default) and `show --full`.
 #[test]
 fn vio_small_clean_show_text() {
+    let plan = plan_of(&vio_small_clean(), "examples/inventories/vio-small-clean");
+    insta::assert_snapshot!(render::show_view(
+        &plan,
+        Format::Text { color: false },
+        View::Review
+    ));
+}
+
+#[test]
+fn vio_small_clean_show_markdown() {
+    let plan = plan_of(&vio_small_clean(), "examples/inventories/vio-small-clean");
+    insta::assert_snapshot!(render::show_view(&plan, Format::Markdown, View::Review));
+}
+
+#[test]
+fn vio_small_clean_show_full_text() {
     let plan = plan_of(&vio_small_clean(), "examples/inventories/vio-small-clean");
     insta::assert_snapshot!(render::show(&plan, Format::Text { color: false }));
 }
 
 #[test]
-fn vio_small_clean_show_markdown() {
+fn vio_small_clean_show_full_markdown() {
     let plan = plan_of(&vio_small_clean(), "examples/inventories/vio-small-clean");
     insta::assert_snapshot!(render::show(&plan, Format::Markdown));
 }

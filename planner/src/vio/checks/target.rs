@@ -95,12 +95,13 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Out) {
         Some(_) => {}
     }
     // VIO's vCenter registered as a compute manager (seed 1004).
-    let vc = s.metadata.vcenter.as_deref().unwrap_or("");
+    // collect records the address as `scheme://host`; a compute manager's server is a host.
+    let vc = host_of(s.metadata.vcenter.as_deref().unwrap_or(""));
     let registered = s.nsx.compute_managers.iter().any(|c| {
         c.server
             .as_deref()
-            .is_some_and(|x| x.eq_ignore_ascii_case(vc))
-            || c.display_name.eq_ignore_ascii_case(vc)
+            .is_some_and(|x| host_of(x).eq_ignore_ascii_case(vc))
+            || host_of(&c.display_name).eq_ignore_ascii_case(vc)
     });
     if !registered {
         out.add(
@@ -324,4 +325,18 @@ pub(crate) fn tier0_edge_cluster(ctx: &Ctx) -> Option<String> {
         .iter()
         .find_map(|ls| ls.edge_cluster_path.clone())?;
     path.rsplit('/').next().map(str::to_string)
+}
+
+/// The host of an address given as a host, `host:port` or a URL.
+fn host_of(address: &str) -> &str {
+    let rest = address.split_once("://").map_or(address, |(_, r)| r);
+    let rest = rest.split('/').next().unwrap_or(rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    if let Some(v6) = rest.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or(v6);
+    }
+    match rest.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => rest,
+    }
 }
