@@ -3,7 +3,8 @@
 //! `NSX_MIGRATE_TEST_KILL_AFTER_RECORDS=k` (SIGKILL after the k-th journal record) and run it
 //! again. Credentials come from NSX_USERNAME / NSX_PASSWORD; with OS_CLOUD set, the OpenStack
 //! cloud of a `vio-v2t` plan comes from clouds.yaml (OS_CLIENT_CONFIG_FILE /
-//! OS_CLIENT_SECURE_FILE), as the CLI reads it.
+//! OS_CLIENT_SECURE_FILE), as the CLI reads it. EXEC_HARNESS_CONCURRENCY sets `--concurrency`
+//! (default 4).
 //!
 //! Usage: `executor-crash-harness apply PLAN STATE_DIR NSX_URL [KUBECONFIG]`
 //!        `executor-crash-harness rollback STATE_DIR NSX_URL [PLAN]`
@@ -64,7 +65,12 @@ fn main() -> ExitCode {
             let mut o = ApplyOptions::new(&args[1], &args[2], cfg);
             o.openstack = openstack()?;
             o.poll = poll();
-            o.concurrency = 4;
+            // EXEC_HARNESS_CONCURRENCY=1 makes the journal's record order the same in every
+            // run, so a kill point taken from one run's journal lands on the same record.
+            o.concurrency = std::env::var("EXEC_HARNESS_CONCURRENCY")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(4);
             o.kubectl = args.get(4).map(|k| Kubectl {
                 kubeconfig: Some(k.into()),
                 ..Kubectl::default()
