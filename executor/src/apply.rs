@@ -80,6 +80,7 @@ struct OpenOptions<'a> {
     dir: &'a Path,
     plan_id: &'a str,
     nsx: &'a client::NsxConfig,
+    openstack: Option<client::OpenStackClient>,
     dry_run: bool,
     log: Log,
     poll: crate::PollConfig,
@@ -132,6 +133,7 @@ async fn open(o: OpenOptions<'_>) -> Result<Opened, ExecError> {
         ctx: Arc::new(Ctx {
             plan_id: o.plan_id.to_string(),
             nsx,
+            openstack: o.openstack,
             journal,
             log,
             dry: Mutex::new(Vec::new()),
@@ -196,14 +198,14 @@ fn finish(
 pub async fn apply(opts: &ApplyOptions) -> Result<Outcome, ExecError> {
     match read_plan(&opts.plan)? {
         AnyPlan::MpToPolicy(p) => apply_kind(opts, p).await,
-        AnyPlan::VioV2t(_) => Err(not_yet(&opts.plan, "apply")),
+        AnyPlan::VioV2t(p) => apply_kind(opts, p).await,
     }
 }
 
-/// A kind whose executor is not built yet: refused, nothing sent.
+/// What a kind's executor cannot do yet: refused, nothing sent.
 fn not_yet(plan: &Path, what: &str) -> ExecError {
     ExecError::Plan(format!(
-        "{}: `{what}` of vio-v2t plans is not available in this nsx-migrate yet (plan, validate, show and graph are); nothing was sent",
+        "{}: {what} is not available in this nsx-migrate yet; nothing was sent",
         plan.display()
     ))
 }
@@ -212,11 +214,13 @@ async fn apply_kind<K: KindExecutor>(
     opts: &ApplyOptions,
     plan: Plan<K>,
 ) -> Result<Outcome, ExecError> {
+    K::check_options(opts)?;
     let log = Log::new().with_observer(opts.observer.clone());
     let mut opened = open(OpenOptions {
         dir: &opts.state_dir,
         plan_id: &plan.plan_id,
         nsx: &opts.nsx,
+        openstack: opts.openstack.clone(),
         dry_run: opts.dry_run,
         log,
         poll: opts.poll.clone(),
@@ -414,7 +418,10 @@ pub async fn rollback(opts: &RollbackOptions) -> Result<Outcome, ExecError> {
                 AnyPlan::MpToPolicy(plan) => {
                     rollback_live::<plan_schema::mp::MpToPolicy>(opts, plan).await
                 }
-                AnyPlan::VioV2t(_) => Err(not_yet(p, "rollback")),
+                AnyPlan::VioV2t(_) => Err(not_yet(
+                    p,
+                    "`rollback --plan` of a vio-v2t plan without its journal",
+                )),
             },
             None => Ok(Outcome {
                 exit_code: ExitCode::Success,
@@ -444,7 +451,9 @@ pub async fn rollback(opts: &RollbackOptions) -> Result<Outcome, ExecError> {
         Some(MigrationKind::MpToPolicy) => {
             rollback_kind::<plan_schema::mp::MpToPolicy>(opts, &plan_id, None).await
         }
-        Some(MigrationKind::VioV2t) => Err(not_yet(&path, "rollback")),
+        Some(MigrationKind::VioV2t) => {
+            rollback_kind::<plan_schema::vio::VioV2t>(opts, &plan_id, None).await
+        }
         None => Err(ExecError::CorruptJournal {
             file: path.clone(),
             line: 1,
@@ -476,6 +485,7 @@ async fn rollback_kind<K: KindExecutor>(
         dir: &opts.state_dir,
         plan_id,
         nsx: &opts.nsx,
+        openstack: opts.openstack.clone(),
         dry_run: false,
         log,
         poll: opts.poll.clone(),

@@ -103,6 +103,8 @@ pub struct Ctx {
     /// The plan this run applies (or rolls back).
     pub plan_id: String,
     pub nsx: NsxClient,
+    /// The OpenStack cloud, for kinds that drive one (VIO): Keystone, its catalog's services.
+    pub openstack: Option<client::OpenStackClient>,
     /// None in dry-run mode: nothing is written anywhere.
     pub journal: Option<Mutex<Journal>>,
     pub log: Log,
@@ -157,11 +159,35 @@ impl Ctx {
     /// Write-ahead send: intent (durable), request, outcome (durable). In dry-run the request is
     /// only listed and `Value::Null` returned.
     pub async fn write(&self, step: &str, op: &str, w: Write) -> Result<Value, ExecError> {
+        let recorded = w.recorded();
+        let describe = w.describe();
+        let objects = w.objects.clone();
+        let send = async { self.nsx.send(w.request()).await.map(|r| r.body) };
+        self.write_with(step, op, recorded, describe, objects, send)
+            .await
+    }
+
+    /// The write-ahead send for any transport (the NSX Manager, a kind's other endpoints):
+    /// `request` is what `send` sends, journaled as the intent (with the objects it asks to
+    /// create) before `send` is polled, and its outcome after. In dry-run only `describe` is
+    /// listed and `Value::Null` returned; `send` is never polled.
+    pub async fn write_with<F>(
+        &self,
+        step: &str,
+        op: &str,
+        request: RecordedRequest,
+        describe: String,
+        objects: Option<(String, Vec<String>)>,
+        send: F,
+    ) -> Result<Value, ExecError>
+    where
+        F: std::future::Future<Output = Result<Value, client::ClientError>>,
+    {
         if self.dry_run() {
             self.dry
                 .lock()
                 .map_err(|_| ExecError::io("dry-run", "poisoned"))?
-                .push(w.describe());
+                .push(describe);
             return Ok(Value::Null);
         }
         if self
@@ -171,26 +197,26 @@ impl Ctx {
         {
             return Err(ExecError::ManagerLockLost);
         }
-        let (object_type, object_ids) = match &w.objects {
-            Some((t, ids)) => (Some(t.clone()), ids.clone()),
+        let (object_type, object_ids) = match objects {
+            Some((t, ids)) => (Some(t), ids),
             None => (None, Vec::new()),
         };
         self.record(JournalEvent::StepIntent {
             step: step.to_string(),
             op: op.to_string(),
-            request: w.recorded(),
+            request,
             object_type,
             object_ids,
         })?;
         self.writes_sent.fetch_add(1, Ordering::Relaxed);
-        match self.nsx.send(w.request()).await {
-            Ok(resp) => {
+        match send.await {
+            Ok(body) => {
                 self.record(JournalEvent::StepDone {
                     step: step.to_string(),
                     op: op.to_string(),
                     detail: None,
                 })?;
-                Ok(resp.body)
+                Ok(body)
             }
             Err(e) => {
                 self.record(JournalEvent::StepFailed {

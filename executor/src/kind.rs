@@ -31,6 +31,12 @@ pub enum Flow {
 /// A kind's executor.
 #[allow(async_fn_in_trait)]
 pub trait KindExecutor: Kind {
+    /// Checks of the options alone, before anything is opened (lock, journal) or sent: what
+    /// the kind cannot run without (e.g. the credentials of a service only it drives).
+    fn check_options(_opts: &ApplyOptions) -> Result<(), ExecError> {
+        Ok(())
+    }
+
     /// Checks before the first change, against the requirements the plan carries and live
     /// state. Refuses with a typed error (nothing sent); returns warnings.
     async fn preflight(

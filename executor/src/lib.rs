@@ -34,6 +34,7 @@ pub mod mp;
 pub mod observe;
 pub mod progress;
 pub mod status;
+pub mod vio;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -117,6 +118,8 @@ pub struct ApplyOptions {
     pub nsx: client::NsxConfig,
     /// Re-read Kubernetes through kubectl; `None` skips that check (with a warning).
     pub kubectl: Option<client::Kubectl>,
+    /// The OpenStack cloud of a `vio-v2t` plan (clouds.yaml / `OS_*`); `None` for other kinds.
+    pub openstack: Option<client::OpenStackClient>,
     pub dry_run: bool,
     pub concurrency: usize,
     pub on_import_failure: OnImportFailure,
@@ -139,6 +142,7 @@ impl ApplyOptions {
             state_dir: state_dir.into(),
             nsx,
             kubectl: None,
+            openstack: None,
             dry_run: false,
             concurrency: 8,
             on_import_failure: OnImportFailure::Rollback,
@@ -159,6 +163,8 @@ pub struct RollbackOptions {
     /// The lock on the manager.
     pub manager_lock: manager_lock::ManagerLockConfig,
     pub nsx: client::NsxConfig,
+    /// The OpenStack cloud, when the journal is of a `vio-v2t` plan.
+    pub openstack: Option<client::OpenStackClient>,
     pub poll: PollConfig,
     /// Receives the rollback stage's progress and the operator messages.
     pub observer: Option<SharedObserver>,

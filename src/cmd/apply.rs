@@ -36,9 +36,17 @@ pub struct Args {
     /// Policy updates in flight at once.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
-    /// On an import failure: roll back this plan's imports (exit 2), or stop and keep them (exit 1).
-    #[arg(long, value_enum, default_value = "rollback")]
+    /// On an import failure (Manager-to-Policy) or a replay failure (vio-v2t,
+    /// `--on-failure`): roll back what this plan made (exit 2), or stop and keep it (exit 1).
+    #[arg(long, value_enum, default_value = "rollback", alias = "on-failure")]
     on_import_failure: FailureArg,
+    /// The OpenStack cloud of a vio-v2t plan (clouds.yaml / OS_*).
+    #[command(flatten)]
+    os: crate::cmd::collect::vio::OsArgs,
+    /// Requests per second to the OpenStack services of a vio-v2t plan (NSX allows 100 per
+    /// client; the replay target writes to NSX).
+    #[arg(long, value_name = "N", default_value_t = 95.0)]
+    os_rate_limit: f64,
     #[command(flatten)]
     kube: KubeArgs,
     /// Do not re-read Kubernetes: drift there goes undetected, and NCP is not re-checked as stopped.
@@ -65,6 +73,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         FailureArg::Stop => OnImportFailure::Stop,
     };
     o.kubectl = (!args.skip_kubernetes_check).then(|| args.kube.kubectl());
+    o.openstack = args.os.client_if_configured(args.os_rate_limit)?;
     o.poll.timeout = Duration::from_secs(args.batch_timeout);
     o.observer = Some(observer(args.json, args.quiet));
     match executor::block_on(executor::apply(&o))? {

@@ -23,6 +23,9 @@ pub struct Args {
     /// what live state shows the plan imported is rolled back.
     #[arg(long, value_name = "PLAN")]
     plan: Option<PathBuf>,
+    /// The OpenStack cloud, when the journal is of a vio-v2t plan (clouds.yaml / OS_*).
+    #[command(flatten)]
+    os: crate::cmd::collect::vio::OsArgs,
     /// JSON-lines events on stdout (no progress bar).
     #[arg(long)]
     json: bool,
@@ -37,6 +40,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         plan: args.plan.clone(),
         manager_lock: args.lock.config()?,
         nsx: args.nsx.config()?,
+        openstack: args.os.client_if_configured(95.0)?,
         poll: executor::PollConfig::default(),
         observer: Some(crate::cmd::apply::observer(args.json, args.quiet)),
     };

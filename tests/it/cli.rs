@@ -330,7 +330,8 @@ fn the_vio_example_validates_shows_and_graphs_and_apply_refuses_it() {
     assert_eq!(graph.status.code(), Some(0));
     assert!(text(&graph.stdout).contains("subgraph \"cluster_host_migration\""));
 
-    // No executor for this kind yet: refused before anything is opened or sent.
+    // Without the OpenStack cloud (no --os-cloud, OS_CLOUD or OS_AUTH_URL): refused before
+    // anything is opened or sent.
     let state = tempdir();
     let apply = run(
         &[
@@ -346,7 +347,7 @@ fn the_vio_example_validates_shows_and_graphs_and_apply_refuses_it() {
     );
     assert_eq!(apply.status.code(), Some(3), "{}", text(&apply.stderr));
     assert!(
-        text(&apply.stderr).contains("vio-v2t"),
+        text(&apply.stderr).contains("vio-v2t") && text(&apply.stderr).contains("--os-cloud"),
         "{}",
         text(&apply.stderr)
     );

@@ -13,6 +13,7 @@ mod common;
 mod cli;
 mod cli_flow;
 mod demo;
+mod e2e_apply_vio;
 mod e2e_collect;
 mod e2e_collect_vio;
 mod e2e_tas;

@@ -333,6 +333,50 @@ impl OpenStackClient {
         }
     }
 
+    /// A change (`POST`, `PUT`, `DELETE`) to a path of a catalog service, with an optional
+    /// JSON body; its JSON answer (`Value::Null` for an empty one, e.g. 204). Sent as the
+    /// transport sends it: a POST is never repeated once it may have reached the service.
+    pub async fn send(
+        &self,
+        service_type: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ClientError> {
+        let mut token = self.token().await?;
+        let mut renewed = false;
+        loop {
+            let base = self.endpoint_of(&token, service_type)?;
+            let url = rest::join(&base, path)?;
+            let mut call = Call::new(method.clone(), url);
+            call.headers
+                .insert(ACCEPT, HeaderValue::from_static("application/json"));
+            call.headers.insert("x-auth-token", token.value.clone());
+            if let Some(b) = body {
+                call.headers
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                call.body = Some(serde_json::to_vec(b).map_err(|e| ClientError::Decode {
+                    method: method.to_string(),
+                    path: path.to_string(),
+                    message: e.to_string(),
+                })?);
+            }
+            let raw = self.inner.transport.send(&call).await?;
+            if raw.status == 401 && !renewed {
+                renewed = true;
+                token = self.renew(token.generation).await?;
+                continue;
+            }
+            if raw.status >= 400 {
+                return Err(raw.api_error(&call.method, &call.path));
+            }
+            if raw.body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Value::Null);
+            }
+            return raw.json(&call.method, &call.path);
+        }
+    }
+
     /// Every object of a paged list: `GET path?limit=N`, then each `<collection>_links` `next`
     /// link's query (its `marker`) on the same path, until a page has no `next` link. Bounded
     /// by the configured page limit; a repeated `next` link is an error.

@@ -1,7 +1,10 @@
 //! Test helper for the crash-recovery tests (not shipped): runs `apply` or `rollback` of the
 //! executor library in its own process, so a test can kill it with
 //! `NSX_MIGRATE_TEST_KILL_AFTER_RECORDS=k` (SIGKILL after the k-th journal record) and run it
-//! again. Credentials come from NSX_USERNAME / NSX_PASSWORD.
+//! again. Credentials come from NSX_USERNAME / NSX_PASSWORD; with OS_CLOUD set, the OpenStack
+//! cloud of a `vio-v2t` plan comes from clouds.yaml (OS_CLIENT_CONFIG_FILE /
+//! OS_CLIENT_SECURE_FILE), as the CLI reads it. EXEC_HARNESS_CONCURRENCY sets `--concurrency`
+//! (default 4).
 //!
 //! Usage: `executor-crash-harness apply PLAN STATE_DIR NSX_URL [KUBECONFIG]`
 //!        `executor-crash-harness rollback STATE_DIR NSX_URL [PLAN]`
@@ -27,6 +30,24 @@ fn nsx(url: &str) -> Result<NsxConfig, String> {
     Ok(c)
 }
 
+/// The OpenStack cloud when OS_CLOUD names one (vio-v2t plans), else none.
+fn openstack() -> Result<Option<executor::client::OpenStackClient>, String> {
+    let env = |k: &str| std::env::var(k).ok();
+    if env("OS_CLOUD").is_none() {
+        return Ok(None);
+    }
+    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
+    let search = executor::client::ConfigSearch::standard(&env, &cwd);
+    let cloud = executor::client::resolve_cloud(None, &env, &search).map_err(|e| e.to_string())?;
+    let cfg = executor::client::ServiceConfig {
+        rate_limit: Some(80.0),
+        ..Default::default()
+    };
+    executor::client::OpenStackClient::new(cloud, cfg)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
 fn poll() -> PollConfig {
     PollConfig {
         initial: Duration::from_millis(10),
@@ -42,8 +63,14 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("apply") if args.len() >= 4 => nsx(&args[3]).and_then(|cfg| {
             let mut o = ApplyOptions::new(&args[1], &args[2], cfg);
+            o.openstack = openstack()?;
             o.poll = poll();
-            o.concurrency = 4;
+            // EXEC_HARNESS_CONCURRENCY=1 makes the journal's record order the same in every
+            // run, so a kill point taken from one run's journal lands on the same record.
+            o.concurrency = std::env::var("EXEC_HARNESS_CONCURRENCY")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(4);
             o.kubectl = args.get(4).map(|k| Kubectl {
                 kubeconfig: Some(k.into()),
                 ..Kubectl::default()
@@ -52,6 +79,7 @@ fn main() -> ExitCode {
         }),
         Some("rollback") if args.len() >= 3 => nsx(&args[2]).and_then(|cfg| {
             let o = RollbackOptions {
+                openstack: openstack()?,
                 state_dir: args[1].clone().into(),
                 plan: args.get(3).map(Into::into),
                 nsx: cfg,

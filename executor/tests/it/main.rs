@@ -16,3 +16,4 @@ mod audit_live;
 mod crash;
 mod faults;
 mod manager_lock;
+mod vio_apply;

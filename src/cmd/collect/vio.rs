@@ -13,12 +13,58 @@ use planner::vio::collect::{VioCollectOptions, VioSources};
 
 use crate::cmd::connect::{KubeArgs, NsxArgs, runtime};
 
-/// Flags of `--kind vio-v2t` (ignored by `--kind mp`).
+/// The OpenStack cloud, the OpenStack way: `--os-cloud` in clouds.yaml + secure.yaml, else
+/// `OS_CLOUD`, else the `OS_*` variables (`collect --kind vio-v2t` and `apply` of a vio-v2t
+/// plan).
 #[derive(clap::Args, Clone, Debug, Default)]
-pub struct VioArgs {
+pub struct OsArgs {
     /// OpenStack cloud in clouds.yaml (else OS_CLOUD, else the OS_* variables).
     #[arg(long, value_name = "NAME")]
     pub os_cloud: Option<String>,
+}
+
+impl OsArgs {
+    fn resolve(&self) -> Result<client::CloudConfig, client::CloudConfigError> {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let search = ConfigSearch::standard(&|k| std::env::var(k).ok(), &cwd);
+        client::resolve_cloud(
+            self.os_cloud.as_deref(),
+            &|k| std::env::var(k).ok(),
+            &search,
+        )
+    }
+
+    /// The cloud's client, paced at `rate` requests per second.
+    pub fn client(&self, rate: f64) -> Result<OpenStackClient> {
+        let cloud = self.resolve().context("OpenStack credentials")?;
+        if cloud.insecure {
+            eprintln!(
+                "WARNING: cloud '{}' has verify: false; Keystone's certificate is NOT verified",
+                cloud.name
+            );
+        }
+        OpenStackClient::new(
+            cloud,
+            service_config(rate, TlsOptions::default(), "Keystone"),
+        )
+        .context("OpenStack")
+    }
+
+    /// [`OsArgs::client`] when a cloud is configured at all (flag, OS_CLOUD or OS_AUTH_URL),
+    /// else `None`.
+    pub fn client_if_configured(&self, rate: f64) -> Result<Option<OpenStackClient>> {
+        match self.resolve() {
+            Err(client::CloudConfigError::NothingConfigured) => Ok(None),
+            _ => self.client(rate).map(Some),
+        }
+    }
+}
+
+/// Flags of `--kind vio-v2t` (ignored by `--kind mp`).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct VioArgs {
+    #[command(flatten)]
+    pub os: OsArgs,
     /// NSX-V Manager address. User from NSXV_USERNAME, password from --nsxv-password-file or
     /// NSXV_PASSWORD.
     #[arg(long, value_name = "URL")]
@@ -144,25 +190,7 @@ pub fn run(nsx: &NsxArgs, kube: &KubeArgs, args: &VioArgs, out: &Path) -> Result
         .vcenter
         .clone()
         .context("--kind vio-v2t needs --vcenter URL")?;
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let search = ConfigSearch::standard(&|k| std::env::var(k).ok(), &cwd);
-    let cloud = client::resolve_cloud(
-        args.os_cloud.as_deref(),
-        &|k| std::env::var(k).ok(),
-        &search,
-    )
-    .context("OpenStack credentials")?;
-    if cloud.insecure {
-        eprintln!(
-            "WARNING: cloud '{}' has verify: false; Keystone's certificate is NOT verified",
-            cloud.name
-        );
-    }
-    let openstack = OpenStackClient::new(
-        cloud,
-        service_config(args.rate_limit, TlsOptions::default(), "Keystone"),
-    )
-    .context("OpenStack")?;
+    let openstack = args.os.client(args.rate_limit)?;
     let nsxv_creds = credentials(
         "NSX-V",
         "NSXV_USERNAME",

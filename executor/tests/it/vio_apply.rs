@@ -1,0 +1,648 @@
+//! `apply` of a vio-v2t plan against the VIO simulator on 127.0.0.1: preflight, the API replay
+//! onto the replay target (`network-replay`), resume, the replay fault with rollback or stop,
+//! and the stop before the phases this nsx-migrate does not run yet.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use executor::client::{
+    ConfigSearch, NsxClient, OpenStackClient, RetryPolicy, SeededJitter, ServiceConfig,
+};
+use executor::{ApplyOptions, ExitCode, OnImportFailure};
+use plan_schema::vio::{Action, Plan};
+use planner::vio::rules::VioRules;
+use planner::vio::snapshot::VioSnapshot;
+use planner::vio::{VioPlanOptions, build_vio_plan};
+use serde_json::{Value, json};
+use simulator::SimHandle;
+
+use crate::common::{apply_opts, full_log, nsx_config, rollback_opts};
+
+fn clean_inventory() -> PathBuf {
+    test_support::repo_root().join("examples/inventories/vio-small-clean")
+}
+
+/// The clean example's plan, written to `dir/plan.toml`.
+fn write_vio_plan(dir: &Path) -> (PathBuf, Plan) {
+    let snap = VioSnapshot::load(&clean_inventory()).expect("snapshot loads");
+    let plan = build_vio_plan(
+        &snap,
+        &VioRules::builtin(),
+        &VioPlanOptions {
+            created_at: "2026-12-01T10:00:00Z".into(),
+            tool_version: "test".into(),
+            deployment: None,
+            rules_source: None,
+            inventory_source: Some("examples/inventories/vio-small-clean".into()),
+        },
+    )
+    .expect("plan builds");
+    assert!(
+        plan.is_applicable(),
+        "the clean example has no error finding"
+    );
+    let path = dir.join("plan.toml");
+    std::fs::write(&path, plan_schema::write::to_toml(&plan, None).unwrap()).unwrap();
+    (path, plan)
+}
+
+fn openstack(h: &SimHandle, dir: &Path) -> OpenStackClient {
+    let (clouds, secure) = test_support::clouds_yaml(h, dir, simulator::DEFAULT_PASSWORD);
+    let search = ConfigSearch {
+        clouds: vec![clouds],
+        secure: vec![secure],
+    };
+    let cloud = executor::client::resolve_cloud(Some("vio-sim"), &|_| None, &search).unwrap();
+    OpenStackClient::new(
+        cloud,
+        ServiceConfig {
+            rate_limit: Some(80.0),
+            retry: RetryPolicy {
+                max_attempts: 5,
+                base_delay: Duration::from_millis(10),
+                max_delay: Duration::from_millis(200),
+                max_elapsed: Duration::from_secs(10),
+                max_retry_after: Duration::from_secs(1),
+                jitter: std::sync::Arc::new(SeededJitter::new(7)),
+            },
+            timeout: Duration::from_secs(20),
+            ..ServiceConfig::default()
+        },
+    )
+    .unwrap()
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    h: SimHandle,
+    plan_path: PathBuf,
+    plan: Plan,
+    state: PathBuf,
+    os: OpenStackClient,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let h = test_support::start_vio_sim(&clean_inventory(), None).await;
+    let (plan_path, plan) = write_vio_plan(dir.path());
+    let os = openstack(&h, dir.path());
+    let state = dir.path().join("state");
+    Fixture {
+        _dir: dir,
+        h,
+        plan_path,
+        plan,
+        state,
+        os,
+    }
+}
+
+impl Fixture {
+    fn opts(&self) -> ApplyOptions {
+        let mut o = apply_opts(&self.h, &self.plan_path, &self.state);
+        o.openstack = Some(self.os.clone());
+        o
+    }
+
+    /// Every Policy path the plan's Neutron replay steps promise.
+    fn planned_paths(&self) -> BTreeSet<String> {
+        self.plan
+            .steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                Action::ApiReplay(r) if !r.call.contains("/lbaas/") => Some(r),
+                _ => None,
+            })
+            .flat_map(|r| r.objects.iter().flat_map(|o| o.policy_paths.clone()))
+            .collect()
+    }
+
+    async fn existing(&self, paths: &BTreeSet<String>) -> BTreeSet<String> {
+        let nsx = NsxClient::new(nsx_config(&self.h)).unwrap();
+        let mut out = BTreeSet::new();
+        for p in paths {
+            if nsx.get(&format!("/policy/api/v1{p}")).await.is_ok() {
+                out.insert(p.clone());
+            }
+        }
+        out
+    }
+
+    /// Planned paths the simulated Policy plugin does not make, where the planner's mapping and
+    /// the simulator's reading of the plugin differ (reported, not the executor's to settle): a
+    /// router interface's plain port loses its segment port (and DHCP binding) when it becomes
+    /// the interface, and a rule without a protocol gets no service of its own.
+    async fn known_disagreements(&self) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for s in &self.plan.steps {
+            let Action::ApiReplay(r) = &s.action else {
+                continue;
+            };
+            if r.resource == plan_schema::vio::ReplayResource::RouterInterface {
+                for o in &r.objects {
+                    for p in self.planned_paths() {
+                        if p.ends_with(&format!("/ports/{}", o.id))
+                            || p.ends_with(&format!("/dhcp-static-binding-configs/{}-ipv4", o.id))
+                        {
+                            out.insert(p);
+                        }
+                    }
+                }
+            }
+        }
+        let rules = self
+            .os
+            .list_all(
+                "network",
+                "/v2.0/security-group-rules",
+                "security_group_rules",
+            )
+            .await
+            .unwrap();
+        for r in rules.iter().filter(|r| r["protocol"].is_null()) {
+            out.insert(format!("/infra/services/{}", r["id"].as_str().unwrap()));
+        }
+        out
+    }
+
+    async fn assert_all_made(&self, planned: &BTreeSet<String>) {
+        let have = self.existing(planned).await;
+        let known = self.known_disagreements().await;
+        let missing: Vec<&String> = planned
+            .difference(&have)
+            .filter(|p| !known.contains(*p))
+            .collect();
+        assert!(missing.is_empty(), "missing Policy objects: {missing:?}");
+    }
+
+    async fn target(&self, path: &str, key: &str) -> Vec<Value> {
+        self.os.list_all("network-replay", path, key).await.unwrap()
+    }
+
+    async fn replay_faults(&self, body: Value) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let r = reqwest::Client::new()
+            .put(format!("{}/_sim/vio/replay-faults", self.h.base_url()))
+            .basic_auth(
+                simulator::DEFAULT_USERNAME,
+                Some(simulator::DEFAULT_PASSWORD),
+            )
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+}
+
+/// Writes to the replay target in the request log after position `from`.
+fn target_writes(h: &SimHandle, from: usize) -> Vec<String> {
+    full_log(h)
+        .into_iter()
+        .skip(from)
+        .filter(|r| {
+            r["method"] != "GET"
+                && r["path"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("/target-network"))
+        })
+        .map(|r| format!("{} {}", r["method"], r["path"]))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_replay_makes_the_planned_policy_objects_and_a_rerun_sends_nothing() {
+    let f = fixture().await;
+    let planned = f.planned_paths();
+    assert!(planned.len() > 30, "{} planned paths", planned.len());
+    assert!(f.existing(&planned).await.is_empty(), "nothing before");
+
+    let out = executor::apply(&f.opts()).await.expect("not refused");
+    assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
+    assert!(
+        out.message
+            .contains("not available in this nsx-migrate yet"),
+        "{}",
+        out.message
+    );
+    let have = f.existing(&planned).await;
+    let known = f.known_disagreements().await;
+    let missing: Vec<&String> = planned
+        .difference(&have)
+        .filter(|p| !known.contains(*p))
+        .collect();
+    assert!(missing.is_empty(), "missing Policy objects: {missing:?}");
+    assert!(have.len() + known.len() >= planned.len());
+    // Floating IPs: exactly the source's two, with new ids.
+    let fips = f.target("/v2.0/floatingips", "floatingips").await;
+    assert_eq!(fips.len(), 2, "{fips:?}");
+    // QoS policies come with their rules.
+    let rules = |v: &[Value]| {
+        v.iter()
+            .map(|p| p["rules"].as_array().map_or(0, Vec::len))
+            .sum::<usize>()
+    };
+    let source_qos =
+        f.os.list_all("network", "/v2.0/qos/policies", "policies")
+            .await
+            .unwrap();
+    assert!(rules(&source_qos) > 0);
+    assert_eq!(
+        rules(&f.target("/v2.0/qos/policies", "policies").await),
+        rules(&source_qos)
+    );
+    let first_writes = target_writes(&f.h, 0).len();
+    assert!(first_writes >= 60, "{first_writes} writes");
+
+    // Re-run: the journal says every replay step is done; nothing is written to the target.
+    let from = f.h.request_log().len();
+    let again = executor::apply(&f.opts()).await.expect("not refused");
+    assert_eq!(again.exit_code, ExitCode::Mixed, "{}", again.message);
+    assert_eq!(target_writes(&f.h, from), Vec::<String>::new());
+    assert_eq!(again.writes_sent, 0);
+
+    // A new state directory (no journal): every replay step is adopted from what the target
+    // holds; nothing is written, no floating IP twice.
+    let mut o = f.opts();
+    o.state_dir = f.state.with_file_name("state-2");
+    let from = f.h.request_log().len();
+    let third = executor::apply(&o).await.expect("not refused");
+    assert_eq!(third.exit_code, ExitCode::Mixed, "{}", third.message);
+    assert_eq!(target_writes(&f.h, from), Vec::<String>::new());
+    assert_eq!(f.target("/v2.0/floatingips", "floatingips").await.len(), 2);
+    // What it adopted is what `rollback` removes.
+    let mut r = rollback_opts(&f.h, &o.state_dir);
+    r.openstack = Some(f.os.clone());
+    let rb = executor::rollback(&r).await.expect("not refused");
+    assert_eq!(rb.exit_code, ExitCode::Success, "{}", rb.message);
+    assert!(f.existing(&planned).await.is_empty());
+    assert_eq!(f.target("/v2.0/floatingips", "floatingips").await.len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_failure_rolls_back_what_the_plan_made_with_2112() {
+    let f = fixture().await;
+    f.replay_faults(json!({"fail_at_object": [40]})).await;
+    let out = executor::apply(&f.opts()).await.expect("not refused");
+    assert_eq!(out.exit_code, ExitCode::RolledBack, "{}", out.message);
+    assert!(out.message.contains("2112"), "{}", out.message);
+    assert!(out.message.contains("rolled back"), "{}", out.message);
+    let left = f.existing(&f.planned_paths()).await;
+    assert!(left.is_empty(), "left on NSX: {left:?}");
+    for (path, key) in [
+        ("/v2.0/networks", "networks"),
+        ("/v2.0/ports", "ports"),
+        ("/v2.0/routers", "routers"),
+        ("/v2.0/security-groups", "security_groups"),
+        ("/v2.0/floatingips", "floatingips"),
+    ] {
+        assert_eq!(f.target(path, key).await, Vec::<Value>::new(), "{key} left");
+    }
+
+    // Fixed: a new run replays everything.
+    f.replay_faults(json!({})).await;
+    let again = executor::apply(&f.opts()).await.expect("not refused");
+    assert_eq!(again.exit_code, ExitCode::Mixed, "{}", again.message);
+    assert!(again.message.contains("not available"), "{}", again.message);
+    let planned = f.planned_paths();
+    f.assert_all_made(&planned).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_failure_stop_keeps_the_replay_and_a_rerun_finishes_it() {
+    let f = fixture().await;
+    f.replay_faults(json!({"fail_at_object": [40]})).await;
+    let mut o = f.opts();
+    o.on_import_failure = OnImportFailure::Stop;
+    let out = executor::apply(&o).await.expect("not refused");
+    assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
+    assert!(out.message.contains("2112"), "{}", out.message);
+    let planned = f.planned_paths();
+    let kept = f.existing(&planned).await;
+    assert!(!kept.is_empty() && kept.len() < planned.len());
+
+    f.replay_faults(json!({})).await;
+    let again = executor::apply(&o).await.expect("not refused");
+    assert_eq!(again.exit_code, ExitCode::Mixed, "{}", again.message);
+    assert!(again.message.contains("not available"), "{}", again.message);
+    f.assert_all_made(&planned).await;
+    assert_eq!(f.target("/v2.0/floatingips", "floatingips").await.len(), 2);
+
+    // `rollback` removes everything the journal recorded.
+    let mut r = rollback_opts(&f.h, &f.state);
+    r.openstack = Some(f.os.clone());
+    let rb = executor::rollback(&r).await.expect("not refused");
+    assert_eq!(rb.exit_code, ExitCode::Success, "{}", rb.message);
+    assert!(f.existing(&planned).await.is_empty());
+    assert_eq!(f.target("/v2.0/floatingips", "floatingips").await.len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_without_the_openstack_cloud_nothing_sent() {
+    let f = fixture().await;
+    let mut o = f.opts();
+    o.openstack = None;
+    let from = f.h.request_log().len();
+    let e = executor::apply(&o).await.expect_err("refused");
+    assert!(e.is_refusal());
+    assert!(e.to_string().contains("--os-cloud"), "{e}");
+    assert_eq!(target_writes(&f.h, from), Vec::<String>::new());
+}
+
+const HARNESS: &str = env!("CARGO_BIN_EXE_executor-crash-harness");
+
+/// `executor-crash-harness apply` of the fixture's plan in a child process, with the cloud from
+/// the clouds.yaml the fixture wrote; SIGKILLed after its `kill`-th journal record.
+async fn apply_child(f: &Fixture, state: &Path, kill: Option<u64>) -> std::process::ExitStatus {
+    let dir = f.plan_path.parent().unwrap();
+    let mut cmd = tokio::process::Command::new(HARNESS);
+    cmd.args([
+        "apply",
+        f.plan_path.to_str().unwrap(),
+        state.to_str().unwrap(),
+        &f.h.base_url(),
+    ])
+    .env("NSX_USERNAME", simulator::DEFAULT_USERNAME)
+    .env("NSX_PASSWORD", simulator::DEFAULT_PASSWORD)
+    .env("OS_CLOUD", "vio-sim")
+    .env("OS_CLIENT_CONFIG_FILE", dir.join("clouds.yaml"))
+    .env("OS_CLIENT_SECURE_FILE", dir.join("secure.yaml"))
+    // One step at a time: the journal's order is the same in every run, so a kill point read
+    // from the reference run's journal is the same record in the killed run.
+    .env("EXEC_HARNESS_CONCURRENCY", "1")
+    .env_remove(executor::journal::KILL_AFTER_ENV)
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .kill_on_drop(true);
+    if let Some(k) = kill {
+        cmd.env(executor::journal::KILL_AFTER_ENV, k.to_string());
+    }
+    let mut c = cmd.spawn().expect("harness starts");
+    tokio::time::timeout(Duration::from_secs(180), c.wait())
+        .await
+        .expect("harness finished in time")
+        .unwrap()
+}
+
+fn journal_lines(state: &Path) -> usize {
+    std::fs::read_to_string(state.join("journal.jsonl"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+/// Journal positions (1-based) worth a kill: the first replay intent, a bulk intent, and
+/// around each floating IP: its intent (killed before the POST) and its migration record
+/// (killed before the new id's map entry), and the last replay record.
+fn crash_points(state: &Path) -> Vec<u64> {
+    use plan_schema::journal::JournalEvent;
+    let loaded = executor::journal::load(&state.join("journal.jsonl"), None).unwrap();
+    let mut out = Vec::new();
+    let mut last_replay = 0;
+    let mut bulk = false;
+    for (i, r) in loaded.records.iter().enumerate() {
+        let k = i as u64 + 1;
+        match &r.event {
+            JournalEvent::StepIntent { step, request, .. } if step.starts_with("replay/") => {
+                if out.is_empty() {
+                    out.push(k);
+                }
+                let is_bulk = request
+                    .body
+                    .as_ref()
+                    .and_then(Value::as_object)
+                    .is_some_and(|b| b.values().any(Value::is_array));
+                if is_bulk && !bulk {
+                    bulk = true;
+                    out.push(k);
+                }
+                if step.starts_with("replay/floatingips") {
+                    out.push(k);
+                }
+                last_replay = k;
+            }
+            JournalEvent::MigrationRecorded { step, .. } if step.starts_with("replay/") => {
+                if step.starts_with("replay/floatingips") {
+                    out.push(k);
+                }
+                last_replay = k;
+            }
+            _ => {}
+        }
+    }
+    out.push(last_replay);
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_at_any_replay_point_converges_without_duplicates() {
+    // Where to kill: the journal of an uninterrupted run.
+    let reference = fixture().await;
+    let ref_state = reference.state.clone();
+    let status = apply_child(&reference, &ref_state, None).await;
+    assert_eq!(status.code(), Some(1), "stops before edge_prep");
+    let points = crash_points(&ref_state);
+    assert!(points.len() >= 5, "{points:?}");
+    drop(reference);
+
+    for k in points {
+        let f = fixture().await;
+        let killed = apply_child(&f, &f.state, Some(k)).await;
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(killed.signal(), Some(9), "k={k}: killed");
+        // No synced record is lost.
+        assert!(journal_lines(&f.state) >= k as usize, "k={k}");
+        let again = apply_child(&f, &f.state, None).await;
+        assert_eq!(
+            again.code(),
+            Some(1),
+            "k={k}: the re-run finishes the replay"
+        );
+        f.assert_all_made(&f.planned_paths()).await;
+        assert_eq!(
+            f.target("/v2.0/floatingips", "floatingips").await.len(),
+            2,
+            "k={k}: no floating IP twice"
+        );
+        // The journal is whole (validated on load) and its ids are the target's.
+        let loaded = executor::journal::load(&f.state.join("journal.jsonl"), None).unwrap();
+        let p = executor::progress::Progress::from_records(&loaded.records);
+        let fip_ids: BTreeSet<String> = f
+            .target("/v2.0/floatingips", "floatingips")
+            .await
+            .iter()
+            .map(|x| x["id"].as_str().unwrap().to_string())
+            .collect();
+        let recorded: BTreeSet<String> = p
+            .records
+            .iter()
+            .filter(|r| r.object_type == "floatingip")
+            .flat_map(|r| r.object_ids.clone())
+            .collect();
+        assert_eq!(recorded, fip_ids, "k={k}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_whose_source_objects_are_gone_is_stale_and_refused_nothing_sent() {
+    let f = fixture().await;
+    // Plan from a copy of the snapshot with one more network than the live source has.
+    let inv = f.plan_path.with_file_name("inventory");
+    test_support::copy_dir(&clean_inventory(), &inv);
+    let file = inv.join("neutron/networks.json");
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let nets = doc["networks"].as_array_mut().unwrap();
+    let mut gone = nets
+        .iter()
+        .find(|n| n["router:external"] == false)
+        .unwrap()
+        .clone();
+    gone["id"] = json!("0b5e1c1e-0000-4000-8000-00000000dead");
+    gone["name"] = json!("deleted-since");
+    gone["subnets"] = json!([]);
+    nets.push(gone);
+    std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let snap = VioSnapshot::load(&inv).unwrap();
+    let plan = build_vio_plan(
+        &snap,
+        &VioRules::builtin(),
+        &VioPlanOptions {
+            created_at: "2026-12-01T10:00:00Z".into(),
+            tool_version: "test".into(),
+            deployment: None,
+            rules_source: None,
+            inventory_source: Some("inventory".into()),
+        },
+    )
+    .unwrap();
+    std::fs::write(
+        &f.plan_path,
+        plan_schema::write::to_toml(&plan, None).unwrap(),
+    )
+    .unwrap();
+
+    let from = f.h.request_log().len();
+    let e = executor::apply(&f.opts()).await.expect_err("refused");
+    assert!(e.is_refusal(), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("stale") && text.contains("0b5e1c1e-0000-4000-8000-00000000dead"),
+        "{text}"
+    );
+    assert_eq!(target_writes(&f.h, from), Vec::<String>::new());
+    let journal = std::fs::read_to_string(f.state.join("journal.jsonl")).unwrap_or_default();
+    assert!(
+        !journal.contains("step_intent"),
+        "nothing was journaled as sent: {journal}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_lists_the_replay_and_sends_nothing() {
+    let f = fixture().await;
+    let mut o = f.opts();
+    o.dry_run = true;
+    let out = executor::apply(&o).await.expect("not refused");
+    assert!(out.message.starts_with("dry run"), "{}", out.message);
+    assert!(
+        out.dry_run_requests.len() >= 60,
+        "{:?}",
+        out.dry_run_requests
+    );
+    assert!(
+        out.dry_run_requests
+            .iter()
+            .any(|r| r.starts_with("POST [network-replay]/v2.0/ports {\"ports\":[")),
+        "{:?}",
+        out.dry_run_requests
+    );
+    assert_eq!(out.writes_sent, 0);
+    assert_eq!(target_writes(&f.h, 0), Vec::<String>::new());
+    assert!(!f.state.join("journal.jsonl").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_coordinator_is_refused_with_1001_nothing_sent() {
+    let f = fixture().await;
+    let nsx = NsxClient::new(nsx_config(&f.h)).unwrap();
+    nsx.post(
+        "/api/v1/node/services/migration-coordinator?action=stop",
+        &json!({}),
+    )
+    .await
+    .unwrap();
+    let from = f.h.request_log().len();
+    let e = executor::apply(&f.opts()).await.expect_err("refused");
+    assert!(e.is_refusal());
+    assert!(
+        e.to_string().contains("coordinator is stopped") && e.to_string().contains("1001"),
+        "{e}"
+    );
+    assert_eq!(target_writes(&f.h, from), Vec::<String>::new());
+    // Nothing but Keystone's token request (a login, not a change).
+    let writes: Vec<Value> = crate::common::writes_since(&f.h, from)
+        .into_iter()
+        .filter(|r| r["path"] != "/v3/auth/tokens")
+        .collect();
+    assert_eq!(writes, Vec::<Value>::new());
+}
+
+/// Journal positions inside the rollback after a replay failure: just after its first intent,
+/// and half way.
+fn rollback_points(state: &Path) -> Vec<u64> {
+    use plan_schema::journal::JournalEvent;
+    let loaded = executor::journal::load(&state.join("journal.jsonl"), None).unwrap();
+    let n = loaded.records.len() as u64;
+    let first = loaded
+        .records
+        .iter()
+        .position(|r| matches!(r.event, JournalEvent::RollbackIntent { .. }))
+        .expect("a rollback") as u64
+        + 1;
+    vec![first, first + (n - first) / 2]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_during_the_rollback_after_a_replay_failure_is_finished_by_the_next_apply() {
+    let reference = fixture().await;
+    reference
+        .replay_faults(json!({"fail_at_object": [40]}))
+        .await;
+    let status = apply_child(&reference, &reference.state, None).await;
+    assert_eq!(status.code(), Some(2), "rolled back");
+    let points = rollback_points(&reference.state);
+    drop(reference);
+
+    for k in points {
+        let f = fixture().await;
+        f.replay_faults(json!({"fail_at_object": [40]})).await;
+        let killed = apply_child(&f, &f.state, Some(k)).await;
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(killed.signal(), Some(9), "k={k}: killed");
+        let journal = std::fs::read_to_string(f.state.join("journal.jsonl")).unwrap();
+        assert!(
+            journal.contains("\"rollback_intent\""),
+            "k={k}: killed inside the rollback"
+        );
+        // The next apply finishes the rollback first, and only that.
+        let again = apply_child(&f, &f.state, None).await;
+        assert_eq!(again.code(), Some(2), "k={k}: the rollback is finished");
+        assert!(
+            f.existing(&f.planned_paths()).await.is_empty(),
+            "k={k}: left on NSX"
+        );
+        assert_eq!(f.target("/v2.0/floatingips", "floatingips").await.len(), 0);
+        // Then, the cause fixed, a new apply replays everything once.
+        f.replay_faults(json!({})).await;
+        let forward = apply_child(&f, &f.state, None).await;
+        assert_eq!(
+            forward.code(),
+            Some(1),
+            "k={k}: replayed, stopped before edge_prep"
+        );
+        f.assert_all_made(&f.planned_paths()).await;
+        assert_eq!(f.target("/v2.0/floatingips", "floatingips").await.len(), 2);
+    }
+}
