@@ -26,7 +26,7 @@ fn nsx(url: &str) -> Result<NsxConfig, String> {
         ..RetryPolicy::default()
     };
     c.timeout = Duration::from_secs(20);
-    c.rate_limit = Some(80.0);
+    c.rate_limit = None;
     Ok(c)
 }
 
@@ -40,7 +40,7 @@ fn openstack() -> Result<Option<executor::client::OpenStackClient>, String> {
     let search = executor::client::ConfigSearch::standard(&env, &cwd);
     let cloud = executor::client::resolve_cloud(None, &env, &search).map_err(|e| e.to_string())?;
     let cfg = executor::client::ServiceConfig {
-        rate_limit: Some(80.0),
+        rate_limit: None,
         ..Default::default()
     };
     executor::client::OpenStackClient::new(cloud, cfg)

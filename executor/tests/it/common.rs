@@ -34,7 +34,7 @@ pub fn nsx_config(h: &SimHandle) -> NsxConfig {
     };
     c.timeout = Duration::from_secs(10);
     // NSX (and the simulator) allow 100 requests per second per client.
-    c.rate_limit = Some(80.0);
+    c.rate_limit = None;
     c
 }
 
