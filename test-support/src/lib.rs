@@ -63,9 +63,16 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// A simulator configuration seeded with the example inventory (loopback, free ports).
+///
+/// Its NSX-like per-client rate limit is off: tests drive it without a client-side throttle
+/// (pacing is the client crate's concern, tested there against the limit).
 pub fn sim_config() -> SimConfig {
     SimConfig {
         inventory: Some(example_inventory()),
+        limits: simulator::Limits {
+            client_rate_per_sec: 0,
+            ..simulator::Limits::default()
+        },
         ..SimConfig::default()
     }
 }
