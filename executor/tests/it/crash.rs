@@ -34,6 +34,27 @@ async fn child(args: &[&str], kill_after: Option<u64>) -> std::process::ExitStat
         .unwrap()
 }
 
+/// Run `point` for every item, `CRASH_POOL` at a time (each against its own simulator); a new
+/// one starts as soon as one ends. The children mostly wait on the coordinator's polling.
+async fn run_pool<T, F, Fut>(items: Vec<T>, point: F)
+where
+    T: Send + 'static,
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    const CRASH_POOL: usize = 4;
+    let mut set = tokio::task::JoinSet::new();
+    for item in items {
+        if set.len() >= CRASH_POOL {
+            set.join_next().await.unwrap().expect("crash point passed");
+        }
+        set.spawn(point(item));
+    }
+    while let Some(r) = set.join_next().await {
+        r.expect("crash point passed");
+    }
+}
+
 async fn apply_child(
     plan: &Path,
     state: &Path,
@@ -250,19 +271,13 @@ async fn killed_apply_resumes_to_the_same_state_at_28_spread_and_all_marked_poin
     ks.dedup();
     let lost_machine_points: Vec<u64> = ks.iter().copied().skip(1).step_by(2).collect();
     assert!(lost_machine_points.len() >= 16, "{lost_machine_points:?}");
-    // Three crash points at a time, each against its own simulator.
-    for chunk in ks.chunks(3) {
-        let mut set = tokio::task::JoinSet::new();
-        for &k in chunk {
-            let r = reference.clone();
-            // Every other point resumes from an empty state directory (machine lost).
-            let lost = lost_machine_points.contains(&k);
-            set.spawn(async move { crash_and_resume(k, lost, &r).await });
-        }
-        while let Some(r) = set.join_next().await {
-            r.expect("crash point passed");
-        }
-    }
+    run_pool(ks, |k| {
+        let r = reference.clone();
+        // Every other point resumes from an empty state directory (machine lost).
+        let lost = lost_machine_points.contains(&k);
+        async move { crash_and_resume(k, lost, &r).await }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -279,32 +294,36 @@ async fn killed_rollback_resumes_to_a_clean_rollback() {
     let reference = projection(&h).await;
     assert_eq!(reference["records"], json!([]), "nothing left imported");
     h.shutdown().await;
-    for k in spread(n - 1, 10) {
-        let h = start_sim().await;
-        let d = tempfile::tempdir().unwrap();
-        let plan = write_plan(d.path());
-        let state = d.path().join("state");
-        assert_eq!(apply_child(&plan, &state, &h, None).await.code(), Some(0));
-        let before = journal_lines(&state) as u64;
-        let st = rollback_child(&state, &h, Some(k)).await;
-        assert_eq!(st.signal(), Some(9), "k={k}");
-        assert_eq!(
-            journal_lines(&state) as u64,
-            before + k,
-            "k={k}: a synced record was lost"
-        );
-        // The next rollback (or apply) continues it.
-        assert_eq!(
-            rollback_child(&state, &h, None).await.code(),
-            Some(0),
-            "k={k}"
-        );
-        let got = projection(&h).await;
-        assert!(got == reference, "k={k}: {got}\nvs\n{reference}");
-        let status = executor::status(&state).unwrap();
-        assert_eq!(status.migration_records, 0, "k={k}");
-        h.shutdown().await;
-    }
+    run_pool(spread(n - 1, 10), |k| {
+        let reference = reference.clone();
+        async move {
+            let h = start_sim().await;
+            let d = tempfile::tempdir().unwrap();
+            let plan = write_plan(d.path());
+            let state = d.path().join("state");
+            assert_eq!(apply_child(&plan, &state, &h, None).await.code(), Some(0));
+            let before = journal_lines(&state) as u64;
+            let st = rollback_child(&state, &h, Some(k)).await;
+            assert_eq!(st.signal(), Some(9), "k={k}");
+            assert_eq!(
+                journal_lines(&state) as u64,
+                before + k,
+                "k={k}: a synced record was lost"
+            );
+            // The next rollback (or apply) continues it.
+            assert_eq!(
+                rollback_child(&state, &h, None).await.code(),
+                Some(0),
+                "k={k}"
+            );
+            let got = projection(&h).await;
+            assert!(got == reference, "k={k}: {got}\nvs\n{reference}");
+            let status = executor::status(&state).unwrap();
+            assert_eq!(status.migration_records, 0, "k={k}");
+            h.shutdown().await;
+        }
+    })
+    .await;
 }
 
 /// The machine that ran an apply is lost mid-import: `rollback --plan` from an empty state
@@ -503,18 +522,12 @@ async fn killed_rollback_after_a_failed_import_is_continued_by_apply_or_rollback
     let mut ks: Vec<u64> = (0..6).map(|i| first_rollback + i * span / 5).collect();
     ks.dedup();
     assert!(ks.len() >= 5, "{ks:?}");
-    for chunk in ks.chunks(3) {
-        let mut set = tokio::task::JoinSet::new();
-        for &k in chunk {
-            for with_rollback in [false, true] {
-                let (v, c, r) = (victim.clone(), clean.clone(), reference.clone());
-                set.spawn(async move { crash_in_import_rollback(k, v, with_rollback, c, r).await });
-            }
-        }
-        while let Some(r) = set.join_next().await {
-            r.expect("crash point passed");
-        }
-    }
+    let points = ks.iter().flat_map(|&k| [(k, false), (k, true)]).collect();
+    run_pool(points, |(k, with_rollback)| {
+        let (v, c, r) = (victim.clone(), clean.clone(), reference.clone());
+        crash_in_import_rollback(k, v, with_rollback, c, r)
+    })
+    .await;
 }
 
 /// Apply killed anywhere (before, during or after the import batches), then `rollback`: nothing
@@ -549,49 +562,44 @@ async fn killed_apply_then_rollback_leaves_nothing_imported() {
     ks.extend(spread(n - 1, 8));
     ks.sort_unstable();
     ks.dedup();
-    for chunk in ks.chunks(3) {
-        let mut set = tokio::task::JoinSet::new();
-        for &k in chunk {
-            let clean = clean.clone();
-            let mid_batch = in_flight.contains(&k);
-            set.spawn(async move {
-                let h = start_sim().await;
-                let d = tempfile::tempdir().unwrap();
-                let plan = write_plan(d.path());
-                let state = d.path().join("state");
-                let st = apply_child(&plan, &state, &h, Some(k)).await;
-                assert_eq!(st.signal(), Some(9), "k={k}: not killed ({st:?})");
-                if mid_batch {
-                    let status = executor::status(&state).unwrap();
-                    assert!(
-                        status.unrecorded_submissions > 0,
-                        "k={k}: {}",
-                        status.render()
-                    );
-                }
-                let st = rollback_child(&state, &h, None).await;
-                assert_eq!(st.code(), Some(0), "k={k}: rollback");
-                let got = projection(&h).await;
-                assert_eq!(got["records"], json!([]), "k={k}: migration records left");
-                assert!(
-                    policy_and_records(&got) == clean,
-                    "k={k}: something of the cluster is left in Policy:\n{got}\nvs\n{clean}"
-                );
+    run_pool(ks, |k| {
+        let clean = clean.clone();
+        let mid_batch = in_flight.contains(&k);
+        async move {
+            let h = start_sim().await;
+            let d = tempfile::tempdir().unwrap();
+            let plan = write_plan(d.path());
+            let state = d.path().join("state");
+            let st = apply_child(&plan, &state, &h, Some(k)).await;
+            assert_eq!(st.signal(), Some(9), "k={k}: not killed ({st:?})");
+            if mid_batch {
                 let status = executor::status(&state).unwrap();
-                assert_eq!(status.migration_records, 0, "k={k}");
-                assert_eq!(status.unrecorded_submissions, 0, "k={k}");
-                // A second rollback has nothing left to do and sends no change.
-                let before = log_len(&h);
-                assert_eq!(rollback_child(&state, &h, None).await.code(), Some(0));
                 assert!(
-                    writes_since(&h, before).is_empty(),
-                    "k={k}: a second rollback wrote"
+                    status.unrecorded_submissions > 0,
+                    "k={k}: {}",
+                    status.render()
                 );
-                h.shutdown().await;
-            });
+            }
+            let st = rollback_child(&state, &h, None).await;
+            assert_eq!(st.code(), Some(0), "k={k}: rollback");
+            let got = projection(&h).await;
+            assert_eq!(got["records"], json!([]), "k={k}: migration records left");
+            assert!(
+                policy_and_records(&got) == clean,
+                "k={k}: something of the cluster is left in Policy:\n{got}\nvs\n{clean}"
+            );
+            let status = executor::status(&state).unwrap();
+            assert_eq!(status.migration_records, 0, "k={k}");
+            assert_eq!(status.unrecorded_submissions, 0, "k={k}");
+            // A second rollback has nothing left to do and sends no change.
+            let before = log_len(&h);
+            assert_eq!(rollback_child(&state, &h, None).await.code(), Some(0));
+            assert!(
+                writes_since(&h, before).is_empty(),
+                "k={k}: a second rollback wrote"
+            );
+            h.shutdown().await;
         }
-        while let Some(r) = set.join_next().await {
-            r.expect("crash point passed");
-        }
-    }
+    })
+    .await;
 }
