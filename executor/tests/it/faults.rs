@@ -760,7 +760,7 @@ async fn manager_restart_in_prepare_update_and_verify_is_survived_by_rerunning()
     );
 
     // Prepare: the first admin DFW section written (moved).
-    restart_on(
+    let prepare = restart_on(
         rule(
             "restart-prepare",
             "POST",
@@ -770,10 +770,9 @@ async fn manager_restart_in_prepare_update_and_verify_is_survived_by_rerunning()
         ),
         None,
         &[2, 0],
-    )
-    .await;
+    );
     // Update: the first Policy PATCH is answered, then the manager goes away mid-stage.
-    restart_on(
+    let update = restart_on(
         rule(
             "restart-update",
             "PATCH",
@@ -783,8 +782,7 @@ async fn manager_restart_in_prepare_update_and_verify_is_survived_by_rerunning()
         ),
         None,
         &[1, 0],
-    )
-    .await;
+    );
     // Verify.
     let mut r = rule(
         "restart-verify",
@@ -794,7 +792,8 @@ async fn manager_restart_in_prepare_update_and_verify_is_survived_by_rerunning()
         "exit",
     );
     r["nth"] = json!([import_reads + 1]);
-    restart_on(r, None, &[1, 0]).await;
+    // The three restarts are independent (a simulator each): run them side by side.
+    tokio::join!(prepare, update, restart_on(r, None, &[1, 0]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
