@@ -26,6 +26,9 @@ use super::list::{Style, list, project};
 use crate::api::{Reply, Req};
 use crate::state::State;
 
+#[path = "replay_fwaas.rs"]
+mod fwaas;
+
 /// Path prefix of the target Neutron on the simulator's port.
 pub const PREFIX: &str = "/target-network";
 /// Value of the `os-api-version` tag (the plugin's version string; inferred, docs/rules.md).
@@ -559,7 +562,13 @@ pub fn route(
             ),
         ))
     } else {
-        write(&mut tx, req, res, tail, &body, &caller)
+        write(&mut tx, req, res, tail, &body, &caller).and_then(|r| {
+            // The Policy plugin's FWaaS callbacks rewrite the routers' firewalls.
+            if res.key.starts_with("firewall_") {
+                fwaas::sync(&mut tx)?;
+            }
+            Ok(r)
+        })
     };
     let (new_objs, new_pol, next_id) = (tx.new_objs, tx.new_pol, tx.next_id);
     let vio = match st.vio.as_deref_mut() {

@@ -939,3 +939,162 @@ async fn edge_transport_nodes_validate_and_take_the_v2t_migration_config() {
     assert_eq!(s, 404);
     h.shutdown().await;
 }
+
+/// FWaaS through the target: a firewall group on a router interface makes the Policy plugin's
+/// gateway policy, groups and services; a change rewrites it; a delete removes it.
+#[tokio::test]
+async fn fwaas_groups_on_router_ports_make_the_gateway_firewall() {
+    use reqwest::Method as M;
+    const FW_WEB: &str = "33333333-4444-4555-8666-777777777701";
+    const FW_ICMP: &str = "33333333-4444-4555-8666-777777777702";
+    const FW_OFF: &str = "33333333-4444-4555-8666-777777777703";
+    const FW_POL: &str = "33333333-4444-4555-8666-777777777710";
+    const FW_GRP: &str = "33333333-4444-4555-8666-777777777720";
+    let h = start(None, None).await;
+    let t = Target::new(&h).await;
+    replay_engineering(&t).await;
+    let before = policy_paths(&h);
+    for rule in [
+        json!({"id": FW_WEB, "name": "web", "protocol": "tcp", "action": "allow",
+               "destination_port": "80:90", "source_ip_address": "198.51.100.0/24",
+               "ip_version": 4, "enabled": true, "project_id": ENG}),
+        json!({"id": FW_ICMP, "protocol": "icmp", "action": "deny", "ip_version": 4,
+               "source_ip_address": "0.0.0.0/0", "enabled": true, "project_id": ENG}),
+        json!({"id": FW_OFF, "name": "off", "protocol": "udp", "action": "allow",
+               "enabled": false, "project_id": ENG}),
+    ] {
+        t.ok(
+            M::POST,
+            "fwaas/firewall_rules",
+            json!({ "firewall_rule": rule }),
+        )
+        .await;
+    }
+    t.ok(
+        M::POST,
+        "fwaas/firewall_policies",
+        json!({"firewall_policy": {"id": FW_POL, "name": "eng-in", "project_id": ENG,
+               "firewall_rules": [FW_WEB, FW_ICMP, FW_OFF]}}),
+    )
+    .await;
+    assert_eq!(
+        policy_paths(&h),
+        before,
+        "rules and policies alone make nothing"
+    );
+    let grp = json!({"firewall_group": {"id": FW_GRP, "name": "eng-edge", "project_id": ENG,
+        "admin_state_up": true, "ingress_firewall_policy_id": FW_POL, "ports": [RPORT]}});
+    t.ok(M::POST, "fwaas/firewall_groups", grp.clone()).await;
+    let (s, v) = t.post("fwaas/firewall_groups", grp).await;
+    assert_eq!(s, 409, "{v}");
+    assert_neutron_error(&v, "HTTPConflict");
+
+    let dump = h.state_dump();
+    let pol = &dump["policy"];
+    let gp = format!("/infra/domains/default/gateway-policies/{ROUTER}");
+    assert_eq!(pol[&gp]["resource_type"], "GatewayPolicy");
+    assert_eq!(pol[&gp]["category"], "LocalGatewayRules");
+    assert_eq!(
+        pol[&gp]["display_name"],
+        format!("Tier1 {ROUTER} gateway policy")
+    );
+    assert_eq!(
+        pol[&gp]["tags"],
+        tags("os-neutron-router-id", ROUTER, ENG, "engineering")
+    );
+    let mut rules: Vec<&Value> = pol
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(p, _)| p.starts_with(&format!("{gp}/rules/")))
+        .map(|(_, v)| v)
+        .collect();
+    rules.sort_by_key(|r| r["sequence_number"].as_u64());
+    let names: Vec<&str> = rules
+        .iter()
+        .map(|r| r["display_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Fwaas-web".to_string(),
+            format!("Fwaas-{FW_ICMP}"),
+            "Block port ingress".into(),
+            "Block port egress".into(),
+            "Default LR Layer3 Rule".into()
+        ],
+        "the disabled rule is left out"
+    );
+    let net_group = format!("/infra/domains/default/groups/{ROUTER}-{NET}");
+    let src_group = format!("/infra/domains/default/groups/source-{FW_WEB}");
+    let t1 = format!("/infra/tier-1s/{ROUTER}");
+    let web = rules[0];
+    assert!(
+        web["id"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{FW_WEB}-")),
+        "{web}"
+    );
+    assert_eq!(
+        (&web["action"], &web["direction"], &web["ip_protocol"]),
+        (&json!("ALLOW"), &json!("IN"), &json!("IPV4"))
+    );
+    assert_eq!(web["source_groups"], json!([src_group]));
+    assert_eq!(web["destination_groups"], json!([net_group]));
+    assert_eq!(web["scope"], json!([t1]));
+    let svc = &pol[web["services"][0].as_str().unwrap()];
+    assert_eq!(svc["display_name"], format!("FW_rule_{FW_WEB}_tcp_service"));
+    assert_eq!(
+        svc["service_entries"][0]["destination_ports"],
+        json!(["80-90"])
+    );
+    assert_eq!(svc["service_entries"][0]["l4_protocol"], "TCP");
+    // 0.0.0.0/0 makes no IP group: the source is ANY.
+    let icmp = rules[1];
+    assert_eq!(icmp["action"], "DROP");
+    assert_eq!(icmp["source_groups"], json!(["ANY"]));
+    assert_eq!(
+        pol[icmp["services"][0].as_str().unwrap()]["service_entries"][0]["protocol"],
+        "ICMPv4"
+    );
+    assert_eq!(rules[2]["destination_groups"], json!([net_group]));
+    assert_eq!(rules[3]["source_groups"], json!([net_group]));
+    assert_eq!(rules[4]["action"], "ALLOW");
+    assert_eq!(rules[4]["direction"], "IN_OUT");
+    assert_eq!(
+        pol[&net_group]["expression"][0]["value"],
+        format!("os-neutron-net-id|{NET}")
+    );
+    assert_eq!(
+        pol[&src_group]["expression"][0]["ip_addresses"],
+        json!(["198.51.100.0/24"])
+    );
+    assert!(
+        pol[&src_group]["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"scope": "os-router-firewall", "tag": ROUTER}))
+    );
+
+    // Group down: only the port's block rules and the default stay.
+    t.ok(
+        M::PUT,
+        &format!("fwaas/firewall_groups/{FW_GRP}"),
+        json!({"firewall_group": {"admin_state_up": false}}),
+    )
+    .await;
+    let dump = h.state_dump();
+    let n = dump["policy"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|p| p.starts_with(&format!("{gp}/rules/")))
+        .count();
+    assert_eq!(n, 3);
+    // Deleted: the gateway policy, its groups and services go; SNAT keeps the service router.
+    let (s, v) = t.delete(&format!("fwaas/firewall_groups/{FW_GRP}")).await;
+    assert_eq!(s, 204, "{v}");
+    assert_eq!(policy_paths(&h), before);
+    h.shutdown().await;
+}
