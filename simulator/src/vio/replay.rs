@@ -2249,7 +2249,7 @@ fn create_sg_rule(tx: &mut Tx<'_>, o: &mut Value) -> Result<(), NErr> {
 fn qos_profile(tx: &mut Tx<'_>, pol: &Value) {
     let id = s(pol, "id").unwrap_or_default();
     let mut shapers = Vec::new();
-    let mut dscp = json!({"mode": "TRUST", "priority": 0});
+    let mut dscp = json!({"mode": "TRUSTED", "priority": 0});
     for r in pol["rules"].as_array().into_iter().flatten() {
         match r["type"].as_str() {
             Some("bandwidth_limit") => {

@@ -991,6 +991,23 @@ async fn fwaas_groups_on_router_ports_make_the_gateway_firewall() {
 
     let dump = h.state_dump();
     let pol = &dump["policy"];
+    // Every Policy object of the replay (and the seeded destination) has its documented shape.
+    let typed = crate::spec_validation::check_policy_store(pol);
+    for t in [
+        "Segment",
+        "SegmentPort",
+        "Tier1",
+        "LocaleServices",
+        "PolicyNatRule",
+        "Group",
+        "SecurityPolicy",
+        "GatewayPolicy",
+        "Rule",
+        "Service",
+        "QoSProfile",
+    ] {
+        assert!(typed.contains(t), "no {t} validated: {typed:?}");
+    }
     let gp = format!("/infra/domains/default/gateway-policies/{ROUTER}");
     assert_eq!(pol[&gp]["resource_type"], "GatewayPolicy");
     assert_eq!(pol[&gp]["category"], "LocalGatewayRules");
