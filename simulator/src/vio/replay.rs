@@ -28,6 +28,8 @@ use crate::state::State;
 
 #[path = "replay_fwaas.rs"]
 mod fwaas;
+#[path = "replay_lb.rs"]
+mod lb;
 
 /// Path prefix of the target Neutron on the simulator's port.
 pub const PREFIX: &str = "/target-network";
@@ -180,6 +182,39 @@ const RES: &[Res] = &[
         key: "firewall_groups",
         single: "firewall_group",
         err: "FirewallGroup",
+        client_id: true,
+        bulk: false,
+    },
+    // The Octavia stand-in (`replay_lb.rs`): Octavia's bodies at the neutron-lbaas location.
+    Res {
+        path: &["lbaas", "loadbalancers"],
+        key: "loadbalancers",
+        single: "loadbalancer",
+        err: "LoadBalancer",
+        client_id: true,
+        bulk: false,
+    },
+    Res {
+        path: &["lbaas", "listeners"],
+        key: "listeners",
+        single: "listener",
+        err: "Listener",
+        client_id: true,
+        bulk: false,
+    },
+    Res {
+        path: &["lbaas", "pools"],
+        key: "pools",
+        single: "pool",
+        err: "Pool",
+        client_id: true,
+        bulk: false,
+    },
+    Res {
+        path: &["lbaas", "healthmonitors"],
+        key: "healthmonitors",
+        single: "healthmonitor",
+        err: "HealthMonitor",
         client_id: true,
         bulk: false,
     },
@@ -337,6 +372,8 @@ struct Tx<'a> {
     objs: &'a BTreeMap<String, BTreeMap<String, Value>>,
     pol: &'a BTreeMap<String, Value>,
     projects: &'a [Value],
+    /// The deployment's Octavia collections (flavors for the LB stand-in's `lb_size`).
+    octavia: &'a BTreeMap<&'static str, Vec<Value>>,
     new_objs: BTreeMap<(String, String), Option<Value>>,
     new_pol: BTreeMap<String, Option<Value>>,
     user: String,
@@ -525,6 +562,7 @@ pub fn route(
         objs: &rs.objects,
         pol: &st.policy,
         projects: &vio.inv.projects,
+        octavia: &vio.inv.octavia,
         new_objs: BTreeMap::new(),
         new_pol: BTreeMap::new(),
         user,
@@ -762,6 +800,22 @@ fn write(
                 remove_interface(tx, &router, body)
             }
         }
+        (&Method::POST, [pid, "members"]) if res.key == "pools" => {
+            let pool = tx
+                .obj("pools", pid)
+                .ok_or_else(|| not_found("Pool", "Pool", pid))?;
+            own(&pool, caller)?;
+            let m = lb::create_member(tx, pid, body, project_of(&pool))?;
+            Ok(Reply::created(json!({ "member": m })))
+        }
+        (&Method::DELETE, [pid, "members", mid]) if res.key == "pools" => {
+            let pool = tx
+                .obj("pools", pid)
+                .ok_or_else(|| not_found("Pool", "Pool", pid))?;
+            own(&pool, caller)?;
+            lb::delete_member(tx, pid, mid)?;
+            Ok(Reply::empty(204))
+        }
         (&Method::POST, [pid, kind @ ("bandwidth_limit_rules" | "dscp_marking_rules")])
             if res.key == "policies" =>
         {
@@ -934,6 +988,9 @@ fn create(tx: &mut Tx<'_>, res: &Res, body: &Value, caller: &Caller) -> Result<R
             "security_group_rules" => create_sg_rule(tx, &mut o)?,
             "policies" => create_qos(tx, &mut o)?,
             "floatingips" => create_fip(tx, &mut o)?,
+            "loadbalancers" | "listeners" | "pools" | "healthmonitors" => {
+                lb::create(tx, res.key, &mut o)?
+            }
             "subnetpools" if o.get("prefixes").and_then(Value::as_array).is_none() => {
                 return Err(bad("Invalid input: 'prefixes' is required"));
             }
@@ -2695,6 +2752,7 @@ fn delete(tx: &mut Tx<'_>, res: &Res, o: &Value) -> Result<(), NErr> {
             tx.delete_tree(&format!("/infra/qos-profiles/{id}"));
         }
         "floatingips" => fip_nat(tx, o, false),
+        "loadbalancers" | "listeners" | "pools" | "healthmonitors" => lb::delete(tx, res.key, o)?,
         _ => {}
     }
     Ok(())

@@ -407,7 +407,10 @@ async fn generated_inventory_objects_validate_against_the_spec() {
 /// `l4_protocol` and at most 15 port entries, `ICMPTypeServiceEntry` `protocol`),
 /// `PolicyTransportZone` `tz_type`, `Segment`, `SegmentPort`, `Tier0`, `Tier1`
 /// (`route_advertisement_types`), `LocaleServices`, `StaticRoutes` (`admin_distance` 1-255),
-/// `QoSProfile`, `DhcpServerConfig`, `MetadataProxyConfig`, `GatewayPolicy`, `SecurityPolicy`.
+/// `QoSProfile`, `DhcpServerConfig`, `MetadataProxyConfig`, `GatewayPolicy`, `SecurityPolicy`,
+/// and the load balancer types (`LBService` `size`, `LBVirtualServer`, `LBPool` `algorithm`,
+/// `snat_translation` and members with `weight` 1-256 and `admin_state`, the application
+/// profiles, the monitor profiles' `interval`, `timeout`, `fall_count`, `request_method`).
 pub(crate) fn policy_schemas() -> Value {
     let s = || json!({"type": "string"});
     let strs = |max: u64| json!({"type": "array", "maxItems": max, "items": {"type": "string"}});
@@ -452,7 +455,7 @@ pub(crate) fn policy_schemas() -> Value {
     );
     let tag = json!({"type": "object", "properties": {
         "scope": {"type": "string", "maxLength": 128}, "tag": {"type": "string", "maxLength": 256}}});
-    json!({"definitions": {
+    let mut defs = json!({
         "PolicyConfigResource": obj(json!({
             "resource_type": s(), "id": s(), "path": s(), "relative_path": s(), "parent_path": s(),
             "display_name": {"type": "string", "maxLength": 255},
@@ -496,7 +499,29 @@ pub(crate) fn policy_schemas() -> Value {
             "shaper_configurations": {"type": "array", "items": obj(json!({"resource_type": en(&["IngressRateLimiter", "EgressRateLimiter", "IngressBroadcastRateLimiter"]), "enabled": {"type": "boolean"}}), &["resource_type"])}}), &[]),
         "DhcpServerConfig": ty(json!({"edge_cluster_path": s(), "server_addresses": strs(2), "lease_time": {"type": "integer"}}), &[]),
         "MetadataProxyConfig": ty(json!({"edge_cluster_path": s(), "server_address": s()}), &[]),
-    }})
+    });
+    let lb = json!({
+        "LBService": ty(json!({"size": en(&["SMALL", "MEDIUM", "LARGE", "XLARGE", "DLB"]), "connectivity_path": s(), "enabled": {"type": "boolean"}}), &[]),
+        "LBVirtualServer": ty(json!({"ip_address": s(), "ports": strs(100), "application_profile_path": s(), "lb_service_path": s(), "pool_path": s(),
+            "max_concurrent_connections": {"type": "integer", "minimum": 1}}), &["ip_address", "ports", "application_profile_path"]),
+        "LBPool": ty(json!({"algorithm": en(&["ROUND_ROBIN", "WEIGHTED_ROUND_ROBIN", "LEAST_CONNECTION", "WEIGHTED_LEAST_CONNECTION", "IP_HASH"]),
+            "snat_translation": obj(json!({"type": en(&["LBSnatAutoMap", "LBSnatDisabled", "LBSnatIpPool"])}), &["type"]),
+            "active_monitor_paths": strs(1),
+            "members": {"type": "array", "items": obj(json!({"ip_address": s(), "port": s(), "display_name": s(), "weight": {"type": "integer", "minimum": 1, "maximum": 256},
+                "admin_state": en(&["ENABLED", "DISABLED", "GRACEFUL_DISABLED"]), "backup_member": {"type": "boolean"}}), &["ip_address"])}}), &[]),
+        "LBHttpProfile": ty(json!({}), &[]),
+        "LBFastTcpProfile": ty(json!({}), &[]),
+        "LBFastUdpProfile": ty(json!({}), &[]),
+        "LBHttpMonitorProfile": ty(json!({"interval": {"type": "integer", "minimum": 1}, "timeout": {"type": "integer", "minimum": 1}, "fall_count": {"type": "integer", "minimum": 1},
+            "request_method": en(&["GET", "OPTIONS", "POST", "HEAD", "PUT"]), "request_url": s(),
+            "response_status_codes": {"type": "array", "maxItems": 64, "items": {"type": "integer", "minimum": 100, "maximum": 599}}}), &[]),
+        "LBTcpMonitorProfile": ty(json!({"interval": {"type": "integer", "minimum": 1}, "timeout": {"type": "integer", "minimum": 1}, "fall_count": {"type": "integer", "minimum": 1}}), &[]),
+        "LBIcmpMonitorProfile": ty(json!({"interval": {"type": "integer", "minimum": 1}, "timeout": {"type": "integer", "minimum": 1}, "fall_count": {"type": "integer", "minimum": 1}}), &[]),
+    });
+    if let (Some(d), Some(l)) = (defs.as_object_mut(), lb.as_object()) {
+        d.extend(l.clone());
+    }
+    json!({ "definitions": defs })
 }
 
 /// Validate every object of a Policy store dump (`path -> object`) against [`policy_schemas`]:

@@ -1115,3 +1115,193 @@ async fn fwaas_groups_on_router_ports_make_the_gateway_firewall() {
     assert_eq!(policy_paths(&h), before);
     h.shutdown().await;
 }
+
+/// The Octavia stand-in: load balancers, listeners, pools, members and monitors written with
+/// their ids make the Policy plugin's LB objects; duplicates are 409; deletes undo them.
+#[tokio::test]
+async fn octavia_writes_make_the_policy_plugins_lb_objects() {
+    use reqwest::Method as M;
+    const LB1: &str = "44444444-5555-4666-8777-888888888801";
+    const LB2: &str = "44444444-5555-4666-8777-888888888802";
+    const LB3: &str = "44444444-5555-4666-8777-888888888803";
+    const LSN: &str = "44444444-5555-4666-8777-888888888810";
+    const POOL: &str = "44444444-5555-4666-8777-888888888820";
+    const MEMBER: &str = "44444444-5555-4666-8777-888888888830";
+    const HM: &str = "44444444-5555-4666-8777-888888888840";
+    const MEDIUM: &str = "363c71bf-0f15-51da-b64c-20f1163e695b";
+    let h = start(None, None).await;
+    let t = Target::new(&h).await;
+    replay_engineering(&t).await;
+    let before = policy_paths(&h);
+    let lb = |id: &str, ip: &str| {
+        json!({"loadbalancer": {"id": id, "name": "web-lb", "vip_subnet_id": SUB, "vip_address": ip,
+                                "flavor_id": MEDIUM, "project_id": ENG}})
+    };
+    t.ok(M::POST, "lbaas/loadbalancers", lb(LB1, "10.10.1.30"))
+        .await;
+    let (s, v) = t.post("lbaas/loadbalancers", lb(LB1, "10.10.1.30")).await;
+    assert_eq!(s, 409, "{v}");
+    assert_neutron_error(&v, "HTTPConflict");
+    // A second load balancer on the same router joins the router's service by tag.
+    t.ok(M::POST, "lbaas/loadbalancers", lb(LB2, "10.10.1.31"))
+        .await;
+    t.ok(
+        M::POST,
+        "lbaas/listeners",
+        json!({"listener": {"id": LSN, "name": "http", "loadbalancer_id": LB1, "protocol": "HTTP",
+                            "protocol_port": 80, "connection_limit": -1, "project_id": ENG}}),
+    )
+    .await;
+    t.ok(
+        M::POST,
+        "lbaas/pools",
+        json!({"pool": {"id": POOL, "name": "web", "listener_id": LSN, "protocol": "HTTP",
+                        "lb_algorithm": "ROUND_ROBIN", "project_id": ENG}}),
+    )
+    .await;
+    let v = t
+        .ok(
+            M::POST,
+            &format!("lbaas/pools/{POOL}/members"),
+            json!({"member": {"id": MEMBER, "name": "web-1", "address": "10.10.1.20",
+                              "protocol_port": 8080, "subnet_id": SUB}}),
+        )
+        .await;
+    assert_eq!(v["member"]["weight"], 1, "{v}");
+    let (s, _) = t
+        .post(
+            &format!("lbaas/pools/{POOL}/members"),
+            json!({"member": {"id": MEMBER, "address": "10.10.1.20", "protocol_port": 8080}}),
+        )
+        .await;
+    assert_eq!(s, 409);
+    t.ok(
+        M::POST,
+        "lbaas/healthmonitors",
+        json!({"healthmonitor": {"id": HM, "pool_id": POOL, "type": "HTTP", "delay": 5,
+               "timeout": 3, "max_retries": 3, "http_method": "GET", "url_path": "/health",
+               "expected_codes": "200,202", "project_id": ENG}}),
+    )
+    .await;
+    // A VIP subnet neither external nor routed is refused.
+    t.ok(
+        M::POST,
+        "networks",
+        json!({"network": {"id": "44444444-5555-4666-8777-888888888850", "name": "island", "project_id": ENG}}),
+    )
+    .await;
+    t.ok(
+        M::POST,
+        "subnets",
+        json!({"subnet": {"id": "44444444-5555-4666-8777-888888888851", "name": "island",
+               "network_id": "44444444-5555-4666-8777-888888888850", "cidr": "10.99.0.0/24",
+               "ip_version": 4, "enable_dhcp": false, "project_id": ENG}}),
+    )
+    .await;
+    let (s, v) = t
+        .post(
+            "lbaas/loadbalancers",
+            json!({"loadbalancer": {"id": LB3, "vip_subnet_id": "44444444-5555-4666-8777-888888888851",
+                                    "vip_address": "10.99.0.5", "project_id": ENG}}),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+    assert!(
+        v.to_string().contains("neither public nor connected"),
+        "{v}"
+    );
+
+    let dump = h.state_dump();
+    let pol = &dump["policy"];
+    let typed = crate::spec_validation::check_policy_store(pol);
+    for ty in [
+        "LBService",
+        "LBVirtualServer",
+        "LBPool",
+        "LBHttpProfile",
+        "LBHttpMonitorProfile",
+    ] {
+        assert!(typed.contains(ty), "no {ty} validated: {typed:?}");
+    }
+    let t1 = format!("/infra/tier-1s/{ROUTER}");
+    let svc = &pol[&format!("/infra/lb-services/{LB1}")];
+    assert_eq!(svc["display_name"], "rtr_b1175...5605d");
+    assert_eq!(svc["size"], "MEDIUM");
+    assert_eq!(svc["connectivity_path"], t1);
+    let mut want = tags("os-neutron-router-id", ROUTER, ENG, "engineering");
+    want.as_array_mut().unwrap().extend([
+        json!({"scope": "loadbalancer_id", "tag": LB1}),
+        json!({"scope": "loadbalancer_id", "tag": LB2}),
+    ]);
+    assert_eq!(svc["tags"], want);
+    assert!(pol.get(format!("/infra/lb-services/{LB2}")).is_none());
+    assert_eq!(pol[&t1]["pool_allocation"], "LB_MEDIUM");
+    assert_eq!(
+        pol[&t1]["route_advertisement_rules"][0]["subnets"],
+        json!(["203.0.113.0/24"])
+    );
+    let vs = &pol[&format!("/infra/lb-virtual-servers/{LSN}")];
+    assert_eq!(vs["ip_address"], "10.10.1.30");
+    assert_eq!(vs["ports"], json!(["80"]));
+    assert_eq!(vs["lb_service_path"], format!("/infra/lb-services/{LB1}"));
+    assert_eq!(vs["pool_path"], format!("/infra/lb-pools/{POOL}"));
+    assert!(vs.get("max_concurrent_connections").is_none());
+    let mut want = tags("os-lbaas-listener-id", LSN, ENG, "engineering");
+    want.as_array_mut().unwrap().extend([
+        json!({"scope": "os-lbaas-lb-name", "tag": "web-lb"}),
+        json!({"scope": "os-lbaas-lb-id", "tag": LB1}),
+    ]);
+    assert_eq!(vs["tags"], want);
+    assert_eq!(
+        pol[&format!("/infra/lb-app-profiles/{LSN}")]["resource_type"],
+        "LBHttpProfile"
+    );
+    let pool = &pol[&format!("/infra/lb-pools/{POOL}")];
+    assert_eq!(pool["algorithm"], "WEIGHTED_ROUND_ROBIN");
+    assert_eq!(pool["snat_translation"]["type"], "LBSnatAutoMap");
+    assert_eq!(
+        pool["members"],
+        json!([{"display_name": format!("web-1_{MEMBER}"), "ip_address": "10.10.1.20",
+                "port": "8080", "weight": 1, "backup_member": false, "admin_state": "ENABLED"}])
+    );
+    let hm_path = format!("/infra/lb-monitor-profiles/{HM}");
+    assert_eq!(pool["active_monitor_paths"], json!([hm_path]));
+    assert_eq!(pol[&hm_path]["response_status_codes"], json!([200, 202]));
+    assert_eq!(pol[&hm_path]["fall_count"], 3);
+
+    // In use: the pool has a member and a monitor.
+    let (s, v) = t.delete(&format!("lbaas/pools/{POOL}")).await;
+    assert_eq!(s, 409, "{v}");
+    for path in [
+        format!("lbaas/healthmonitors/{HM}"),
+        format!("lbaas/pools/{POOL}/members/{MEMBER}"),
+        format!("lbaas/pools/{POOL}"),
+        format!("lbaas/listeners/{LSN}"),
+        format!("lbaas/loadbalancers/{LB2}"),
+    ] {
+        let (s, v) = t.delete(&path).await;
+        assert_eq!(s, 204, "{path}: {v}");
+    }
+    let pol = h.state_dump()["policy"].clone();
+    assert_eq!(
+        pol[&format!("/infra/lb-services/{LB1}")]["tags"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5,
+        "LB2's tag is gone, the service stays for LB1"
+    );
+    let (s, v) = t.delete(&format!("lbaas/loadbalancers/{LB1}")).await;
+    assert_eq!(s, 204, "{v}");
+    let pol = h.state_dump()["policy"].clone();
+    assert!(pol[&t1].get("pool_allocation").is_none(), "{}", pol[&t1]);
+    let after = policy_paths(&h);
+    let extra: Vec<&String> = after.difference(&before).collect();
+    assert!(
+        extra
+            .iter()
+            .all(|p| p.contains("44444444-5555-4666-8777-888888888850")),
+        "only the island network's segment is left: {extra:?}"
+    );
+    h.shutdown().await;
+}
