@@ -983,13 +983,27 @@ async fn a_restart_with_a_state_file_resumes_each_flow() {
     assert_eq!(status(&c, map).await["overall_migration_status"], "SUCCESS");
     plan_ok(&c, "finish").await;
 
-    // Host migration under way: after the restart rollback is still refused.
+    // Host migration under way: after the restart rollback is still refused, and the plan
+    // settings and group progress are kept.
     setup(&h, &c, "DFW_AND_HOST_AND_WORKLOAD").await;
+    let (s, _) = c
+        .put(
+            "/api/v1/migration/plan/HOST/settings",
+            &json!({"pause_on_error": true}),
+        )
+        .await;
+    assert_eq!(s, 200);
     plan_ok(&c, "start").await;
     advance(&c, 100).await;
     let (h, c) = restart(h, &sf).await;
     let st = status(&c, map).await;
     assert_eq!(comp(&st, "HOST")["status"], "IN_PROGRESS", "{st}");
+    let (_, v) = c.get("/api/v1/migration/plan/HOST/settings").await;
+    assert_eq!(v["pause_on_error"], true, "{v}");
+    let (_, v) = c
+        .get("/api/v1/migration/migration-unit-groups-status?component_type=HOST")
+        .await;
+    assert_eq!(v["results"][0]["status"], "IN_PROGRESS", "{v}");
     plan_ok(&c, "pause").await;
     let (s, v) = plan(&c, "rollback").await;
     refused(s, &v, ROLLBACK_REFUSED);
