@@ -219,6 +219,14 @@ const RES: &[Res] = &[
         bulk: false,
     },
     Res {
+        path: &["lbaas", "l7policies"],
+        key: "l7policies",
+        single: "l7policy",
+        err: "L7Policy",
+        client_id: true,
+        bulk: false,
+    },
+    Res {
         path: &["quotas"],
         key: "quotas",
         single: "quota",
@@ -808,6 +816,22 @@ fn write(
             let m = lb::create_member(tx, pid, body, project_of(&pool))?;
             Ok(Reply::created(json!({ "member": m })))
         }
+        (&Method::POST, [pid, "rules"]) if res.key == "l7policies" => {
+            let pol = tx
+                .obj("l7policies", pid)
+                .ok_or_else(|| not_found("L7Policy", "L7 Policy", pid))?;
+            own(&pol, caller)?;
+            let r = lb::create_l7rule(tx, pid, body, project_of(&pol))?;
+            Ok(Reply::created(json!({ "rule": r })))
+        }
+        (&Method::DELETE, [pid, "rules", rid]) if res.key == "l7policies" => {
+            let pol = tx
+                .obj("l7policies", pid)
+                .ok_or_else(|| not_found("L7Policy", "L7 Policy", pid))?;
+            own(&pol, caller)?;
+            lb::delete_l7rule(tx, pid, rid)?;
+            Ok(Reply::empty(204))
+        }
         (&Method::DELETE, [pid, "members", mid]) if res.key == "pools" => {
             let pool = tx
                 .obj("pools", pid)
@@ -991,6 +1015,7 @@ fn create(tx: &mut Tx<'_>, res: &Res, body: &Value, caller: &Caller) -> Result<R
             "loadbalancers" | "listeners" | "pools" | "healthmonitors" => {
                 lb::create(tx, res.key, &mut o)?
             }
+            "l7policies" => lb::create_l7policy(tx, &mut o)?,
             "subnetpools" if o.get("prefixes").and_then(Value::as_array).is_none() => {
                 return Err(bad("Invalid input: 'prefixes' is required"));
             }
@@ -2753,6 +2778,7 @@ fn delete(tx: &mut Tx<'_>, res: &Res, o: &Value) -> Result<(), NErr> {
         }
         "floatingips" => fip_nat(tx, o, false),
         "loadbalancers" | "listeners" | "pools" | "healthmonitors" => lb::delete(tx, res.key, o)?,
+        "l7policies" => lb::delete_l7policy(tx, o)?,
         _ => {}
     }
     Ok(())

@@ -567,12 +567,23 @@ pub(super) fn delete(tx: &mut Tx<'_>, key: &str, o: &Value) -> Result<(), NErr> 
             }
         }
         "listeners" => {
+            if tx
+                .all("l7policies")
+                .iter()
+                .any(|p| p["listener_id"] == id.as_str())
+            {
+                return Err(in_use("Listener"));
+            }
             tx.delete_tree(&format!("/infra/lb-virtual-servers/{id}"));
             tx.delete_tree(&format!("/infra/lb-app-profiles/{id}"));
         }
         "pools" => {
             if o["members"].as_array().is_some_and(|m| !m.is_empty())
                 || o["healthmonitor_id"].is_string()
+                || tx
+                    .all("l7policies")
+                    .iter()
+                    .any(|p| p["redirect_pool_id"] == id.as_str())
             {
                 return Err(in_use("Pool"));
             }
@@ -602,4 +613,197 @@ pub(super) fn delete(tx: &mut Tx<'_>, key: &str, o: &Value) -> Result<(), NErr> 
         _ => {}
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// L7 policies and rules: rules of their listener's virtual server
+
+/// `LBHttpRequest*Condition`s of an L7 policy's rules (the plugin's
+/// `get_rule_match_conditions`).
+fn match_conditions(tx: &Tx<'_>, policy: &Value) -> Result<Vec<Value>, NErr> {
+    let mut out = Vec::new();
+    for r in policy["rules"].as_array().into_iter().flatten() {
+        let Some(rule) = r["id"].as_str().and_then(|id| tx.obj("l7rules", id)) else {
+            continue;
+        };
+        let mt = match s(&rule, "compare_type").unwrap_or("") {
+            "CONTAINS" => "CONTAINS",
+            "ENDS_WITH" => "ENDS_WITH",
+            "EQUAL_TO" => "EQUALS",
+            "REGEX" => "REGEX",
+            "STARTS_WITH" => "STARTS_WITH",
+            other => return Err(bad(format!("Invalid input: compare_type '{other}'"))),
+        };
+        let value = s(&rule, "value").unwrap_or("");
+        let key = s(&rule, "key").unwrap_or("");
+        let header = |name: &str, v: String| {
+            json!({"type": "LBHttpRequestHeaderCondition", "match_type": mt,
+                   "header_name": name, "header_value": v})
+        };
+        let uri =
+            |v: String| json!({"type": "LBHttpRequestUriCondition", "match_type": mt, "uri": v});
+        out.push(match s(&rule, "type").unwrap_or("") {
+            "COOKIE" => header("Cookie", format!("{key}={value}")),
+            "FILE_TYPE" => uri(format!("*.{value}")),
+            "HEADER" => header(key, value.to_string()),
+            "HOST_NAME" => header("Host", value.to_string()),
+            "PATH" => uri(value.to_string()),
+            other => {
+                return Err(bad(format!(
+                    "l7rule type {other} is not supported in LBaaS"
+                )));
+            }
+        });
+    }
+    Ok(out)
+}
+
+fn rule_actions(policy: &Value) -> Result<Vec<Value>, NErr> {
+    Ok(match s(policy, "action").unwrap_or("") {
+        "REDIRECT_TO_POOL" => {
+            let p = s(policy, "redirect_pool_id")
+                .ok_or_else(|| bad("Invalid input: REDIRECT_TO_POOL needs redirect_pool_id"))?;
+            vec![json!({"type": "LBSelectPoolAction", "pool_id": format!("/infra/lb-pools/{p}")})]
+        }
+        "REDIRECT_TO_URL" => vec![
+            json!({"type": "LBHttpRedirectAction", "redirect_status": "302",
+                                          "redirect_url": policy["redirect_url"]}),
+        ],
+        "REJECT" => vec![json!({"type": "LBHttpRejectAction", "reply_status": "403"})],
+        other => return Err(bad(format!("Invalid l7policy action: {other}"))),
+    })
+}
+
+/// Rewrite a listener's virtual server `rules` from its L7 policies, in `position` order.
+fn sync_l7(tx: &mut Tx<'_>, listener: &str) -> Result<(), NErr> {
+    let mut pols: Vec<Value> = tx
+        .all("l7policies")
+        .into_iter()
+        .filter(|p| p["listener_id"] == listener)
+        .collect();
+    pols.sort_by_key(|p| {
+        (
+            p["position"].as_i64().unwrap_or(i64::MAX),
+            p["created_at"].as_str().map(str::to_string),
+        )
+    });
+    let mut rules = Vec::new();
+    for p in &pols {
+        let id = s(p, "id").unwrap_or_default();
+        rules.push(json!({
+            "display_name": name_and_uuid(s(p, "name").filter(|n| !n.is_empty()).unwrap_or("policy"), id),
+            "match_conditions": match_conditions(tx, p)?,
+            "actions": rule_actions(p)?,
+            "phase": "HTTP_FORWARDING",
+            "match_strategy": "ALL",
+        }));
+    }
+    tx.upsert(
+        &format!("/infra/lb-virtual-servers/{listener}"),
+        json!({ "rules": rules }),
+    );
+    Ok(())
+}
+
+/// A create of an L7 policy: a rule of its listener's virtual server.
+pub(super) fn create_l7policy(tx: &mut Tx<'_>, o: &mut Value) -> Result<(), NErr> {
+    let l = s(o, "listener_id")
+        .ok_or_else(|| bad("Invalid input: 'listener_id' is required"))?
+        .to_string();
+    if tx.obj("listeners", &l).is_none() {
+        return Err(not_found("Listener", "Listener", &l));
+    }
+    if let Some(p) = s(o, "redirect_pool_id")
+        && tx.obj("pools", p).is_none()
+    {
+        return Err(not_found("Pool", "Pool", p));
+    }
+    o["rules"] = json!([]);
+    o["provisioning_status"] = json!("ACTIVE");
+    o["operating_status"] = json!("ONLINE");
+    o.as_object_mut()
+        .map(|m| m.entry("position").or_insert(json!(1)));
+    tx.put_obj("l7policies", o.clone());
+    sync_l7(tx, &l)
+}
+
+pub(super) fn delete_l7policy(tx: &mut Tx<'_>, o: &Value) -> Result<(), NErr> {
+    let id = s(o, "id").unwrap_or_default();
+    if o["rules"].as_array().is_some_and(|r| !r.is_empty()) {
+        return Err(nerr(
+            409,
+            "HTTPConflict",
+            format!("L7 policy {id} is in use."),
+        ));
+    }
+    tx.del_obj("l7policies", id);
+    sync_l7(tx, s(o, "listener_id").unwrap_or_default())
+}
+
+/// `POST lbaas/l7policies/<policy>/rules`: a match condition of the policy's rule.
+pub(super) fn create_l7rule(
+    tx: &mut Tx<'_>,
+    policy_id: &str,
+    body: &Value,
+    project: &str,
+) -> Result<Value, NErr> {
+    let mut policy = tx
+        .obj("l7policies", policy_id)
+        .ok_or_else(|| not_found("L7Policy", "L7 Policy", policy_id))?;
+    let mut r = body
+        .get("rule")
+        .filter(|m| m.is_object())
+        .cloned()
+        .ok_or_else(|| bad("Resource body required: expected \"rule\""))?;
+    let id = match s(&r, "id") {
+        Some(id) => id.to_string(),
+        None => tx.gen_id(),
+    };
+    if tx.obj("l7rules", &id).is_some() {
+        return Err(nerr(
+            409,
+            "HTTPConflict",
+            format!("L7 rule {id} already exists (duplicate id)."),
+        ));
+    }
+    for f in ["type", "compare_type", "value"] {
+        if s(&r, f).is_none() {
+            return Err(bad(format!("Invalid input: '{f}' is required")));
+        }
+    }
+    r["id"] = json!(id);
+    r["project_id"] = json!(s(&r, "project_id").unwrap_or(project));
+    r["tenant_id"] = r["project_id"].clone();
+    r["provisioning_status"] = json!("ACTIVE");
+    r["operating_status"] = json!("ONLINE");
+    tx.put_obj("l7rules", r.clone());
+    let mut list = policy["rules"].as_array().cloned().unwrap_or_default();
+    list.push(json!({"id": id}));
+    policy["rules"] = json!(list);
+    let l = s(&policy, "listener_id").unwrap_or_default().to_string();
+    tx.put_obj("l7policies", policy);
+    sync_l7(tx, &l)?;
+    Ok(r)
+}
+
+/// `DELETE lbaas/l7policies/<policy>/rules/<rule>`.
+pub(super) fn delete_l7rule(tx: &mut Tx<'_>, policy_id: &str, id: &str) -> Result<(), NErr> {
+    let mut policy = tx
+        .obj("l7policies", policy_id)
+        .ok_or_else(|| not_found("L7Policy", "L7 Policy", policy_id))?;
+    if tx.obj("l7rules", id).is_none() {
+        return Err(not_found("L7Rule", "L7 Rule", id));
+    }
+    tx.del_obj("l7rules", id);
+    let list: Vec<Value> = policy["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["id"] != id)
+        .cloned()
+        .collect();
+    policy["rules"] = json!(list);
+    let l = s(&policy, "listener_id").unwrap_or_default().to_string();
+    tx.put_obj("l7policies", policy);
+    sync_l7(tx, &l)
 }

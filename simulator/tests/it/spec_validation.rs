@@ -408,7 +408,7 @@ async fn generated_inventory_objects_validate_against_the_spec() {
 /// `PolicyTransportZone` `tz_type`, `Segment`, `SegmentPort`, `Tier0`, `Tier1`
 /// (`route_advertisement_types`), `LocaleServices`, `StaticRoutes` (`admin_distance` 1-255),
 /// `QoSProfile`, `DhcpServerConfig`, `MetadataProxyConfig`, `GatewayPolicy`, `SecurityPolicy`,
-/// and the load balancer types (`LBService` `size`, `LBVirtualServer`, `LBPool` `algorithm`,
+/// and the load balancer types (`LBService` `size`, `LBVirtualServer` with its `rules` (`phase`, `match_strategy`), `LBPool` `algorithm`,
 /// `snat_translation` and members with `weight` 1-256 and `admin_state`, the application
 /// profiles, the monitor profiles' `interval`, `timeout`, `fall_count`, `request_method`).
 pub(crate) fn policy_schemas() -> Value {
@@ -503,7 +503,11 @@ pub(crate) fn policy_schemas() -> Value {
     let lb = json!({
         "LBService": ty(json!({"size": en(&["SMALL", "MEDIUM", "LARGE", "XLARGE", "DLB"]), "connectivity_path": s(), "enabled": {"type": "boolean"}}), &[]),
         "LBVirtualServer": ty(json!({"ip_address": s(), "ports": strs(100), "application_profile_path": s(), "lb_service_path": s(), "pool_path": s(),
-            "max_concurrent_connections": {"type": "integer", "minimum": 1}}), &["ip_address", "ports", "application_profile_path"]),
+            "max_concurrent_connections": {"type": "integer", "minimum": 1},
+            "rules": {"type": "array", "maxItems": 4000, "items": obj(json!({
+                "phase": en(&["HTTP_REQUEST_REWRITE", "HTTP_FORWARDING", "HTTP_RESPONSE_REWRITE", "HTTP_ACCESS", "TRANSPORT"]),
+                "match_strategy": en(&["ALL", "ANY"]), "match_conditions": {"type": "array", "maxItems": 60},
+                "actions": {"type": "array", "minItems": 1, "maxItems": 60}}), &["actions"])}}), &["ip_address", "ports", "application_profile_path"]),
         "LBPool": ty(json!({"algorithm": en(&["ROUND_ROBIN", "WEIGHTED_ROUND_ROBIN", "LEAST_CONNECTION", "WEIGHTED_LEAST_CONNECTION", "IP_HASH"]),
             "snat_translation": obj(json!({"type": en(&["LBSnatAutoMap", "LBSnatDisabled", "LBSnatIpPool"])}), &["type"]),
             "active_monitor_paths": strs(1),

@@ -1183,6 +1183,34 @@ async fn octavia_writes_make_the_policy_plugins_lb_objects() {
                "expected_codes": "200,202", "project_id": ENG}}),
     )
     .await;
+    // An L7 policy with two rules: a rule of the virtual server.
+    const L7: &str = "44444444-5555-4666-8777-888888888860";
+    t.ok(
+        M::POST,
+        "lbaas/l7policies",
+        json!({"l7policy": {"id": L7, "name": "api", "listener_id": LSN, "action": "REDIRECT_TO_POOL",
+                            "redirect_pool_id": POOL, "position": 1, "project_id": ENG}}),
+    )
+    .await;
+    for (rid, rule) in [
+        (
+            "44444444-5555-4666-8777-888888888861",
+            json!({"type": "PATH", "compare_type": "STARTS_WITH", "value": "/api"}),
+        ),
+        (
+            "44444444-5555-4666-8777-888888888862",
+            json!({"type": "HOST_NAME", "compare_type": "EQUAL_TO", "value": "web.example"}),
+        ),
+    ] {
+        let mut r = rule;
+        r["id"] = json!(rid);
+        t.ok(
+            M::POST,
+            &format!("lbaas/l7policies/{L7}/rules"),
+            json!({ "rule": r }),
+        )
+        .await;
+    }
     // A VIP subnet neither external nor routed is refused.
     t.ok(
         M::POST,
@@ -1269,10 +1297,22 @@ async fn octavia_writes_make_the_policy_plugins_lb_objects() {
     assert_eq!(pol[&hm_path]["response_status_codes"], json!([200, 202]));
     assert_eq!(pol[&hm_path]["fall_count"], 3);
 
-    // In use: the pool has a member and a monitor.
+    assert_eq!(
+        vs["rules"],
+        json!([{"display_name": "api_44444...88860", "phase": "HTTP_FORWARDING", "match_strategy": "ALL",
+                "match_conditions": [
+                    {"type": "LBHttpRequestUriCondition", "match_type": "STARTS_WITH", "uri": "/api"},
+                    {"type": "LBHttpRequestHeaderCondition", "match_type": "EQUALS", "header_name": "Host", "header_value": "web.example"}],
+                "actions": [{"type": "LBSelectPoolAction", "pool_id": format!("/infra/lb-pools/{POOL}")}]}])
+    );
+
+    // In use: the pool has a member, a monitor and an L7 policy pointing at it.
     let (s, v) = t.delete(&format!("lbaas/pools/{POOL}")).await;
     assert_eq!(s, 409, "{v}");
     for path in [
+        format!("lbaas/l7policies/{L7}/rules/44444444-5555-4666-8777-888888888861"),
+        format!("lbaas/l7policies/{L7}/rules/44444444-5555-4666-8777-888888888862"),
+        format!("lbaas/l7policies/{L7}"),
         format!("lbaas/healthmonitors/{HM}"),
         format!("lbaas/pools/{POOL}/members/{MEMBER}"),
         format!("lbaas/pools/{POOL}"),
