@@ -587,17 +587,16 @@ async fn vio_target_objects_validate_against_the_spec_and_policy_shapes() {
     .await
     .unwrap();
     let c = Client::new(&h);
-    let mut ck = Checker {
-        map: validators(),
-        checked: 0,
-        failures: Vec::new(),
-    };
-    // Manager API objects of the destination the spec defines.
+    // Manager API objects of the destination the spec defines (the spec's validators, built
+    // once for the binary and shared with the coordinator tests).
+    use crate::v2t_coordinator::{valid, validators as spec};
     let (s, v) = c.get("/api/v1/fabric/compute-managers").await;
     assert_eq!(s, 200, "{v}");
-    ck.check("ComputeManagerListResult", &v, "compute managers");
-    for cm in v["results"].as_array().unwrap() {
-        ck.check("ComputeManager", cm, "compute manager");
+    valid(spec(), "ComputeManagerListResult", &v);
+    let cms = v["results"].as_array().unwrap();
+    assert!(!cms.is_empty(), "{v}");
+    for cm in cms {
+        valid(spec(), "ComputeManager", cm);
         let (s, one) = c
             .get(&format!(
                 "/api/v1/fabric/compute-managers/{}",
@@ -605,19 +604,12 @@ async fn vio_target_objects_validate_against_the_spec_and_policy_shapes() {
             ))
             .await;
         assert_eq!(s, 200, "{one}");
-        ck.check("ComputeManager", &one, "compute manager by id");
+        valid(spec(), "ComputeManager", &one);
     }
     let (s, v) = c.get("/api/v1/transport-nodes").await;
     assert_eq!(s, 200, "{v}");
-    ck.check("TransportNodeListResult", &v, "edge transport nodes");
-    assert!(
-        ck.failures.is_empty(),
-        "{} of {} checks failed:\n{}",
-        ck.failures.len(),
-        ck.checked,
-        ck.failures.join("\n")
-    );
-    assert!(ck.checked >= 4, "only {} checked", ck.checked);
+    valid(spec(), "TransportNodeListResult", &v);
+    assert!(v["result_count"].as_u64().is_some_and(|n| n > 0), "{v}");
     // Policy objects the destination is seeded with, as the API serves them.
     let typed = check_policy_store(&h.state_dump()["policy"]);
     for t in [

@@ -47,7 +47,7 @@ async fn start(state_file: Option<&Path>) -> (SimHandle, Client) {
 
 /// The 2.5.1 definitions; `migration_mode` gains the two modes later APIs added (2.5.1 predates
 /// them: reference vio-v2t-anchors.md 3.1), every other constraint is the spec's own.
-fn validators() -> &'static ValidatorMap {
+pub(crate) fn validators() -> &'static ValidatorMap {
     static MAP: std::sync::OnceLock<ValidatorMap> = std::sync::OnceLock::new();
     MAP.get_or_init(build_validators)
 }
@@ -68,7 +68,7 @@ fn build_validators() -> ValidatorMap {
         .expect("spec definitions compile")
 }
 
-fn valid(map: &ValidatorMap, ty: &str, v: &Value) {
+pub(crate) fn valid(map: &ValidatorMap, ty: &str, v: &Value) {
     let val = map
         .get(&format!("#/definitions/{ty}"))
         .unwrap_or_else(|| panic!("no definition {ty}"));
