@@ -537,8 +537,11 @@ pub fn route(
         Ok(c) => c,
         Err(r) => return *r,
     };
-    let ["v2.0", rest @ ..] = rest else {
-        return neutron_error(404, "HTTPNotFound", "The resource could not be found.");
+    // Neutron's `v2.0/...`; the Octavia stand-in also answers at Octavia's own `v2/lbaas/...`.
+    let rest = match rest {
+        ["v2.0", r @ ..] => r,
+        ["v2", r @ ..] if r.first() == Some(&"lbaas") => r,
+        _ => return neutron_error(404, "HTTPNotFound", "The resource could not be found."),
     };
     let Some((res, tail)) = RES.iter().find_map(|r| {
         (rest.len() >= r.path.len() && rest[..r.path.len()] == *r.path)

@@ -1142,6 +1142,16 @@ async fn octavia_writes_make_the_policy_plugins_lb_objects() {
     let (s, v) = t.post("lbaas/loadbalancers", lb(LB1, "10.10.1.30")).await;
     assert_eq!(s, 409, "{v}");
     assert_neutron_error(&v, "HTTPConflict");
+    // The same collection at Octavia's own path.
+    let resp =
+        t.c.get(format!("{}/v2/lbaas/loadbalancers/{LB1}", t.url))
+            .header("x-auth-token", &t.token)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["loadbalancer"]["provisioning_status"], "ACTIVE", "{v}");
     // A second load balancer on the same router joins the router's service by tag.
     t.ok(M::POST, "lbaas/loadbalancers", lb(LB2, "10.10.1.31"))
         .await;
