@@ -19,7 +19,7 @@
 //! | `precheck.rs` | the checks run before a batch is promoted |
 //! | `promote.rs` | promotion of one item: the shared steps around the type's `build` |
 //! | `rollback.rs` | undoing promotions from their records |
-//! | `v2t.rs` | the NSX-V to NSX modes a VIO migration drives (EDGE_CUTOVER, DFW_AND_HOST_AND_WORKLOAD): setup, data files, plan actions, feedback, host groups, on a virtual clock |
+//! | `v2t.rs` | the NSX-V to NSX modes a VIO migration drives (EDGE_CUTOVER, DFW_AND_HOST_AND_WORKLOAD): setup, data files, plan actions and settings, feedback and its effects, unit groups and their status, on a virtual clock |
 
 mod api;
 mod flow;

@@ -149,6 +149,9 @@ pub struct Component {
     pub done_ms: u64,
     pub total_ms: u64,
     pub details: String,
+    /// The error of the unit that failed (a fault or a timeout), until `continue` retries it.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 impl Component {
@@ -159,6 +162,7 @@ impl Component {
             done_ms: 0,
             total_ms: total_ms.max(1),
             details: String::new(),
+            error: None,
         }
     }
 
@@ -179,6 +183,24 @@ pub struct Group {
     pub hosts: Vec<(String, String)>,
 }
 
+/// `MigrationPlanSettings` of one component (2.5.1 spec; defaults as it documents them).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct PlanSettings {
+    pub parallel: bool,
+    pub pause_after_each_group: bool,
+    pub pause_on_error: bool,
+}
+
+impl Default for PlanSettings {
+    fn default() -> Self {
+        Self {
+            parallel: true,
+            pause_after_each_group: false,
+            pause_on_error: false,
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct V2tState {
     pub setup: Option<Setup>,
@@ -194,8 +216,14 @@ pub struct V2tState {
     pub started_ms: Option<u64>,
     /// Components whose configured failure already fired in this run.
     pub faults_fired: BTreeSet<String>,
-    /// DLR edges the cutover skips (feedback answered `skip`) and extra mappings (`map`).
-    pub skipped_edges: BTreeSet<String>,
+    /// The edges this EDGE_CUTOVER run cuts over -> the policy gateway each goes to: the
+    /// mapping file's at start, less the edges a feedback response skipped, plus (or replaced
+    /// by) the gateways a `map` response named.
+    #[serde(default)]
+    pub edge_plan: BTreeMap<String, String>,
+    /// Plan settings per component type (`PUT /migration/plan/<type>/settings`); absent = default.
+    #[serde(default)]
+    pub settings: BTreeMap<String, PlanSettings>,
     /// The virtual clock (ms) at the last fold; the wall clock runs on from `anchor`.
     pub clock_ms: u64,
     #[serde(skip)]
@@ -240,7 +268,7 @@ impl V2tState {
         self.feedback.clear();
         self.started_ms = None;
         self.faults_fired.clear();
-        self.skipped_edges.clear();
+        self.edge_plan.clear();
         self.last_tick_ms = None;
     }
 }
@@ -301,6 +329,21 @@ pub fn tick(st: &mut State, f: &V2tFaults) {
                     v.host_started = true;
                 }
             }
+            let t = v.components[i].component_type.clone();
+            let settings = v.settings.get(&t).copied().unwrap_or_default();
+            let (done, total) = (v.components[i].done_ms, v.components[i].total_ms);
+            // With pause_after_each_group the work stops at the end of each group but the last.
+            let boundary = settings
+                .pause_after_each_group
+                .then(|| {
+                    spans(v, &t)
+                        .iter()
+                        .filter(|s| s.enabled && s.end_ms > s.start_ms)
+                        .map(|s| (s.end_ms, s.name.clone()))
+                        .filter(|(e, _)| *e > done && *e < total)
+                        .min()
+                })
+                .flatten();
             let c = &mut v.components[i];
             let before = c.percent();
             let fail_pct = f
@@ -316,22 +359,49 @@ pub fn tick(st: &mut State, f: &V2tFaults) {
                 }
                 None => need,
             };
+            let step = boundary
+                .as_ref()
+                .map_or(step, |(e, _)| step.min(e - c.done_ms));
             let used = step.min(budget);
             c.done_ms += used;
             budget -= used;
             if c.percent() != before {
                 changed = true;
             }
-            if fail_pct.is_some() && used == step {
-                c.status = "FAILED".into();
-                c.details = format!(
+            let fails_here = fail_pct.is_some_and(|p| {
+                let at = ((p.clamp(0.0, 100.0) / 100.0) * c.total_ms as f64).ceil() as u64;
+                c.done_ms >= at.min(c.total_ms)
+            });
+            if fails_here {
+                let msg = format!(
                     "{} migration failed at {}% (simulated fault).",
                     c.component_type,
                     c.percent()
                 );
-                let t = c.component_type.clone();
+                c.error = Some(msg.clone());
+                if settings.pause_on_error {
+                    c.status = "PAUSED".into();
+                    c.details = format!(
+                        "{msg} Paused on error (pause_on_error): continue to retry the failed unit."
+                    );
+                    v.run = Run::Paused;
+                } else {
+                    c.status = "FAILED".into();
+                    c.details = msg;
+                    v.run = Run::Failed;
+                }
                 v.faults_fired.insert(t);
-                v.run = Run::Failed;
+                changed = true;
+                break;
+            }
+            if let Some((e, name)) = &boundary
+                && c.done_ms == *e
+            {
+                c.status = "PAUSED".into();
+                c.details = format!(
+                    "Paused after group '{name}' (pause_after_each_group); continue to migrate the next group."
+                );
+                v.run = Run::Paused;
                 changed = true;
                 break;
             }
@@ -386,8 +456,142 @@ fn fail_current(v: &mut V2tState, details: &str) {
     if let Some(c) = v.components.get_mut(i) {
         c.status = "FAILED".into();
         c.details = details.into();
+        c.error = Some(details.into());
     }
     v.run = Run::Failed;
+}
+
+/// Size each component that has not started yet from what it will migrate: EDGE from the edges
+/// of [`V2tState::edge_plan`], HOST from the hosts of the enabled groups (at least one unit
+/// each). Called at start and again at `continue`, so a feedback response or a group change
+/// made while the run waited changes the work.
+fn size_components(v: &mut V2tState, f: &V2tFaults) {
+    let hosts = v
+        .groups
+        .iter()
+        .filter(|g| g.enabled)
+        .map(|g| g.hosts.len() as u64)
+        .sum::<u64>();
+    let edges = v.edge_plan.len() as u64;
+    for c in v.components.iter_mut().filter(|c| c.done_ms == 0) {
+        c.total_ms = match c.component_type.as_str() {
+            "EDGE" => edges.max(1) * f.edge_s_per_dlr * 1000,
+            "HOST" => hosts.max(1) * f.host_s_per_host * 1000,
+            _ => f.dfw_s * 1000,
+        }
+        .max(1);
+    }
+}
+
+/// One migration unit group of a component's run and its share of the component's work
+/// (virtual ms): groups run one after another, their units one after another, each unit an
+/// equal share (the per-edge or per-host time).
+pub struct Span {
+    pub id: String,
+    pub name: String,
+    pub enabled: bool,
+    /// (unit id, unit name, start ms, end ms)
+    pub units: Vec<(String, String, u64, u64)>,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// The policy gateway an EDGE group's edge is cut over to.
+    pub gateway: Option<String>,
+}
+
+/// The groups of component `t` in run order: HOST = one per vSphere cluster (a disabled one has
+/// no work), EDGE = one per edge of the plan (inferred: docs/rules.md), DFW = none.
+pub fn spans(v: &V2tState, t: &str) -> Vec<Span> {
+    let total = v
+        .components
+        .iter()
+        .find(|c| c.component_type == t)
+        .map(|c| c.total_ms);
+    let mut out = Vec::new();
+    match t {
+        "HOST" => {
+            let n: u64 = v
+                .groups
+                .iter()
+                .filter(|g| g.enabled)
+                .map(|g| g.hosts.len() as u64)
+                .sum();
+            let per = total.unwrap_or(0) / n.max(1);
+            let mut at = 0;
+            for g in &v.groups {
+                let start = at;
+                let units = g
+                    .hosts
+                    .iter()
+                    .map(|(id, name)| {
+                        let s = at;
+                        if g.enabled {
+                            at += per;
+                        }
+                        (id.clone(), name.clone(), s, at)
+                    })
+                    .collect();
+                out.push(Span {
+                    id: g.id.clone(),
+                    name: g.display_name.clone(),
+                    enabled: g.enabled,
+                    units,
+                    start_ms: start,
+                    end_ms: at,
+                    gateway: None,
+                });
+            }
+        }
+        "EDGE" => {
+            // Before a run: the edges the mapping file names; during one: the run's plan.
+            let plan = if v.components.is_empty() {
+                mapping_edges(v)
+            } else {
+                v.edge_plan.clone()
+            };
+            let per = total.unwrap_or(0) / (plan.len() as u64).max(1);
+            for (i, (edge, gw)) in plan.iter().enumerate() {
+                let (s, e) = (i as u64 * per, (i as u64 + 1) * per);
+                out.push(Span {
+                    id: edge.clone(),
+                    name: edge.clone(),
+                    enabled: true,
+                    units: vec![(edge.clone(), edge.clone(), s, e)],
+                    start_ms: s,
+                    end_ms: e,
+                    gateway: Some(gw.clone()),
+                });
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Status and percent of a piece of work spanning `[start, end)` of component `c`.
+fn span_status(c: Option<&Component>, start: u64, end: u64, enabled: bool) -> (&'static str, f64) {
+    let Some(c) = c.filter(|_| enabled && end > start) else {
+        return ("NOT_STARTED", 0.0);
+    };
+    let done = c.done_ms;
+    let pct = ((done.clamp(start, end) - start) as f64 / (end - start) as f64 * 100.0).floor();
+    let failed_here = c.error.is_some()
+        && start <= done
+        && (done < end || (end >= c.total_ms && done >= c.total_ms));
+    if failed_here {
+        return ("FAILED", pct);
+    }
+    if done >= end {
+        return ("SUCCESS", 100.0);
+    }
+    if done < start {
+        return ("NOT_STARTED", 0.0);
+    }
+    match c.status.as_str() {
+        "IN_PROGRESS" => ("IN_PROGRESS", pct),
+        // Paused at a group's very start (after the previous group): not started yet.
+        "PAUSED" | "FAILED" if done > start => ("PAUSED", pct),
+        _ => ("NOT_STARTED", pct),
+    }
 }
 
 /// `POST /_sim/v2t/clock?advance_seconds=N`: move the virtual clock forward, then apply it.
@@ -508,6 +712,76 @@ fn is_self(addr: &str, req: &Req) -> bool {
     };
     let addr = addr.trim_start_matches('[').trim_end_matches(']');
     addr == host || addr == host_only
+}
+
+/// One HOST group per vSphere cluster of the vCenter inventory, enabled, hosts in parallel.
+fn default_groups(st: &State) -> Vec<Group> {
+    let Some(vio) = st.vio.as_deref() else {
+        return Vec::new();
+    };
+    vio.inv
+        .clusters
+        .iter()
+        .filter_map(|c| {
+            let id = c.get("cluster")?.as_str()?.to_string();
+            let hosts = vio
+                .inv
+                .hosts
+                .iter()
+                .filter_map(|h| {
+                    let hid = h.get("host")?.as_str()?;
+                    (vio.inv.host_cluster.get(hid) == Some(&id)).then(|| {
+                        (
+                            hid.to_string(),
+                            h.get("name")
+                                .and_then(Value::as_str)
+                                .unwrap_or(hid)
+                                .to_string(),
+                        )
+                    })
+                })
+                .collect();
+            Some(Group {
+                display_name: c
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&id)
+                    .to_string(),
+                id,
+                enabled: true,
+                parallel: true,
+                hosts,
+            })
+        })
+        .collect()
+}
+
+/// The edges the mapping file names -> their policy gateway (name or path).
+fn mapping_edges(v: &V2tState) -> BTreeMap<String, String> {
+    let mut mapped = BTreeMap::new();
+    for set in v
+        .files
+        .get(MAPPING)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        for m in set["v_edges_to_policy_gateways_mappings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let gw = m["policy_gateway_name"]
+                .as_str()
+                .or(m["policy_gateway_path"].as_str())
+                .unwrap_or("")
+                .to_string();
+            for e in m["v_edges"].as_array().into_iter().flatten() {
+                mapped.insert(e.as_str().unwrap_or("").to_string(), gw.clone());
+            }
+        }
+    }
+    mapped
 }
 
 fn setup(st: &mut State, cfg: &SimConfig, req: &Req) -> Result<Reply, ApiError> {
@@ -649,43 +923,7 @@ fn setup(st: &mut State, cfg: &SimConfig, req: &Req) -> Result<Reply, ApiError> 
     if let Some(u) = d_user {
         destination["destination_nsx_username"] = json!(u);
     }
-    // One HOST group per vSphere cluster of the vCenter inventory.
-    let groups: Vec<Group> = vio
-        .inv
-        .clusters
-        .iter()
-        .filter_map(|c| {
-            let id = c.get("cluster")?.as_str()?.to_string();
-            let hosts = vio
-                .inv
-                .hosts
-                .iter()
-                .filter_map(|h| {
-                    let hid = h.get("host")?.as_str()?;
-                    (vio.inv.host_cluster.get(hid) == Some(&id)).then(|| {
-                        (
-                            hid.to_string(),
-                            h.get("name")
-                                .and_then(Value::as_str)
-                                .unwrap_or(hid)
-                                .to_string(),
-                        )
-                    })
-                })
-                .collect();
-            Some(Group {
-                display_name: c
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or(&id)
-                    .to_string(),
-                id,
-                enabled: true,
-                parallel: true,
-                hosts,
-            })
-        })
-        .collect();
+    let groups = default_groups(st);
     let v = &mut st.mig.v2t;
     let same_mode = v.configured_mode() == Some(mode.as_str());
     v.setup = Some(Setup {
@@ -927,18 +1165,27 @@ fn dlr_edges(st: &State) -> Vec<(String, String, String)> {
         .collect()
 }
 
-fn gateway_exists(st: &State, name: &str) -> bool {
+fn gateway_exists(policy: &BTreeMap<String, Value>, name: &str) -> bool {
     let id = name.rsplit('/').next().unwrap_or(name);
-    st.policy.contains_key(&format!("/infra/tier-1s/{id}"))
-        || st.policy.contains_key(&format!("/infra/tier-0s/{id}"))
-        || st.policy.iter().any(|(p, o)| {
+    policy.contains_key(&format!("/infra/tier-1s/{id}"))
+        || policy.contains_key(&format!("/infra/tier-0s/{id}"))
+        || policy.iter().any(|(p, o)| {
             (p.starts_with("/infra/tier-1s/") || p.starts_with("/infra/tier-0s/"))
                 && p.matches('/').count() == 3
                 && o.get("display_name").and_then(Value::as_str) == Some(name)
         })
 }
 
-fn feedback_item(id: usize, edge: &str, name: &str, router: &str, kind: &str, why: &str) -> Value {
+/// A feedback request on an edge. `suggested` is `skip` (leave the edge on NSX-V) or `map`
+/// (cut it over to the gateway `value`).
+fn feedback_item(
+    id: usize,
+    edge: &str,
+    name: &str,
+    (suggested, value): (&str, &str),
+    kind: &str,
+    why: &str,
+) -> Value {
     json!({
         "id": format!("feedback-{id}"),
         "hash": format!("EDGE_CUTOVER_{kind}"),
@@ -947,11 +1194,11 @@ fn feedback_item(id: usize, edge: &str, name: &str, router: &str, kind: &str, wh
         "message": why,
         "v_object_id": edge,
         "v_object_name": name,
-        "object_id": router,
-        "suggested_action": "skip",
+        "object_id": value,
+        "suggested_action": suggested,
         "accepted_actions": ["skip", "map"],
         "accepted_value_type": "STRING",
-        "suggested_value": router,
+        "suggested_value": value,
         "accepted_values": [],
         "multi_value": false,
         "resolved": false,
@@ -979,28 +1226,9 @@ fn start(st: &mut State, f: &V2tFaults) -> Result<(), ApiError> {
     let mut comps = Vec::new();
     let mut feedback = Vec::new();
     let mut failure = None;
+    let mut mapped: BTreeMap<String, String> = BTreeMap::new();
     if setup.mode == EDGE_CUTOVER {
-        let mapping = st.mig.v2t.files.get(MAPPING).cloned();
-        let mut mapped: BTreeMap<String, String> = BTreeMap::new();
-        for set in mapping
-            .iter()
-            .flat_map(|m| m.as_array().into_iter().flatten())
-        {
-            for m in set["v_edges_to_policy_gateways_mappings"]
-                .as_array()
-                .into_iter()
-                .flatten()
-            {
-                let gw = m["policy_gateway_name"]
-                    .as_str()
-                    .or(m["policy_gateway_path"].as_str())
-                    .unwrap_or("")
-                    .to_string();
-                for e in m["v_edges"].as_array().into_iter().flatten() {
-                    mapped.insert(e.as_str().unwrap_or("").to_string(), gw.clone());
-                }
-            }
-        }
+        mapped = mapping_edges(&st.mig.v2t);
         let edges: BTreeSet<String> = st
             .vio
             .as_deref()
@@ -1022,30 +1250,36 @@ fn start(st: &mut State, f: &V2tFaults) -> Result<(), ApiError> {
                 failure = Some(format!(
                     "Edge cutover mapping names NSX-V edge {edge}, which the source NSX does not have."
                 ));
-            } else if !gateway_exists(st, gw) {
+            } else if !gateway_exists(&st.policy, gw) {
                 failure = Some(format!(
                     "Edge cutover mapping names policy gateway '{gw}' (for {edge}), which the destination NSX does not have."
                 ));
             }
         }
         for (edge, name, router) in dlr_edges(st) {
-            let why = if !mapped.contains_key(&edge) {
-                Some(format!(
-                    "Distributed router {edge} ({name}) has no mapping to a policy gateway in the edge cutover mapping; skip it, or map it to a gateway."
-                ))
-            } else if f.feedback_edges.contains(&edge) {
-                Some(format!(
-                    "Distributed router {edge} ({name}) needs confirmation before its uplinks are cut over (simulated)."
-                ))
-            } else {
-                None
+            // Unmapped: skipping is suggested (the router id is the gateway a `map` would name);
+            // a configured confirmation: mapping to the gateway the file names is suggested.
+            let ask = match mapped.get(&edge) {
+                None => Some((
+                    format!(
+                        "Distributed router {edge} ({name}) has no mapping to a policy gateway in the edge cutover mapping; skip it, or map it to a gateway."
+                    ),
+                    ("skip", router.clone()),
+                )),
+                Some(gw) if f.feedback_edges.contains(&edge) => Some((
+                    format!(
+                        "Distributed router {edge} ({name}) needs confirmation before its uplinks are cut over to '{gw}' (simulated)."
+                    ),
+                    ("map", gw.clone()),
+                )),
+                Some(_) => None,
             };
-            if let Some(why) = why {
+            if let Some((why, (action, value))) = ask {
                 feedback.push(feedback_item(
                     feedback.len() + 1,
                     &edge,
                     &name,
-                    &router,
+                    (action, &value),
                     "DLR",
                     &why,
                 ));
@@ -1063,32 +1297,22 @@ fn start(st: &mut State, f: &V2tFaults) -> Result<(), ApiError> {
                     feedback.len() + 1,
                     edge,
                     edge,
-                    &gw,
+                    ("map", &gw),
                     "ESG",
                     &why,
                 ));
             }
         }
-        let units = mapped.len().max(1) as u64;
-        comps.push(Component::new("EDGE", units * f.edge_s_per_dlr * 1000));
+        comps.push(Component::new("EDGE", 1));
     } else {
-        let hosts: u64 = st
-            .mig
-            .v2t
-            .groups
-            .iter()
-            .filter(|g| g.enabled)
-            .map(|g| g.hosts.len() as u64)
-            .sum();
-        comps.push(Component::new("DFW", f.dfw_s * 1000));
-        comps.push(Component::new(
-            "HOST",
-            hosts.max(1) * f.host_s_per_host * 1000,
-        ));
+        comps.push(Component::new("DFW", 1));
+        comps.push(Component::new("HOST", 1));
     }
     let v = &mut st.mig.v2t;
     v.reset_run();
     v.components = comps;
+    v.edge_plan = mapped;
+    size_components(v, f);
     v.started_ms = Some(now);
     v.last_tick_ms = Some(now);
     let token_dead = v
@@ -1151,6 +1375,7 @@ fn plan(st: &mut State, req: &Req, f: &V2tFaults) -> Result<Reply, ApiError> {
     let ok = Ok(Reply::empty(200));
     match action {
         "start" => start(st, f).and(ok),
+        "reset" => reset(st, req).and(ok),
         "pause" => {
             let v = &mut st.mig.v2t;
             if v.run != Run::Running {
@@ -1182,6 +1407,7 @@ fn plan(st: &mut State, req: &Req, f: &V2tFaults) -> Result<Reply, ApiError> {
                 ));
             }
             v.run = Run::Running;
+            size_components(v, f);
             for c in v.components.iter_mut().filter(|c| c.status == "PAUSED") {
                 c.status = if c.done_ms > 0 {
                     "IN_PROGRESS"
@@ -1190,7 +1416,9 @@ fn plan(st: &mut State, req: &Req, f: &V2tFaults) -> Result<Reply, ApiError> {
                 }
                 .into();
                 c.details.clear();
+                c.error = None;
             }
+            begin_current(v);
             v.last_tick_ms = Some(v.now());
             st.touch();
             ok
@@ -1246,7 +1474,7 @@ fn plan(st: &mut State, req: &Req, f: &V2tFaults) -> Result<Reply, ApiError> {
             ok
         }
         other => Err(ApiError::bad_request(format!(
-            "Plan action '{other}' is not supported (start, pause, continue, finish, abort, rollback)."
+            "Plan action '{other}' is not supported (start, pause, continue, finish, abort, rollback, reset)."
         ))),
     }
 }
@@ -1277,7 +1505,17 @@ fn feedback_list(v: &V2tState, req: &Req) -> Result<Reply, ApiError> {
     Ok(list_page(items, off, size))
 }
 
-fn resolve(v: &mut V2tState, id: &str, action: &str, value: Option<&str>) -> Result<(), ApiError> {
+/// Apply one feedback response: `skip` takes the edge out of the run's edge plan (it stays on
+/// NSX-V), `map` cuts it over to the gateway `value` names. A `map` to a gateway the destination
+/// does not have is taken but rejected: the request stays unresolved with `rejected` set, as
+/// the spec describes ("previous response was invalid").
+fn resolve(
+    v: &mut V2tState,
+    policy: &BTreeMap<String, Value>,
+    id: &str,
+    action: &str,
+    value: Option<&str>,
+) -> Result<(), ApiError> {
     let f = v
         .feedback
         .iter_mut()
@@ -1293,24 +1531,51 @@ fn resolve(v: &mut V2tState, id: &str, action: &str, value: Option<&str>) -> Res
         )));
     }
     let edge = f["v_object_id"].as_str().unwrap_or("").to_string();
-    if action == "map" && value.is_none_or(str::is_empty) {
-        return Err(field(format!(
-            "feedback request '{id}': action 'map' needs a value (the policy gateway)"
-        )));
-    }
-    f["resolved"] = json!(true);
-    f["resolution"] = json!(match value {
-        Some(x) if action == "map" => format!("{action}:{x}"),
-        _ => action.to_string(),
-    });
-    if action == "skip" {
-        v.skipped_edges.insert(edge);
+    match (action, value) {
+        ("map", Some(gw)) if !gw.is_empty() => {
+            if !gateway_exists(policy, gw) {
+                f["resolved"] = json!(false);
+                f["rejected"] = json!(true);
+                f["resolution"] = json!(format!(
+                    "map:{gw} rejected: the destination NSX has no policy gateway '{gw}'"
+                ));
+                return Ok(());
+            }
+            f["resolution"] = json!(format!("map:{gw}"));
+            v_resolved(f);
+            v.edge_plan.insert(edge, gw.to_string());
+        }
+        ("map", _) => {
+            return Err(field(format!(
+                "feedback request '{id}': action 'map' needs a value (the policy gateway)"
+            )));
+        }
+        _ => {
+            f["resolution"] = json!(action);
+            v_resolved(f);
+            if action == "skip" {
+                v.edge_plan.remove(&edge);
+            }
+        }
     }
     Ok(())
 }
 
+fn v_resolved(f: &mut Value) {
+    f["resolved"] = json!(true);
+    f["rejected"] = json!(false);
+}
+
 fn feedback_response(st: &mut State, req: &Req) -> Result<Reply, ApiError> {
+    let policy = &st.policy;
     let v = &mut st.mig.v2t;
+    if v.run == Run::Running {
+        return Err(err(
+            INVALID_STATE,
+            "The migration is in progress; feedback is answered while it is paused.",
+        ));
+    }
+    let mut trial = v.clone();
     if req.q("action") == Some("accept-recommended") {
         let pending: Vec<(String, String, String)> = v
             .feedback
@@ -1325,7 +1590,7 @@ fn feedback_response(st: &mut State, req: &Req) -> Result<Reply, ApiError> {
             })
             .collect();
         for (id, action, value) in pending {
-            resolve(v, &id, &action, Some(&value))?;
+            resolve(&mut trial, policy, &id, &action, Some(&value))?;
         }
     } else {
         let body = req.json()?;
@@ -1334,17 +1599,27 @@ fn feedback_response(st: &mut State, req: &Req) -> Result<Reply, ApiError> {
             .and_then(Value::as_array)
             .ok_or_else(|| field("response_list is required"))?;
         // Validate every response first: a refused list changes nothing.
-        let mut trial = v.clone();
         for (i, r) in list.iter().enumerate() {
             let at = format!("response_list[{i}]");
             let id = str_field(r, &at, "id", true)?.unwrap_or_default();
             let action = str_field(r, &at, "action", true)?.unwrap_or_default();
-            let value = str_field(r, &at, "value", false)?;
-            resolve(&mut trial, id, action, value)?;
+            let mut value = str_field(r, &at, "value", false)?;
+            // `values` (multi-value answers): these requests take one value.
+            if let Some(vals) = r.get("values").and_then(Value::as_array) {
+                if vals.len() > 1 {
+                    return Err(field(format!(
+                        "{at}.values: feedback request '{id}' takes a single value"
+                    )));
+                }
+                if value.is_none() {
+                    value = vals.first().and_then(Value::as_str);
+                }
+            }
+            resolve(&mut trial, policy, id, action, value)?;
         }
-        v.feedback = trial.feedback;
-        v.skipped_edges = trial.skipped_edges;
     }
+    v.feedback = trial.feedback;
+    v.edge_plan = trial.edge_plan;
     if v.run == Run::Paused {
         pause_components(v);
     }
@@ -1357,20 +1632,47 @@ fn groups(st: &mut State, req: &Req, rest: &[&str]) -> Result<Reply, ApiError> {
     match rest {
         [] if req.method == Method::GET => {
             let (off, size) = req.page()?;
-            let list: Vec<Value> = v
-                .groups
+            let list = all_groups(v, req.q("component_type"));
+            Ok(list_page(list.iter().collect(), off, size))
+        }
+        [id] if req.method == Method::GET => all_groups(v, None)
+            .into_iter()
+            .find(|g| g["id"] == *id)
+            .map(Reply::json)
+            .ok_or_else(|| ApiError::not_found(&req.path)),
+        [id, "status"] if req.method == Method::GET => {
+            let (off, size) = req.page()?;
+            let has_errors = match req.q("has_errors") {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(x) => return Err(field(format!("has_errors '{x}' must be true or false"))),
+            };
+            let (t, span) = find_span(v, id).ok_or_else(|| ApiError::not_found(&req.path))?;
+            let c = v.components.iter().find(|c| c.component_type == t);
+            let list: Vec<Value> = span
+                .units
                 .iter()
-                .filter(|_| req.q("component_type").is_none_or(|t| t == "HOST"))
-                .map(group_json)
+                .map(|(uid, name, s, e)| {
+                    let (status, pct) = span_status(c, *s, *e, span.enabled);
+                    let errors: Vec<String> = match (status, c.and_then(|c| c.error.clone())) {
+                        ("FAILED", Some(e)) => vec![e],
+                        _ => Vec::new(),
+                    };
+                    json!({"id": uid, "display_name": name, "status": status,
+                           "percent_complete": pct, "errors": errors})
+                })
+                .filter(|u| !has_errors || u["errors"].as_array().is_some_and(|a| !a.is_empty()))
                 .collect();
             Ok(list_page(list.iter().collect(), off, size))
         }
-        [id] if req.method == Method::GET => v
-            .groups
-            .iter()
-            .find(|g| g.id == *id)
-            .map(|g| Reply::json(group_json(g)))
-            .ok_or_else(|| ApiError::not_found(&req.path)),
+        [id] if req.method == Method::PUT && v.groups.iter().all(|g| g.id != *id) => {
+            if find_span(v, id).is_some() {
+                return Err(field(format!(
+                    "EDGE group '{id}' follows the edge cutover mapping file and feedback responses; it cannot be changed"
+                )));
+            }
+            Err(ApiError::not_found(&req.path))
+        }
         [id] if req.method == Method::PUT => {
             let body = req.json()?;
             let ty = str_field(&body, "MigrationUnitGroup", "type", true)?.unwrap_or_default();
@@ -1414,6 +1716,164 @@ fn groups(st: &mut State, req: &Req, rest: &[&str]) -> Result<Reply, ApiError> {
     }
 }
 
+/// The component types of the configured mode.
+fn mode_components(v: &V2tState) -> &'static [&'static str] {
+    match v.configured_mode() {
+        Some(EDGE_CUTOVER) => &["EDGE"],
+        Some(_) => &["DFW", "HOST"],
+        None => &[],
+    }
+}
+
+/// Every migration unit group of the configured mode as `MigrationUnitGroup`: the HOST groups,
+/// or the EDGE groups (one per edge cut over, its gateway in `extended_configuration`).
+fn all_groups(v: &V2tState, component_type: Option<&str>) -> Vec<Value> {
+    let mut out = Vec::new();
+    for t in mode_components(v) {
+        if component_type.is_some_and(|c| c != *t) {
+            continue;
+        }
+        match *t {
+            "HOST" => out.extend(v.groups.iter().map(group_json)),
+            "EDGE" => out.extend(spans(v, "EDGE").iter().map(|s| {
+                json!({
+                    "id": s.id,
+                    "display_name": s.name,
+                    "resource_type": "MigrationUnitGroup",
+                    "type": "EDGE",
+                    "enabled": true,
+                    "parallel": false,
+                    "migration_unit_count": s.units.len(),
+                    "migration_units": s.units.iter().map(|(id, name, _, _)| json!({
+                        "id": id, "display_name": name, "type": "EDGE"
+                    })).collect::<Vec<_>>(),
+                    "extended_configuration": [{"key": "policy_gateway", "value": s.gateway.clone().unwrap_or_default()}],
+                })
+            })),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn find_span(v: &V2tState, id: &str) -> Option<(&'static str, Span)> {
+    mode_components(v).iter().find_map(|t| {
+        spans(v, t)
+            .into_iter()
+            .find(|s| s.id == id)
+            .map(|s| (*t, s))
+    })
+}
+
+/// `GET migration-unit-groups-status[?component_type=]`: `MigrationUnitGroupStatus` per group.
+fn groups_status(v: &V2tState, req: &Req) -> Result<Reply, ApiError> {
+    let (off, size) = req.page()?;
+    let mut list = Vec::new();
+    for t in mode_components(v) {
+        if req.q("component_type").is_some_and(|c| c != *t) {
+            continue;
+        }
+        let c = v.components.iter().find(|c| c.component_type == *t);
+        for s in spans(v, t) {
+            let (status, pct) = span_status(c, s.start_ms, s.end_ms, s.enabled);
+            let failed = s
+                .units
+                .iter()
+                .filter(|(_, _, a, b)| span_status(c, *a, *b, s.enabled).0 == "FAILED")
+                .count();
+            list.push(json!({
+                "group_id": s.id,
+                "group_name": s.name,
+                "status": status,
+                "percent_complete": pct,
+                "migration_unit_count": s.units.len(),
+                "failed_count": failed,
+            }));
+        }
+    }
+    Ok(list_page(list.iter().collect(), off, size))
+}
+
+fn settings_json(p: &PlanSettings) -> Value {
+    json!({"parallel": p.parallel, "pause_after_each_group": p.pause_after_each_group,
+           "pause_on_error": p.pause_on_error})
+}
+
+/// `GET|PUT plan/<component_type>/settings` (`MigrationPlanSettings`).
+fn plan_settings(st: &mut State, req: &Req, t: &str) -> Result<Reply, ApiError> {
+    let v = &mut st.mig.v2t;
+    if !mode_components(v).contains(&t) {
+        return Err(field(format!(
+            "component_type '{t}' is not a component of the configured mode ({})",
+            mode_components(v).join(", ")
+        )));
+    }
+    let mut cur = v.settings.get(t).copied().unwrap_or_default();
+    if req.method == Method::GET {
+        return Ok(Reply::json(settings_json(&cur)));
+    }
+    if req.method != Method::PUT {
+        return Err(ApiError::method_not_allowed(&req.method, &req.path));
+    }
+    if v.run == Run::Running {
+        return Err(err(
+            INVALID_STATE,
+            "The migration is in progress; pause it before changing the plan settings.",
+        ));
+    }
+    let body = req.json()?;
+    if !body.is_object() {
+        return Err(field("MigrationPlanSettings must be an object"));
+    }
+    for (k, slot) in [
+        ("parallel", &mut cur.parallel),
+        ("pause_after_each_group", &mut cur.pause_after_each_group),
+        ("pause_on_error", &mut cur.pause_on_error),
+    ] {
+        match body.get(k) {
+            None | Some(Value::Null) => {}
+            Some(Value::Bool(b)) => *slot = *b,
+            Some(_) => return Err(field(format!("{k} must be a boolean"))),
+        }
+    }
+    v.settings.insert(t.to_string(), cur);
+    st.touch();
+    Ok(Reply::json(settings_json(&cur)))
+}
+
+/// `plan?action=reset&component_type=`: the component's plan back to the default (its settings;
+/// for HOST also the groups: every cluster enabled, parallel, inventory order).
+fn reset(st: &mut State, req: &Req) -> Result<(), ApiError> {
+    let t = req
+        .q("component_type")
+        .ok_or_else(|| ApiError::bad_request("Parameter component_type is required."))?
+        .to_string();
+    let v = &st.mig.v2t;
+    if !mode_components(v).contains(&t.as_str()) {
+        return Err(field(format!(
+            "component_type '{t}' is not a component of the configured mode ({})",
+            mode_components(v).join(", ")
+        )));
+    }
+    if v.run != Run::NotStarted {
+        return Err(err(
+            INVALID_STATE,
+            format!(
+                "The plan can be reset only before the migration starts (now {:?}); roll back or abort first.",
+                v.run
+            ),
+        ));
+    }
+    let groups = default_groups(st);
+    let v = &mut st.mig.v2t;
+    v.settings.remove(&t);
+    if t == "HOST" {
+        v.groups = groups;
+    }
+    st.touch();
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Dispatch
 
@@ -1426,7 +1886,8 @@ pub fn claims(st: &State, rest: &[&str]) -> bool {
         Some(&"plan")
         | Some(&"status-summary")
         | Some(&"feedback-requests")
-        | Some(&"feedback-response") => st.mig.v2t.setup.is_some(),
+        | Some(&"feedback-response")
+        | Some(&"migration-unit-groups-status") => st.mig.v2t.setup.is_some(),
         Some(&"migration-unit-groups") => {
             st.mig.v2t.setup.is_some() && rest.get(1) != Some(&"MP_TO_POLICY_MIGRATION")
         }
@@ -1451,6 +1912,8 @@ pub fn route(
         ["data", "upload"] if req.method == Method::POST => data(st, req, true),
         ["data"] if get || req.method == Method::DELETE => data(st, req, false),
         ["plan"] if req.method == Method::POST => plan(st, req, f),
+        ["plan", t, "settings"] => plan_settings(st, req, t),
+        ["migration-unit-groups-status"] if get => groups_status(&st.mig.v2t, req),
         ["status-summary"] if get => Ok(Reply::json(status_summary(&st.mig.v2t, req))),
         ["feedback-requests"] if get => feedback_list(&st.mig.v2t, req),
         ["feedback-response"] if req.method == Method::PUT || req.method == Method::POST => {

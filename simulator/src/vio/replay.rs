@@ -26,6 +26,11 @@ use super::list::{Style, list, project};
 use crate::api::{Reply, Req};
 use crate::state::State;
 
+#[path = "replay_fwaas.rs"]
+mod fwaas;
+#[path = "replay_lb.rs"]
+mod lb;
+
 /// Path prefix of the target Neutron on the simulator's port.
 pub const PREFIX: &str = "/target-network";
 /// Value of the `os-api-version` tag (the plugin's version string; inferred, docs/rules.md).
@@ -177,6 +182,47 @@ const RES: &[Res] = &[
         key: "firewall_groups",
         single: "firewall_group",
         err: "FirewallGroup",
+        client_id: true,
+        bulk: false,
+    },
+    // The Octavia stand-in (`replay_lb.rs`): Octavia's bodies at the neutron-lbaas location.
+    Res {
+        path: &["lbaas", "loadbalancers"],
+        key: "loadbalancers",
+        single: "loadbalancer",
+        err: "LoadBalancer",
+        client_id: true,
+        bulk: false,
+    },
+    Res {
+        path: &["lbaas", "listeners"],
+        key: "listeners",
+        single: "listener",
+        err: "Listener",
+        client_id: true,
+        bulk: false,
+    },
+    Res {
+        path: &["lbaas", "pools"],
+        key: "pools",
+        single: "pool",
+        err: "Pool",
+        client_id: true,
+        bulk: false,
+    },
+    Res {
+        path: &["lbaas", "healthmonitors"],
+        key: "healthmonitors",
+        single: "healthmonitor",
+        err: "HealthMonitor",
+        client_id: true,
+        bulk: false,
+    },
+    Res {
+        path: &["lbaas", "l7policies"],
+        key: "l7policies",
+        single: "l7policy",
+        err: "L7Policy",
         client_id: true,
         bulk: false,
     },
@@ -334,6 +380,8 @@ struct Tx<'a> {
     objs: &'a BTreeMap<String, BTreeMap<String, Value>>,
     pol: &'a BTreeMap<String, Value>,
     projects: &'a [Value],
+    /// The deployment's Octavia collections (flavors for the LB stand-in's `lb_size`).
+    octavia: &'a BTreeMap<&'static str, Vec<Value>>,
     new_objs: BTreeMap<(String, String), Option<Value>>,
     new_pol: BTreeMap<String, Option<Value>>,
     user: String,
@@ -489,8 +537,11 @@ pub fn route(
         Ok(c) => c,
         Err(r) => return *r,
     };
-    let ["v2.0", rest @ ..] = rest else {
-        return neutron_error(404, "HTTPNotFound", "The resource could not be found.");
+    // Neutron's `v2.0/...`; the Octavia stand-in also answers at Octavia's own `v2/lbaas/...`.
+    let rest = match rest {
+        ["v2.0", r @ ..] => r,
+        ["v2", r @ ..] if r.first() == Some(&"lbaas") => r,
+        _ => return neutron_error(404, "HTTPNotFound", "The resource could not be found."),
     };
     let Some((res, tail)) = RES.iter().find_map(|r| {
         (rest.len() >= r.path.len() && rest[..r.path.len()] == *r.path)
@@ -522,6 +573,7 @@ pub fn route(
         objs: &rs.objects,
         pol: &st.policy,
         projects: &vio.inv.projects,
+        octavia: &vio.inv.octavia,
         new_objs: BTreeMap::new(),
         new_pol: BTreeMap::new(),
         user,
@@ -559,7 +611,13 @@ pub fn route(
             ),
         ))
     } else {
-        write(&mut tx, req, res, tail, &body, &caller)
+        write(&mut tx, req, res, tail, &body, &caller).and_then(|r| {
+            // The Policy plugin's FWaaS callbacks rewrite the routers' firewalls.
+            if res.key.starts_with("firewall_") {
+                fwaas::sync(&mut tx)?;
+            }
+            Ok(r)
+        })
     };
     let (new_objs, new_pol, next_id) = (tx.new_objs, tx.new_pol, tx.next_id);
     let vio = match st.vio.as_deref_mut() {
@@ -753,6 +811,38 @@ fn write(
                 remove_interface(tx, &router, body)
             }
         }
+        (&Method::POST, [pid, "members"]) if res.key == "pools" => {
+            let pool = tx
+                .obj("pools", pid)
+                .ok_or_else(|| not_found("Pool", "Pool", pid))?;
+            own(&pool, caller)?;
+            let m = lb::create_member(tx, pid, body, project_of(&pool))?;
+            Ok(Reply::created(json!({ "member": m })))
+        }
+        (&Method::POST, [pid, "rules"]) if res.key == "l7policies" => {
+            let pol = tx
+                .obj("l7policies", pid)
+                .ok_or_else(|| not_found("L7Policy", "L7 Policy", pid))?;
+            own(&pol, caller)?;
+            let r = lb::create_l7rule(tx, pid, body, project_of(&pol))?;
+            Ok(Reply::created(json!({ "rule": r })))
+        }
+        (&Method::DELETE, [pid, "rules", rid]) if res.key == "l7policies" => {
+            let pol = tx
+                .obj("l7policies", pid)
+                .ok_or_else(|| not_found("L7Policy", "L7 Policy", pid))?;
+            own(&pol, caller)?;
+            lb::delete_l7rule(tx, pid, rid)?;
+            Ok(Reply::empty(204))
+        }
+        (&Method::DELETE, [pid, "members", mid]) if res.key == "pools" => {
+            let pool = tx
+                .obj("pools", pid)
+                .ok_or_else(|| not_found("Pool", "Pool", pid))?;
+            own(&pool, caller)?;
+            lb::delete_member(tx, pid, mid)?;
+            Ok(Reply::empty(204))
+        }
         (&Method::POST, [pid, kind @ ("bandwidth_limit_rules" | "dscp_marking_rules")])
             if res.key == "policies" =>
         {
@@ -925,6 +1015,10 @@ fn create(tx: &mut Tx<'_>, res: &Res, body: &Value, caller: &Caller) -> Result<R
             "security_group_rules" => create_sg_rule(tx, &mut o)?,
             "policies" => create_qos(tx, &mut o)?,
             "floatingips" => create_fip(tx, &mut o)?,
+            "loadbalancers" | "listeners" | "pools" | "healthmonitors" => {
+                lb::create(tx, res.key, &mut o)?
+            }
+            "l7policies" => lb::create_l7policy(tx, &mut o)?,
             "subnetpools" if o.get("prefixes").and_then(Value::as_array).is_none() => {
                 return Err(bad("Invalid input: 'prefixes' is required"));
             }
@@ -2240,7 +2334,7 @@ fn create_sg_rule(tx: &mut Tx<'_>, o: &mut Value) -> Result<(), NErr> {
 fn qos_profile(tx: &mut Tx<'_>, pol: &Value) {
     let id = s(pol, "id").unwrap_or_default();
     let mut shapers = Vec::new();
-    let mut dscp = json!({"mode": "TRUST", "priority": 0});
+    let mut dscp = json!({"mode": "TRUSTED", "priority": 0});
     for r in pol["rules"].as_array().into_iter().flatten() {
         match r["type"].as_str() {
             Some("bandwidth_limit") => {
@@ -2686,6 +2780,8 @@ fn delete(tx: &mut Tx<'_>, res: &Res, o: &Value) -> Result<(), NErr> {
             tx.delete_tree(&format!("/infra/qos-profiles/{id}"));
         }
         "floatingips" => fip_nat(tx, o, false),
+        "loadbalancers" | "listeners" | "pools" | "healthmonitors" => lb::delete(tx, res.key, o)?,
+        "l7policies" => lb::delete_l7policy(tx, o)?,
         _ => {}
     }
     Ok(())

@@ -389,3 +389,261 @@ async fn generated_inventory_objects_validate_against_the_spec() {
     assert!(summary.nsx_objects > 50);
     run_on(dir.path().to_path_buf(), 60).await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The VIO flow's NSX objects: Manager objects against the 2.5.1 spec, Policy objects against
+// hand-written schemas of their documented shapes (2.5.1 has no Policy definitions).
+
+/// Hand-written draft-4 schemas of the NSX Policy types the VIO flow serves and the API replay
+/// writes. Source: the NSX-T Data Center REST API reference (developer.broadcom.com/xapis/
+/// nsx-t-data-center-rest-api/, pages `schemas_<Type>.html`): the `PolicyConfigResource` base
+/// (ids and paths are strings, `display_name` at most 255 characters, `description` at most
+/// 1024, at most 30 `tags`, each `Tag` with a scope of at most 128 and a tag of at most 256
+/// characters, `_protection` one of four values), and per type only the fields and enums the
+/// simulator writes: `PolicyNatRule` (`action`, `firewall_match`: NatFirewallMatch's three
+/// values), `Rule` (`action`, `direction`, `ip_protocol`, group, service and scope lists of at
+/// most 128 paths), `Group` expressions (`Condition` `key`, `member_type`, `operator`;
+/// `IPAddressExpression` `ip_addresses`), `Service` entries (`L4PortSetServiceEntry`
+/// `l4_protocol` and at most 15 port entries, `ICMPTypeServiceEntry` `protocol`),
+/// `PolicyTransportZone` `tz_type`, `Segment`, `SegmentPort`, `Tier0`, `Tier1`
+/// (`route_advertisement_types`), `LocaleServices`, `StaticRoutes` (`admin_distance` 1-255),
+/// `QoSProfile`, `DhcpServerConfig`, `MetadataProxyConfig`, `GatewayPolicy`, `SecurityPolicy`,
+/// and the load balancer types (`LBService` `size`, `LBVirtualServer` with its `rules` (`phase`, `match_strategy`), `LBPool` `algorithm`,
+/// `snat_translation` and members with `weight` 1-256 and `admin_state`, the application
+/// profiles, the monitor profiles' `interval`, `timeout`, `fall_count`, `request_method`).
+pub(crate) fn policy_schemas() -> Value {
+    let s = || json!({"type": "string"});
+    let strs = |max: u64| json!({"type": "array", "maxItems": max, "items": {"type": "string"}});
+    let en = |v: &[&str]| json!({"type": "string", "enum": v});
+    let obj = |props: Value, required: &[&str]| {
+        let mut o = json!({"type": "object", "properties": props});
+        if !required.is_empty() {
+            o["required"] = json!(required);
+        }
+        o
+    };
+    let ty = |props: Value, required: &[&str]| json!({"allOf": [{"$ref": "#/definitions/PolicyConfigResource"}, obj(props, required)]});
+    let condition = obj(
+        json!({
+            "resource_type": en(&["Condition"]),
+            "key": en(&["Tag", "Name", "OSName", "ComputerName", "NodeType", "GroupType", "ALL", "IPAddress"]),
+            "member_type": en(&["IPSet", "LogicalPort", "LogicalSwitch", "Segment", "SegmentPort",
+                                "VirtualMachine", "Group", "DVPG", "DVPort", "IPAddress", "TransportNode"]),
+            "operator": en(&["EQUALS", "CONTAINS", "STARTSWITH", "ENDSWITH", "NOTEQUALS", "IN", "NOTIN", "MATCHES"]),
+            "value": s(),
+        }),
+        &["key", "member_type", "value"],
+    );
+    let ip_expr = obj(
+        json!({"resource_type": en(&["IPAddressExpression"]), "ip_addresses": strs(4000)}),
+        &["ip_addresses"],
+    );
+    let l4 = obj(
+        json!({"resource_type": en(&["L4PortSetServiceEntry"]), "l4_protocol": en(&["TCP", "UDP"]),
+               "destination_ports": strs(15), "source_ports": strs(15)}),
+        &["l4_protocol"],
+    );
+    let icmp = obj(
+        json!({"resource_type": en(&["ICMPTypeServiceEntry"]), "protocol": en(&["ICMPv4", "ICMPv6"]),
+               "icmp_type": {"type": "integer", "minimum": 0, "maximum": 255}}),
+        &["protocol"],
+    );
+    let ipproto = obj(
+        json!({"resource_type": en(&["IPProtocolServiceEntry"]),
+               "protocol_number": {"type": "integer", "minimum": 0, "maximum": 255}}),
+        &["protocol_number"],
+    );
+    let tag = json!({"type": "object", "properties": {
+        "scope": {"type": "string", "maxLength": 128}, "tag": {"type": "string", "maxLength": 256}}});
+    let mut defs = json!({
+        "PolicyConfigResource": obj(json!({
+            "resource_type": s(), "id": s(), "path": s(), "relative_path": s(), "parent_path": s(),
+            "display_name": {"type": "string", "maxLength": 255},
+            "description": {"type": "string", "maxLength": 1024},
+            "tags": {"type": "array", "maxItems": 30, "items": tag},
+            "marked_for_delete": {"type": "boolean"},
+            "_revision": {"type": "integer"},
+            "_system_owned": {"type": "boolean"},
+            "_protection": en(&["PROTECTED", "NOT_PROTECTED", "REQUIRE_OVERRIDE", "UNKNOWN"]),
+            "_create_time": {"type": "integer"}, "_last_modified_time": {"type": "integer"},
+            "_create_user": s(), "_last_modified_user": s(),
+        }), &["resource_type", "id", "path", "display_name"]),
+        "PolicyTransportZone": ty(json!({"tz_type": en(&["OVERLAY_STANDARD", "OVERLAY_ENS", "VLAN_BACKED", "OVERLAY_BACKED", "UNKNOWN"])}), &["tz_type"]),
+        "PolicyEdgeCluster": ty(json!({"deployment_type": s(), "member_node_type": s()}), &[]),
+        "PolicyEdgeNode": ty(json!({"nsx_id": s()}), &[]),
+        "Tier0": ty(json!({"ha_mode": en(&["ACTIVE_ACTIVE", "ACTIVE_STANDBY"]), "failover_mode": en(&["PREEMPTIVE", "NON_PREEMPTIVE"])}), &[]),
+        "Tier0Interface": ty(json!({"type": en(&["EXTERNAL", "SERVICE", "LOOPBACK"]), "subnets": {"type": "array", "items": obj(json!({"ip_addresses": strs(1000), "prefix_len": {"type": "integer", "minimum": 1, "maximum": 128}}), &["ip_addresses", "prefix_len"])}}), &[]),
+        "Tier1": ty(json!({"tier0_path": s(), "failover_mode": en(&["PREEMPTIVE", "NON_PREEMPTIVE"]),
+            "route_advertisement_types": {"type": "array", "items": en(&["TIER1_STATIC_ROUTES", "TIER1_CONNECTED", "TIER1_NAT", "TIER1_LB_VIP", "TIER1_LB_SNAT", "TIER1_DNS_FORWARDER_IP", "TIER1_IPSEC_LOCAL_ENDPOINT"])}}), &[]),
+        "LocaleServices": ty(json!({"edge_cluster_path": s()}), &[]),
+        "StaticRoutes": ty(json!({"network": s(), "next_hops": {"type": "array", "minItems": 1, "items": obj(json!({"ip_address": s(), "admin_distance": {"type": "integer", "minimum": 1, "maximum": 255}}), &[])}}), &["network", "next_hops"]),
+        "PolicyNatRule": ty(json!({"action": en(&["SNAT", "DNAT", "REFLEXIVE", "NO_SNAT", "NO_DNAT", "NAT64"]),
+            "firewall_match": en(&["MATCH_EXTERNAL_ADDRESS", "MATCH_INTERNAL_ADDRESS", "BYPASS"]),
+            "sequence_number": {"type": "integer"}, "source_network": s(), "destination_network": s(), "translated_network": s(), "enabled": {"type": "boolean"}, "logging": {"type": "boolean"}}), &["action"]),
+        "Segment": ty(json!({"transport_zone_path": s(), "connectivity_path": s(), "overlay_id": {"type": "integer"},
+            "vlan_ids": strs(4096), "metadata_proxy_paths": strs(1), "dhcp_config_path": s(),
+            "subnets": {"type": "array", "items": obj(json!({"gateway_address": s(), "network": s(), "dhcp_ranges": strs(99), "dhcp_config": {"type": "object"}}), &[])}}), &[]),
+        "SegmentPort": ty(json!({"attachment": obj(json!({"id": s(), "type": s()}), &[]), "address_bindings": {"type": "array", "maxItems": 512, "items": obj(json!({"ip_address": s(), "mac_address": s()}), &[])}}), &[]),
+        "DhcpV4StaticBindingConfig": ty(json!({"ip_address": s(), "mac_address": s(), "host_name": s(), "lease_time": {"type": "integer", "minimum": 60}}), &["ip_address", "mac_address"]),
+        "Group": ty(json!({"expression": {"type": "array", "maxItems": 5, "items": {"oneOf": [condition, ip_expr]}}}), &[]),
+        "SecurityPolicy": ty(json!({"category": s(), "sequence_number": {"type": "integer"}}), &[]),
+        "GatewayPolicy": ty(json!({"category": s(), "sequence_number": {"type": "integer"}}), &[]),
+        "Rule": ty(json!({"action": en(&["ALLOW", "DROP", "REJECT", "JUMP_TO_APPLICATION"]),
+            "direction": en(&["IN", "OUT", "IN_OUT"]), "ip_protocol": en(&["IPV4", "IPV6", "IPV4_IPV6"]),
+            "sequence_number": {"type": "integer", "minimum": 0}, "logged": {"type": "boolean"},
+            "source_groups": strs(128), "destination_groups": strs(128), "services": strs(128), "scope": strs(128)}),
+            &["source_groups", "destination_groups", "services"]),
+        "Service": ty(json!({"service_entries": {"type": "array", "maxItems": 2000, "items": {"oneOf": [l4, icmp, ipproto]}}}), &[]),
+        "QoSProfile": ty(json!({"class_of_service": {"type": "integer", "minimum": 0, "maximum": 7},
+            "dscp": obj(json!({"mode": en(&["TRUSTED", "UNTRUSTED"]), "priority": {"type": "integer", "minimum": 0, "maximum": 63}}), &[]),
+            "shaper_configurations": {"type": "array", "items": obj(json!({"resource_type": en(&["IngressRateLimiter", "EgressRateLimiter", "IngressBroadcastRateLimiter"]), "enabled": {"type": "boolean"}}), &["resource_type"])}}), &[]),
+        "DhcpServerConfig": ty(json!({"edge_cluster_path": s(), "server_addresses": strs(2), "lease_time": {"type": "integer"}}), &[]),
+        "MetadataProxyConfig": ty(json!({"edge_cluster_path": s(), "server_address": s()}), &[]),
+    });
+    let lb = json!({
+        "LBService": ty(json!({"size": en(&["SMALL", "MEDIUM", "LARGE", "XLARGE", "DLB"]), "connectivity_path": s(), "enabled": {"type": "boolean"}}), &[]),
+        "LBVirtualServer": ty(json!({"ip_address": s(), "ports": strs(100), "application_profile_path": s(), "lb_service_path": s(), "pool_path": s(),
+            "max_concurrent_connections": {"type": "integer", "minimum": 1},
+            "rules": {"type": "array", "maxItems": 4000, "items": obj(json!({
+                "phase": en(&["HTTP_REQUEST_REWRITE", "HTTP_FORWARDING", "HTTP_RESPONSE_REWRITE", "HTTP_ACCESS", "TRANSPORT"]),
+                "match_strategy": en(&["ALL", "ANY"]), "match_conditions": {"type": "array", "maxItems": 60},
+                "actions": {"type": "array", "minItems": 1, "maxItems": 60}}), &["actions"])}}), &["ip_address", "ports", "application_profile_path"]),
+        "LBPool": ty(json!({"algorithm": en(&["ROUND_ROBIN", "WEIGHTED_ROUND_ROBIN", "LEAST_CONNECTION", "WEIGHTED_LEAST_CONNECTION", "IP_HASH"]),
+            "snat_translation": obj(json!({"type": en(&["LBSnatAutoMap", "LBSnatDisabled", "LBSnatIpPool"])}), &["type"]),
+            "active_monitor_paths": strs(1),
+            "members": {"type": "array", "items": obj(json!({"ip_address": s(), "port": s(), "display_name": s(), "weight": {"type": "integer", "minimum": 1, "maximum": 256},
+                "admin_state": en(&["ENABLED", "DISABLED", "GRACEFUL_DISABLED"]), "backup_member": {"type": "boolean"}}), &["ip_address"])}}), &[]),
+        "LBHttpProfile": ty(json!({}), &[]),
+        "LBFastTcpProfile": ty(json!({}), &[]),
+        "LBFastUdpProfile": ty(json!({}), &[]),
+        "LBHttpMonitorProfile": ty(json!({"interval": {"type": "integer", "minimum": 1}, "timeout": {"type": "integer", "minimum": 1}, "fall_count": {"type": "integer", "minimum": 1},
+            "request_method": en(&["GET", "OPTIONS", "POST", "HEAD", "PUT"]), "request_url": s(),
+            "response_status_codes": {"type": "array", "maxItems": 64, "items": {"type": "integer", "minimum": 100, "maximum": 599}}}), &[]),
+        "LBTcpMonitorProfile": ty(json!({"interval": {"type": "integer", "minimum": 1}, "timeout": {"type": "integer", "minimum": 1}, "fall_count": {"type": "integer", "minimum": 1}}), &[]),
+        "LBIcmpMonitorProfile": ty(json!({"interval": {"type": "integer", "minimum": 1}, "timeout": {"type": "integer", "minimum": 1}, "fall_count": {"type": "integer", "minimum": 1}}), &[]),
+    });
+    if let (Some(d), Some(l)) = (defs.as_object_mut(), lb.as_object()) {
+        d.extend(l.clone());
+    }
+    json!({ "definitions": defs })
+}
+
+/// Validate every object of a Policy store dump (`path -> object`) against [`policy_schemas`]:
+/// the base schema for each, the type's own where one is written. Returns the types checked
+/// with their own schema.
+pub(crate) fn check_policy_store(policy: &Value) -> std::collections::BTreeSet<String> {
+    let map = jsonschema::options()
+        .with_draft(Draft::Draft4)
+        .build_map(&policy_schemas())
+        .expect("the Policy schemas compile");
+    let mut typed = std::collections::BTreeSet::new();
+    let mut failures = Vec::new();
+    for (path, o) in policy.as_object().expect("a path -> object map") {
+        let rt = o["resource_type"].as_str().unwrap_or("");
+        let val = match map.get(&format!("#/definitions/{rt}")) {
+            Some(v) => {
+                typed.insert(rt.to_string());
+                v
+            }
+            None => map.get("#/definitions/PolicyConfigResource").unwrap(),
+        };
+        for e in val.iter_errors(o) {
+            failures.push(format!("{path} ({rt}): {e} at {}", e.instance_path()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    typed
+}
+
+fn vio_clean() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/inventories/vio-small-clean")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vio_target_objects_validate_against_the_spec_and_policy_shapes() {
+    // The schemas bite (controls): a bad enum, an over-long tag scope, a missing path.
+    let map = jsonschema::options()
+        .with_draft(Draft::Draft4)
+        .build_map(&policy_schemas())
+        .unwrap();
+    let nat = map.get("#/definitions/PolicyNatRule").unwrap();
+    let base = json!({"resource_type": "PolicyNatRule", "id": "S-1", "path": "/infra/tier-1s/a/nat/USER/nat-rules/S-1",
+                      "display_name": "S-1", "action": "SNAT", "firewall_match": "MATCH_INTERNAL_ADDRESS"});
+    assert!(nat.is_valid(&base));
+    let mut bad = base.clone();
+    bad["firewall_match"] = json!("MATCH_INTERNAL");
+    assert!(!nat.is_valid(&bad));
+    let mut bad = base.clone();
+    bad["tags"] = json!([{"scope": "x".repeat(129), "tag": "t"}]);
+    assert!(!nat.is_valid(&bad));
+    let mut bad = base;
+    bad.as_object_mut().unwrap().remove("path");
+    assert!(!nat.is_valid(&bad));
+
+    let h = Simulator::start(SimConfig {
+        inventory: Some(vio_clean()),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let c = Client::new(&h);
+    // Manager API objects of the destination the spec defines (the spec's validators, built
+    // once for the binary and shared with the coordinator tests).
+    use crate::v2t_coordinator::{valid, validators as spec};
+    let (s, v) = c.get("/api/v1/fabric/compute-managers").await;
+    assert_eq!(s, 200, "{v}");
+    valid(spec(), "ComputeManagerListResult", &v);
+    let cms = v["results"].as_array().unwrap();
+    assert!(!cms.is_empty(), "{v}");
+    for cm in cms {
+        valid(spec(), "ComputeManager", cm);
+        let (s, one) = c
+            .get(&format!(
+                "/api/v1/fabric/compute-managers/{}",
+                cm["id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(s, 200, "{one}");
+        valid(spec(), "ComputeManager", &one);
+    }
+    let (s, v) = c.get("/api/v1/transport-nodes").await;
+    assert_eq!(s, 200, "{v}");
+    valid(spec(), "TransportNodeListResult", &v);
+    assert!(v["result_count"].as_u64().is_some_and(|n| n > 0), "{v}");
+    // Policy objects the destination is seeded with, as the API serves them.
+    let typed = check_policy_store(&h.state_dump()["policy"]);
+    for t in [
+        "PolicyTransportZone",
+        "PolicyEdgeCluster",
+        "Tier0",
+        "LocaleServices",
+        "DhcpServerConfig",
+        "MetadataProxyConfig",
+    ] {
+        assert!(typed.contains(t), "no {t} checked: {typed:?}");
+    }
+    for (coll, n) in [
+        ("/policy/api/v1/infra/tier-0s", 1),
+        ("/policy/api/v1/infra/dhcp-server-configs", 1),
+        ("/policy/api/v1/infra/metadata-proxies", 1),
+        (
+            "/policy/api/v1/infra/sites/default/enforcement-points/default/transport-zones",
+            2,
+        ),
+        (
+            "/policy/api/v1/infra/sites/default/enforcement-points/default/edge-clusters",
+            1,
+        ),
+    ] {
+        let (s, v) = c.get(coll).await;
+        assert_eq!(s, 200, "{coll}: {v}");
+        let items = v["results"].as_array().unwrap();
+        assert!(items.len() >= n, "{coll}: {v}");
+        let dump: serde_json::Map<String, Value> = items
+            .iter()
+            .map(|o| (o["path"].as_str().unwrap().to_string(), o.clone()))
+            .collect();
+        check_policy_store(&Value::Object(dump));
+    }
+    h.shutdown().await;
+}

@@ -47,7 +47,7 @@ async fn start(state_file: Option<&Path>) -> (SimHandle, Client) {
 
 /// The 2.5.1 definitions; `migration_mode` gains the two modes later APIs added (2.5.1 predates
 /// them: reference vio-v2t-anchors.md 3.1), every other constraint is the spec's own.
-fn validators() -> &'static ValidatorMap {
+pub(crate) fn validators() -> &'static ValidatorMap {
     static MAP: std::sync::OnceLock<ValidatorMap> = std::sync::OnceLock::new();
     MAP.get_or_init(build_validators)
 }
@@ -68,7 +68,7 @@ fn build_validators() -> ValidatorMap {
         .expect("spec definitions compile")
 }
 
-fn valid(map: &ValidatorMap, ty: &str, v: &Value) {
+pub(crate) fn valid(map: &ValidatorMap, ty: &str, v: &Value) {
     let val = map
         .get(&format!("#/definitions/{ty}"))
         .unwrap_or_else(|| panic!("no definition {ty}"));
@@ -983,13 +983,27 @@ async fn a_restart_with_a_state_file_resumes_each_flow() {
     assert_eq!(status(&c, map).await["overall_migration_status"], "SUCCESS");
     plan_ok(&c, "finish").await;
 
-    // Host migration under way: after the restart rollback is still refused.
+    // Host migration under way: after the restart rollback is still refused, and the plan
+    // settings and group progress are kept.
     setup(&h, &c, "DFW_AND_HOST_AND_WORKLOAD").await;
+    let (s, _) = c
+        .put(
+            "/api/v1/migration/plan/HOST/settings",
+            &json!({"pause_on_error": true}),
+        )
+        .await;
+    assert_eq!(s, 200);
     plan_ok(&c, "start").await;
     advance(&c, 100).await;
     let (h, c) = restart(h, &sf).await;
     let st = status(&c, map).await;
     assert_eq!(comp(&st, "HOST")["status"], "IN_PROGRESS", "{st}");
+    let (_, v) = c.get("/api/v1/migration/plan/HOST/settings").await;
+    assert_eq!(v["pause_on_error"], true, "{v}");
+    let (_, v) = c
+        .get("/api/v1/migration/migration-unit-groups-status?component_type=HOST")
+        .await;
+    assert_eq!(v["results"][0]["status"], "IN_PROGRESS", "{v}");
     plan_ok(&c, "pause").await;
     let (s, v) = plan(&c, "rollback").await;
     refused(s, &v, ROLLBACK_REFUSED);
@@ -1039,4 +1053,332 @@ async fn timings_come_from_the_faults_file() {
         msg.contains("faults.toml") && msg.contains("edge_timeout"),
         "{msg}"
     );
+}
+
+/// The unit groups of a component, validated as the spec's list type.
+async fn groups_of(c: &Client, map: &ValidatorMap, t: &str) -> Vec<Value> {
+    let (s, v) = c
+        .get(&format!(
+            "/api/v1/migration/migration-unit-groups?component_type={t}"
+        ))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    valid(map, "MigrationUnitGroupListResult", &v);
+    v["results"].as_array().unwrap().clone()
+}
+
+/// `migration-unit-groups-status`, validated, by group id: (status, percent).
+async fn group_status(c: &Client, map: &ValidatorMap, t: &str) -> Vec<(String, String, f64)> {
+    let (s, v) = c
+        .get(&format!(
+            "/api/v1/migration/migration-unit-groups-status?component_type={t}"
+        ))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    valid(map, "MigrationUnitGroupStatusListResult", &v);
+    v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["group_id"].as_str().unwrap().to_string(),
+                g["status"].as_str().unwrap().to_string(),
+                g["percent_complete"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+async fn answer(c: &Client, id: &str, action: &str, value: Option<&str>) -> (u16, Value) {
+    let mut r = json!({"id": id, "action": action});
+    if let Some(v) = value {
+        r["value"] = json!(v);
+    }
+    c.put(
+        "/api/v1/migration/feedback-response",
+        &json!({ "response_list": [r] }),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_map_answer_cuts_the_edge_over_to_that_gateway_and_a_bad_one_is_rejected() {
+    let map = validators();
+    let (h, c) = start(None).await;
+    setup(&h, &c, "EDGE_CUTOVER").await;
+    // No mapping file: the DLR waits for an answer and nothing is planned for it yet.
+    plan_ok(&c, "start").await;
+    assert!(groups_of(&c, map, "EDGE").await.is_empty());
+    let (_, v) = c
+        .get("/api/v1/migration/feedback-requests?state=UNRESOLVED")
+        .await;
+    let item = &v["results"][0];
+    assert_eq!(
+        (&item["suggested_action"], &item["suggested_value"]),
+        (&json!("skip"), &json!(DLR_ROUTER)),
+        "{item}"
+    );
+    let id = item["id"].as_str().unwrap().to_string();
+    // A map to a gateway the destination lacks is taken but rejected: still unresolved.
+    let (s, v) = answer(&c, &id, "map", Some("no-such-gateway")).await;
+    assert_eq!(s, 200, "{v}");
+    let (_, v) = c
+        .get("/api/v1/migration/feedback-requests?state=UNRESOLVED")
+        .await;
+    valid(map, "MigrationFeedbackRequestListResult", &v);
+    assert_eq!(v["result_count"], 1, "{v}");
+    assert_eq!(v["results"][0]["rejected"], true, "{v}");
+    let (s, v) = plan(&c, "continue").await;
+    refused(s, &v, FEEDBACK_PENDING);
+    // `map` without a value is refused outright.
+    let (s, v) = answer(&c, &id, "map", None).await;
+    assert_eq!(s, 400, "{v}");
+    // Mapped to the replayed Tier-1: the edge is cut over to it.
+    replayed_t1(&c).await;
+    let (s, v) = answer(&c, &id, "map", Some(DLR_ROUTER)).await;
+    assert_eq!(s, 200, "{v}");
+    let (_, v) = c
+        .get("/api/v1/migration/feedback-requests?state=RESOLVED")
+        .await;
+    assert_eq!(v["results"][0]["rejected"], false, "{v}");
+    assert_eq!(
+        v["results"][0]["resolution"],
+        format!("map:{DLR_ROUTER}"),
+        "{v}"
+    );
+    let groups = groups_of(&c, map, "EDGE").await;
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0]["id"], DLR_EDGE);
+    assert_eq!(groups[0]["type"], "EDGE");
+    assert_eq!(
+        groups[0]["extended_configuration"][0],
+        json!({"key": "policy_gateway", "value": DLR_ROUTER})
+    );
+    plan_ok(&c, "continue").await;
+    advance(&c, 60).await;
+    let gs = group_status(&c, map, "EDGE").await;
+    assert_eq!(gs.len(), 1);
+    assert_eq!(gs[0].1, "IN_PROGRESS", "{gs:?}");
+    assert!((50.0..60.0).contains(&gs[0].2), "{gs:?}");
+    // Answers are taken only while the run waits.
+    let (s, v) = answer(&c, &id, "skip", None).await;
+    refused(s, &v, INVALID_STATE);
+    advance(&c, 61).await;
+    assert_eq!(status(&c, map).await["overall_migration_status"], "SUCCESS");
+    let gs = group_status(&c, map, "EDGE").await;
+    assert_eq!((gs[0].1.as_str(), gs[0].2), ("SUCCESS", 100.0), "{gs:?}");
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_skip_answer_leaves_the_edge_out_of_the_cutover() {
+    let map = validators();
+    let (h, c) = start(None).await;
+    let (s, _) = c
+        .put(
+            "/_sim/migration-faults",
+            &json!({"v2t": {"feedback_edges": [DLR_EDGE]}}),
+        )
+        .await;
+    assert_eq!(s, 204);
+    setup(&h, &c, "EDGE_CUTOVER").await;
+    replayed_t1(&c).await;
+    assert_eq!(
+        upload(&c, "EDGE_CUTOVER_MAPPING", &mapping(DLR_ROUTER))
+            .await
+            .0,
+        200
+    );
+    // Before the run the groups follow the mapping file.
+    let groups = groups_of(&c, map, "EDGE").await;
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    let (s, v) = c
+        .put(
+            &format!("/api/v1/migration/migration-unit-groups/{DLR_EDGE}"),
+            &json!({"type": "EDGE", "enabled": false}),
+        )
+        .await;
+    assert_eq!(s, 400, "EDGE groups follow the mapping: {v}");
+    plan_ok(&c, "start").await;
+    let (_, v) = c.get("/api/v1/migration/feedback-requests").await;
+    let item = &v["results"][0];
+    // Confirmation of a mapped DLR: mapping to the file's gateway is suggested.
+    assert_eq!(item["suggested_action"], "map", "{item}");
+    assert_eq!(item["suggested_value"], DLR_ROUTER, "{item}");
+    let id = item["id"].as_str().unwrap().to_string();
+    let (s, v) = answer(&c, &id, "skip", None).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(groups_of(&c, map, "EDGE").await.is_empty());
+    assert!(group_status(&c, map, "EDGE").await.is_empty());
+    plan_ok(&c, "continue").await;
+    advance(&c, 121).await;
+    assert_eq!(status(&c, map).await["overall_migration_status"], "SUCCESS");
+    assert!(
+        groups_of(&c, map, "EDGE").await.is_empty(),
+        "the skipped edge was not cut over"
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_settings_reset_and_group_status_of_host_migration() {
+    let map = validators();
+    let (h, c) = start(None).await;
+    setup(&h, &c, "DFW_AND_HOST_AND_WORKLOAD").await;
+    let (s, v) = c.get("/api/v1/migration/plan/HOST/settings").await;
+    assert_eq!(s, 200, "{v}");
+    valid(map, "MigrationPlanSettings", &v);
+    assert_eq!(
+        v,
+        json!({"parallel": true, "pause_after_each_group": false, "pause_on_error": false})
+    );
+    let (s, v) = c
+        .put(
+            "/api/v1/migration/plan/HOST/settings",
+            &json!({"pause_after_each_group": "yes"}),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+    let (s, v) = c
+        .put(
+            "/api/v1/migration/plan/EDGE/settings",
+            &json!({"pause_after_each_group": true}),
+        )
+        .await;
+    assert_eq!(s, 400, "not a component of this mode: {v}");
+    let (s, v) = c
+        .put(
+            "/api/v1/migration/plan/HOST/settings",
+            &json!({"pause_after_each_group": true}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    valid(map, "MigrationPlanSettings", &v);
+    let (s, _) = c
+        .put(
+            "/api/v1/migration/migration-unit-groups/domain-c8",
+            &json!({"type": "HOST", "enabled": false}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    // Reset: the default plan again (every group enabled, default settings).
+    let (s, v) = plan(&c, "reset").await;
+    assert_eq!(s, 400, "component_type is required: {v}");
+    plan_ok(&c, "reset&component_type=HOST").await;
+    let groups = groups_of(&c, map, "HOST").await;
+    assert!(groups.iter().all(|g| g["enabled"] == true), "{groups:?}");
+    let (_, v) = c.get("/api/v1/migration/plan/HOST/settings").await;
+    assert_eq!(v["pause_after_each_group"], false, "{v}");
+    let (s, _) = c
+        .put(
+            "/api/v1/migration/plan/HOST/settings",
+            &json!({"pause_after_each_group": true}),
+        )
+        .await;
+    assert_eq!(s, 200);
+
+    plan_ok(&c, "start").await;
+    let (s, v) = plan(&c, "reset&component_type=HOST").await;
+    refused(s, &v, INVALID_STATE);
+    // DFW 60 s, then domain-c7's two hosts (600 s each): the run pauses after that group.
+    advance(&c, 660).await;
+    let gs = group_status(&c, map, "HOST").await;
+    assert_eq!(
+        gs[0],
+        ("domain-c7".into(), "IN_PROGRESS".into(), 50.0),
+        "{gs:?}"
+    );
+    let (s, v) = c
+        .get("/api/v1/migration/migration-unit-groups/domain-c7/status")
+        .await;
+    assert_eq!(s, 200, "{v}");
+    valid(map, "MigrationUnitStatusListResult", &v);
+    let units: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(units, ["SUCCESS", "IN_PROGRESS"], "{v}");
+    advance(&c, 900).await;
+    let st = status(&c, map).await;
+    assert_eq!(st["overall_migration_status"], "PAUSED", "{st}");
+    assert!(
+        comp(&st, "HOST")["details"]
+            .as_str()
+            .unwrap()
+            .contains("Paused after group 'compute-cluster-1'"),
+        "{st}"
+    );
+    let gs = group_status(&c, map, "HOST").await;
+    assert_eq!(gs[0].1, "SUCCESS", "{gs:?}");
+    assert_eq!(
+        gs[1],
+        ("domain-c8".into(), "NOT_STARTED".into(), 0.0),
+        "{gs:?}"
+    );
+    plan_ok(&c, "continue").await;
+    advance(&c, 600).await;
+    let st = status(&c, map).await;
+    assert_eq!(st["overall_migration_status"], "SUCCESS", "{st}");
+    let gs = group_status(&c, map, "HOST").await;
+    assert!(gs.iter().all(|g| g.1 == "SUCCESS"), "{gs:?}");
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pause_on_error_pauses_at_the_failed_host_and_continue_retries_it() {
+    let map = validators();
+    let (h, c) = start(None).await;
+    let (s, _) = c
+        .put(
+            "/_sim/migration-faults",
+            &json!({"v2t": {"fail_at": {"HOST": 50.0}}}),
+        )
+        .await;
+    assert_eq!(s, 204);
+    setup(&h, &c, "DFW_AND_HOST_AND_WORKLOAD").await;
+    let (s, _) = c
+        .put(
+            "/api/v1/migration/plan/HOST/settings",
+            &json!({"pause_on_error": true}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    plan_ok(&c, "start").await;
+    // 3 hosts, 1800 s: the failure at 50% is inside domain-c7's second host.
+    advance(&c, 60 + 1800).await;
+    let st = status(&c, map).await;
+    assert_eq!(st["overall_migration_status"], "PAUSED", "{st}");
+    assert_eq!(comp(&st, "HOST")["status"], "PAUSED", "{st}");
+    assert!(
+        comp(&st, "HOST")["details"]
+            .as_str()
+            .unwrap()
+            .contains("simulated fault"),
+        "{st}"
+    );
+    let gs = group_status(&c, map, "HOST").await;
+    assert_eq!(gs[0].1, "FAILED", "{gs:?}");
+    let (_, v) = c
+        .get("/api/v1/migration/migration-unit-groups/domain-c7/status?has_errors=true")
+        .await;
+    valid(map, "MigrationUnitStatusListResult", &v);
+    assert_eq!(v["result_count"], 1, "{v}");
+    assert!(
+        v["results"][0]["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("failed at 50%")
+    );
+    plan_ok(&c, "continue").await;
+    advance(&c, 901).await;
+    let st = status(&c, map).await;
+    assert_eq!(st["overall_migration_status"], "SUCCESS", "{st}");
+    let (_, v) = c
+        .get("/api/v1/migration/migration-unit-groups/domain-c7/status?has_errors=true")
+        .await;
+    assert_eq!(v["result_count"], 0, "{v}");
+    h.shutdown().await;
 }

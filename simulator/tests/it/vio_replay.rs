@@ -939,3 +939,419 @@ async fn edge_transport_nodes_validate_and_take_the_v2t_migration_config() {
     assert_eq!(s, 404);
     h.shutdown().await;
 }
+
+/// FWaaS through the target: a firewall group on a router interface makes the Policy plugin's
+/// gateway policy, groups and services; a change rewrites it; a delete removes it.
+#[tokio::test]
+async fn fwaas_groups_on_router_ports_make_the_gateway_firewall() {
+    use reqwest::Method as M;
+    const FW_WEB: &str = "33333333-4444-4555-8666-777777777701";
+    const FW_ICMP: &str = "33333333-4444-4555-8666-777777777702";
+    const FW_OFF: &str = "33333333-4444-4555-8666-777777777703";
+    const FW_POL: &str = "33333333-4444-4555-8666-777777777710";
+    const FW_GRP: &str = "33333333-4444-4555-8666-777777777720";
+    let h = start(None, None).await;
+    let t = Target::new(&h).await;
+    replay_engineering(&t).await;
+    let before = policy_paths(&h);
+    for rule in [
+        json!({"id": FW_WEB, "name": "web", "protocol": "tcp", "action": "allow",
+               "destination_port": "80:90", "source_ip_address": "198.51.100.0/24",
+               "ip_version": 4, "enabled": true, "project_id": ENG}),
+        json!({"id": FW_ICMP, "protocol": "icmp", "action": "deny", "ip_version": 4,
+               "source_ip_address": "0.0.0.0/0", "enabled": true, "project_id": ENG}),
+        json!({"id": FW_OFF, "name": "off", "protocol": "udp", "action": "allow",
+               "enabled": false, "project_id": ENG}),
+    ] {
+        t.ok(
+            M::POST,
+            "fwaas/firewall_rules",
+            json!({ "firewall_rule": rule }),
+        )
+        .await;
+    }
+    t.ok(
+        M::POST,
+        "fwaas/firewall_policies",
+        json!({"firewall_policy": {"id": FW_POL, "name": "eng-in", "project_id": ENG,
+               "firewall_rules": [FW_WEB, FW_ICMP, FW_OFF]}}),
+    )
+    .await;
+    assert_eq!(
+        policy_paths(&h),
+        before,
+        "rules and policies alone make nothing"
+    );
+    let grp = json!({"firewall_group": {"id": FW_GRP, "name": "eng-edge", "project_id": ENG,
+        "admin_state_up": true, "ingress_firewall_policy_id": FW_POL, "ports": [RPORT]}});
+    t.ok(M::POST, "fwaas/firewall_groups", grp.clone()).await;
+    let (s, v) = t.post("fwaas/firewall_groups", grp).await;
+    assert_eq!(s, 409, "{v}");
+    assert_neutron_error(&v, "HTTPConflict");
+
+    let dump = h.state_dump();
+    let pol = &dump["policy"];
+    // Every Policy object of the replay (and the seeded destination) has its documented shape.
+    let typed = crate::spec_validation::check_policy_store(pol);
+    for t in [
+        "Segment",
+        "SegmentPort",
+        "Tier1",
+        "LocaleServices",
+        "PolicyNatRule",
+        "Group",
+        "SecurityPolicy",
+        "GatewayPolicy",
+        "Rule",
+        "Service",
+        "QoSProfile",
+    ] {
+        assert!(typed.contains(t), "no {t} validated: {typed:?}");
+    }
+    let gp = format!("/infra/domains/default/gateway-policies/{ROUTER}");
+    assert_eq!(pol[&gp]["resource_type"], "GatewayPolicy");
+    assert_eq!(pol[&gp]["category"], "LocalGatewayRules");
+    assert_eq!(
+        pol[&gp]["display_name"],
+        format!("Tier1 {ROUTER} gateway policy")
+    );
+    assert_eq!(
+        pol[&gp]["tags"],
+        tags("os-neutron-router-id", ROUTER, ENG, "engineering")
+    );
+    let mut rules: Vec<&Value> = pol
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(p, _)| p.starts_with(&format!("{gp}/rules/")))
+        .map(|(_, v)| v)
+        .collect();
+    rules.sort_by_key(|r| r["sequence_number"].as_u64());
+    let names: Vec<&str> = rules
+        .iter()
+        .map(|r| r["display_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Fwaas-web".to_string(),
+            format!("Fwaas-{FW_ICMP}"),
+            "Block port ingress".into(),
+            "Block port egress".into(),
+            "Default LR Layer3 Rule".into()
+        ],
+        "the disabled rule is left out"
+    );
+    let net_group = format!("/infra/domains/default/groups/{ROUTER}-{NET}");
+    let src_group = format!("/infra/domains/default/groups/source-{FW_WEB}");
+    let t1 = format!("/infra/tier-1s/{ROUTER}");
+    let web = rules[0];
+    assert!(
+        web["id"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{FW_WEB}-")),
+        "{web}"
+    );
+    assert_eq!(
+        (&web["action"], &web["direction"], &web["ip_protocol"]),
+        (&json!("ALLOW"), &json!("IN"), &json!("IPV4"))
+    );
+    assert_eq!(web["source_groups"], json!([src_group]));
+    assert_eq!(web["destination_groups"], json!([net_group]));
+    assert_eq!(web["scope"], json!([t1]));
+    let svc = &pol[web["services"][0].as_str().unwrap()];
+    assert_eq!(svc["display_name"], format!("FW_rule_{FW_WEB}_tcp_service"));
+    assert_eq!(
+        svc["service_entries"][0]["destination_ports"],
+        json!(["80-90"])
+    );
+    assert_eq!(svc["service_entries"][0]["l4_protocol"], "TCP");
+    // 0.0.0.0/0 makes no IP group: the source is ANY.
+    let icmp = rules[1];
+    assert_eq!(icmp["action"], "DROP");
+    assert_eq!(icmp["source_groups"], json!(["ANY"]));
+    assert_eq!(
+        pol[icmp["services"][0].as_str().unwrap()]["service_entries"][0]["protocol"],
+        "ICMPv4"
+    );
+    assert_eq!(rules[2]["destination_groups"], json!([net_group]));
+    assert_eq!(rules[3]["source_groups"], json!([net_group]));
+    assert_eq!(rules[4]["action"], "ALLOW");
+    assert_eq!(rules[4]["direction"], "IN_OUT");
+    assert_eq!(
+        pol[&net_group]["expression"][0]["value"],
+        format!("os-neutron-net-id|{NET}")
+    );
+    assert_eq!(
+        pol[&src_group]["expression"][0]["ip_addresses"],
+        json!(["198.51.100.0/24"])
+    );
+    assert!(
+        pol[&src_group]["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"scope": "os-router-firewall", "tag": ROUTER}))
+    );
+
+    // Group down: only the port's block rules and the default stay.
+    t.ok(
+        M::PUT,
+        &format!("fwaas/firewall_groups/{FW_GRP}"),
+        json!({"firewall_group": {"admin_state_up": false}}),
+    )
+    .await;
+    let dump = h.state_dump();
+    let n = dump["policy"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|p| p.starts_with(&format!("{gp}/rules/")))
+        .count();
+    assert_eq!(n, 3);
+    // Deleted: the gateway policy, its groups and services go; SNAT keeps the service router.
+    let (s, v) = t.delete(&format!("fwaas/firewall_groups/{FW_GRP}")).await;
+    assert_eq!(s, 204, "{v}");
+    assert_eq!(policy_paths(&h), before);
+    h.shutdown().await;
+}
+
+/// The Octavia stand-in: load balancers, listeners, pools, members and monitors written with
+/// their ids make the Policy plugin's LB objects; duplicates are 409; deletes undo them.
+#[tokio::test]
+async fn octavia_writes_make_the_policy_plugins_lb_objects() {
+    use reqwest::Method as M;
+    const LB1: &str = "44444444-5555-4666-8777-888888888801";
+    const LB2: &str = "44444444-5555-4666-8777-888888888802";
+    const LB3: &str = "44444444-5555-4666-8777-888888888803";
+    const LSN: &str = "44444444-5555-4666-8777-888888888810";
+    const POOL: &str = "44444444-5555-4666-8777-888888888820";
+    const MEMBER: &str = "44444444-5555-4666-8777-888888888830";
+    const HM: &str = "44444444-5555-4666-8777-888888888840";
+    const MEDIUM: &str = "363c71bf-0f15-51da-b64c-20f1163e695b";
+    let h = start(None, None).await;
+    let t = Target::new(&h).await;
+    replay_engineering(&t).await;
+    let before = policy_paths(&h);
+    let lb = |id: &str, ip: &str| {
+        json!({"loadbalancer": {"id": id, "name": "web-lb", "vip_subnet_id": SUB, "vip_address": ip,
+                                "flavor_id": MEDIUM, "project_id": ENG}})
+    };
+    t.ok(M::POST, "lbaas/loadbalancers", lb(LB1, "10.10.1.30"))
+        .await;
+    let (s, v) = t.post("lbaas/loadbalancers", lb(LB1, "10.10.1.30")).await;
+    assert_eq!(s, 409, "{v}");
+    assert_neutron_error(&v, "HTTPConflict");
+    // The same collection at Octavia's own path.
+    let resp =
+        t.c.get(format!("{}/v2/lbaas/loadbalancers/{LB1}", t.url))
+            .header("x-auth-token", &t.token)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["loadbalancer"]["provisioning_status"], "ACTIVE", "{v}");
+    // A second load balancer on the same router joins the router's service by tag.
+    t.ok(M::POST, "lbaas/loadbalancers", lb(LB2, "10.10.1.31"))
+        .await;
+    t.ok(
+        M::POST,
+        "lbaas/listeners",
+        json!({"listener": {"id": LSN, "name": "http", "loadbalancer_id": LB1, "protocol": "HTTP",
+                            "protocol_port": 80, "connection_limit": -1, "project_id": ENG}}),
+    )
+    .await;
+    t.ok(
+        M::POST,
+        "lbaas/pools",
+        json!({"pool": {"id": POOL, "name": "web", "listener_id": LSN, "protocol": "HTTP",
+                        "lb_algorithm": "ROUND_ROBIN", "project_id": ENG}}),
+    )
+    .await;
+    let v = t
+        .ok(
+            M::POST,
+            &format!("lbaas/pools/{POOL}/members"),
+            json!({"member": {"id": MEMBER, "name": "web-1", "address": "10.10.1.20",
+                              "protocol_port": 8080, "subnet_id": SUB}}),
+        )
+        .await;
+    assert_eq!(v["member"]["weight"], 1, "{v}");
+    let (s, _) = t
+        .post(
+            &format!("lbaas/pools/{POOL}/members"),
+            json!({"member": {"id": MEMBER, "address": "10.10.1.20", "protocol_port": 8080}}),
+        )
+        .await;
+    assert_eq!(s, 409);
+    t.ok(
+        M::POST,
+        "lbaas/healthmonitors",
+        json!({"healthmonitor": {"id": HM, "pool_id": POOL, "type": "HTTP", "delay": 5,
+               "timeout": 3, "max_retries": 3, "http_method": "GET", "url_path": "/health",
+               "expected_codes": "200,202", "project_id": ENG}}),
+    )
+    .await;
+    // An L7 policy with two rules: a rule of the virtual server.
+    const L7: &str = "44444444-5555-4666-8777-888888888860";
+    t.ok(
+        M::POST,
+        "lbaas/l7policies",
+        json!({"l7policy": {"id": L7, "name": "api", "listener_id": LSN, "action": "REDIRECT_TO_POOL",
+                            "redirect_pool_id": POOL, "position": 1, "project_id": ENG}}),
+    )
+    .await;
+    for (rid, rule) in [
+        (
+            "44444444-5555-4666-8777-888888888861",
+            json!({"type": "PATH", "compare_type": "STARTS_WITH", "value": "/api"}),
+        ),
+        (
+            "44444444-5555-4666-8777-888888888862",
+            json!({"type": "HOST_NAME", "compare_type": "EQUAL_TO", "value": "web.example"}),
+        ),
+    ] {
+        let mut r = rule;
+        r["id"] = json!(rid);
+        t.ok(
+            M::POST,
+            &format!("lbaas/l7policies/{L7}/rules"),
+            json!({ "rule": r }),
+        )
+        .await;
+    }
+    // A VIP subnet neither external nor routed is refused.
+    t.ok(
+        M::POST,
+        "networks",
+        json!({"network": {"id": "44444444-5555-4666-8777-888888888850", "name": "island", "project_id": ENG}}),
+    )
+    .await;
+    t.ok(
+        M::POST,
+        "subnets",
+        json!({"subnet": {"id": "44444444-5555-4666-8777-888888888851", "name": "island",
+               "network_id": "44444444-5555-4666-8777-888888888850", "cidr": "10.99.0.0/24",
+               "ip_version": 4, "enable_dhcp": false, "project_id": ENG}}),
+    )
+    .await;
+    let (s, v) = t
+        .post(
+            "lbaas/loadbalancers",
+            json!({"loadbalancer": {"id": LB3, "vip_subnet_id": "44444444-5555-4666-8777-888888888851",
+                                    "vip_address": "10.99.0.5", "project_id": ENG}}),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+    assert!(
+        v.to_string().contains("neither public nor connected"),
+        "{v}"
+    );
+
+    let dump = h.state_dump();
+    let pol = &dump["policy"];
+    let typed = crate::spec_validation::check_policy_store(pol);
+    for ty in [
+        "LBService",
+        "LBVirtualServer",
+        "LBPool",
+        "LBHttpProfile",
+        "LBHttpMonitorProfile",
+    ] {
+        assert!(typed.contains(ty), "no {ty} validated: {typed:?}");
+    }
+    let t1 = format!("/infra/tier-1s/{ROUTER}");
+    let svc = &pol[&format!("/infra/lb-services/{LB1}")];
+    assert_eq!(svc["display_name"], "rtr_b1175...5605d");
+    assert_eq!(svc["size"], "MEDIUM");
+    assert_eq!(svc["connectivity_path"], t1);
+    let mut want = tags("os-neutron-router-id", ROUTER, ENG, "engineering");
+    want.as_array_mut().unwrap().extend([
+        json!({"scope": "loadbalancer_id", "tag": LB1}),
+        json!({"scope": "loadbalancer_id", "tag": LB2}),
+    ]);
+    assert_eq!(svc["tags"], want);
+    assert!(pol.get(format!("/infra/lb-services/{LB2}")).is_none());
+    assert_eq!(pol[&t1]["pool_allocation"], "LB_MEDIUM");
+    assert_eq!(
+        pol[&t1]["route_advertisement_rules"][0]["subnets"],
+        json!(["203.0.113.0/24"])
+    );
+    let vs = &pol[&format!("/infra/lb-virtual-servers/{LSN}")];
+    assert_eq!(vs["ip_address"], "10.10.1.30");
+    assert_eq!(vs["ports"], json!(["80"]));
+    assert_eq!(vs["lb_service_path"], format!("/infra/lb-services/{LB1}"));
+    assert_eq!(vs["pool_path"], format!("/infra/lb-pools/{POOL}"));
+    assert!(vs.get("max_concurrent_connections").is_none());
+    let mut want = tags("os-lbaas-listener-id", LSN, ENG, "engineering");
+    want.as_array_mut().unwrap().extend([
+        json!({"scope": "os-lbaas-lb-name", "tag": "web-lb"}),
+        json!({"scope": "os-lbaas-lb-id", "tag": LB1}),
+    ]);
+    assert_eq!(vs["tags"], want);
+    assert_eq!(
+        pol[&format!("/infra/lb-app-profiles/{LSN}")]["resource_type"],
+        "LBHttpProfile"
+    );
+    let pool = &pol[&format!("/infra/lb-pools/{POOL}")];
+    assert_eq!(pool["algorithm"], "WEIGHTED_ROUND_ROBIN");
+    assert_eq!(pool["snat_translation"]["type"], "LBSnatAutoMap");
+    assert_eq!(
+        pool["members"],
+        json!([{"display_name": format!("web-1_{MEMBER}"), "ip_address": "10.10.1.20",
+                "port": "8080", "weight": 1, "backup_member": false, "admin_state": "ENABLED"}])
+    );
+    let hm_path = format!("/infra/lb-monitor-profiles/{HM}");
+    assert_eq!(pool["active_monitor_paths"], json!([hm_path]));
+    assert_eq!(pol[&hm_path]["response_status_codes"], json!([200, 202]));
+    assert_eq!(pol[&hm_path]["fall_count"], 3);
+
+    assert_eq!(
+        vs["rules"],
+        json!([{"display_name": "api_44444...88860", "phase": "HTTP_FORWARDING", "match_strategy": "ALL",
+                "match_conditions": [
+                    {"type": "LBHttpRequestUriCondition", "match_type": "STARTS_WITH", "uri": "/api"},
+                    {"type": "LBHttpRequestHeaderCondition", "match_type": "EQUALS", "header_name": "Host", "header_value": "web.example"}],
+                "actions": [{"type": "LBSelectPoolAction", "pool_id": format!("/infra/lb-pools/{POOL}")}]}])
+    );
+
+    // In use: the pool has a member, a monitor and an L7 policy pointing at it.
+    let (s, v) = t.delete(&format!("lbaas/pools/{POOL}")).await;
+    assert_eq!(s, 409, "{v}");
+    for path in [
+        format!("lbaas/l7policies/{L7}/rules/44444444-5555-4666-8777-888888888861"),
+        format!("lbaas/l7policies/{L7}/rules/44444444-5555-4666-8777-888888888862"),
+        format!("lbaas/l7policies/{L7}"),
+        format!("lbaas/healthmonitors/{HM}"),
+        format!("lbaas/pools/{POOL}/members/{MEMBER}"),
+        format!("lbaas/pools/{POOL}"),
+        format!("lbaas/listeners/{LSN}"),
+        format!("lbaas/loadbalancers/{LB2}"),
+    ] {
+        let (s, v) = t.delete(&path).await;
+        assert_eq!(s, 204, "{path}: {v}");
+    }
+    let pol = h.state_dump()["policy"].clone();
+    assert_eq!(
+        pol[&format!("/infra/lb-services/{LB1}")]["tags"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5,
+        "LB2's tag is gone, the service stays for LB1"
+    );
+    let (s, v) = t.delete(&format!("lbaas/loadbalancers/{LB1}")).await;
+    assert_eq!(s, 204, "{v}");
+    let pol = h.state_dump()["policy"].clone();
+    assert!(pol[&t1].get("pool_allocation").is_none(), "{}", pol[&t1]);
+    let after = policy_paths(&h);
+    let extra: Vec<&String> = after.difference(&before).collect();
+    assert!(
+        extra
+            .iter()
+            .all(|p| p.contains("44444444-5555-4666-8777-888888888850")),
+        "only the island network's segment is left: {extra:?}"
+    );
+    h.shutdown().await;
+}
