@@ -436,10 +436,13 @@ fn replay(b: &mut B<'_>) {
             .iter()
             .filter_map(|(_, _, r)| {
                 let id = str_field(r, "id")?;
+                // A protocol by name or by number.
+                let has_protocol = str_field(r, "protocol").is_some()
+                    || r.get("protocol").is_some_and(Value::is_number);
                 Some(obj(
                     id,
                     &rule_name(r),
-                    mapping::security_group_rule(&sg, id),
+                    mapping::security_group_rule(&sg, id, has_protocol),
                 ))
             })
             .collect::<Vec<_>>();
@@ -707,7 +710,7 @@ fn replay(b: &mut B<'_>) {
             ReplayResource::Port,
             "POST /v2.0/ports".into(),
             &p.project_id,
-            vec![obj(&p.id, &p.name, mapping::port(&p.network_id, &p.id))],
+            vec![obj(&p.id, &p.name, mapping::interface_port())],
             Vec::new(),
         );
         for f in &p.fixed_ips {

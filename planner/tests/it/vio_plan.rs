@@ -121,7 +121,8 @@ fn phases_run_in_order_and_host_migration_is_the_point_of_no_return() {
     assert_eq!(cut.mapping.len(), 1);
     assert_eq!(cut.mapping[0].v_edges, vec!["edge-2".to_string()]);
     assert!(cut.feedback.is_empty() && !cut.accept_recommended);
-    // Every replayed object of the example has its Policy paths where the mapping has them.
+    // Every replayed object of the example has its Policy paths where the mapping has them; a
+    // router interface's own port has none (the plugin keeps no segment port for it).
     for s in &plan.steps {
         if let Action::ApiReplay(r) = &s.action
             && matches!(
@@ -129,13 +130,40 @@ fn phases_run_in_order_and_host_migration_is_the_point_of_no_return() {
                 ReplayResource::Router | ReplayResource::SecurityGroup | ReplayResource::Port
             )
         {
+            let interface_port = s.id.starts_with("replay/interface-ports/");
             assert!(
-                r.objects.iter().all(|o| !o.policy_paths.is_empty()),
+                r.objects
+                    .iter()
+                    .all(|o| o.policy_paths.is_empty() == interface_port),
                 "{}",
                 s.id
             );
         }
     }
+    // A security group rule has a service only when it names a protocol.
+    let rule_paths: Vec<&Vec<String>> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::ApiReplay(r) if r.resource == ReplayResource::SecurityGroupRule => {
+                Some(r.objects.iter().map(|o| &o.policy_paths))
+            }
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(
+        rule_paths.iter().any(|p| p.len() == 1),
+        "a protocol-less rule"
+    );
+    assert!(
+        rule_paths.iter().any(|p| p.len() == 2),
+        "a rule with a protocol"
+    );
+    assert!(
+        rule_paths.iter().all(|p| p.len() == 1
+            || p[1] == format!("/infra/services/{}", p[0].rsplit('/').next().unwrap()))
+    );
 }
 
 #[test]
