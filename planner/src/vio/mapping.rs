@@ -2,7 +2,7 @@
 //! Octavia object (reference vio-v2t-anchors.md section 1.3). Ids carry over: a router is the
 //! tier-1 of the same id, a network the segment of the same id, and so on; the domain is always
 //! `default`. Objects whose NSX ids the replay regenerates (floating IPs) or that the reference
-//! does not pin (static routes, FWaaS, RBAC, quotas, subnet pools) map to no path: the plan says
+//! does not pin (FWaaS, RBAC, quotas, subnet pools) map to no path: the plan says
 //! so rather than guess. Where the plugin's code decides (vmware-nsx `plugins/nsx_p/plugin.py`),
 //! the function names it.
 
@@ -51,6 +51,22 @@ pub fn port(network_id: &str, port_id: &str) -> Vec<String> {
 /// [`router_interface`].
 pub fn interface_port() -> Vec<String> {
     Vec::new()
+}
+
+/// A router's static routes: one static route of its tier-1 each, with the id
+/// `<destination with "/" as "_">-<nexthop>` (vmware-nsx `plugins/nsx_p/plugin.py`,
+/// `_get_static_route_id` and `_add_static_routes`). A route without both fields gets none (the
+/// replay refuses it).
+pub fn router_routes(router_id: &str, routes: &[(&str, &str)]) -> Vec<String> {
+    routes
+        .iter()
+        .map(|(destination, nexthop)| {
+            format!(
+                "/infra/tier-1s/{router_id}/static-routes/{}-{nexthop}",
+                destination.replace('/', "_")
+            )
+        })
+        .collect()
 }
 
 /// A router interface: on a VLAN network, a service interface of the tier-1's locale service;

@@ -906,6 +906,11 @@ fn replay(b: &mut B<'_>) {
 
     // Static routes, after the router's interfaces.
     for r in n.routers.iter().filter(|r| !r.routes.is_empty()) {
+        let routes: Vec<(&str, &str)> = r
+            .routes
+            .iter()
+            .filter_map(|x| Some((str_field(x, "destination")?, str_field(x, "nexthop")?)))
+            .collect();
         let node = b.replay(
             format!("replay/router-routes/{}", r.id),
             rank::ROUTES,
@@ -913,7 +918,7 @@ fn replay(b: &mut B<'_>) {
             ReplayResource::RouterRoutes,
             format!("PUT /v2.0/routers/{}", r.id),
             &r.project_id,
-            vec![obj(&r.id, &r.name, Vec::new())],
+            vec![obj(&r.id, &r.name, mapping::router_routes(&r.id, &routes))],
             vec![format!(
                 "router {}: {} static route(s)",
                 r.id,

@@ -623,3 +623,36 @@ proptest! {
         prop_assert!(n >= ports / 2, "only {} edges checked", n);
     }
 }
+
+/// A router's static routes promise the tier-1 static routes the Policy plugin writes (id
+/// `<destination with "/" as "_">-<nexthop>`); a route the replay would refuse promises none.
+#[test]
+fn static_routes_map_to_the_plugins_static_route_ids() {
+    let mut s = VioSnapshot::load(&vio_small_clean()).unwrap();
+    let r = s
+        .neutron
+        .routers
+        .iter_mut()
+        .find(|r| r.external_gateway_info.is_some())
+        .unwrap();
+    r.routes = vec![
+        serde_json::json!({"destination": "10.9.0.0/16", "nexthop": "10.0.1.254"}),
+        serde_json::json!({"destination": "10.8.0.0/24"}),
+    ];
+    let id = r.id.clone();
+    let plan = build_vio_plan(&s, &VioRules::builtin(), &opts("edited")).unwrap();
+    let step = plan
+        .steps
+        .iter()
+        .find(|st| st.id == format!("replay/router-routes/{id}"))
+        .unwrap();
+    let Action::ApiReplay(r) = &step.action else {
+        panic!("{step:?}")
+    };
+    assert_eq!(
+        r.objects[0].policy_paths,
+        vec![format!(
+            "/infra/tier-1s/{id}/static-routes/10.9.0.0_16-10.0.1.254"
+        )]
+    );
+}
