@@ -46,6 +46,10 @@ pub trait Kind: Debug + Clone + PartialEq + Eq + JsonSchema + Send + Sync + 'sta
     type Action: KindAction<Phase = Self::Phase>;
     /// `[summary.changes]`.
     type Counters: Payload + Default;
+    /// Keys of arrays of tables that the plan file lays out as one inline table a line (e.g. a
+    /// step's replayed objects), for reading and for writing speed. Their tables hold values
+    /// only, no tables.
+    const INLINE_TABLE_ARRAYS: &'static [&'static str] = &[];
 
     /// The counters these steps imply.
     fn counters(steps: &[Step<Self>]) -> Self::Counters;

@@ -22,10 +22,11 @@ pub enum Format {
 /// How much of the plan `show` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum View {
-    /// The reviewer's view: header, inputs, summary, every finding, then the changes counted
-    /// per phase and type and per group, the departures from the defaults grouped with one
-    /// example each, and only the steps a kind marks to be read one by one. Its length does
-    /// not grow with the number of objects.
+    /// The reviewer's view: header, inputs, summary, the changes counted per phase and type,
+    /// every error and warning, info findings grouped per check where a check has more than
+    /// a few (count, one message, the first objects), the changes per group, the departures
+    /// from the defaults grouped with one example each, and only the steps a kind marks to be
+    /// read one by one. Its length does not grow with the number of objects.
     #[default]
     Review,
     /// Every step and every object (what [`show`] prints).
@@ -38,6 +39,53 @@ const MAX_ITEMS_PER_PHASE: usize = 25;
 const MAX_GROUPS: usize = 10;
 /// At most this many classes of departures in the reviewer's view.
 const MAX_DEPARTURE_CLASSES: usize = 30;
+/// A check's info findings are listed one by one in the reviewer's view up to this many; more
+/// are grouped (count, one message, this many objects named).
+const MAX_INFOS_PER_CHECK: usize = 3;
+
+/// A finding as the reviewer's view lists it: on its own, or a check's info findings grouped.
+enum Listed<'a> {
+    One(&'a Finding),
+    Infos {
+        check: &'a str,
+        findings: Vec<&'a Finding>,
+    },
+}
+
+/// Errors and warnings one by one, in plan order; a check's info findings grouped where it has
+/// more than [`MAX_INFOS_PER_CHECK`], at the place of its first.
+fn listed(findings: &[Finding]) -> Vec<Listed<'_>> {
+    let mut infos: std::collections::HashMap<&str, Vec<&Finding>> =
+        std::collections::HashMap::new();
+    for f in findings.iter().filter(|f| f.severity == Severity::Info) {
+        infos.entry(f.check.as_str()).or_default().push(f);
+    }
+    let mut out = Vec::new();
+    for f in findings {
+        if f.severity != Severity::Info {
+            out.push(Listed::One(f));
+            continue;
+        }
+        match infos.get_mut(f.check.as_str()) {
+            // The whole group at its first finding; later ones are in it (taken: empty).
+            Some(group) if group.len() > MAX_INFOS_PER_CHECK => out.push(Listed::Infos {
+                check: &f.check,
+                findings: std::mem::take(group),
+            }),
+            Some(group) if group.is_empty() => {}
+            _ => out.push(Listed::One(f)),
+        }
+    }
+    out
+}
+
+/// A finding's subject in a few words: type, id, name.
+fn subject_words(f: &Finding) -> String {
+    match &f.subject.display_name {
+        Some(n) => format!("{} {} \"{n}\"", f.subject.resource_type, f.subject.id),
+        None => format!("{} {}", f.subject.resource_type, f.subject.id),
+    }
+}
 
 /// Render a plan of any kind for review: the complete listing.
 pub fn show_any(plan: &AnyPlan, format: Format) -> String {
@@ -135,6 +183,7 @@ impl Text {
 
     fn render<K: Kind>(&self, plan: &Plan<K>) -> String {
         let mut o = self.head(plan);
+        self.findings_all(&mut o, plan);
         for &phase in K::Phase::ALL {
             let steps: Vec<&Step<K>> = plan.steps.iter().filter(|s| s.phase == phase).collect();
             if steps.is_empty() {
@@ -149,7 +198,7 @@ impl Text {
         o
     }
 
-    /// Header, inputs, summary and findings: what both views start with.
+    /// Header, inputs and summary: what both views start with.
     fn head<K: Kind>(&self, plan: &Plan<K>) -> String {
         let mut o = String::new();
         let h = &plan.header;
@@ -211,14 +260,51 @@ impl Text {
             self.paint("1;31", v)
         };
         let _ = writeln!(o, "  {:<width$} {v}", "verdict");
+        o
+    }
 
+    /// Every finding, one by one (the full view).
+    fn findings_all<K: Kind>(&self, o: &mut String, plan: &Plan<K>) {
         if !plan.findings.is_empty() {
             let _ = writeln!(o, "\n{}", self.paint("1", "Findings"));
             for f in &plan.findings {
-                self.finding(&mut o, f);
+                self.finding(o, f);
             }
         }
-        o
+    }
+
+    /// Findings with numerous info findings grouped per check (the reviewer's view).
+    fn findings_grouped<K: Kind>(&self, o: &mut String, plan: &Plan<K>) {
+        if plan.findings.is_empty() {
+            return;
+        }
+        let _ = writeln!(o, "\n{}", self.paint("1", "Findings"));
+        for l in listed(&plan.findings) {
+            match l {
+                Listed::One(f) => self.finding(o, f),
+                Listed::Infos { check, findings } => {
+                    let _ = writeln!(
+                        o,
+                        "  {} {check}: {} findings, e.g. {}",
+                        self.severity(Severity::Info),
+                        thousands(findings.len() as u64),
+                        findings[0].message
+                    );
+                    let first: Vec<String> = findings
+                        .iter()
+                        .take(MAX_INFOS_PER_CHECK)
+                        .map(|f| subject_words(f))
+                        .collect();
+                    let _ = writeln!(o, "          first: {}", first.join(", "));
+                    let _ = writeln!(o, "          remedy: {}", findings[0].remedy);
+                    let _ = writeln!(
+                        o,
+                        "          ... {} more (every one: nsx-migrate show --full)",
+                        thousands((findings.len() - first.len()) as u64)
+                    );
+                }
+            }
+        }
     }
 
     /// The reviewer's view (see [`View::Review`]).
@@ -240,6 +326,7 @@ impl Text {
                 let _ = writeln!(o, "    {:<width$}  {}", t.what, t.counts(group_word));
             }
         }
+        self.findings_grouped(&mut o, plan);
 
         let g = &r.groups;
         if !g.counts.is_empty() {
@@ -404,6 +491,7 @@ fn md_escape(s: &str) -> String {
 
 fn markdown<K: Kind>(plan: &Plan<K>) -> String {
     let mut o = markdown_head(plan);
+    markdown_findings_all(&mut o, plan);
     for &phase in K::Phase::ALL {
         let steps: Vec<&Step<K>> = plan.steps.iter().filter(|s| s.phase == phase).collect();
         if steps.is_empty() {
@@ -455,6 +543,8 @@ fn markdown_review<K: Kind>(plan: &Plan<K>) -> String {
             );
         }
     }
+
+    markdown_findings_grouped(&mut o, plan);
 
     let g = &r.groups;
     if !g.counts.is_empty() || g.ungrouped > 0 {
@@ -528,7 +618,7 @@ fn markdown_review<K: Kind>(plan: &Plan<K>) -> String {
     o
 }
 
-/// Header, inputs, summary and findings in Markdown: what both views start with.
+/// Header, inputs and summary in Markdown: what both views start with.
 fn markdown_head<K: Kind>(plan: &Plan<K>) -> String {
     let mut o = String::new();
     let h = &plan.header;
@@ -573,30 +663,76 @@ fn markdown_head<K: Kind>(plan: &Plan<K>) -> String {
     }
     let _ = writeln!(o, "| findings | {} |", finding_counts(plan));
     let _ = writeln!(o, "\n**Verdict:** {}.", verdict(plan));
+    o
+}
 
+const MD_FINDINGS_HEAD: &str = "\n### Findings\n\n| Severity | Id | Check | Subject | Message | Remedy |\n|---|---|---|---|---|---|";
+
+fn markdown_finding(o: &mut String, f: &Finding) {
+    let subject = match &f.subject.display_name {
+        Some(n) => format!("{} `{}` ({})", f.subject.resource_type, f.subject.id, n),
+        None => format!("{} `{}`", f.subject.resource_type, f.subject.id),
+    };
+    let _ = writeln!(
+        o,
+        "| {} | {} | {} | {} | {} | {} |",
+        f.severity.as_str(),
+        f.id,
+        f.check,
+        md_escape(&subject),
+        md_escape(&f.message),
+        md_escape(&f.remedy)
+    );
+}
+
+/// Every finding, one row each (the full view).
+fn markdown_findings_all<K: Kind>(o: &mut String, plan: &Plan<K>) {
     if !plan.findings.is_empty() {
-        let _ = writeln!(
-            o,
-            "\n### Findings\n\n| Severity | Id | Check | Subject | Message | Remedy |\n|---|---|---|---|---|---|"
-        );
+        let _ = writeln!(o, "{MD_FINDINGS_HEAD}");
         for f in &plan.findings {
-            let subject = match &f.subject.display_name {
-                Some(n) => format!("{} `{}` ({})", f.subject.resource_type, f.subject.id, n),
-                None => format!("{} `{}`", f.subject.resource_type, f.subject.id),
-            };
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} | {} |",
-                f.severity.as_str(),
-                f.id,
-                f.check,
-                md_escape(&subject),
-                md_escape(&f.message),
-                md_escape(&f.remedy)
-            );
+            markdown_finding(o, f);
         }
     }
-    o
+}
+
+/// Findings with numerous info findings grouped per check, in a table of their own (the
+/// reviewer's view).
+fn markdown_findings_grouped<K: Kind>(o: &mut String, plan: &Plan<K>) {
+    let listed = listed(&plan.findings);
+    let (ones, groups): (Vec<_>, Vec<_>) = listed
+        .into_iter()
+        .partition(|l| matches!(l, Listed::One(_)));
+    if !ones.is_empty() {
+        let _ = writeln!(o, "{MD_FINDINGS_HEAD}");
+        for l in &ones {
+            if let Listed::One(f) = l {
+                markdown_finding(o, f);
+            }
+        }
+    }
+    if !groups.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n### Info findings by check\n\nEvery one: `nsx-migrate show --full`.\n\n| Check | Findings | For example | First objects | Remedy |\n|---|---:|---|---|---|"
+        );
+        for l in &groups {
+            if let Listed::Infos { check, findings } = l {
+                let first: Vec<String> = findings
+                    .iter()
+                    .take(MAX_INFOS_PER_CHECK)
+                    .map(|f| subject_words(f))
+                    .collect();
+                let _ = writeln!(
+                    o,
+                    "| {check} | {} | {} | {} | {} |",
+                    thousands(findings.len() as u64),
+                    md_escape(&findings[0].message),
+                    md_escape(&first.join(", ")),
+                    md_escape(&findings[0].remedy)
+                );
+            }
+        }
+    }
 }
 
 fn upper_first(s: &str) -> String {

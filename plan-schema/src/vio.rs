@@ -719,6 +719,9 @@ impl Kind for VioV2t {
     type Phase = Phase;
     type Action = Action;
     type Counters = Counters;
+    /// A replay step's `objects`: one line per replayed object (tens of thousands in a large
+    /// deployment).
+    const INLINE_TABLE_ARRAYS: &'static [&'static str] = &["objects"];
 
     fn counters(steps: &[Step]) -> Counters {
         let mut c = Counters::default();

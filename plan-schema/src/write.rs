@@ -4,7 +4,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
 use crate::kind::Kind;
-use crate::plan::Plan;
+use crate::plan::{Finding, Header, Input, Plan, RuleRef, Step, Summary};
 
 /// Order steps by phase, then dependency order, keeping the planner's order among steps that
 /// are free to go in any order. Steps caught in a cycle or depending on unknown steps keep their
@@ -60,7 +60,8 @@ pub enum WriteError {
     Layout(#[from] toml_edit::TomlError),
 }
 
-/// Arrays of small `{key, value}` / `{scope, tag}` tables read better inline, one per line.
+/// Arrays of small `{key, value}` / `{scope, tag}` tables read better inline, one per line (a
+/// kind adds its own: [`Kind::INLINE_TABLE_ARRAYS`]).
 const INLINE_ARRAYS: &[&str] = &[
     "metadata",
     "linked_ids",
@@ -72,14 +73,19 @@ const INLINE_ARRAYS: &[&str] = &[
 /// The plan as TOML text. `schema_ref`, when given, becomes a `#:schema` directive so that
 /// TOML editors offer completion and validation.
 pub fn to_toml<K: Kind>(plan: &Plan<K>, schema_ref: Option<&str>) -> Result<String, WriteError> {
-    let body = compact_pairs(&toml::to_string_pretty(plan)?);
+    let body = compact_pairs(&pretty_toml(plan)?);
+    let inline: Vec<&str> = INLINE_ARRAYS
+        .iter()
+        .chain(K::INLINE_TABLE_ARRAYS)
+        .copied()
+        .collect();
     // Lay out small arrays inline in one pass over the text; values spanning several lines
     // (multi-line strings) are left to the slower, parsing layout.
-    let body = match inline_small_arrays_text(&body) {
+    let body = match inline_small_arrays_text(&body, &inline) {
         Some(b) => b,
         None => {
             let mut doc: toml_edit::DocumentMut = body.parse()?;
-            inline_small_arrays(doc.as_table_mut());
+            inline_small_arrays(doc.as_table_mut(), &inline);
             doc.to_string()
         }
     };
@@ -96,6 +102,79 @@ pub fn to_toml<K: Kind>(plan: &Plan<K>, schema_ref: Option<&str>) -> Result<Stri
     ));
     out.push_str(&body);
     Ok(out)
+}
+
+/// The text `toml::to_string_pretty(plan)` gives, made piecewise: everything before the
+/// findings as one document, then each finding and each step as a document of its own. The TOML
+/// writer inserts a table's sub-tables into its whole output text once it is done, so a
+/// document of many steps with nested tables took time quadratic in its size (80 s for a
+/// 50,000-port VIO plan); one element at a time it is linear, and the text is the same.
+fn pretty_toml<K: Kind>(plan: &Plan<K>) -> Result<String, toml::ser::Error> {
+    // Exhaustive, so that a new `Plan` field cannot be left out of the file.
+    let Plan {
+        format_version,
+        plan_id,
+        header,
+        target,
+        requirements,
+        inputs,
+        summary,
+        rules,
+        findings,
+        steps,
+    } = plan;
+    let head = Head::<K> {
+        format_version: *format_version,
+        plan_id,
+        header,
+        target,
+        requirements,
+        inputs,
+        summary,
+        rules,
+        // An empty array is a value of the root table (`findings = []`), written in place.
+        findings: findings.is_empty().then_some(findings),
+        steps: steps.is_empty().then_some(steps),
+    };
+    let mut out = toml::to_string_pretty(&head)?;
+    append_elements(&mut out, "findings", findings)?;
+    append_elements(&mut out, "steps", steps)?;
+    Ok(out)
+}
+
+/// `[[key]]` tables, one document each, each after a blank line as the writer puts them.
+fn append_elements<T: serde::Serialize>(
+    out: &mut String,
+    key: &'static str,
+    items: &[T],
+) -> Result<(), toml::ser::Error> {
+    for item in items {
+        let one = std::collections::BTreeMap::from([(key, std::slice::from_ref(item))]);
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&toml::to_string_pretty(&one)?);
+    }
+    Ok(())
+}
+
+/// `Plan` field for field (same names, order and serialization), by reference, with the
+/// findings and steps left to [`append_elements`] unless they are empty.
+#[derive(serde::Serialize)]
+#[serde(bound = "")]
+struct Head<'a, K: Kind> {
+    format_version: u32,
+    plan_id: &'a str,
+    header: &'a Header,
+    target: &'a K::Target,
+    requirements: &'a K::Requirements,
+    inputs: &'a [Input],
+    summary: &'a Summary<K::Counters>,
+    rules: &'a [RuleRef],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    findings: Option<&'a [Finding]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    steps: Option<&'a [Step<K>]>,
 }
 
 /// Arrays of `[scope, tag]` pairs (`tags = [`), which the TOML writer spreads over four lines a
@@ -157,21 +236,34 @@ fn compact_pairs(text: &str) -> String {
     out.join("\n")
 }
 
-/// The array-of-tables header a line opens, when it is one of `INLINE_ARRAYS`.
-fn inline_header(line: &str) -> Option<(&str, &str)> {
+/// The array-of-tables header a line opens, when it is one of `names`.
+fn inline_header<'l>(line: &'l str, names: &[&str]) -> Option<(&'l str, &'l str)> {
     let path = line.strip_prefix("[[")?.strip_suffix("]]")?;
     let name = path.rsplit('.').next()?;
-    INLINE_ARRAYS.contains(&name).then_some((path, name))
+    names.contains(&name).then_some((path, name))
+}
+
+/// A single-line value the text layout may move into an inline table as it is: a string (not
+/// multi-line), a number, a boolean or a date, never an array or a table.
+fn simple_scalar(v: &str) -> bool {
+    !v.is_empty()
+        && !v.starts_with("\"\"\"")
+        && !v.starts_with("\'\'\'")
+        && !v.starts_with('[')
+        && !v.starts_with('{')
 }
 
 /// `[[a.metadata]]` blocks of `key = value` lines become `metadata = [ { ... }, ]` in place.
-/// Returns None when a block holds anything but single-line `key = value` pairs.
-fn inline_small_arrays_text(text: &str) -> Option<String> {
+/// A value may be an array of simple values, which the TOML writer spreads over a line per
+/// element (`key = [`, `    "x",`, `]`): it becomes one line (`key = ["x", "y"]`), as the
+/// parsing layout writes it. Returns None when a block holds anything else (a multi-line
+/// string, a nested table).
+fn inline_small_arrays_text(text: &str, names: &[&str]) -> Option<String> {
     let lines: Vec<&str> = text.split('\n').collect();
     let mut out: Vec<String> = Vec::with_capacity(lines.len());
     let mut i = 0;
     while i < lines.len() {
-        let Some((path, name)) = inline_header(lines[i]) else {
+        let Some((path, name)) = inline_header(lines[i], names) else {
             out.push(lines[i].to_string());
             i += 1;
             continue;
@@ -181,30 +273,61 @@ fn inline_small_arrays_text(text: &str) -> Option<String> {
         }
         out.push(format!("{name} = ["));
         // Consecutive elements of the same array.
-        while i < lines.len() && inline_header(lines[i]).is_some_and(|(p, _)| p == path) {
+        while i < lines.len() && inline_header(lines[i], names).is_some_and(|(p, _)| p == path) {
             i += 1;
-            let mut pairs = Vec::new();
+            let mut element = String::from("    { ");
+            let mut first = true;
             while i < lines.len() && !lines[i].is_empty() && !lines[i].starts_with('[') {
-                let line = lines[i];
-                let simple = line.split_once(" = ").is_some_and(|(k, v)| {
-                    !k.is_empty()
-                        && !k.contains(['"', '\'', ' '])
-                        && !v.starts_with("\"\"\"")
-                        && !v.starts_with("\'\'\'")
-                        && !v.starts_with('[')
-                        && !v.starts_with('{')
-                });
-                if !simple {
+                let (k, v) = lines[i].split_once(" = ")?;
+                if k.is_empty() || k.contains(['"', '\'', ' ']) {
                     return None;
                 }
-                pairs.push(line);
+                if !first {
+                    element.push_str(", ");
+                }
+                first = false;
+                element.push_str(k);
+                element.push_str(" = ");
                 i += 1;
+                if v == "[" {
+                    // A multi-line array of simple values, up to its closing `]`.
+                    element.push('[');
+                    let mut n = 0;
+                    loop {
+                        let line = *lines.get(i)?;
+                        i += 1;
+                        if line == "]" {
+                            break;
+                        }
+                        let item = line.strip_prefix("    ")?.strip_suffix(',')?;
+                        if !simple_scalar(item) {
+                            return None;
+                        }
+                        if n > 0 {
+                            element.push_str(", ");
+                        }
+                        element.push_str(item);
+                        n += 1;
+                    }
+                    element.push(']');
+                } else if simple_scalar(v) || v == "[]" {
+                    element.push_str(v);
+                } else if let Some(inner) = v.strip_prefix('[').and_then(|x| x.strip_suffix(']'))
+                    && simple_scalar(inner)
+                    && !inner.contains(['[', ']'])
+                {
+                    // A one-element array, which the writer keeps on its line.
+                    element.push_str(v);
+                } else {
+                    return None;
+                }
             }
-            out.push(format!("    {{ {} }},", pairs.join(", ")));
+            element.push_str(" },");
+            out.push(element);
             // The blank line toml puts before the next header.
             if i < lines.len()
                 && lines[i].is_empty()
-                && inline_header(lines.get(i + 1).copied().unwrap_or(""))
+                && inline_header(lines.get(i + 1).copied().unwrap_or(""), names)
                     .is_some_and(|(p, _)| p == path)
             {
                 i += 1;
@@ -215,15 +338,21 @@ fn inline_small_arrays_text(text: &str) -> Option<String> {
     Some(out.join("\n"))
 }
 
-fn inline_small_arrays(table: &mut toml_edit::Table) {
+fn inline_small_arrays(table: &mut toml_edit::Table, names: &[&str]) {
     use toml_edit::{Array, Item, Value};
     for (mut key, item) in table.iter_mut() {
-        let inline = INLINE_ARRAYS.contains(&key.get());
+        let inline = names.contains(&key.get());
         match item {
             Item::ArrayOfTables(aot) if inline => {
                 let mut array = Array::new();
                 for t in aot.iter() {
                     let mut it = t.clone().into_inline_table();
+                    // Arrays inside an element on one line, as the text layout writes them.
+                    for (_, v) in it.iter_mut() {
+                        if let Value::Array(a) = v {
+                            a.fmt();
+                        }
+                    }
                     it.fmt();
                     let mut v = Value::InlineTable(it);
                     v.decor_mut().set_prefix("\n    ");
@@ -238,10 +367,10 @@ fn inline_small_arrays(table: &mut toml_edit::Table) {
             }
             Item::ArrayOfTables(aot) => {
                 for t in aot.iter_mut() {
-                    inline_small_arrays(t);
+                    inline_small_arrays(t, names);
                 }
             }
-            Item::Table(t) => inline_small_arrays(t),
+            Item::Table(t) => inline_small_arrays(t, names),
             _ => {}
         }
     }
@@ -257,16 +386,79 @@ mod tests {
             .join("../examples/plans/small-cluster.toml");
         let plan = crate::read_mp_plan_file(&path).unwrap();
         let body = toml::to_string_pretty(&plan).unwrap();
-        let fast = inline_small_arrays_text(&body).expect("the example has only simple pairs");
+        let fast = inline_small_arrays_text(&body, INLINE_ARRAYS)
+            .expect("the example has only simple pairs");
         let mut doc: toml_edit::DocumentMut = body.parse().unwrap();
-        inline_small_arrays(doc.as_table_mut());
+        inline_small_arrays(doc.as_table_mut(), INLINE_ARRAYS);
         assert_eq!(fast, doc.to_string());
         assert!(fast.contains("metadata = [\n    { key = "));
+    }
+
+    fn example<K: Kind>(name: &str) -> Plan<K> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/plans")
+            .join(name);
+        crate::read_plan_file_of::<K>(&path).unwrap()
+    }
+
+    #[test]
+    fn the_piecewise_text_is_the_whole_documents_text() {
+        let mp = example::<crate::mp::MpToPolicy>("small-cluster.toml");
+        assert_eq!(
+            pretty_toml(&mp).unwrap(),
+            toml::to_string_pretty(&mp).unwrap()
+        );
+        let mut vio = example::<crate::vio::VioV2t>("vio-small.toml");
+        assert_eq!(
+            pretty_toml(&vio).unwrap(),
+            toml::to_string_pretty(&vio).unwrap()
+        );
+        // Empty findings and steps are values of the root table.
+        vio.findings.clear();
+        vio.steps.clear();
+        let text = pretty_toml(&vio).unwrap();
+        assert_eq!(text, toml::to_string_pretty(&vio).unwrap());
+        assert!(text.contains("findings = []") && text.contains("steps = []"));
+    }
+
+    #[test]
+    fn replay_objects_are_one_line_each_in_both_layouts() {
+        let vio = example::<crate::vio::VioV2t>("vio-small.toml");
+        let names = ["objects"];
+        let body = toml::to_string_pretty(&vio).unwrap();
+        let fast = inline_small_arrays_text(&body, &names).expect("only simple values");
+        let mut doc: toml_edit::DocumentMut = body.parse().unwrap();
+        inline_small_arrays(doc.as_table_mut(), &names);
+        assert_eq!(fast, doc.to_string());
+        assert!(!fast.contains("[[steps.action.objects]]"));
+        // An object with two policy paths, on one line.
+        assert!(fast.lines().any(|l| l.starts_with("    { id = ")
+            && l.ends_with("] },")
+            && l.matches("\"/infra/").count() == 2));
+        // And it reads back as the same plan.
+        let text = to_toml(&vio, None).unwrap();
+        let back = crate::read::parse_plan(&text, std::path::Path::new("mem.toml")).unwrap();
+        assert_eq!(crate::vio::VioV2t::from_any(back), Some(vio));
+    }
+
+    #[test]
+    fn an_element_the_text_layout_cannot_read_falls_back() {
+        let names = ["objects"];
+        let nested = "[[s.objects]]\nid = \"a\"\nxs = [\n    [\"a\", \"b\"],\n]\n";
+        assert!(inline_small_arrays_text(nested, &names).is_none());
+        let open = "[[s.objects]]\nid = \"a\"\nxs = [\n    \"a\",\n";
+        assert!(inline_small_arrays_text(open, &names).is_none());
+        let fine =
+            "[[s.objects]]\nid = \"a\"\nxs = []\nys = [\"y\"]\n\n[[s.objects]]\nid = \"b\"\n";
+        assert_eq!(
+            inline_small_arrays_text(fine, &names).unwrap(),
+            "objects = [\n    { id = \"a\", xs = [], ys = [\"y\"] },\n    { id = \"b\" },\n]\n"
+        );
     }
 
     #[test]
     fn multi_line_values_fall_back_to_the_parsing_layout() {
         let text = "[[a.metadata]]\nkey = \"k\"\nvalue = \"\"\"\nx\n\"\"\"\n";
-        assert!(inline_small_arrays_text(text).is_none());
+        assert!(inline_small_arrays_text(text, INLINE_ARRAYS).is_none());
     }
 }

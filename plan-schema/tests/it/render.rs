@@ -143,6 +143,77 @@ fn review_length_does_not_grow_with_objects() {
     }
 }
 
+/// Info findings of a check with more than three are one entry in the reviewer's view (count,
+/// one message, the first three objects), whatever their number; three or fewer stay one by
+/// one, and errors and warnings always do. `--full` lists every finding.
+#[test]
+fn numerous_info_findings_are_grouped_per_check_in_the_review_only() {
+    use plan_schema::plan::{Finding, Severity, Subject};
+    let info = |check: &str, i: usize, severity: Severity| Finding {
+        id: format!("{check}/obj-{i}"),
+        severity,
+        check: check.to_string(),
+        subject: Subject {
+            resource_type: "port".into(),
+            id: format!("obj-{i}"),
+            display_name: None,
+        },
+        message: format!("{check} message {i}"),
+        remedy: "none".into(),
+        steps: vec![],
+        code: None,
+    };
+    let mut plan = example();
+    plan.findings = (0..3).map(|i| info("FEW", i, Severity::Info)).collect();
+    let small = plan.clone();
+    plan.findings
+        .extend((0..2000).map(|i| info("MANY", i, Severity::Info)));
+    plan.findings
+        .extend((0..5).map(|i| info("WARN", i, Severity::Warning)));
+    let text = render::show_view(&plan, Format::Text { color: false }, View::Review);
+    assert!(
+        text.contains("INFO    MANY: 2,000 findings, e.g. MANY message 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("first: port obj-0, port obj-1, port obj-2\n"),
+        "{text}"
+    );
+    assert!(text.contains("... 1,997 more (every one: nsx-migrate show --full)"));
+    assert!(!text.contains("MANY message 3"), "{text}");
+    for i in 0..3 {
+        assert!(text.contains(&format!("FEW/obj-{i}")), "{text}");
+    }
+    for i in 0..5 {
+        assert!(text.contains(&format!("WARN message {i}")), "{text}");
+    }
+    // The counts per phase and type come before the findings.
+    let changes = text.find("Changes by phase and type").unwrap();
+    assert!(changes < text.find("\nFindings").unwrap());
+    // Two thousand findings more cost the review a few lines.
+    let base = render::show_view(&small, Format::Text { color: false }, View::Review);
+    let extra = text.lines().count() - base.lines().count();
+    assert!(extra <= 4 + 5 * 3, "{extra} more lines");
+
+    let md = render::show_view(&plan, Format::Markdown, View::Review);
+    assert!(md.contains("### Info findings by check"), "{md}");
+    assert!(
+        md.contains(
+            "| MANY | 2,000 | MANY message 0 | port obj-0, port obj-1, port obj-2 | none |"
+        ),
+        "{md}"
+    );
+    assert!(md.contains("| info | FEW/obj-2 | FEW |"), "{md}");
+    assert!(!md.contains("MANY/obj-"), "{md}");
+
+    for format in [Format::Text { color: false }, Format::Markdown] {
+        let full = render::show_view(&plan, format, View::Full);
+        for i in [0, 3, 1999] {
+            assert!(full.contains(&format!("MANY/obj-{i}")), "{format:?}");
+        }
+    }
+}
+
 #[test]
 fn show_text_colour_marks_changes() {
     let out = render::show(&example(), Format::Text { color: true });

@@ -2,8 +2,9 @@
 //! Octavia object (reference vio-v2t-anchors.md section 1.3). Ids carry over: a router is the
 //! tier-1 of the same id, a network the segment of the same id, and so on; the domain is always
 //! `default`. Objects whose NSX ids the replay regenerates (floating IPs) or that the reference
-//! does not pin (static routes, FWaaS, RBAC, quotas, subnet pools) map to no path: the plan says
-//! so rather than guess.
+//! does not pin (FWaaS, RBAC, quotas, subnet pools) map to no path: the plan says
+//! so rather than guess. Where the plugin's code decides (vmware-nsx `plugins/nsx_p/plugin.py`),
+//! the function names it.
 
 /// The tier-1 of a router, and its locale service (`<router id>-0`).
 pub fn router(router_id: &str) -> Vec<String> {
@@ -41,6 +42,31 @@ pub fn subnet(network_id: &str, external: bool) -> Vec<String> {
 /// A port is a segment port.
 pub fn port(network_id: &str, port_id: &str) -> Vec<String> {
     vec![format!("/infra/segments/{network_id}/ports/{port_id}")]
+}
+
+/// A router interface's port has no segment port: the plugin creates none for a port owned by
+/// `network:router_interface` and deletes the one a plain port had when it becomes an
+/// interface, the tier-1's connection standing for it (vmware-nsx `plugins/nsx_p/plugin.py`,
+/// `_is_backend_port` and `update_port`). What it produces is the interface's, see
+/// [`router_interface`].
+pub fn interface_port() -> Vec<String> {
+    Vec::new()
+}
+
+/// A router's static routes: one static route of its tier-1 each, with the id
+/// `<destination with "/" as "_">-<nexthop>` (vmware-nsx `plugins/nsx_p/plugin.py`,
+/// `_get_static_route_id` and `_add_static_routes`). A route without both fields gets none (the
+/// replay refuses it).
+pub fn router_routes(router_id: &str, routes: &[(&str, &str)]) -> Vec<String> {
+    routes
+        .iter()
+        .map(|(destination, nexthop)| {
+            format!(
+                "/infra/tier-1s/{router_id}/static-routes/{}-{nexthop}",
+                destination.replace('/', "_")
+            )
+        })
+        .collect()
 }
 
 /// A router interface: on a VLAN network, a service interface of the tier-1's locale service;
@@ -89,12 +115,18 @@ pub fn security_group(sg_id: &str) -> Vec<String> {
     ]
 }
 
-/// A security group rule: a rule of its group's policy, and its service.
-pub fn security_group_rule(sg_id: &str, rule_id: &str) -> Vec<String> {
-    vec![
-        format!("/infra/domains/default/security-policies/{sg_id}/rules/{rule_id}"),
-        format!("/infra/services/{rule_id}"),
-    ]
+/// A security group rule: a rule of its group's policy, and, when the rule names a protocol,
+/// its service of the same id. A rule without a protocol matches every service and gets none
+/// (vmware-nsx `plugins/nsx_p/plugin.py`, `_get_rule_service_id`: no L4 protocol, no service;
+/// `_create_security_group_backend_rule` then passes `service_ids=None`).
+pub fn security_group_rule(sg_id: &str, rule_id: &str, has_protocol: bool) -> Vec<String> {
+    let mut out = vec![format!(
+        "/infra/domains/default/security-policies/{sg_id}/rules/{rule_id}"
+    )];
+    if has_protocol {
+        out.push(format!("/infra/services/{rule_id}"));
+    }
+    out
 }
 
 pub fn qos_policy(policy_id: &str) -> Vec<String> {

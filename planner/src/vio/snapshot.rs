@@ -819,6 +819,9 @@ pub struct Neutron {
     pub rbac_policies: Vec<Named>,
     pub quotas: Vec<Quota>,
     pub extensions: Vec<Extension>,
+    /// networking-l2gw gateways (`neutron/l2-gateways.json`, key `l2_gateways`), when the
+    /// snapshot lists them; `None` when it has no such file.
+    pub l2_gateways: Option<Vec<Named>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -917,6 +920,7 @@ const KNOWN: &[(&str, &[&str])] = &[
             "rbac-policies.json",
             "availability-zones.json",
             "extensions.json",
+            "l2-gateways.json",
         ],
     ),
     (
@@ -1388,7 +1392,12 @@ impl VioSnapshot {
             rbac_policies: r.list("neutron/rbac-policies.json", &["rbac_policies"], "id")?,
             quotas: r.list("neutron/quotas.json", &["quotas"], "project_id")?,
             extensions: Vec::new(),
+            l2_gateways: None,
         };
+        if r.path("neutron/l2-gateways.json").exists() {
+            neutron.l2_gateways =
+                Some(r.list("neutron/l2-gateways.json", &["l2_gateways"], "id")?);
+        }
         let _: Vec<Value> = r.list(
             "neutron/availability-zones.json",
             &["availability_zones"],

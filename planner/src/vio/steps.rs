@@ -436,10 +436,13 @@ fn replay(b: &mut B<'_>) {
             .iter()
             .filter_map(|(_, _, r)| {
                 let id = str_field(r, "id")?;
+                // A protocol by name or by number.
+                let has_protocol = str_field(r, "protocol").is_some()
+                    || r.get("protocol").is_some_and(Value::is_number);
                 Some(obj(
                     id,
                     &rule_name(r),
-                    mapping::security_group_rule(&sg, id),
+                    mapping::security_group_rule(&sg, id, has_protocol),
                 ))
             })
             .collect::<Vec<_>>();
@@ -707,7 +710,7 @@ fn replay(b: &mut B<'_>) {
             ReplayResource::Port,
             "POST /v2.0/ports".into(),
             &p.project_id,
-            vec![obj(&p.id, &p.name, mapping::port(&p.network_id, &p.id))],
+            vec![obj(&p.id, &p.name, mapping::interface_port())],
             Vec::new(),
         );
         for f in &p.fixed_ips {
@@ -903,6 +906,11 @@ fn replay(b: &mut B<'_>) {
 
     // Static routes, after the router's interfaces.
     for r in n.routers.iter().filter(|r| !r.routes.is_empty()) {
+        let routes: Vec<(&str, &str)> = r
+            .routes
+            .iter()
+            .filter_map(|x| Some((str_field(x, "destination")?, str_field(x, "nexthop")?)))
+            .collect();
         let node = b.replay(
             format!("replay/router-routes/{}", r.id),
             rank::ROUTES,
@@ -910,7 +918,7 @@ fn replay(b: &mut B<'_>) {
             ReplayResource::RouterRoutes,
             format!("PUT /v2.0/routers/{}", r.id),
             &r.project_id,
-            vec![obj(&r.id, &r.name, Vec::new())],
+            vec![obj(&r.id, &r.name, mapping::router_routes(&r.id, &routes))],
             vec![format!(
                 "router {}: {} static route(s)",
                 r.id,

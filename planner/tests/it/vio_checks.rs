@@ -579,6 +579,41 @@ fn q1_q2_qos_boundaries() {
     });
 }
 
+/// With the snapshot's list of L2 gateways (read from disk), each gateway is an error; an empty
+/// list is no finding even with the extension loaded.
+#[test]
+fn g1_listed_l2_gateways() {
+    let hits = triggers_on_disk("G1", Severity::Error, |f| {
+        std::fs::write(
+            f.path().join("neutron/l2-gateways.json"),
+            r#"{"l2_gateways": [{"id": "0b5c8e0e-7c2e-4a55-9d0e-2f1b8d3c4a11", "name": "gw-dc1",
+                "tenant_id": "4210bb028d2050edba766c2613427b8e",
+                "devices": [{"device_name": "edge-1", "interfaces": [{"name": "vnic-3"}]}]}]}"#,
+        )
+        .unwrap();
+    });
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].id, "G1/0b5c8e0e-7c2e-4a55-9d0e-2f1b8d3c4a11");
+    assert!(hits[0].message.contains("gw-dc1"), "{}", hits[0].message);
+
+    let f = VioFixture::clean();
+    std::fs::write(
+        f.path().join("neutron/l2-gateways.json"),
+        r#"{"l2_gateways": []}"#,
+    )
+    .unwrap();
+    let mut s = f.load();
+    assert_eq!(s.neutron.l2_gateways.as_deref(), Some(&[][..]));
+    s.neutron
+        .extensions
+        .push(planner::vio::snapshot::Extension {
+            alias: "l2-gateway".into(),
+        });
+    assert_eq!(checks_of(&s, "G1"), 0);
+    // Without the file, there is no list: the extension alone is a warning (below).
+    assert_eq!(clean().neutron.l2_gateways, None);
+}
+
 #[test]
 fn g1_l2_gateway_extension() {
     triggers("G1", Severity::Warning, |s| {

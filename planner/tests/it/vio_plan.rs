@@ -121,7 +121,8 @@ fn phases_run_in_order_and_host_migration_is_the_point_of_no_return() {
     assert_eq!(cut.mapping.len(), 1);
     assert_eq!(cut.mapping[0].v_edges, vec!["edge-2".to_string()]);
     assert!(cut.feedback.is_empty() && !cut.accept_recommended);
-    // Every replayed object of the example has its Policy paths where the mapping has them.
+    // Every replayed object of the example has its Policy paths where the mapping has them; a
+    // router interface's own port has none (the plugin keeps no segment port for it).
     for s in &plan.steps {
         if let Action::ApiReplay(r) = &s.action
             && matches!(
@@ -129,13 +130,40 @@ fn phases_run_in_order_and_host_migration_is_the_point_of_no_return() {
                 ReplayResource::Router | ReplayResource::SecurityGroup | ReplayResource::Port
             )
         {
+            let interface_port = s.id.starts_with("replay/interface-ports/");
             assert!(
-                r.objects.iter().all(|o| !o.policy_paths.is_empty()),
+                r.objects
+                    .iter()
+                    .all(|o| o.policy_paths.is_empty() == interface_port),
                 "{}",
                 s.id
             );
         }
     }
+    // A security group rule has a service only when it names a protocol.
+    let rule_paths: Vec<&Vec<String>> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::ApiReplay(r) if r.resource == ReplayResource::SecurityGroupRule => {
+                Some(r.objects.iter().map(|o| &o.policy_paths))
+            }
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(
+        rule_paths.iter().any(|p| p.len() == 1),
+        "a protocol-less rule"
+    );
+    assert!(
+        rule_paths.iter().any(|p| p.len() == 2),
+        "a rule with a protocol"
+    );
+    assert!(
+        rule_paths.iter().all(|p| p.len() == 1
+            || p[1] == format!("/infra/services/{}", p[0].rsplit('/').next().unwrap()))
+    );
 }
 
 #[test]
@@ -594,4 +622,37 @@ proptest! {
         let n = check_order(&dir, &plan).map_err(TestCaseError::fail)?;
         prop_assert!(n >= ports / 2, "only {} edges checked", n);
     }
+}
+
+/// A router's static routes promise the tier-1 static routes the Policy plugin writes (id
+/// `<destination with "/" as "_">-<nexthop>`); a route the replay would refuse promises none.
+#[test]
+fn static_routes_map_to_the_plugins_static_route_ids() {
+    let mut s = VioSnapshot::load(&vio_small_clean()).unwrap();
+    let r = s
+        .neutron
+        .routers
+        .iter_mut()
+        .find(|r| r.external_gateway_info.is_some())
+        .unwrap();
+    r.routes = vec![
+        serde_json::json!({"destination": "10.9.0.0/16", "nexthop": "10.0.1.254"}),
+        serde_json::json!({"destination": "10.8.0.0/24"}),
+    ];
+    let id = r.id.clone();
+    let plan = build_vio_plan(&s, &VioRules::builtin(), &opts("edited")).unwrap();
+    let step = plan
+        .steps
+        .iter()
+        .find(|st| st.id == format!("replay/router-routes/{id}"))
+        .unwrap();
+    let Action::ApiReplay(r) = &step.action else {
+        panic!("{step:?}")
+    };
+    assert_eq!(
+        r.objects[0].policy_paths,
+        vec![format!(
+            "/infra/tier-1s/{id}/static-routes/10.9.0.0_16-10.0.1.254"
+        )]
+    );
 }
