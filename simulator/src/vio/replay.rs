@@ -350,20 +350,31 @@ impl Tx<'_> {
         }
     }
     fn all(&self, key: &str) -> Vec<Value> {
-        let mut out: BTreeMap<String, Value> = self.objs.get(key).cloned().unwrap_or_default();
-        for ((k, id), o) in &self.new_objs {
-            if k == key {
-                match o {
-                    Some(o) => {
-                        out.insert(id.clone(), o.clone());
-                    }
-                    None => {
-                        out.remove(id);
-                    }
-                }
+        self.each(key).into_iter().cloned().collect()
+    }
+    /// The objects of a collection in id order, borrowed: the store's merged with this
+    /// request's overlay (no copies; a port write reads every port of the store).
+    fn each(&self, key: &str) -> Vec<&Value> {
+        let mut over = self
+            .new_objs
+            .range((key.to_string(), String::new())..)
+            .take_while(|((k, _), _)| k == key)
+            .map(|((_, id), o)| (id.as_str(), o.as_ref()))
+            .peekable();
+        let base = self.objs.get(key);
+        let mut out = Vec::with_capacity(base.map_or(0, BTreeMap::len) + 1);
+        for (id, v) in base.into_iter().flatten() {
+            while let Some((oid, o)) = over.next_if(|(oid, _)| *oid < id.as_str()) {
+                let _ = oid;
+                out.extend(o);
+            }
+            match over.next_if(|(oid, _)| *oid == id.as_str()) {
+                Some((_, o)) => out.extend(o),
+                None => out.push(v),
             }
         }
-        out.into_values().collect()
+        out.extend(over.filter_map(|(_, o)| o));
+        out
     }
     fn put_obj(&mut self, key: &str, o: Value) {
         let id = s(&o, "id")
@@ -382,14 +393,23 @@ impl Tx<'_> {
             None => self.pol.get(path).cloned(),
         }
     }
-    fn pol_paths(&self, pred: impl Fn(&str, &Value) -> bool) -> Vec<String> {
+    /// The paths under `prefix` (a range of the ordered store, not a walk of all of it) that
+    /// `pred` accepts, in path order.
+    fn pol_paths_under(&self, prefix: &str, pred: impl Fn(&str, &Value) -> bool) -> Vec<String> {
+        use std::ops::Bound;
+        let from = (Bound::Included(prefix), Bound::Unbounded);
         let mut out: Vec<String> = self
             .pol
-            .iter()
+            .range::<str, _>(from)
+            .take_while(|(p, _)| p.starts_with(prefix))
             .filter(|(p, v)| !self.new_pol.contains_key(*p) && pred(p, v))
             .map(|(p, _)| p.clone())
             .collect();
-        for (p, v) in &self.new_pol {
+        for (p, v) in self
+            .new_pol
+            .range::<str, _>(from)
+            .take_while(|(p, _)| p.starts_with(prefix))
+        {
             if let Some(v) = v
                 && pred(p, v)
             {
@@ -429,7 +449,7 @@ impl Tx<'_> {
     /// Delete a Policy object and everything under it.
     fn delete_tree(&mut self, path: &str) {
         let prefix = format!("{path}/");
-        for p in self.pol_paths(|p, _| p == path || p.starts_with(&prefix)) {
+        for p in self.pol_paths_under(path, |p, _| p == path || p.starts_with(&prefix)) {
             self.new_pol.insert(p, None);
         }
     }
@@ -458,8 +478,8 @@ impl Tx<'_> {
     /// The first Policy object of a type under a collection path, by path order.
     fn first_of(&self, coll: &str, rt: &str) -> Option<String> {
         let prefix = format!("{coll}/");
-        self.pol_paths(|p, v| {
-            p.starts_with(&prefix) && !p[prefix.len()..].contains('/') && v["resource_type"] == rt
+        self.pol_paths_under(&prefix, |p, v| {
+            !p[prefix.len()..].contains('/') && v["resource_type"] == rt
         })
         .into_iter()
         .next()
@@ -1019,8 +1039,8 @@ fn create_network(tx: &mut Tx<'_>, o: &mut Value) -> Result<(), NErr> {
         }
     };
     let tz = tx
-        .pol_paths(|p, v| {
-            p.starts_with(&format!("{EP}/transport-zones/")) && v["tz_type"] == tz_type
+        .pol_paths_under(&format!("{EP}/transport-zones/"), |_, v| {
+            v["tz_type"] == tz_type
         })
         .into_iter()
         .min_by_key(|p| (tx.pol(p).map(|v| v["is_default"] != true), p.clone()))
@@ -1351,36 +1371,39 @@ fn port_owner_is_router(p: &Value) -> bool {
 
 /// The router a subnet is attached to (through an interface port), if any.
 fn router_of_subnet(tx: &Tx<'_>, sub_id: &str) -> Option<String> {
-    tx.all("ports")
+    tx.each("ports")
         .into_iter()
-        .filter(port_owner_is_router)
+        .filter(|p| port_owner_is_router(p))
         .find(|p| {
             p["fixed_ips"]
                 .as_array()
                 .is_some_and(|a| a.iter().any(|f| f["subnet_id"] == sub_id))
         })
-        .and_then(|p| s(&p, "device_id").map(str::to_string))
+        .and_then(|p| s(p, "device_id").map(str::to_string))
 }
 
 /// The next free address of a subnet's allocation pools.
 fn allocate(tx: &Tx<'_>, sub: &Value) -> Result<String, NErr> {
     let c = Cidr::parse(s(sub, "cidr").unwrap_or("")).ok_or_else(|| bad("subnet has no cidr"))?;
+    let no_ips: Vec<Value> = Vec::new();
     let used: std::collections::HashSet<u128> = tx
-        .all("ports")
-        .iter()
-        .flat_map(|p| p["fixed_ips"].as_array().cloned().unwrap_or_default())
+        .each("ports")
+        .into_iter()
+        .flat_map(|p| p["fixed_ips"].as_array().unwrap_or(&no_ips))
+        .filter_map(|f| s(f, "ip_address"))
         .chain(
-            tx.all("floatingips")
-                .iter()
-                .map(|f| json!({"ip_address": f["floating_ip_address"]})),
+            tx.each("floatingips")
+                .into_iter()
+                .filter_map(|f| s(f, "floating_ip_address")),
         )
-        .chain(tx.all("routers").iter().flat_map(|r| {
+        .chain(tx.each("routers").into_iter().flat_map(|r| {
             r.pointer("/external_gateway_info/external_fixed_ips")
                 .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
+                .unwrap_or(&no_ips)
+                .iter()
+                .filter_map(|f| s(f, "ip_address"))
         }))
-        .filter_map(|f| s(&f, "ip_address").and_then(|x| c.ip(x)))
+        .filter_map(|x| c.ip(x))
         .chain(s(sub, "gateway_ip").and_then(|g| c.ip(g)))
         .chain(
             dhcp_server_ip(sub)
@@ -1414,7 +1437,7 @@ fn allocate(tx: &Tx<'_>, sub: &Value) -> Result<String, NErr> {
 }
 
 fn ip_in_use(tx: &Tx<'_>, net: &str, ip: &str, except_port: &str) -> bool {
-    tx.all("ports").iter().any(|p| {
+    tx.each("ports").into_iter().any(|p| {
         p["network_id"] == net
             && p["id"] != except_port
             && p["fixed_ips"]
@@ -1452,8 +1475,8 @@ fn create_port(tx: &mut Tx<'_>, o: &mut Value) -> Result<(), NErr> {
     }
     let mac = s(o, "mac_address").unwrap_or_default().to_string();
     if tx
-        .all("ports")
-        .iter()
+        .each("ports")
+        .into_iter()
         .any(|p| p["network_id"] == net_id.as_str() && p["mac_address"] == mac.as_str())
     {
         return Err(nerr(
@@ -1793,9 +1816,8 @@ fn update_router(tx: &mut Tx<'_>, o: &mut Value, upd: &Map<String, Value>) -> Re
                 // A service router is needed for SNAT: the locale service takes the tier-0's
                 // edge cluster.
                 let ec = tx
-                    .pol_paths(|p, v| {
-                        p.starts_with(&format!("{t0}/locale-services/"))
-                            && v.get("edge_cluster_path").is_some()
+                    .pol_paths_under(&format!("{t0}/locale-services/"), |_, v| {
+                        v.get("edge_cluster_path").is_some()
                     })
                     .into_iter()
                     .next()
@@ -1812,7 +1834,7 @@ fn update_router(tx: &mut Tx<'_>, o: &mut Value, upd: &Map<String, Value>) -> Re
             "routes" => {
                 let routes = v.as_array().cloned().unwrap_or_default();
                 let prefix = format!("{}/static-routes/", t1_path(&rid));
-                for p in tx.pol_paths(|p, _| p.starts_with(&prefix)) {
+                for p in tx.pol_paths_under(&prefix, |_, _| true) {
                     tx.delete_tree(&p);
                 }
                 for r in &routes {
@@ -1946,14 +1968,14 @@ fn add_interface(tx: &mut Tx<'_>, router: &Value, body: &Value) -> Result<Reply,
         )));
     }
     if let Some(other) = tx
-        .all("ports")
+        .each("ports")
         .into_iter()
         .filter(|p| {
             port_owner_is_router(p)
                 && p["network_id"] == net_id.as_str()
                 && p["device_id"] != rid.as_str()
         })
-        .find_map(|p| s(&p, "device_id").map(str::to_string))
+        .find_map(|p| s(p, "device_id").map(str::to_string))
     {
         return Err(bad(format!(
             "Network {net_id} is already attached to router {other} (the NSX Policy plugin allows one router per network)"
@@ -2115,7 +2137,11 @@ fn create_sg_rule(tx: &mut Tx<'_>, o: &mut Value) -> Result<(), NErr> {
         .iter()
         .all(|k| r[*k] == o[*k])
     };
-    if let Some(dup) = tx.all("security_group_rules").into_iter().find(|r| same(r)) {
+    if let Some(dup) = tx
+        .each("security_group_rules")
+        .into_iter()
+        .find(|r| same(r))
+    {
         return Err(nerr(
             409,
             "SecurityGroupRuleExists",
@@ -2203,11 +2229,10 @@ fn create_sg_rule(tx: &mut Tx<'_>, o: &mut Value) -> Result<(), NErr> {
         Some(path)
     };
     let seq = tx
-        .pol_paths(|p, _| {
-            p.starts_with(&format!(
-                "/infra/domains/default/security-policies/{sg_id}/rules/"
-            ))
-        })
+        .pol_paths_under(
+            &format!("/infra/domains/default/security-policies/{sg_id}/rules/"),
+            |_, _| true,
+        )
         .len();
     tx.upsert(
         &format!("/infra/domains/default/security-policies/{sg_id}/rules/{id}"),
@@ -2350,10 +2375,10 @@ fn qos_rule(
 
 fn fip_router(tx: &Tx<'_>, ext_net: &str, port: &Value) -> Result<String, NErr> {
     let net = s(port, "network_id").unwrap_or("");
-    tx.all("ports")
+    tx.each("ports")
         .into_iter()
         .filter(|p| port_owner_is_router(p) && p["network_id"] == net)
-        .filter_map(|p| s(&p, "device_id").map(str::to_string))
+        .filter_map(|p| s(p, "device_id").map(str::to_string))
         .find(|rid| {
             tx.obj("routers", rid).is_some_and(|r| {
                 r.pointer("/external_gateway_info/network_id") == Some(&json!(ext_net))
@@ -2461,8 +2486,8 @@ fn create_fip(tx: &mut Tx<'_>, o: &mut Value) -> Result<(), NErr> {
     let ip = match s(o, "floating_ip_address") {
         Some(ip) => {
             if tx
-                .all("floatingips")
-                .iter()
+                .each("floatingips")
+                .into_iter()
                 .any(|f| f["floating_ip_address"] == ip)
             {
                 return Err(nerr(
