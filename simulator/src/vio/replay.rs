@@ -14,7 +14,7 @@
 //! A write is computed against a transaction (an overlay on the Neutron and Policy stores) and
 //! committed only when every object of the request succeeded.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use axum::http::Method;
@@ -63,6 +63,47 @@ pub struct ReplayState {
     /// Sequence for generated ids (FIPs, subnet pools, RBAC, QoS rules, interface ports).
     #[serde(default)]
     pub next_id: u64,
+    /// Port ids by network id: an index of `objects["ports"]` for the per-network checks of a
+    /// port write (MAC and address in use), built on first use, kept by every commit.
+    #[serde(skip)]
+    ports_by_net: Option<BTreeMap<String, BTreeSet<String>>>,
+}
+
+impl ReplayState {
+    fn index_ports(&mut self) {
+        if self.ports_by_net.is_some() {
+            return;
+        }
+        let mut idx: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (id, p) in self.objects.get("ports").into_iter().flatten() {
+            idx.entry(s(p, "network_id").unwrap_or("").to_string())
+                .or_default()
+                .insert(id.clone());
+        }
+        self.ports_by_net = Some(idx);
+    }
+
+    /// Keep the port index when a port is stored (`Some`) or removed (`None`).
+    fn reindex_port(&mut self, id: &str, new: Option<&Value>) {
+        let old = self
+            .objects
+            .get("ports")
+            .and_then(|m| m.get(id))
+            .map(|p| s(p, "network_id").unwrap_or("").to_string());
+        let Some(idx) = self.ports_by_net.as_mut() else {
+            return;
+        };
+        if let Some(o) = old
+            && let Some(set) = idx.get_mut(&o)
+        {
+            set.remove(id);
+        }
+        if let Some(p) = new {
+            idx.entry(s(p, "network_id").unwrap_or("").to_string())
+                .or_default()
+                .insert(id.to_string());
+        }
+    }
 }
 
 struct Res {
@@ -332,6 +373,8 @@ impl Cidr {
 
 struct Tx<'a> {
     objs: &'a BTreeMap<String, BTreeMap<String, Value>>,
+    /// The store's port ids by network (`ReplayState::ports_by_net`).
+    ports_by_net: &'a BTreeMap<String, BTreeSet<String>>,
     pol: &'a BTreeMap<String, Value>,
     projects: &'a [Value],
     new_objs: BTreeMap<(String, String), Option<Value>>,
@@ -375,6 +418,33 @@ impl Tx<'_> {
         }
         out.extend(over.filter_map(|(_, o)| o));
         out
+    }
+    /// The ports on network `net`, in id order: `each("ports")` filtered by network, read
+    /// through the store's index instead of a walk of every port.
+    fn ports_on(&self, net: &str) -> Vec<&Value> {
+        let over: BTreeMap<&str, Option<&Value>> = self
+            .new_objs
+            .range(("ports".to_string(), String::new())..)
+            .take_while(|((k, _), _)| k == "ports")
+            .map(|((_, id), o)| (id.as_str(), o.as_ref()))
+            .collect();
+        let stored = self.objs.get("ports");
+        let mut out: BTreeMap<&str, &Value> = BTreeMap::new();
+        for id in self.ports_by_net.get(net).into_iter().flatten() {
+            if !over.contains_key(id.as_str())
+                && let Some(p) = stored.and_then(|m| m.get(id))
+            {
+                out.insert(id.as_str(), p);
+            }
+        }
+        for (id, o) in over {
+            if let Some(p) = o
+                && p["network_id"] == net
+            {
+                out.insert(id, p);
+            }
+        }
+        out.into_values().collect()
     }
     fn put_obj(&mut self, key: &str, o: Value) {
         let id = s(&o, "id")
@@ -534,12 +604,17 @@ pub fn route(
         .bytes()
         .fold(0u64, |a, b| a.rotate_left(5) ^ b as u64);
     let user = user.to_string();
+    if let Some(v) = st.vio.as_deref_mut() {
+        v.replay.index_ports();
+    }
     let Some(vio) = st.vio.as_deref() else {
         return neutron_error(404, "HTTPNotFound", "The resource could not be found.");
     };
     let rs = &vio.replay;
+    let no_index = BTreeMap::new();
     let mut tx = Tx {
         objs: &rs.objects,
+        ports_by_net: rs.ports_by_net.as_ref().unwrap_or(&no_index),
         pol: &st.policy,
         projects: &vio.inv.projects,
         new_objs: BTreeMap::new(),
@@ -593,6 +668,9 @@ pub fn route(
         Ok(reply) => {
             rs.next_id = next_id;
             for ((k, id), o) in new_objs {
+                if k == "ports" {
+                    rs.reindex_port(&id, o.as_ref());
+                }
                 let m = rs.objects.entry(k).or_default();
                 match o {
                     Some(o) => {
@@ -1437,7 +1515,7 @@ fn allocate(tx: &Tx<'_>, sub: &Value) -> Result<String, NErr> {
 }
 
 fn ip_in_use(tx: &Tx<'_>, net: &str, ip: &str, except_port: &str) -> bool {
-    tx.each("ports").into_iter().any(|p| {
+    tx.ports_on(net).into_iter().any(|p| {
         p["network_id"] == net
             && p["id"] != except_port
             && p["fixed_ips"]
@@ -1475,7 +1553,7 @@ fn create_port(tx: &mut Tx<'_>, o: &mut Value) -> Result<(), NErr> {
     }
     let mac = s(o, "mac_address").unwrap_or_default().to_string();
     if tx
-        .each("ports")
+        .ports_on(&net_id)
         .into_iter()
         .any(|p| p["network_id"] == net_id.as_str() && p["mac_address"] == mac.as_str())
     {
