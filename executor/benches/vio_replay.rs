@@ -7,8 +7,8 @@
 //! request the simulator logged in it (source reads, target writes and reads, refusals), and
 //! that rate against the 100 requests/s limit; the objects the journal records as replayed
 //! against the target writes sent (one request per object would be 1.00); this process's CPU
-//! time in the window (the simulator and the executor share it) and the simulator's own
-//! handling time from its request log. `VIO_BENCH_PORTS` (default 10000) sizes the deployment;
+//! time in the window (the simulator and the executor share it) and the simulator's time per
+//! request summed from its request log (latency and waits for its state lock included). `VIO_BENCH_PORTS` (default 10000) sizes the deployment;
 //! `EXEC_BENCH_RATE` (default 95, the CLI's pace) paces the OpenStack client;
 //! `VIO_BENCH_CONCURRENCY` (default 8, the CLI's) caps the steps in flight. The LB edge-sizing
 //! credits are set to zero (the generator's edge cluster has none; the replay does not use
@@ -255,7 +255,7 @@ async fn main() {
         intents as f64 / objects.max(1) as f64,
     );
     println!(
-        "CPU in the replay window: {cpu:.1} s (simulator + executor, one process; {:.0}% of one core); simulator handling time (request log, latency excluded): {:.1} s; load average {load_before} before, {load_after} after",
+        "CPU in the replay window: {cpu:.1} s (simulator + executor, one process; {:.0}% of one core); simulator time summed over the window's requests (request log `duration_ms`: latency, waits for the state lock, handling): {:.1} s; load average {load_before} before, {load_after} after",
         100.0 * cpu / wall.as_secs_f64(),
         handling_ms as f64 / 1000.0
     );

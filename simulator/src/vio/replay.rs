@@ -1162,9 +1162,10 @@ fn create_network(tx: &mut Tx<'_>, o: &mut Value) -> Result<(), NErr> {
 }
 
 fn dhcp_subnets_of(tx: &Tx<'_>, net: &str) -> Vec<Value> {
-    tx.all("subnets")
+    tx.each("subnets")
         .into_iter()
         .filter(|x| x["network_id"] == net && x["enable_dhcp"] == true)
+        .cloned()
         .collect()
 }
 
@@ -1321,19 +1322,17 @@ fn dhcp_on(tx: &mut Tx<'_>, net_id: &str, sub: &Value) -> Result<(), NErr> {
         ));
     }
     // Bindings of the compute ports already on this subnet.
-    for p in tx.all("ports") {
-        if p["network_id"] == net_id {
-            bindings(tx, &p, true);
-        }
+    let ports: Vec<Value> = tx.ports_on(net_id).into_iter().cloned().collect();
+    for p in ports {
+        bindings(tx, &p, true);
     }
     Ok(())
 }
 
 fn dhcp_off(tx: &mut Tx<'_>, net_id: &str, sub: &Value) {
-    for p in tx.all("ports") {
-        if p["network_id"] == net_id {
-            bindings(tx, &p, false);
-        }
+    let ports: Vec<Value> = tx.ports_on(net_id).into_iter().cloned().collect();
+    for p in ports {
+        bindings(tx, &p, false);
     }
     let attached = router_of_subnet(tx, s(sub, "id").unwrap_or("")).is_some();
     let mut off = sub.clone();
@@ -1760,7 +1759,7 @@ fn create_router(tx: &mut Tx<'_>, o: &mut Value) -> Result<(), NErr> {
 
 /// The interface subnets of a router (through its interface ports).
 fn router_subnets(tx: &Tx<'_>, rid: &str) -> Vec<Value> {
-    tx.all("ports")
+    tx.each("ports")
         .into_iter()
         .filter(|p| port_owner_is_router(p) && p["device_id"] == rid)
         .flat_map(|p| p["fixed_ips"].as_array().cloned().unwrap_or_default())
