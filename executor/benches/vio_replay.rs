@@ -1,14 +1,18 @@
 //! `cargo bench -p executor --bench vio_replay`: the API replay of a generated VIO deployment
 //! against the simulator over loopback HTTP, at NSX's limit (100 requests/s per client) with
-//! 20 ms latency per request. A measurement, not a test; figures go to docs/performance.md.
+//! 20 ms latency per request (the replay target's included). A measurement, not a test; figures
+//! go to docs/performance.md.
 //!
 //! Measured: the replay stage's window (the observer's stage-started to stage-finished), every
 //! request the simulator logged in it (source reads, target writes and reads, refusals), and
-//! that rate against the 100 requests/s limit. `VIO_BENCH_PORTS` (default 1000) sizes the
-//! deployment; `EXEC_BENCH_RATE` (default 95, the CLI's pace) paces the OpenStack client;
+//! that rate against the 100 requests/s limit; the objects the journal records as replayed
+//! against the target writes sent (one request per object would be 1.00); this process's CPU
+//! time in the window (the simulator and the executor share it) and the simulator's time per
+//! request summed from its request log (latency and waits for its state lock included). `VIO_BENCH_PORTS` (default 10000) sizes the deployment;
+//! `EXEC_BENCH_RATE` (default 95, the CLI's pace) paces the OpenStack client;
 //! `VIO_BENCH_CONCURRENCY` (default 8, the CLI's) caps the steps in flight. The LB edge-sizing
 //! credits are set to zero (the generator's edge cluster has none; the replay does not use
-//! them). Run with `--profile dev` on a shared machine: the figure is then a lower bound.
+//! them). Run it as `cargo bench` does (release); a dev build gives a lower bound.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -31,22 +35,45 @@ fn unix_ms() -> u128 {
         .unwrap_or(0)
 }
 
-/// (stage, started (else finished), when, unix ms)
+/// CPU seconds (user + system) of this process, every thread, from `/proc/self/stat` (Linux;
+/// zero elsewhere).
+fn cpu_s() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // utime and stime: fields 14 and 15, the 12th and 13th after the parenthesised name.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// (stage, started (else finished), when, unix ms, CPU seconds)
+type StageEvent = (Stage, bool, Instant, u128, f64);
+
 #[derive(Default)]
-struct Timer(Mutex<Vec<(Stage, bool, Instant, u128)>>);
+struct Timer(Mutex<Vec<StageEvent>>);
 
 impl Observer for Timer {
     fn stage_started(&self, stage: Stage, _total: u64) {
         self.0
             .lock()
             .unwrap()
-            .push((stage, true, Instant::now(), unix_ms()));
+            .push((stage, true, Instant::now(), unix_ms(), cpu_s()));
     }
     fn stage_finished(&self, stage: Stage) {
         self.0
             .lock()
             .unwrap()
-            .push((stage, false, Instant::now(), unix_ms()));
+            .push((stage, false, Instant::now(), unix_ms(), cpu_s()));
     }
 }
 
@@ -70,7 +97,8 @@ fn complete_metadata(dir: &Path) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let ports: usize = env_num("VIO_BENCH_PORTS", 1000);
+    let ports: usize = env_num("VIO_BENCH_PORTS", 10_000);
+    let load_before = loadavg();
     let rate: f64 = env_num("EXEC_BENCH_RATE", 95.0);
     let concurrency: usize = env_num("VIO_BENCH_CONCURRENCY", 8);
     let work = tempfile::tempdir().unwrap();
@@ -160,13 +188,32 @@ async fn main() {
     let t = Instant::now();
     let out = executor::apply(&o).await.expect("not refused");
     let total = t.elapsed();
-    let (wall, from, to) = {
+    let (wall, from, to, cpu) = {
         let ev = timer.0.lock().unwrap();
         let replay = Stage::new("replay");
         let s = ev.iter().find(|e| e.0 == replay && e.1).expect("started");
         let f = ev.iter().find(|e| e.0 == replay && !e.1).expect("finished");
-        (f.2 - s.2, s.3, f.3)
+        (f.2 - s.2, s.3, f.3, f.4 - s.4)
     };
+    let load_after = loadavg();
+    // What the journal says the replay made: objects recorded, and changes sent to the target.
+    let journal =
+        std::fs::read_to_string(work.path().join("state").join("journal.jsonl")).expect("journal");
+    let (mut objects, mut intents) = (0usize, 0usize);
+    for line in journal.lines() {
+        let Ok(r) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let ev = &r["event"];
+        let kind = ev["type"].as_str().or_else(|| ev["event"].as_str());
+        match kind {
+            Some("migration_recorded") => {
+                objects += ev["object_ids"].as_array().map_or(0, Vec::len);
+            }
+            Some("step_intent") if ev["request"]["endpoint"].is_string() => intents += 1,
+            _ => {}
+        }
+    }
     let log = h.request_log();
     let window: Vec<&Value> = log
         .iter()
@@ -186,6 +233,10 @@ async fn main() {
         })
         .count();
     let per_s = window.len() as f64 / wall.as_secs_f64();
+    let handling_ms: u64 = window
+        .iter()
+        .map(|r| r["duration_ms"].as_u64().unwrap_or(0))
+        .sum();
     println!(
         "VIO replay, {ports} ports: {replay_calls} replay steps; apply exit {} in {total:.1?}: {}",
         out.exit_code,
@@ -197,6 +248,16 @@ async fn main() {
         window.iter().filter(|r| r["method"] == "GET").count(),
         window.iter().filter(|r| status(r) == 429).count(),
         per_s
+    );
+    println!(
+        "objects replayed (journal): {objects} in {intents} journaled target writes = {:.2} objects per write ({:.3} writes per object; one request per object would be 1.000)",
+        objects as f64 / intents.max(1) as f64,
+        intents as f64 / objects.max(1) as f64,
+    );
+    println!(
+        "CPU in the replay window: {cpu:.1} s (simulator + executor, one process; {:.0}% of one core); simulator time summed over the window's requests (request log `duration_ms`: latency, waits for the state lock, handling): {:.1} s; load average {load_before} before, {load_after} after",
+        100.0 * cpu / wall.as_secs_f64(),
+        handling_ms as f64 / 1000.0
     );
     if let Ok(dump) = std::env::var("EXEC_BENCH_LOG") {
         let lines: Vec<String> = window.iter().map(|r| r.to_string()).collect();

@@ -145,15 +145,30 @@ impl Ctx {
         }
     }
 
-    /// Append a journal record (no-op in dry-run).
+    /// Append a journal record, durable when this returns (no-op in dry-run).
     pub fn record(&self, event: JournalEvent) -> Result<(), ExecError> {
-        if let Some(j) = &self.journal {
-            let mut j = j
-                .lock()
-                .map_err(|_| ExecError::io("journal", "journal lock poisoned"))?;
-            j.append(event)?;
+        self.record_all(vec![event])
+    }
+
+    /// Append records in one write, all durable when this returns (no-op in dry-run). The
+    /// sync happens outside the journal's lock and covers what other tasks appended meanwhile
+    /// (group commit); on a multi-threaded runtime the wait lets the runtime move other tasks
+    /// off this thread.
+    pub fn record_all(&self, events: Vec<JournalEvent>) -> Result<(), ExecError> {
+        let Some(j) = &self.journal else {
+            return Ok(());
+        };
+        let pending = j
+            .lock()
+            .map_err(|_| ExecError::io("journal", "journal lock poisoned"))?
+            .write(events)?;
+        let multi = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if multi {
+            tokio::task::block_in_place(|| pending.wait())
+        } else {
+            pending.wait()
         }
-        Ok(())
     }
 
     /// Write-ahead send: intent (durable), request, outcome (durable). In dry-run the request is
@@ -183,6 +198,27 @@ impl Ctx {
     where
         F: std::future::Future<Output = Result<Value, client::ClientError>>,
     {
+        self.write_with_after(step, op, request, describe, objects, send, |_| Vec::new())
+            .await
+    }
+
+    /// [`Ctx::write_with`], and on success the records `after` derives from the answer (what
+    /// the change made) journaled in the same write as the outcome, after it: one sync.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn write_with_after<F, A>(
+        &self,
+        step: &str,
+        op: &str,
+        request: RecordedRequest,
+        describe: String,
+        objects: Option<(String, Vec<String>)>,
+        send: F,
+        after: A,
+    ) -> Result<Value, ExecError>
+    where
+        F: std::future::Future<Output = Result<Value, client::ClientError>>,
+        A: FnOnce(&Value) -> Vec<JournalEvent>,
+    {
         if self.dry_run() {
             self.dry
                 .lock()
@@ -211,11 +247,13 @@ impl Ctx {
         self.writes_sent.fetch_add(1, Ordering::Relaxed);
         match send.await {
             Ok(body) => {
-                self.record(JournalEvent::StepDone {
+                let mut events = vec![JournalEvent::StepDone {
                     step: step.to_string(),
                     op: op.to_string(),
                     detail: None,
-                })?;
+                }];
+                events.extend(after(&body));
+                self.record_all(events)?;
                 Ok(body)
             }
             Err(e) => {

@@ -2,6 +2,12 @@
 //! line, appended and made durable (`sync_data`) before the request it announces is sent and
 //! again after its outcome.
 //!
+//! Group commit: a writer appends its records, then waits until they are durable
+//! ([`Pending::wait`]); one `sync_data` covers every record any writer had appended before it,
+//! so steps in flight side by side share syncs instead of queueing one sync each. A record is
+//! still durable before the request it announces is sent. With the crash-test hook armed every
+//! record is synced on its own (the hook's "after the k-th record" stays exact).
+//!
 //! Opening validates every line against the journal schema, checks that `seq` is gap-free and
 //! that every record belongs to the plan being applied. A torn *last* line (the process died in
 //! the middle of writing it) is cut off with a warning; any other damage is refused.
@@ -13,6 +19,8 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use plan_schema::journal::{JournalEvent, JournalRecord};
 use serde_json::Value;
@@ -160,6 +168,48 @@ pub struct Journal {
     records: Vec<JournalRecord>,
     appended: u64,
     kill_after: Option<u64>,
+    durability: Arc<Durability>,
+}
+
+/// What the writers share to make appended records durable (group commit).
+#[derive(Debug)]
+struct Durability {
+    /// Another handle on the journal file, synced outside the journal's lock.
+    file: File,
+    path: PathBuf,
+    /// The highest `seq` appended (written, maybe not yet durable).
+    written: AtomicU64,
+    /// The highest `seq` known durable; held while syncing, so writers queue behind one sync.
+    synced: Mutex<u64>,
+}
+
+/// Records appended but maybe not durable yet: [`Pending::wait`] before acting on them.
+#[must_use = "the records are not durable until `wait` returns"]
+#[derive(Debug)]
+pub struct Pending {
+    upto: u64,
+    durability: Option<Arc<Durability>>,
+}
+
+impl Pending {
+    /// Block until every record of this append is durable. One `sync_data` covers all records
+    /// appended before it, whoever appended them.
+    pub fn wait(self) -> Result<(), ExecError> {
+        let Some(d) = self.durability else {
+            return Ok(());
+        };
+        let mut synced = d
+            .synced
+            .lock()
+            .map_err(|_| ExecError::io(&d.path, "journal sync lock poisoned"))?;
+        if *synced >= self.upto {
+            return Ok(());
+        }
+        let upto = d.written.load(Ordering::SeqCst);
+        d.file.sync_data().map_err(|e| ExecError::io(&d.path, e))?;
+        *synced = upto;
+        Ok(())
+    }
 }
 
 impl Journal {
@@ -186,6 +236,13 @@ impl Journal {
             .flatten()
             .and_then(|v| v.trim().parse::<u64>().ok())
             .filter(|k| *k > 0);
+        let seq = loaded.records.len() as u64;
+        let durability = Arc::new(Durability {
+            file: file.try_clone().map_err(|e| ExecError::io(&path, e))?,
+            path: path.clone(),
+            written: AtomicU64::new(seq),
+            synced: Mutex::new(seq),
+        });
         let mut j = Journal {
             path,
             file,
@@ -193,6 +250,7 @@ impl Journal {
             records: loaded.records,
             appended: 0,
             kill_after,
+            durability,
         };
         j.seek_end()?;
         Ok((j, loaded.torn))
@@ -216,24 +274,65 @@ impl Journal {
 
     /// Append one record and make it durable before returning.
     pub fn append(&mut self, event: JournalEvent) -> Result<JournalRecord, ExecError> {
-        let rec = JournalRecord {
-            seq: self.records.len() as u64 + 1,
-            at: now_rfc3339(),
-            plan_id: self.plan_id.clone(),
-            event,
-        };
-        let mut line = serde_json::to_string(&rec).map_err(|e| ExecError::io(&self.path, e))?;
-        line.push('\n');
-        self.file
-            .write_all(line.as_bytes())
-            .and_then(|_| self.file.sync_data())
-            .map_err(|e| ExecError::io(&self.path, e))?;
-        self.records.push(rec.clone());
-        self.appended += 1;
-        if self.kill_after == Some(self.appended) {
-            kill_self();
+        let pending = self.write(vec![event])?;
+        pending.wait()?;
+        self.records
+            .last()
+            .cloned()
+            .ok_or_else(|| ExecError::io(&self.path, "no record appended"))
+    }
+
+    /// Append records in one write; they are durable once the returned [`Pending`] is waited
+    /// for (outside this journal's lock, so other writers append meanwhile and share the sync).
+    pub fn write(&mut self, events: Vec<JournalEvent>) -> Result<Pending, ExecError> {
+        let mut lines = String::new();
+        let first = self.records.len();
+        for event in events {
+            let rec = JournalRecord {
+                seq: self.records.len() as u64 + 1,
+                at: now_rfc3339(),
+                plan_id: self.plan_id.clone(),
+                event,
+            };
+            let mut line = serde_json::to_string(&rec).map_err(|e| ExecError::io(&self.path, e))?;
+            line.push('\n');
+            if self.kill_after.is_some() {
+                // The crash-test hook: each record synced on its own, the kill right after the
+                // k-th.
+                self.file
+                    .write_all(line.as_bytes())
+                    .and_then(|_| self.file.sync_data())
+                    .map_err(|e| ExecError::io(&self.path, e))?;
+                self.records.push(rec);
+                self.appended += 1;
+                self.durability
+                    .written
+                    .store(self.records.len() as u64, Ordering::SeqCst);
+                if self.kill_after == Some(self.appended) {
+                    kill_self();
+                }
+            } else {
+                lines.push_str(&line);
+                self.records.push(rec);
+            }
         }
-        Ok(rec)
+        if self.kill_after.is_some() {
+            return Ok(Pending {
+                upto: 0,
+                durability: None,
+            });
+        }
+        if let Err(e) = self.file.write_all(lines.as_bytes()) {
+            self.records.truncate(first);
+            return Err(ExecError::io(&self.path, e));
+        }
+        self.appended += (self.records.len() - first) as u64;
+        let upto = self.records.len() as u64;
+        self.durability.written.store(upto, Ordering::SeqCst);
+        Ok(Pending {
+            upto,
+            durability: Some(self.durability.clone()),
+        })
     }
 }
 
@@ -300,6 +399,54 @@ mod tests {
         let loaded = load(&p, Some(PLAN)).unwrap();
         assert_eq!(loaded.records.len(), 3);
         assert!(loaded.torn.is_none());
+    }
+
+    /// Writers on several threads append and wait for durability (group commit): every
+    /// record lands once, in one gap-free sequence, and a wait covers the writer's own records
+    /// even when another writer's sync did the work.
+    #[test]
+    fn group_commit_from_several_threads_keeps_every_record_in_order() {
+        let d = tempfile::tempdir().unwrap();
+        let (j, _) = Journal::open(d.path(), PLAN).unwrap();
+        let j = Mutex::new(j);
+        std::thread::scope(|sc| {
+            for t in 0..4 {
+                let j = &j;
+                sc.spawn(move || {
+                    for i in 0..10 {
+                        let ev = |k: usize| JournalEvent::StepSkipped {
+                            step: format!("t{t}"),
+                            reason: format!("{i}.{k}"),
+                        };
+                        let pending = j.lock().unwrap().write(vec![ev(0), ev(1)]).unwrap();
+                        pending.wait().unwrap();
+                    }
+                });
+            }
+        });
+        let j = j.into_inner().unwrap();
+        assert_eq!(*j.durability.synced.lock().unwrap(), 80);
+        let loaded = load(&d.path().join(JOURNAL_FILE), Some(PLAN)).unwrap();
+        assert_eq!(loaded.records.len(), 80);
+        // A write's records are adjacent: `.0` is always followed by the same writer's `.1`.
+        for pair in loaded.records.chunks(2) {
+            match (&pair[0].event, &pair[1].event) {
+                (
+                    JournalEvent::StepSkipped {
+                        step: a,
+                        reason: ra,
+                    },
+                    JournalEvent::StepSkipped {
+                        step: b,
+                        reason: rb,
+                    },
+                ) => {
+                    assert_eq!(a, b);
+                    assert_eq!(ra.replace(".0", ".1"), *rb);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -746,6 +746,19 @@ async fn process(
     }
 
     if crate::vio::claims(&req.path) {
+        // The replay target is a Neutron server driving NSX: it answers at the configured
+        // latency (outside the state lock), as the Manager and Policy APIs do.
+        let cfg = &shared.config;
+        if req.segs.first().is_some_and(|s| s == "target-network")
+            && (!cfg.latency.is_zero() || !cfg.jitter.is_zero())
+        {
+            let extra = if cfg.jitter.is_zero() {
+                Duration::ZERO
+            } else {
+                cfg.jitter.mul_f64(lock(&shared.jitter_rng).next_f64())
+            };
+            tokio::time::sleep(cfg.latency + extra).await;
+        }
         let mut guard = lock(&shared.state);
         let st = &mut *guard;
         if st.vio.is_some() && req.segs.first().is_some_and(|s| s == "target-network") {

@@ -83,7 +83,8 @@ fn client_status(e: &ClientError) -> Option<u16> {
     e.api().map(|a| a.http_status)
 }
 
-/// One journaled change to the replay target.
+/// One journaled change to the replay target; `after` names what the answer made, journaled
+/// with the outcome (one sync).
 #[allow(clippy::too_many_arguments)]
 async fn send(
     ctx: &Ctx,
@@ -94,6 +95,7 @@ async fn send(
     path: &str,
     body: Value,
     objects: Option<(String, Vec<String>)>,
+    after: impl FnOnce(&Value) -> Vec<JournalEvent>,
 ) -> Result<Value, ExecError> {
     let request = RecordedRequest {
         endpoint: Some(TARGET.to_string()),
@@ -103,8 +105,28 @@ async fn send(
     };
     let describe = format!("{method} [{TARGET}]{path} {body}");
     let fut = async { os.send(TARGET, method.clone(), path, Some(&body)).await };
-    ctx.write_with(step, op, request, describe, objects, fut)
+    ctx.write_with_after(step, op, request, describe, objects, fut, after)
         .await
+}
+
+fn recorded(step: &str, res: &str, ids: Vec<String>) -> Vec<JournalEvent> {
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    vec![JournalEvent::MigrationRecorded {
+        step: step.to_string(),
+        object_type: res.to_string(),
+        object_ids: ids,
+    }]
+}
+
+/// The step's end record, when `last` (the call is the step's last change).
+fn done_if(step: &str, last: bool) -> Option<JournalEvent> {
+    last.then(|| JournalEvent::StepDone {
+        step: step.to_string(),
+        op: crate::progress::STEP_OP.to_string(),
+        detail: None,
+    })
 }
 
 async fn target_get(os: &OpenStackClient, path: &str) -> Result<Option<Value>, ExecError> {
@@ -170,16 +192,20 @@ pub async fn run_step(
         neutron::coll(res).ok_or_else(|| ExecError::step(&step.id, "not a Neutron resource"))?;
     let (method, path) = parse_call(&step.id, &r.call)?;
     let touched = ctx.progress.touched.contains(&step.id);
-    if !neutron::creates(res) {
-        change_step(ctx, os, src, step, r, &path).await?;
+    // Whether the step's end was journaled with its last change's outcome.
+    let ended = if !neutron::creates(res) {
+        change_step(ctx, os, src, step, r, &path).await?
     } else if neutron::new_id(res) {
-        for o in &r.objects {
-            create_renewed(ctx, os, src, step, res, c, &path, o, renewed).await?;
+        let mut ended = false;
+        for (i, o) in r.objects.iter().enumerate() {
+            let last = i + 1 == r.objects.len();
+            ended = create_renewed(ctx, os, src, step, res, c, &path, o, last, renewed).await?;
         }
+        ended
     } else {
-        create_kept(ctx, os, src, step, r, c, method, &path, touched, renewed).await?;
-    }
-    if !ctx.dry_run() {
+        create_kept(ctx, os, src, step, r, c, method, &path, touched, renewed).await?
+    };
+    if !ctx.dry_run() && !ended {
         ctx.step_done(&step.id, None)?;
     }
     Ok(())
@@ -198,9 +224,12 @@ async fn create_kept(
     path: &str,
     touched: bool,
     renewed: &HashMap<String, String>,
-) -> Result<(), ExecError> {
+) -> Result<bool, ExecError> {
     let res = r.resource;
-    let recorded: HashSet<String> = current(ctx)
+    // What the journal held when this run started: a step runs once per run, so nothing of
+    // it was recorded since (re-reading the whole journal per step made the replay O(n^2)).
+    let recorded: HashSet<String> = ctx
+        .progress
         .record_of(&step.id)
         .map(|m| m.object_ids.iter().cloned().collect())
         .unwrap_or_default();
@@ -212,17 +241,23 @@ async fn create_kept(
     if touched && !missing.is_empty() {
         missing = settle_kept(ctx, os, &step.id, res, c, missing).await?;
     }
+    // A QoS policy's rules follow it: its creation is not the step's last change.
+    let qos = res == ReplayResource::QosPolicy;
+    let mut ended = false;
     if !missing.is_empty() {
-        send_kept(ctx, os, src, step, r, c, method, path, missing, renewed).await?;
+        ended = send_kept(
+            ctx, os, src, step, r, c, method, path, missing, !qos, renewed,
+        )
+        .await?;
     }
     // A policy's rules follow it; the target's rules are read first, so a policy an earlier
     // run made (and maybe some of its rules) is completed, not duplicated.
-    if res == ReplayResource::QosPolicy {
+    if qos {
         for o in &r.objects {
             qos_rules(ctx, os, src, &step.id, &o.id).await?;
         }
     }
-    Ok(())
+    Ok(ended)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -236,8 +271,9 @@ async fn send_kept(
     method: Method,
     path: &str,
     missing: Vec<&ReplayObject>,
+    last: bool,
     renewed: &HashMap<String, String>,
-) -> Result<(), ExecError> {
+) -> Result<bool, ExecError> {
     let res = r.resource;
     let mut bodies = Vec::with_capacity(missing.len());
     for o in &missing {
@@ -247,25 +283,34 @@ async fn send_kept(
     let objects = Some((res.as_str().to_string(), ids.clone()));
     if neutron::bulk(res) && missing.len() > 1 {
         let body = json!({ c.key: bodies });
-        match send(ctx, os, &step.id, SUBMIT_OP, method, path, body, objects).await {
-            Ok(_) => record(ctx, &step.id, res.as_str(), ids)?,
+        let (sid, rs) = (step.id.as_str(), res.as_str());
+        let after = |_: &Value| {
+            let mut ev = recorded(sid, rs, ids);
+            ev.extend(done_if(sid, last));
+            ev
+        };
+        match send(ctx, os, sid, SUBMIT_OP, method, path, body, objects, after).await {
+            Ok(_) => return Ok(last),
             Err(e) if status_of(&e) == Some(409) => {
                 // Someone (an earlier run whose journal is lost) made some of them: the bulk
                 // was refused whole; settle and send the rest one by one.
                 let rest = settle_kept(ctx, os, &step.id, res, c, missing).await?;
                 for o in rest {
                     let b = body_of(&step.id, res, src, o, &r.project_id, renewed)?;
-                    one_kept(ctx, os, &step.id, res, c, path, o, b).await?;
+                    one_kept(ctx, os, &step.id, res, c, path, o, b, false).await?;
                 }
             }
             Err(e) => return Err(e),
         }
+        Ok(false)
     } else {
-        for (o, b) in missing.iter().zip(bodies) {
-            one_kept(ctx, os, &step.id, res, c, path, o, b).await?;
+        let n = missing.len();
+        let mut ended = false;
+        for (i, (o, b)) in missing.iter().zip(bodies).enumerate() {
+            ended = one_kept(ctx, os, &step.id, res, c, path, o, b, last && i + 1 == n).await?;
         }
+        Ok(ended)
     }
-    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -278,17 +323,35 @@ async fn one_kept(
     path: &str,
     o: &ReplayObject,
     body: Value,
-) -> Result<(), ExecError> {
+    last: bool,
+) -> Result<bool, ExecError> {
     let objects = Some((res.as_str().to_string(), vec![o.id.clone()]));
     let body = json!({ c.single: body });
-    match send(ctx, os, step, SUBMIT_OP, Method::POST, path, body, objects).await {
-        Ok(_) => record(ctx, step, res.as_str(), vec![o.id.clone()]),
+    let after = |_: &Value| {
+        let mut ev = recorded(step, res.as_str(), vec![o.id.clone()]);
+        ev.extend(done_if(step, last));
+        ev
+    };
+    match send(
+        ctx,
+        os,
+        step,
+        SUBMIT_OP,
+        Method::POST,
+        path,
+        body,
+        objects,
+        after,
+    )
+    .await
+    {
+        Ok(_) => Ok(last),
         Err(e) if status_of(&e) == Some(409) => {
             if settle_kept(ctx, os, step, res, c, vec![o])
                 .await?
                 .is_empty()
             {
-                Ok(())
+                Ok(false)
             } else {
                 Err(e)
             }
@@ -373,6 +436,7 @@ async fn qos_rules(
             &path,
             body,
             None,
+            |_| Vec::new(),
         )
         .await?;
     }
@@ -391,10 +455,11 @@ async fn create_renewed(
     c: Coll,
     path: &str,
     o: &ReplayObject,
+    last: bool,
     renewed: &mut HashMap<String, String>,
-) -> Result<(), ExecError> {
+) -> Result<bool, ExecError> {
     if renewed.contains_key(&o.id) {
-        return Ok(());
+        return Ok(false);
     }
     let s = src
         .get(res, &o.id)
@@ -408,10 +473,27 @@ async fn create_renewed(
             res.as_str(),
             o.id
         ));
-        return record_new(ctx, &step.id, res, &o.id, &new, renewed);
+        record_new(ctx, &step.id, res, &o.id, &new, renewed)?;
+        return Ok(false);
     }
     let body = neutron::create_body(res, s, renewed).map_err(|m| ExecError::step(&step.id, m))?;
     let objects = Some((res.as_str().to_string(), vec![o.id.clone()]));
+    // The new id is journaled with the outcome (one sync), before any later step can use it;
+    // an answer without one is journaled as sent and then refused below.
+    let sid = step.id.as_str();
+    let after = |v: &Value| match v[c.single]["id"].as_str() {
+        Some(new) => {
+            let mut ev = recorded(sid, res.as_str(), vec![new.to_string()]);
+            ev.push(JournalEvent::StepDone {
+                step: sid.to_string(),
+                op: format!("{NEW_ID_OP}{}", o.id),
+                detail: Some(new.to_string()),
+            });
+            ev.extend(done_if(sid, last));
+            ev
+        }
+        None => Vec::new(),
+    };
     let answer = send(
         ctx,
         os,
@@ -421,6 +503,7 @@ async fn create_renewed(
         path,
         json!({ c.single: body }),
         objects,
+        after,
     )
     .await;
     match answer {
@@ -430,7 +513,7 @@ async fn create_renewed(
                 o.id.clone(),
                 format!("(new id of {} {})", res.as_str(), o.id),
             );
-            Ok(())
+            Ok(false)
         }
         Ok(v) => {
             let new = v[c.single]["id"].as_str().ok_or_else(|| {
@@ -443,10 +526,11 @@ async fn create_renewed(
                     ),
                 )
             })?;
-            record_new(ctx, &step.id, res, &o.id, new, renewed)
+            renewed.insert(o.id.clone(), new.to_string());
+            Ok(last)
         }
         Err(e) if status_of(&e) == Some(409) => match lookup(os, res, c, s).await? {
-            Some(new) => record_new(ctx, &step.id, res, &o.id, &new, renewed),
+            Some(new) => record_new(ctx, &step.id, res, &o.id, &new, renewed).map(|_| false),
             None if res == ReplayResource::RbacPolicy => {
                 // Neutron made it itself (shared and external networks): the migrator skips
                 // these conflicts too.
@@ -454,7 +538,7 @@ async fn create_renewed(
                     "{}: rbac policy {} already exists on the target (made by Neutron): skipped",
                     step.id, o.id
                 ));
-                Ok(())
+                Ok(false)
             }
             None => Err(e),
         },
@@ -491,10 +575,12 @@ async fn change_step(
     step: &Step,
     r: &ApiReplay,
     path: &str,
-) -> Result<(), ExecError> {
+) -> Result<bool, ExecError> {
     let res = r.resource;
     let router = path.split('/').nth(3).unwrap_or("").to_string();
-    for o in &r.objects {
+    let mut ended = false;
+    for (i, o) in r.objects.iter().enumerate() {
+        let last = i + 1 == r.objects.len();
         let s = src
             .get(res, &o.id)
             .ok_or_else(|| stale(&step.id, res, &o.id))?;
@@ -510,9 +596,16 @@ async fn change_step(
             && p["port"]["device_id"] == router.as_str()
         {
             record(ctx, &step.id, res.as_str(), undo_id.into_iter().collect())?;
+            ended = false;
             continue;
         }
         let body = neutron::change_body(res, s, &o.id).map_err(|m| ExecError::step(&step.id, m))?;
+        let sid = step.id.as_str();
+        let after = |_: &Value| {
+            let mut ev = recorded(sid, res.as_str(), undo_id.into_iter().collect());
+            ev.extend(done_if(sid, last));
+            ev
+        };
         send(
             ctx,
             os,
@@ -522,11 +615,12 @@ async fn change_step(
             path,
             body,
             Some((res.as_str().to_string(), vec![o.id.clone()])),
+            after,
         )
         .await?;
-        record(ctx, &step.id, res.as_str(), undo_id.into_iter().collect())?;
+        ended = last;
     }
-    Ok(())
+    Ok(ended)
 }
 
 /// The request that undoes one journaled object, or `None` when nothing is to undo.

@@ -602,3 +602,122 @@ async fn a_kill_during_the_rollback_after_a_replay_failure_is_finished_by_the_ne
         assert_eq!(f.target("/v2.0/floatingips", "floatingips").await.len(), 2);
     }
 }
+
+/// The replay's request shapes and journal protocol: every bulk create carries one project's
+/// objects (and some carry several objects); every change to the target has a durable intent
+/// before it and an outcome after it, every recorded object was named by an intent of its step
+/// before, and every step's end comes after its last outcome (outcome, recorded objects and
+/// step end are journaled in one write).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_creates_are_one_project_each_and_every_object_has_intent_and_outcome() {
+    let f = fixture().await;
+    let out = executor::apply(&f.opts()).await.expect("not refused");
+    assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
+
+    let mut bulks = 0;
+    for r in full_log(&f.h) {
+        let path = r["path"].as_str().unwrap_or("");
+        if r["method"] != "POST" || !path.starts_with("/target-network/v2.0/") {
+            continue;
+        }
+        let Some((_, items)) = r["body"]
+            .as_object()
+            .and_then(|m| m.iter().find(|(_, v)| v.is_array()))
+        else {
+            continue;
+        };
+        let items = items.as_array().unwrap();
+        let projects: BTreeSet<&str> = items
+            .iter()
+            .map(|o| {
+                o["project_id"]
+                    .as_str()
+                    .or(o["tenant_id"].as_str())
+                    .unwrap_or("")
+            })
+            .collect();
+        assert_eq!(projects.len(), 1, "a bulk POST {path} spans {projects:?}");
+        if items.len() > 1 {
+            bulks += 1;
+        }
+    }
+    assert!(bulks >= 3, "{bulks} bulk creates of more than one object");
+
+    let journal = std::fs::read_to_string(f.state.join("journal.jsonl")).unwrap();
+    let recs: Vec<Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Renewed ids (floating IPs, subnet pools, RBAC policies) are recorded under the target's
+    // new id, mapped from the source id named by the intent.
+    let renewed: BTreeSet<(String, String)> = recs
+        .iter()
+        .map(|r| &r["event"])
+        .filter(|ev| ev["op"].as_str().is_some_and(|o| o.starts_with("new-id/")))
+        .map(|ev| {
+            let src = ev["op"].as_str().unwrap().trim_start_matches("new-id/");
+            (ev["step"].as_str().unwrap().to_string(), src.to_string())
+        })
+        .collect();
+    let new_ids: BTreeSet<&str> = recs
+        .iter()
+        .map(|r| &r["event"])
+        .filter(|ev| ev["op"].as_str().is_some_and(|o| o.starts_with("new-id/")))
+        .filter_map(|ev| ev["detail"].as_str())
+        .collect();
+    assert!(!renewed.is_empty(), "the example has floating IPs");
+    let mut open: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut named: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut ended: BTreeSet<String> = BTreeSet::new();
+    let (mut intents, mut objects) = (0, 0);
+    for (i, r) in recs.iter().enumerate() {
+        assert_eq!(r["seq"], i as u64 + 1, "gap-free");
+        let ev = &r["event"];
+        let step = ev["step"].as_str().unwrap_or("").to_string();
+        let op = ev["op"].as_str().unwrap_or("").to_string();
+        match ev["type"].as_str().unwrap_or("") {
+            "step_intent" if ev["request"]["endpoint"].is_string() => {
+                assert!(!ended.contains(&step), "{step}: a change after its end");
+                assert!(open.insert((step.clone(), op)), "{step}: two open intents");
+                for id in ev["object_ids"].as_array().into_iter().flatten() {
+                    named.insert((step.clone(), id.as_str().unwrap().to_string()));
+                }
+                intents += 1;
+            }
+            "step_done" if op == "step" => {
+                assert!(
+                    !open.iter().any(|(s, _)| *s == step),
+                    "{step}: ended with an intent open"
+                );
+                ended.insert(step);
+            }
+            "step_done" | "step_failed" => {
+                open.remove(&(step, op));
+            }
+            "migration_recorded" => {
+                for id in ev["object_ids"].as_array().into_iter().flatten() {
+                    let id = id.as_str().unwrap();
+                    // A router interface is recorded as `router/port`, its intent names the port.
+                    let port = id.rsplit('/').next().unwrap_or(id);
+                    assert!(
+                        new_ids.contains(id) || named.contains(&(step.clone(), port.to_string())),
+                        "{step}: {id} recorded without an intent naming it"
+                    );
+                    objects += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(open.is_empty(), "intents without an outcome: {open:?}");
+    for (step, src) in &renewed {
+        assert!(
+            named.contains(&(step.clone(), src.clone())),
+            "{step}: new id of {src} without an intent naming {src}"
+        );
+    }
+    assert!(
+        intents >= 60 && objects > intents,
+        "{intents} writes, {objects} objects"
+    );
+}

@@ -14,7 +14,7 @@
 //! A write is computed against a transaction (an overlay on the Neutron and Policy stores) and
 //! committed only when every object of the request succeeded.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use axum::http::Method;
@@ -68,6 +68,47 @@ pub struct ReplayState {
     /// Sequence for generated ids (FIPs, subnet pools, RBAC, QoS rules, interface ports).
     #[serde(default)]
     pub next_id: u64,
+    /// Port ids by network id: an index of `objects["ports"]` for the per-network checks of a
+    /// port write (MAC and address in use), built on first use, kept by every commit.
+    #[serde(skip)]
+    ports_by_net: Option<BTreeMap<String, BTreeSet<String>>>,
+}
+
+impl ReplayState {
+    fn index_ports(&mut self) {
+        if self.ports_by_net.is_some() {
+            return;
+        }
+        let mut idx: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (id, p) in self.objects.get("ports").into_iter().flatten() {
+            idx.entry(s(p, "network_id").unwrap_or("").to_string())
+                .or_default()
+                .insert(id.clone());
+        }
+        self.ports_by_net = Some(idx);
+    }
+
+    /// Keep the port index when a port is stored (`Some`) or removed (`None`).
+    fn reindex_port(&mut self, id: &str, new: Option<&Value>) {
+        let old = self
+            .objects
+            .get("ports")
+            .and_then(|m| m.get(id))
+            .map(|p| s(p, "network_id").unwrap_or("").to_string());
+        let Some(idx) = self.ports_by_net.as_mut() else {
+            return;
+        };
+        if let Some(o) = old
+            && let Some(set) = idx.get_mut(&o)
+        {
+            set.remove(id);
+        }
+        if let Some(p) = new {
+            idx.entry(s(p, "network_id").unwrap_or("").to_string())
+                .or_default()
+                .insert(id.to_string());
+        }
+    }
 }
 
 struct Res {
@@ -378,6 +419,8 @@ impl Cidr {
 
 struct Tx<'a> {
     objs: &'a BTreeMap<String, BTreeMap<String, Value>>,
+    /// The store's port ids by network (`ReplayState::ports_by_net`).
+    ports_by_net: &'a BTreeMap<String, BTreeSet<String>>,
     pol: &'a BTreeMap<String, Value>,
     projects: &'a [Value],
     /// The deployment's Octavia collections (flavors for the LB stand-in's `lb_size`).
@@ -398,17 +441,55 @@ impl Tx<'_> {
         }
     }
     fn all(&self, key: &str) -> Vec<Value> {
-        let mut out: BTreeMap<String, Value> = self.objs.get(key).cloned().unwrap_or_default();
-        for ((k, id), o) in &self.new_objs {
-            if k == key {
-                match o {
-                    Some(o) => {
-                        out.insert(id.clone(), o.clone());
-                    }
-                    None => {
-                        out.remove(id);
-                    }
-                }
+        self.each(key).into_iter().cloned().collect()
+    }
+    /// The objects of a collection in id order, borrowed: the store's merged with this
+    /// request's overlay (no copies; a port write reads every port of the store).
+    fn each(&self, key: &str) -> Vec<&Value> {
+        let mut over = self
+            .new_objs
+            .range((key.to_string(), String::new())..)
+            .take_while(|((k, _), _)| k == key)
+            .map(|((_, id), o)| (id.as_str(), o.as_ref()))
+            .peekable();
+        let base = self.objs.get(key);
+        let mut out = Vec::with_capacity(base.map_or(0, BTreeMap::len) + 1);
+        for (id, v) in base.into_iter().flatten() {
+            while let Some((oid, o)) = over.next_if(|(oid, _)| *oid < id.as_str()) {
+                let _ = oid;
+                out.extend(o);
+            }
+            match over.next_if(|(oid, _)| *oid == id.as_str()) {
+                Some((_, o)) => out.extend(o),
+                None => out.push(v),
+            }
+        }
+        out.extend(over.filter_map(|(_, o)| o));
+        out
+    }
+    /// The ports on network `net`, in id order: `each("ports")` filtered by network, read
+    /// through the store's index instead of a walk of every port.
+    fn ports_on(&self, net: &str) -> Vec<&Value> {
+        let over: BTreeMap<&str, Option<&Value>> = self
+            .new_objs
+            .range(("ports".to_string(), String::new())..)
+            .take_while(|((k, _), _)| k == "ports")
+            .map(|((_, id), o)| (id.as_str(), o.as_ref()))
+            .collect();
+        let stored = self.objs.get("ports");
+        let mut out: BTreeMap<&str, &Value> = BTreeMap::new();
+        for id in self.ports_by_net.get(net).into_iter().flatten() {
+            if !over.contains_key(id.as_str())
+                && let Some(p) = stored.and_then(|m| m.get(id))
+            {
+                out.insert(id.as_str(), p);
+            }
+        }
+        for (id, o) in over {
+            if let Some(p) = o
+                && p["network_id"] == net
+            {
+                out.insert(id, p);
             }
         }
         out.into_values().collect()
@@ -430,14 +511,23 @@ impl Tx<'_> {
             None => self.pol.get(path).cloned(),
         }
     }
-    fn pol_paths(&self, pred: impl Fn(&str, &Value) -> bool) -> Vec<String> {
+    /// The paths under `prefix` (a range of the ordered store, not a walk of all of it) that
+    /// `pred` accepts, in path order.
+    fn pol_paths_under(&self, prefix: &str, pred: impl Fn(&str, &Value) -> bool) -> Vec<String> {
+        use std::ops::Bound;
+        let from = (Bound::Included(prefix), Bound::Unbounded);
         let mut out: Vec<String> = self
             .pol
-            .iter()
+            .range::<str, _>(from)
+            .take_while(|(p, _)| p.starts_with(prefix))
             .filter(|(p, v)| !self.new_pol.contains_key(*p) && pred(p, v))
             .map(|(p, _)| p.clone())
             .collect();
-        for (p, v) in &self.new_pol {
+        for (p, v) in self
+            .new_pol
+            .range::<str, _>(from)
+            .take_while(|(p, _)| p.starts_with(prefix))
+        {
             if let Some(v) = v
                 && pred(p, v)
             {
@@ -477,7 +567,7 @@ impl Tx<'_> {
     /// Delete a Policy object and everything under it.
     fn delete_tree(&mut self, path: &str) {
         let prefix = format!("{path}/");
-        for p in self.pol_paths(|p, _| p == path || p.starts_with(&prefix)) {
+        for p in self.pol_paths_under(path, |p, _| p == path || p.starts_with(&prefix)) {
             self.new_pol.insert(p, None);
         }
     }
@@ -506,8 +596,8 @@ impl Tx<'_> {
     /// The first Policy object of a type under a collection path, by path order.
     fn first_of(&self, coll: &str, rt: &str) -> Option<String> {
         let prefix = format!("{coll}/");
-        self.pol_paths(|p, v| {
-            p.starts_with(&prefix) && !p[prefix.len()..].contains('/') && v["resource_type"] == rt
+        self.pol_paths_under(&prefix, |p, v| {
+            !p[prefix.len()..].contains('/') && v["resource_type"] == rt
         })
         .into_iter()
         .next()
@@ -565,12 +655,17 @@ pub fn route(
         .bytes()
         .fold(0u64, |a, b| a.rotate_left(5) ^ b as u64);
     let user = user.to_string();
+    if let Some(v) = st.vio.as_deref_mut() {
+        v.replay.index_ports();
+    }
     let Some(vio) = st.vio.as_deref() else {
         return neutron_error(404, "HTTPNotFound", "The resource could not be found.");
     };
     let rs = &vio.replay;
+    let no_index = BTreeMap::new();
     let mut tx = Tx {
         objs: &rs.objects,
+        ports_by_net: rs.ports_by_net.as_ref().unwrap_or(&no_index),
         pol: &st.policy,
         projects: &vio.inv.projects,
         octavia: &vio.inv.octavia,
@@ -631,6 +726,9 @@ pub fn route(
         Ok(reply) => {
             rs.next_id = next_id;
             for ((k, id), o) in new_objs {
+                if k == "ports" {
+                    rs.reindex_port(&id, o.as_ref());
+                }
                 let m = rs.objects.entry(k).or_default();
                 match o {
                     Some(o) => {
@@ -1113,8 +1211,8 @@ fn create_network(tx: &mut Tx<'_>, o: &mut Value) -> Result<(), NErr> {
         }
     };
     let tz = tx
-        .pol_paths(|p, v| {
-            p.starts_with(&format!("{EP}/transport-zones/")) && v["tz_type"] == tz_type
+        .pol_paths_under(&format!("{EP}/transport-zones/"), |_, v| {
+            v["tz_type"] == tz_type
         })
         .into_iter()
         .min_by_key(|p| (tx.pol(p).map(|v| v["is_default"] != true), p.clone()))
@@ -1158,9 +1256,10 @@ fn create_network(tx: &mut Tx<'_>, o: &mut Value) -> Result<(), NErr> {
 }
 
 fn dhcp_subnets_of(tx: &Tx<'_>, net: &str) -> Vec<Value> {
-    tx.all("subnets")
+    tx.each("subnets")
         .into_iter()
         .filter(|x| x["network_id"] == net && x["enable_dhcp"] == true)
+        .cloned()
         .collect()
 }
 
@@ -1317,19 +1416,17 @@ fn dhcp_on(tx: &mut Tx<'_>, net_id: &str, sub: &Value) -> Result<(), NErr> {
         ));
     }
     // Bindings of the compute ports already on this subnet.
-    for p in tx.all("ports") {
-        if p["network_id"] == net_id {
-            bindings(tx, &p, true);
-        }
+    let ports: Vec<Value> = tx.ports_on(net_id).into_iter().cloned().collect();
+    for p in ports {
+        bindings(tx, &p, true);
     }
     Ok(())
 }
 
 fn dhcp_off(tx: &mut Tx<'_>, net_id: &str, sub: &Value) {
-    for p in tx.all("ports") {
-        if p["network_id"] == net_id {
-            bindings(tx, &p, false);
-        }
+    let ports: Vec<Value> = tx.ports_on(net_id).into_iter().cloned().collect();
+    for p in ports {
+        bindings(tx, &p, false);
     }
     let attached = router_of_subnet(tx, s(sub, "id").unwrap_or("")).is_some();
     let mut off = sub.clone();
@@ -1445,36 +1542,39 @@ fn port_owner_is_router(p: &Value) -> bool {
 
 /// The router a subnet is attached to (through an interface port), if any.
 fn router_of_subnet(tx: &Tx<'_>, sub_id: &str) -> Option<String> {
-    tx.all("ports")
+    tx.each("ports")
         .into_iter()
-        .filter(port_owner_is_router)
+        .filter(|p| port_owner_is_router(p))
         .find(|p| {
             p["fixed_ips"]
                 .as_array()
                 .is_some_and(|a| a.iter().any(|f| f["subnet_id"] == sub_id))
         })
-        .and_then(|p| s(&p, "device_id").map(str::to_string))
+        .and_then(|p| s(p, "device_id").map(str::to_string))
 }
 
 /// The next free address of a subnet's allocation pools.
 fn allocate(tx: &Tx<'_>, sub: &Value) -> Result<String, NErr> {
     let c = Cidr::parse(s(sub, "cidr").unwrap_or("")).ok_or_else(|| bad("subnet has no cidr"))?;
+    let no_ips: Vec<Value> = Vec::new();
     let used: std::collections::HashSet<u128> = tx
-        .all("ports")
-        .iter()
-        .flat_map(|p| p["fixed_ips"].as_array().cloned().unwrap_or_default())
+        .each("ports")
+        .into_iter()
+        .flat_map(|p| p["fixed_ips"].as_array().unwrap_or(&no_ips))
+        .filter_map(|f| s(f, "ip_address"))
         .chain(
-            tx.all("floatingips")
-                .iter()
-                .map(|f| json!({"ip_address": f["floating_ip_address"]})),
+            tx.each("floatingips")
+                .into_iter()
+                .filter_map(|f| s(f, "floating_ip_address")),
         )
-        .chain(tx.all("routers").iter().flat_map(|r| {
+        .chain(tx.each("routers").into_iter().flat_map(|r| {
             r.pointer("/external_gateway_info/external_fixed_ips")
                 .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
+                .unwrap_or(&no_ips)
+                .iter()
+                .filter_map(|f| s(f, "ip_address"))
         }))
-        .filter_map(|f| s(&f, "ip_address").and_then(|x| c.ip(x)))
+        .filter_map(|x| c.ip(x))
         .chain(s(sub, "gateway_ip").and_then(|g| c.ip(g)))
         .chain(
             dhcp_server_ip(sub)
@@ -1508,7 +1608,7 @@ fn allocate(tx: &Tx<'_>, sub: &Value) -> Result<String, NErr> {
 }
 
 fn ip_in_use(tx: &Tx<'_>, net: &str, ip: &str, except_port: &str) -> bool {
-    tx.all("ports").iter().any(|p| {
+    tx.ports_on(net).into_iter().any(|p| {
         p["network_id"] == net
             && p["id"] != except_port
             && p["fixed_ips"]
@@ -1546,8 +1646,8 @@ fn create_port(tx: &mut Tx<'_>, o: &mut Value) -> Result<(), NErr> {
     }
     let mac = s(o, "mac_address").unwrap_or_default().to_string();
     if tx
-        .all("ports")
-        .iter()
+        .ports_on(&net_id)
+        .into_iter()
         .any(|p| p["network_id"] == net_id.as_str() && p["mac_address"] == mac.as_str())
     {
         return Err(nerr(
@@ -1753,7 +1853,7 @@ fn create_router(tx: &mut Tx<'_>, o: &mut Value) -> Result<(), NErr> {
 
 /// The interface subnets of a router (through its interface ports).
 fn router_subnets(tx: &Tx<'_>, rid: &str) -> Vec<Value> {
-    tx.all("ports")
+    tx.each("ports")
         .into_iter()
         .filter(|p| port_owner_is_router(p) && p["device_id"] == rid)
         .flat_map(|p| p["fixed_ips"].as_array().cloned().unwrap_or_default())
@@ -1887,9 +1987,8 @@ fn update_router(tx: &mut Tx<'_>, o: &mut Value, upd: &Map<String, Value>) -> Re
                 // A service router is needed for SNAT: the locale service takes the tier-0's
                 // edge cluster.
                 let ec = tx
-                    .pol_paths(|p, v| {
-                        p.starts_with(&format!("{t0}/locale-services/"))
-                            && v.get("edge_cluster_path").is_some()
+                    .pol_paths_under(&format!("{t0}/locale-services/"), |_, v| {
+                        v.get("edge_cluster_path").is_some()
                     })
                     .into_iter()
                     .next()
@@ -1906,7 +2005,7 @@ fn update_router(tx: &mut Tx<'_>, o: &mut Value, upd: &Map<String, Value>) -> Re
             "routes" => {
                 let routes = v.as_array().cloned().unwrap_or_default();
                 let prefix = format!("{}/static-routes/", t1_path(&rid));
-                for p in tx.pol_paths(|p, _| p.starts_with(&prefix)) {
+                for p in tx.pol_paths_under(&prefix, |_, _| true) {
                     tx.delete_tree(&p);
                 }
                 for r in &routes {
@@ -2040,14 +2139,14 @@ fn add_interface(tx: &mut Tx<'_>, router: &Value, body: &Value) -> Result<Reply,
         )));
     }
     if let Some(other) = tx
-        .all("ports")
+        .each("ports")
         .into_iter()
         .filter(|p| {
             port_owner_is_router(p)
                 && p["network_id"] == net_id.as_str()
                 && p["device_id"] != rid.as_str()
         })
-        .find_map(|p| s(&p, "device_id").map(str::to_string))
+        .find_map(|p| s(p, "device_id").map(str::to_string))
     {
         return Err(bad(format!(
             "Network {net_id} is already attached to router {other} (the NSX Policy plugin allows one router per network)"
@@ -2209,7 +2308,11 @@ fn create_sg_rule(tx: &mut Tx<'_>, o: &mut Value) -> Result<(), NErr> {
         .iter()
         .all(|k| r[*k] == o[*k])
     };
-    if let Some(dup) = tx.all("security_group_rules").into_iter().find(|r| same(r)) {
+    if let Some(dup) = tx
+        .each("security_group_rules")
+        .into_iter()
+        .find(|r| same(r))
+    {
         return Err(nerr(
             409,
             "SecurityGroupRuleExists",
@@ -2297,11 +2400,10 @@ fn create_sg_rule(tx: &mut Tx<'_>, o: &mut Value) -> Result<(), NErr> {
         Some(path)
     };
     let seq = tx
-        .pol_paths(|p, _| {
-            p.starts_with(&format!(
-                "/infra/domains/default/security-policies/{sg_id}/rules/"
-            ))
-        })
+        .pol_paths_under(
+            &format!("/infra/domains/default/security-policies/{sg_id}/rules/"),
+            |_, _| true,
+        )
         .len();
     tx.upsert(
         &format!("/infra/domains/default/security-policies/{sg_id}/rules/{id}"),
@@ -2444,10 +2546,10 @@ fn qos_rule(
 
 fn fip_router(tx: &Tx<'_>, ext_net: &str, port: &Value) -> Result<String, NErr> {
     let net = s(port, "network_id").unwrap_or("");
-    tx.all("ports")
+    tx.each("ports")
         .into_iter()
         .filter(|p| port_owner_is_router(p) && p["network_id"] == net)
-        .filter_map(|p| s(&p, "device_id").map(str::to_string))
+        .filter_map(|p| s(p, "device_id").map(str::to_string))
         .find(|rid| {
             tx.obj("routers", rid).is_some_and(|r| {
                 r.pointer("/external_gateway_info/network_id") == Some(&json!(ext_net))
@@ -2555,8 +2657,8 @@ fn create_fip(tx: &mut Tx<'_>, o: &mut Value) -> Result<(), NErr> {
     let ip = match s(o, "floating_ip_address") {
         Some(ip) => {
             if tx
-                .all("floatingips")
-                .iter()
+                .each("floatingips")
+                .into_iter()
                 .any(|f| f["floating_ip_address"] == ip)
             {
                 return Err(nerr(

@@ -1353,5 +1353,98 @@ async fn octavia_writes_make_the_policy_plugins_lb_objects() {
             .all(|p| p.contains("44444444-5555-4666-8777-888888888850")),
         "only the island network's segment is left: {extra:?}"
     );
+
+/// A port's MAC and fixed address are checked against the other ports of its network only
+/// (read through the store's port index): in use on the same network is 409, on another
+/// network allowed, within one bulk request refused whole, free again once the port is
+/// deleted, and still in use after a restart on the state file (the index is rebuilt).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mac_or_address_in_use_on_the_ports_network_is_refused_also_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let h = start(Some(state.clone()), None).await;
+    let t = Target::new(&h).await;
+    let (na, nb) = (
+        "55555555-0000-4000-8000-00000000000a",
+        "55555555-0000-4000-8000-00000000000b",
+    );
+    let (sa, sb) = (
+        "55555555-0000-4000-8000-0000000000aa",
+        "55555555-0000-4000-8000-0000000000bb",
+    );
+    for (n, sub) in [(na, sa), (nb, sb)] {
+        let (s, v) = t
+            .post(
+                "networks",
+                json!({"network": {"id": n, "name": "n", "project_id": ENG}}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        let (s, v) = t
+            .post(
+                "subnets",
+                json!({"subnet": {"id": sub, "network_id": n, "cidr": "10.9.0.0/24",
+                "ip_version": 4, "enable_dhcp": false, "project_id": ENG}}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+    }
+    let port = |id: &str, net: &str, sub: &str, mac: &str, ip: &str| {
+        json!({"id": id, "network_id": net, "mac_address": mac, "project_id": ENG,
+               "fixed_ips": [{"subnet_id": sub, "ip_address": ip}]})
+    };
+    let id = |n: u8| format!("66666666-0000-4000-8000-0000000000{n:02}");
+    let (mac, ip) = ("fa:16:3e:00:00:01", "10.9.0.10");
+    let (s, v) = t
+        .post("ports", json!({"port": port(&id(1), na, sa, mac, ip)}))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = t
+        .post(
+            "ports",
+            json!({"port": port(&id(2), na, sa, mac, "10.9.0.11")}),
+        )
+        .await;
+    assert_eq!(s, 409, "{v}");
+    assert_neutron_error(&v, "MacAddressInUse");
+    let (s, v) = t
+        .post(
+            "ports",
+            json!({"port": port(&id(2), na, sa, "fa:16:3e:00:00:02", ip)}),
+        )
+        .await;
+    assert_eq!(s, 409, "{v}");
+    assert_neutron_error(&v, "IpAddressAlreadyAllocated");
+    let (s, v) = t
+        .post("ports", json!({"port": port(&id(3), nb, sb, mac, ip)}))
+        .await;
+    assert_eq!(s, 201, "another network: {v}");
+    let (s, v) = t
+        .post(
+            "ports",
+            json!({"ports": [port(&id(4), na, sa, "fa:16:3e:00:00:04", "10.9.0.14"),
+                             port(&id(5), na, sa, "fa:16:3e:00:00:04", "10.9.0.15")]}),
+        )
+        .await;
+    assert_eq!(s, 409, "{v}");
+    assert_neutron_error(&v, "MacAddressInUse");
+    assert_eq!(t.get(&format!("ports/{}", id(4))).await.0, 404);
+    assert_eq!(t.delete(&format!("ports/{}", id(1))).await.0, 204);
+    let (s, v) = t
+        .post("ports", json!({"port": port(&id(6), na, sa, mac, ip)}))
+        .await;
+    assert_eq!(s, 201, "free again after the delete: {v}");
+    h.shutdown().await;
+
+    let h = start(Some(state), None).await;
+    let t = Target::new(&h).await;
+    let (s, v) = t
+        .post(
+            "ports",
+            json!({"port": port(&id(7), na, sa, mac, "10.9.0.17")}),
+        )
+        .await;
+    assert_eq!(s, 409, "after the restart: {v}");
+    assert_neutron_error(&v, "MacAddressInUse");
     h.shutdown().await;
 }
