@@ -105,6 +105,10 @@ pub struct Ctx {
     pub nsx: NsxClient,
     /// The OpenStack cloud, for kinds that drive one (VIO): Keystone, its catalog's services.
     pub openstack: Option<client::OpenStackClient>,
+    /// kubectl for the target's Kubernetes control plane (VIO's Neutron custom resource).
+    pub kubectl: Option<client::Kubectl>,
+    /// Operator tasks (step ids) the operator confirmed done for this run (`--confirm-task`).
+    pub confirmed_tasks: Vec<String>,
     /// None in dry-run mode: nothing is written anywhere.
     pub journal: Option<Mutex<Journal>>,
     pub log: Log,

@@ -120,6 +120,8 @@ pub struct ApplyOptions {
     pub kubectl: Option<client::Kubectl>,
     /// The OpenStack cloud of a `vio-v2t` plan (clouds.yaml / `OS_*`); `None` for other kinds.
     pub openstack: Option<client::OpenStackClient>,
+    /// Steps done by the operator (a plan's operator tasks) that this run records as done.
+    pub confirm_tasks: Vec<String>,
     pub dry_run: bool,
     pub concurrency: usize,
     pub on_import_failure: OnImportFailure,
@@ -143,6 +145,7 @@ impl ApplyOptions {
             nsx,
             kubectl: None,
             openstack: None,
+            confirm_tasks: Vec::new(),
             dry_run: false,
             concurrency: 8,
             on_import_failure: OnImportFailure::Rollback,

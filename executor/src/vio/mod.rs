@@ -12,6 +12,7 @@
 pub mod adopt;
 pub mod neutron;
 pub mod preflight;
+pub mod reconfig;
 pub mod replay;
 
 use std::collections::HashSet;
@@ -41,8 +42,9 @@ impl KindExecutor for VioV2t {
     async fn preflight(
         ctx: &Arc<Ctx>,
         plan: &Plan,
-        _opts: &ApplyOptions,
+        opts: &ApplyOptions,
     ) -> Result<Vec<String>, ExecError> {
+        reconfig::check_confirmations(plan, opts)?;
         preflight::run(ctx, plan).await
     }
 
@@ -54,6 +56,7 @@ impl KindExecutor for VioV2t {
     ) -> Result<Flow, ExecError> {
         match phase {
             Phase::Replay => replay_phase(ctx, steps).await,
+            Phase::VioReconfig => reconfig::phase(ctx, plan, steps).await,
             _ if steps.is_empty() => Ok(Flow::Continue),
             _ => Ok(not_available(ctx, plan, phase, steps.len())),
         }

@@ -47,7 +47,7 @@ fn write_vio_plan(dir: &Path) -> (PathBuf, Plan) {
     (path, plan)
 }
 
-fn openstack(h: &SimHandle, dir: &Path) -> OpenStackClient {
+pub(crate) fn openstack(h: &SimHandle, dir: &Path) -> OpenStackClient {
     let (clouds, secure) = test_support::clouds_yaml(h, dir, simulator::DEFAULT_PASSWORD);
     let search = ConfigSearch {
         clouds: vec![clouds],
