@@ -52,6 +52,10 @@ pub struct Args {
     /// Do not re-read Kubernetes: drift there goes undetected, and NCP is not re-checked as stopped.
     #[arg(long)]
     skip_kubernetes_check: bool,
+    /// A vio-v2t plan's operator task (its step id) that the operator has done: this run
+    /// journals it as done and goes on past it. Repeatable.
+    #[arg(long, value_name = "STEP")]
+    confirm_task: Vec<String>,
     /// Seconds to wait for one import batch before giving up.
     #[arg(long, default_value_t = 6000)]
     batch_timeout: u64,
@@ -74,6 +78,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     o.kubectl = (!args.skip_kubernetes_check).then(|| args.kube.kubectl());
     o.openstack = args.os.client_if_configured(args.os_rate_limit)?;
+    o.confirm_tasks = args.confirm_task.clone();
     o.poll.timeout = Duration::from_secs(args.batch_timeout);
     o.observer = Some(observer(args.json, args.quiet));
     match executor::block_on(executor::apply(&o))? {
