@@ -54,14 +54,11 @@ pub async fn audit(
     plan: &plan_schema::AnyPlan,
     nsx: &client::NsxConfig,
     lock: &manager_lock::ManagerLockConfig,
+    kubectl: Option<&client::Kubectl>,
 ) -> Result<AuditReport, ExecError> {
     let mut report = match plan {
         plan_schema::AnyPlan::MpToPolicy(p) => mp::audit(p, nsx).await?,
-        plan_schema::AnyPlan::VioV2t(_) => {
-            return Err(ExecError::Plan(
-                "`audit` of vio-v2t plans is not available in this nsx-migrate yet".into(),
-            ));
-        }
+        plan_schema::AnyPlan::VioV2t(p) => vio::audit::audit(p, nsx, kubectl).await?,
     };
     let client =
         client::NsxClient::new(nsx.clone()).map_err(|e| ExecError::Preflight(e.to_string()))?;

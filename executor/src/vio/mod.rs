@@ -10,6 +10,8 @@
 //! the message); 3 refused, nothing sent.
 
 pub mod adopt;
+pub mod audit;
+pub mod cleanup;
 pub mod neutron;
 pub mod preflight;
 pub mod reconfig;
@@ -57,6 +59,7 @@ impl KindExecutor for VioV2t {
         match phase {
             Phase::Replay => replay_phase(ctx, steps).await,
             Phase::VioReconfig => reconfig::phase(ctx, plan, steps).await,
+            Phase::PostCleanup => cleanup::phase(ctx, steps).await,
             _ if steps.is_empty() => Ok(Flow::Continue),
             _ => Ok(not_available(ctx, plan, phase, steps.len())),
         }

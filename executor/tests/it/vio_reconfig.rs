@@ -263,3 +263,189 @@ async fn a_resource_switched_already_is_adopted_and_an_unexpected_one_is_refused
     assert!(out.message.contains("2003"), "{}", out.message);
     assert_eq!(g.k8s_writes().len(), before);
 }
+
+/// Writes any API of the simulator received since `from` (the NSX session login aside).
+fn writes_since(h: &SimHandle, from: usize) -> Vec<String> {
+    h.request_log()
+        .iter()
+        .skip(from)
+        // Logins are no changes: NSX's session, Keystone's token.
+        .filter(|r| {
+            r["method"] != "GET"
+                && r["path"] != "/api/session/create"
+                && r["path"] != "/v3/auth/tokens"
+        })
+        .map(|r| format!("{} {} {}", r["api"], r["method"], r["path"]))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_removes_only_what_the_migration_left_and_audit_is_clean_after_and_read_only() {
+    let f = fixture(&[Phase::VioReconfig, Phase::PostCleanup]).await;
+    let nsx = executor::client::NsxClient::new(crate::common::nsx_config(&f.h)).unwrap();
+    let tags = |extra: Value| json!([{"scope": "os-project-id", "tag": "p1"}, extra]);
+    // What the coordinator and the migration leave: a v_origin DFW policy, a port without
+    // os-api-version on a Neutron segment; and what must stay.
+    for (path, body) in [
+        (
+            "/policy/api/v1/infra/domains/default/security-policies/mc-section-1",
+            json!({"display_name": "mc-section-1", "category": "Application", "tags": [{"scope": "v_origin", "tag": "1001"}]}),
+        ),
+        (
+            "/policy/api/v1/infra/domains/default/security-policies/user-policy",
+            json!({"display_name": "user-policy", "category": "Application"}),
+        ),
+        (
+            "/policy/api/v1/infra/segments/neutron-net-1",
+            json!({"display_name": "net-1", "tags": tags(json!({"scope": "os-api-version", "tag": "3.2"}))}),
+        ),
+        (
+            "/policy/api/v1/infra/segments/neutron-net-1/ports/mc-port",
+            json!({"display_name": "mc-port"}),
+        ),
+        (
+            "/policy/api/v1/infra/segments/neutron-net-1/ports/neutron-port",
+            json!({"display_name": "neutron-port", "tags": tags(json!({"scope": "os-api-version", "tag": "3.2"}))}),
+        ),
+        (
+            "/policy/api/v1/infra/segments/other/ports/other-port",
+            json!({"display_name": "other-port"}),
+        ),
+    ] {
+        if path.ends_with("/other/ports/other-port") {
+            nsx.send(
+                executor::client::Request::new(
+                    executor::client::Method::PATCH,
+                    "/policy/api/v1/infra/segments/other",
+                )
+                .json(json!({"display_name": "other"})),
+            )
+            .await
+            .unwrap();
+        }
+        nsx.send(executor::client::Request::new(executor::client::Method::PATCH, path).json(body))
+            .await
+            .unwrap();
+    }
+    f.kubectl()
+        .patch_merge(
+            "neutrons.vio.vmware.com",
+            "openstack",
+            "neutron-6f8d4",
+            &json!({"spec": {"conf": {"neutron": {"DEFAULT": {"api_replay_mode": true}}}}}),
+        )
+        .await
+        .unwrap();
+    let parsed = plan_schema::read_plan_file(&f.plan_path).unwrap();
+    let kc = f.kubectl();
+
+    // Before: every step still to do; nothing written by the audit.
+    let from = f.h.request_log().len();
+    let report = executor::audit(
+        &parsed,
+        &crate::common::nsx_config(&f.h),
+        &Default::default(),
+        Some(&kc),
+    )
+    .await
+    .unwrap();
+    assert!(!report.is_clean(), "{}", report.render());
+    assert_eq!(
+        report.counts.get("pending"),
+        Some(&6),
+        "{}",
+        report.render()
+    );
+    assert!(
+        report.render().contains("plugins on [\"nsxv\"]"),
+        "{}",
+        report.render()
+    );
+    assert_eq!(writes_since(&f.h, from), Vec::<String>::new());
+
+    let mut o = f.opts();
+    o.confirm_tasks = vec!["vio-reconfig/database".into()];
+    let out = executor::apply(&o).await.unwrap();
+    assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
+    for (path, kept) in [
+        (
+            "/policy/api/v1/infra/domains/default/security-policies/mc-section-1",
+            false,
+        ),
+        (
+            "/policy/api/v1/infra/domains/default/security-policies/user-policy",
+            true,
+        ),
+        (
+            "/policy/api/v1/infra/segments/neutron-net-1/ports/mc-port",
+            false,
+        ),
+        (
+            "/policy/api/v1/infra/segments/neutron-net-1/ports/neutron-port",
+            true,
+        ),
+        ("/policy/api/v1/infra/segments/other/ports/other-port", true),
+    ] {
+        assert_eq!(nsx.get(path).await.is_ok(), kept, "{path}");
+    }
+    assert!(
+        f.cr()
+            .await
+            .pointer("/spec/conf/neutron/DEFAULT/api_replay_mode")
+            .is_none()
+    );
+
+    // After: clean, and still read-only.
+    let from = f.h.request_log().len();
+    let report = executor::audit(
+        &parsed,
+        &crate::common::nsx_config(&f.h),
+        &Default::default(),
+        Some(&kc),
+    )
+    .await
+    .unwrap();
+    assert!(report.is_clean(), "{}", report.render());
+    assert_eq!(writes_since(&f.h, from), Vec::<String>::new());
+
+    // A re-run sends nothing.
+    let from = f.h.request_log().len();
+    let out = executor::apply(&f.opts()).await.unwrap();
+    assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
+    assert_eq!(out.writes_sent, 0);
+    let w: Vec<String> = writes_since(&f.h, from)
+        .into_iter()
+        .filter(|w| !w.contains("nsx-migrate-lock"))
+        .collect();
+    assert_eq!(w, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_of_the_whole_plan_before_the_migration_lists_what_is_to_do() {
+    let f = fixture(<Phase as plan_schema::KindPhase>::ALL).await;
+    let parsed = plan_schema::read_plan_file(&f.plan_path).unwrap();
+    let from = f.h.request_log().len();
+    let report = executor::audit(
+        &parsed,
+        &crate::common::nsx_config(&f.h),
+        &Default::default(),
+        Some(&f.kubectl()),
+    )
+    .await
+    .unwrap();
+    assert!(!report.is_clean());
+    assert_eq!(
+        report.counts.get("pending"),
+        Some(&f.plan.steps.len()),
+        "{}",
+        report.render()
+    );
+    assert!(
+        report.render().contains("migration coordinator: mode"),
+        "{}",
+        report.render()
+    );
+    assert_eq!(writes_since(&f.h, from), Vec::<String>::new());
+    let j = serde_json::to_value(&report).unwrap();
+    assert_eq!(j["steps"].as_array().unwrap().len(), f.plan.steps.len());
+}
