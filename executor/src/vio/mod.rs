@@ -1,9 +1,9 @@
 //! The VIO kind (`vio-v2t`, seed 004): its preflight and the API replay of Neutron onto the NSX
 //! Policy plugin (the replay target, the catalog's `network-replay`), with rollback of what the
-//! replay made. The phases after the replay (edge preparation, edge cutover, host migration,
-//! VIO reconfiguration, post-migration cleanup) are not available yet: the stage loop stops
-//! before the first of them that has steps, with exit code 1 and a journaled message, and never
-//! claims success.
+//! replay made, then the VIO reconfiguration (`reconfig.rs`) and the post-migration cleanup
+//! (`cleanup.rs`). A phase without its module here is not available yet: the stage loop stops
+//! before the first such phase that has steps, with exit code 1 and a journaled message, and
+//! never claims success.
 //!
 //! Exit codes: 0 done; 1 stopped part-way (the replay's objects kept; re-run `apply` to resume,
 //! or `rollback`); 2 the replay failed and what it made was removed (the seed's error 2112 in
