@@ -17,3 +17,4 @@ mod crash;
 mod faults;
 mod manager_lock;
 mod vio_apply;
+mod vio_window;
