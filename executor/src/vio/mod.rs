@@ -1,13 +1,16 @@
-//! The VIO kind (`vio-v2t`, seed 004): its preflight and the API replay of Neutron onto the NSX
-//! Policy plugin (the replay target, the catalog's `network-replay`), with rollback of what the
-//! replay made. The phases after the replay (edge preparation, edge cutover, host migration,
-//! VIO reconfiguration, post-migration cleanup) are not available yet: the stage loop stops
-//! before the first of them that has steps, with exit code 1 and a journaled message, and never
-//! claims success.
+//! The VIO kind (`vio-v2t`, seed 004): its preflight, the API replay of Neutron onto the NSX
+//! Policy plugin (the replay target, the catalog's `network-replay`), and the maintenance
+//! window: edge preparation and the single calls around the coordinator (`edge.rs`), the
+//! coordinator's edge cutover and host migration (`cutover.rs`); with rollback of what they
+//! made while the host migration has not started. The phases after the host migration (VIO
+//! reconfiguration, post-migration cleanup) are not available yet: the stage loop stops before
+//! the first of them that has steps, with exit code 1 and a journaled message, and never claims
+//! success.
 //!
-//! Exit codes: 0 done; 1 stopped part-way (the replay's objects kept; re-run `apply` to resume,
-//! or `rollback`); 2 the replay failed and what it made was removed (the seed's error 2112 in
-//! the message); 3 refused, nothing sent.
+//! Exit codes: 0 done; 1 stopped part-way (what was done kept and journaled, the seed's code in
+//! the message where there is one; re-run `apply` to resume, or `rollback`); 2 the replay
+//! failed and what it made was removed (the seed's error 2112 in the message); 3 refused,
+//! nothing sent (also `rollback` once the host migration has begun).
 
 pub mod adopt;
 pub mod cutover;

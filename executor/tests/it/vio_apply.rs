@@ -445,6 +445,7 @@ async fn a_kill_at_any_replay_point_converges_without_duplicates() {
     assert_eq!(status.code(), Some(1), "stops before edge_prep");
     let points = crash_points(&ref_state);
     assert!(points.len() >= 5, "{points:?}");
+    eprintln!("replay kill points: {}", points.len());
     drop(reference);
 
     for k in points {

@@ -608,7 +608,9 @@ async fn a_kill_at_any_window_point_converges() {
     assert!(all.len() >= 40, "{} window points", all.len());
     drop(reference);
 
+    let total = all.len();
     let points = spread(all, 6);
+    eprintln!("window kill points: running {} of {total}", points.len());
     for k in points {
         let f = fixture(FAST).await;
         let killed = apply_child(&f, Some(k)).await;
