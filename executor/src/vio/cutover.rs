@@ -507,6 +507,11 @@ pub async fn host_migration(
     step: &Step,
     h: &HostMigration,
 ) -> Result<Option<Flow>, ExecError> {
+    // A host migration this plan already finished (a run killed after its `finish`, before
+    // the step's end was journaled): the coordinator is free again, nothing is sent.
+    if !ctx.dry_run() && sent_before(ctx, &step.id, "finish") && setup_mode(ctx).await?.is_none() {
+        return Ok(None);
+    }
     // The edge cutover's run is finished first (it frees the coordinator for the next mode).
     if !ctx.dry_run() && setup_mode(ctx).await?.as_deref() == Some(EDGE_MODE) {
         let s = status(ctx).await?;
