@@ -47,6 +47,15 @@ pub struct Args {
     /// client; the replay target writes to NSX).
     #[arg(long, value_name = "N", default_value_t = 95.0)]
     os_rate_limit: f64,
+    /// The NSX-V Manager and vCenter of a vio-v2t plan's window phases (edge preparation,
+    /// edge cutover, host migration).
+    #[command(flatten)]
+    window: crate::cmd::collect::vio::WindowArgs,
+    /// Start a step the plan marks as the point of no return (a vio-v2t host migration: no
+    /// rollback once hosts move). Without it, apply stops before that phase and sends nothing
+    /// of it.
+    #[arg(long)]
+    confirm_point_of_no_return: bool,
     #[command(flatten)]
     kube: KubeArgs,
     /// Do not re-read Kubernetes: drift there goes undetected, and NCP is not re-checked as stopped.
@@ -79,6 +88,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     o.kubectl = (!args.skip_kubernetes_check).then(|| args.kube.kubectl());
     o.openstack = args.os.client_if_configured(args.os_rate_limit)?;
     o.confirm_tasks = args.confirm_task.clone();
+    o.window = args.window.window_clients(args.os_rate_limit)?;
+    o.confirm_point_of_no_return = args.confirm_point_of_no_return;
     o.poll.timeout = Duration::from_secs(args.batch_timeout);
     o.observer = Some(observer(args.json, args.quiet));
     match executor::block_on(executor::apply(&o))? {

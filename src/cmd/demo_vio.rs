@@ -43,12 +43,41 @@ pub async fn demo(inventory_src: &Path, work: &Path) -> Result<ExitCode> {
             cm["display_name"] = "127.0.0.1".into();
         }
     })?;
+    // The Octavia replay is not available in this nsx-migrate yet: the demo's deployment has
+    // no load balancers (said on stderr), so the run can go through every phase.
+    for (file, list) in [
+        ("loadbalancers", true),
+        ("listeners", true),
+        ("pools", true),
+        ("healthmonitors", true),
+        ("l7policies", true),
+        ("members", false),
+        ("l7rules", false),
+    ] {
+        edit(&format!("octavia/{file}.json"), &|v| {
+            *v = if list {
+                serde_json::json!({ file: [] })
+            } else {
+                serde_json::json!({})
+            };
+        })?;
+    }
+    eprintln!(
+        "the demo's deployment is the clean VIO example without its load balancer (the Octavia replay is not available in this nsx-migrate yet), its vCenter registered on NSX at the simulator's address"
+    );
+    // The coordinator's modelled durations off, so the window passes in seconds.
+    let faults = work.join("simulator-faults.toml");
+    std::fs::write(
+        &faults,
+        "[migration.v2t]\nedge_s_per_dlr = 0\ndfw_s = 0\nhost_s_per_host = 0\n",
+    )?;
     super::demo::step(
         1,
         "start the simulated VIO deployment (Keystone, Neutron, NSX-V, vCenter), NSX and VIO's Kubernetes API on loopback",
     );
     let sim = Simulator::start(SimConfig {
         inventory: Some(inventory.to_path_buf()),
+        faults: Some(faults),
         // The simulator's NSX-like per-client rate limit is off: every simulated service shares
         // one port and one user, where the real ones each have their own.
         limits: simulator::Limits {
@@ -184,10 +213,18 @@ async fn steps(
     }
 
     super::demo::step(3, "plan (offline, from the snapshot)");
+    // Both coordinator runs started by apply: nobody presses Start in a simulated NSX UI.
+    let rules = work.join("demo-rules.toml");
+    std::fs::write(
+        &rules,
+        "# nsx-migrate demo: apply starts the coordinator's runs (the default is the operator)\n[plan]\nedge_cutover_start = \"apply\"\nhost_migration_start = \"apply\"\n",
+    )?;
     let args: Vec<String> = vec![
         "plan".into(),
         "--kind".into(),
         "vio-v2t".into(),
+        "--rules".into(),
+        s(&rules),
         "--inventory".into(),
         s(&snapshot),
         "--out".into(),
@@ -220,8 +257,14 @@ async fn steps(
         s(&plan),
         "--nsx".into(),
         url.clone(),
+        "--nsxv".into(),
+        url.clone(),
+        "--vcenter".into(),
+        url.clone(),
         "--state-dir".into(),
         s(&state),
+        // A simulator: the demo confirms the point of no return (a real run decides).
+        "--confirm-point-of-no-return".into(),
     ];
     for t in OPERATOR_TASKS {
         args.extend(["--confirm-task".into(), (*t).into()]);

@@ -65,8 +65,8 @@ fn demo_runs_end_to_end_and_writes_no_secret() {
     assert_eq!(again.status.code(), Some(0));
 }
 
-/// `demo --kind vio-v2t`: collect, plan, show, apply, audit of the clean VIO example through the
-/// binary's own commands. It ends 0 with a clean audit, or, when apply cannot run every phase,
+/// `demo --kind vio-v2t`: collect, plan, show, apply (through the window, with the point of no
+/// return confirmed), audit of the clean VIO example through the binary's own commands. It ends 0 with a clean audit, or, when apply cannot run every phase,
 /// with apply's exit code and where it stopped; no file it writes carries the password.
 #[test]
 fn vio_demo_runs_every_available_phase_and_says_where_it_stopped() {
@@ -104,9 +104,13 @@ fn vio_demo_runs_every_available_phase_and_says_where_it_stopped() {
             assert!(stdout.contains("on the NSX Policy plugin"), "{stdout}");
         }
         Some(1) => {
+            // Where apply stopped, in its own words: a phase not available yet, or what
+            // verification found (the planner's expected paths the simulated Policy plugin
+            // does not make, see executor it::vio_apply `known_disagreements`).
             assert!(stderr.contains("apply did not finish (exit 1)"), "{stderr}");
             assert!(
-                stderr.contains("not available in this nsx-migrate yet"),
+                stderr.contains("stopped before phase")
+                    || stderr.contains("error: verification found"),
                 "{stderr}"
             );
         }

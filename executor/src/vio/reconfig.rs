@@ -254,6 +254,24 @@ pub fn check_confirmations(plan: &Plan, opts: &ApplyOptions) -> Result<(), ExecE
 /// Run the phase's pending steps in plan order.
 pub async fn phase(ctx: &Arc<Ctx>, plan: &Plan, steps: Vec<Step>) -> Result<Flow, ExecError> {
     let stage = Stage::new(Phase::VioReconfig.as_str());
+    if ctx.kubectl.is_none()
+        && steps
+            .iter()
+            .any(|s| matches!(&s.action, Action::VioReconfig(v) if !v.operator_task))
+    {
+        ctx.log.warn(format!(
+            "phase {} needs VIO's Kubernetes control plane and this run has no kubectl",
+            Phase::VioReconfig.as_str()
+        ));
+        return Ok(Flow::Stop(
+            ExitCode::Mixed,
+            format!(
+                "stopped before phase `{}` ({}): it reads and patches VIO's Neutron custom resource through kubectl, and this run has none; nothing of it was sent. Run `apply` again with --kubeconfig (or KUBECONFIG) for VIO's Kubernetes control plane, without --skip-kubernetes-check",
+                Phase::VioReconfig.as_str(),
+                Phase::VioReconfig.title()
+            ),
+        ));
+    }
     for step in &steps {
         let Action::VioReconfig(v) = &step.action else {
             continue;

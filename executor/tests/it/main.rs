@@ -18,3 +18,4 @@ mod faults;
 mod manager_lock;
 mod vio_apply;
 mod vio_reconfig;
+mod vio_window;
