@@ -455,6 +455,58 @@ async fn accept_recommended_only_when_the_plan_says_so() {
     );
 }
 
+/// `start = "operator"` (the planner's default): apply sets the run up and waits; the
+/// operator's start (here: the test, as the NSX UI would) lets it go on; apply never starts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_start_by_the_operator_apply_waits_for_the_operators_start() {
+    let f = fixture_with(FAST, |p| {
+        for s in &mut p.steps {
+            if let Action::EdgeCutover(c) = &mut s.action {
+                c.start = StartBy::Operator;
+            }
+        }
+    })
+    .await;
+    let o = f.opts(false);
+    let run = tokio::spawn(async move { executor::apply(&o).await });
+    let nsx = f.nsx();
+    let mut ready = false;
+    for _ in 0..4000 {
+        if nsx
+            .get("/api/v1/migration/data?file_type=EDGE_CUTOVER_MAPPING")
+            .await
+            .is_ok_and(|d| d["is_present"] == json!(true))
+            && nsx
+                .get("/api/v1/migration/status-summary")
+                .await
+                .is_ok_and(|s| s["overall_migration_status"] == "NOT_STARTED")
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(ready, "set up and waiting");
+    // Still waiting a while later, and it did not start the run itself.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!run.is_finished());
+    assert!(!changes(&f.h, 0).iter().any(|l| l.contains("action=start")));
+    nsx.post("/api/v1/migration/plan?action=start", &json!({}))
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("apply ends")
+        .unwrap()
+        .expect("not refused");
+    // On to the point of no return (not confirmed here).
+    assert!(
+        out.message.contains("--confirm-point-of-no-return"),
+        "{}",
+        out.message
+    );
+}
+
 /// Each coordinator fault of `[migration.v2t]`, per stage, with its seed code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coordinator_faults_stop_with_their_seed_codes() {
