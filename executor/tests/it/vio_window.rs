@@ -507,6 +507,31 @@ async fn with_start_by_the_operator_apply_waits_for_the_operators_start() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_lists_the_window_redacted_and_sends_nothing() {
+    let f = fixture(FAST).await;
+    let mut o = f.opts(true);
+    o.dry_run = true;
+    let out = executor::apply(&o).await.expect("not refused");
+    let reqs = &out.dry_run_requests;
+    let has = |s: &str| reqs.iter().any(|r| r.starts_with(s));
+    for r in [
+        "PUT [nsx-v]/api/4.0/edges/edge-1/vnics/0",
+        "POST [nsx-v]/api/2.0/services/auth/token",
+        "PUT /api/v1/migration/setup",
+        "POST /api/v1/migration/data/upload",
+        "POST [vcenter]/api/vcenter/vm/vm-110/power?action=stop",
+    ] {
+        assert!(has(r), "{r} not listed: {reqs:#?}");
+    }
+    assert!(
+        reqs.iter()
+            .all(|r| !r.contains(simulator::DEFAULT_PASSWORD))
+    );
+    assert_eq!(out.writes_sent, 0);
+    assert_eq!(changes(&f.h, 0), Vec::<String>::new());
+}
+
 /// Each coordinator fault of `[migration.v2t]`, per stage, with its seed code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coordinator_faults_stop_with_their_seed_codes() {
