@@ -538,7 +538,6 @@ async fn coordinator_faults_stop_with_their_seed_codes() {
     for (faults, code, stage) in [
         ("fail_at = { EDGE = 50.0 }\n", "1110", "edge-cutover/run"),
         ("fail_at = { HOST = 50.0 }\n", "1120", "host-migration/run"),
-        ("fail_at = { DFW = 10.0 }\n", "1120", "host-migration/run"),
     ] {
         let f = fixture(&format!("{FAST}{faults}")).await;
         let out = executor::apply(&f.opts(true)).await.expect("not refused");
@@ -546,6 +545,43 @@ async fn coordinator_faults_stop_with_their_seed_codes() {
         assert!(
             out.message.contains(&format!("seed error {code}")) && out.message.contains(stage),
             "{faults}: {}",
+            out.message
+        );
+    }
+    // Refused calls of each stage (HTTP 500 from NSX, NSX-V, vCenter).
+    let refuse = |method: &str, path: &str, nth: u32| {
+        format!(
+            "\n[[rule]]\nmethod = \"{method}\"\npath = \"{path}\"\nnth = [{nth}]\naction = \"status\"\nstatus = 500\n"
+        )
+    };
+    for (rule, code, stage) in [
+        (
+            refuse("PUT", "/api/4.0/edges/edge-4/vnics/1", 1),
+            "1008",
+            "edge-prep/vnics-down/edge-4",
+        ),
+        (
+            refuse("PUT", "/api/v1/migration/setup", 1),
+            "1007",
+            "edge-cutover/run",
+        ),
+        (
+            refuse("POST", "/api/vcenter/vm/vm-113/power", 1),
+            "1115",
+            "host-migration/power-off/edge-4",
+        ),
+        (
+            refuse("PUT", "/api/v1/migration/setup", 2),
+            "1120",
+            "host-migration/run",
+        ),
+    ] {
+        let f = fixture(&format!("{FAST}{rule}")).await;
+        let out = executor::apply(&f.opts(true)).await.expect("not refused");
+        assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
+        assert!(
+            out.message.contains(&format!("seed error {code}")) && out.message.contains(stage),
+            "{rule}: {}",
             out.message
         );
     }
