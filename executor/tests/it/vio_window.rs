@@ -587,38 +587,56 @@ async fn coordinator_faults_stop_with_their_seed_codes() {
     }
 }
 
-/// The coordinator's 12 h edge cutover timeout on its virtual clock: the run stops with 1132.
+/// The coordinator's timeouts on its virtual clock (12 h edge cutover; the host migration's,
+/// shortened): the run stops with 1132.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_edge_cutover_past_its_timeout_stops_with_1132() {
-    // The cutover's work takes a virtual day: it cannot finish before the 12 h limit.
-    let f =
-        fixture("[migration.v2t]\nedge_s_per_dlr = 86400\ndfw_s = 0\nhost_s_per_host = 0\n").await;
-    let o = f.opts(true);
-    let run = tokio::spawn(async move { executor::apply(&o).await });
-    let nsx = f.nsx();
-    let mut started = false;
-    for _ in 0..4000 {
-        if let Ok(s) = nsx.get("/api/v1/migration/status-summary").await
-            && s["overall_migration_status"] == "IN_PROGRESS"
-        {
-            started = true;
-            break;
+async fn a_coordinator_run_past_its_timeout_stops_with_1132() {
+    // The run's work takes virtual days: it cannot finish before its limit.
+    for (faults, mode, advance_h, limit) in [
+        (
+            "edge_s_per_dlr = 864000\ndfw_s = 0\nhost_s_per_host = 0\n",
+            "EDGE_CUTOVER",
+            13,
+            "12 hours",
+        ),
+        // The host migration's limit shortened to 10 h: the NSX-V token (at most 24 h) would
+        // run out before the seed's 48 h, which fails the run differently (seed 1120).
+        (
+            "edge_s_per_dlr = 0\ndfw_s = 0\nhost_s_per_host = 864000\nhost_timeout_s = 36000\n",
+            "DFW_AND_HOST_AND_WORKLOAD",
+            11,
+            "10 hours",
+        ),
+    ] {
+        let f = fixture(&format!("[migration.v2t]\n{faults}")).await;
+        let o = f.opts(true);
+        let run = tokio::spawn(async move { executor::apply(&o).await });
+        let nsx = f.nsx();
+        let mut started = false;
+        for _ in 0..4000 {
+            if let Ok(s) = nsx.get("/api/v1/migration/status-summary").await
+                && s["overall_migration_status"] == "IN_PROGRESS"
+                && f.coordinator_mode().await == json!(mode)
+            {
+                started = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(started, "the {mode} run started");
+        f.advance_clock(advance_h * 3600).await;
+        let out = tokio::time::timeout(Duration::from_secs(60), run)
+            .await
+            .expect("apply ends")
+            .unwrap()
+            .expect("not refused");
+        assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
+        assert!(
+            out.message.contains("seed error 1132") && out.message.contains(limit),
+            "{mode}: {}",
+            out.message
+        );
     }
-    assert!(started, "the edge cutover started");
-    f.advance_clock(13 * 3600).await;
-    let out = tokio::time::timeout(Duration::from_secs(60), run)
-        .await
-        .expect("apply ends")
-        .unwrap()
-        .expect("not refused");
-    assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
-    assert!(
-        out.message.contains("seed error 1132") && out.message.contains("12 hours"),
-        "{}",
-        out.message
-    );
 }
 
 const HARNESS: &str = env!("CARGO_BIN_EXE_executor-crash-harness");
