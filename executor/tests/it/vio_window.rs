@@ -455,13 +455,89 @@ async fn accept_recommended_only_when_the_plan_says_so() {
     );
 }
 
+/// `start = "operator"` (the planner's default): apply sets the run up and waits; the
+/// operator's start (here: the test, as the NSX UI would) lets it go on; apply never starts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_start_by_the_operator_apply_waits_for_the_operators_start() {
+    let f = fixture_with(FAST, |p| {
+        for s in &mut p.steps {
+            if let Action::EdgeCutover(c) = &mut s.action {
+                c.start = StartBy::Operator;
+            }
+        }
+    })
+    .await;
+    let o = f.opts(false);
+    let run = tokio::spawn(async move { executor::apply(&o).await });
+    let nsx = f.nsx();
+    let mut ready = false;
+    for _ in 0..4000 {
+        if nsx
+            .get("/api/v1/migration/data?file_type=EDGE_CUTOVER_MAPPING")
+            .await
+            .is_ok_and(|d| d["is_present"] == json!(true))
+            && nsx
+                .get("/api/v1/migration/status-summary")
+                .await
+                .is_ok_and(|s| s["overall_migration_status"] == "NOT_STARTED")
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(ready, "set up and waiting");
+    // Still waiting a while later, and it did not start the run itself.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!run.is_finished());
+    assert!(!changes(&f.h, 0).iter().any(|l| l.contains("action=start")));
+    nsx.post("/api/v1/migration/plan?action=start", &json!({}))
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("apply ends")
+        .unwrap()
+        .expect("not refused");
+    // On to the point of no return (not confirmed here).
+    assert!(
+        out.message.contains("--confirm-point-of-no-return"),
+        "{}",
+        out.message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_lists_the_window_redacted_and_sends_nothing() {
+    let f = fixture(FAST).await;
+    let mut o = f.opts(true);
+    o.dry_run = true;
+    let out = executor::apply(&o).await.expect("not refused");
+    let reqs = &out.dry_run_requests;
+    let has = |s: &str| reqs.iter().any(|r| r.starts_with(s));
+    for r in [
+        "PUT [nsx-v]/api/4.0/edges/edge-1/vnics/0",
+        "POST [nsx-v]/api/2.0/services/auth/token",
+        "PUT /api/v1/migration/setup",
+        "POST /api/v1/migration/data/upload",
+        "POST [vcenter]/api/vcenter/vm/vm-110/power?action=stop",
+    ] {
+        assert!(has(r), "{r} not listed: {reqs:#?}");
+    }
+    assert!(
+        reqs.iter()
+            .all(|r| !r.contains(simulator::DEFAULT_PASSWORD))
+    );
+    assert_eq!(out.writes_sent, 0);
+    assert_eq!(changes(&f.h, 0), Vec::<String>::new());
+}
+
 /// Each coordinator fault of `[migration.v2t]`, per stage, with its seed code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coordinator_faults_stop_with_their_seed_codes() {
     for (faults, code, stage) in [
         ("fail_at = { EDGE = 50.0 }\n", "1110", "edge-cutover/run"),
         ("fail_at = { HOST = 50.0 }\n", "1120", "host-migration/run"),
-        ("fail_at = { DFW = 10.0 }\n", "1120", "host-migration/run"),
     ] {
         let f = fixture(&format!("{FAST}{faults}")).await;
         let out = executor::apply(&f.opts(true)).await.expect("not refused");
@@ -472,40 +548,95 @@ async fn coordinator_faults_stop_with_their_seed_codes() {
             out.message
         );
     }
+    // Refused calls of each stage (HTTP 500 from NSX, NSX-V, vCenter).
+    let refuse = |method: &str, path: &str, nth: u32| {
+        format!(
+            "\n[[rule]]\nmethod = \"{method}\"\npath = \"{path}\"\nnth = [{nth}]\naction = \"status\"\nstatus = 500\n"
+        )
+    };
+    for (rule, code, stage) in [
+        (
+            refuse("PUT", "/api/4.0/edges/edge-4/vnics/1", 1),
+            "1008",
+            "edge-prep/vnics-down/edge-4",
+        ),
+        (
+            refuse("PUT", "/api/v1/migration/setup", 1),
+            "1007",
+            "edge-cutover/run",
+        ),
+        (
+            refuse("POST", "/api/vcenter/vm/vm-113/power", 1),
+            "1115",
+            "host-migration/power-off/edge-4",
+        ),
+        (
+            refuse("PUT", "/api/v1/migration/setup", 2),
+            "1120",
+            "host-migration/run",
+        ),
+    ] {
+        let f = fixture(&format!("{FAST}{rule}")).await;
+        let out = executor::apply(&f.opts(true)).await.expect("not refused");
+        assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
+        assert!(
+            out.message.contains(&format!("seed error {code}")) && out.message.contains(stage),
+            "{rule}: {}",
+            out.message
+        );
+    }
 }
 
-/// The coordinator's 12 h edge cutover timeout on its virtual clock: the run stops with 1132.
+/// The coordinator's timeouts on its virtual clock (12 h edge cutover; the host migration's,
+/// shortened): the run stops with 1132.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_edge_cutover_past_its_timeout_stops_with_1132() {
-    // The cutover's work takes a virtual day: it cannot finish before the 12 h limit.
-    let f =
-        fixture("[migration.v2t]\nedge_s_per_dlr = 86400\ndfw_s = 0\nhost_s_per_host = 0\n").await;
-    let o = f.opts(true);
-    let run = tokio::spawn(async move { executor::apply(&o).await });
-    let nsx = f.nsx();
-    let mut started = false;
-    for _ in 0..4000 {
-        if let Ok(s) = nsx.get("/api/v1/migration/status-summary").await
-            && s["overall_migration_status"] == "IN_PROGRESS"
-        {
-            started = true;
-            break;
+async fn a_coordinator_run_past_its_timeout_stops_with_1132() {
+    // The run's work takes virtual days: it cannot finish before its limit.
+    for (faults, mode, advance_h, limit) in [
+        (
+            "edge_s_per_dlr = 864000\ndfw_s = 0\nhost_s_per_host = 0\n",
+            "EDGE_CUTOVER",
+            13,
+            "12 hours",
+        ),
+        // The host migration's limit shortened to 10 h: the NSX-V token (at most 24 h) would
+        // run out before the seed's 48 h, which fails the run differently (seed 1120).
+        (
+            "edge_s_per_dlr = 0\ndfw_s = 0\nhost_s_per_host = 864000\nhost_timeout_s = 36000\n",
+            "DFW_AND_HOST_AND_WORKLOAD",
+            11,
+            "10 hours",
+        ),
+    ] {
+        let f = fixture(&format!("[migration.v2t]\n{faults}")).await;
+        let o = f.opts(true);
+        let run = tokio::spawn(async move { executor::apply(&o).await });
+        let nsx = f.nsx();
+        let mut started = false;
+        for _ in 0..4000 {
+            if let Ok(s) = nsx.get("/api/v1/migration/status-summary").await
+                && s["overall_migration_status"] == "IN_PROGRESS"
+                && f.coordinator_mode().await == json!(mode)
+            {
+                started = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(started, "the {mode} run started");
+        f.advance_clock(advance_h * 3600).await;
+        let out = tokio::time::timeout(Duration::from_secs(60), run)
+            .await
+            .expect("apply ends")
+            .unwrap()
+            .expect("not refused");
+        assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
+        assert!(
+            out.message.contains("seed error 1132") && out.message.contains(limit),
+            "{mode}: {}",
+            out.message
+        );
     }
-    assert!(started, "the edge cutover started");
-    f.advance_clock(13 * 3600).await;
-    let out = tokio::time::timeout(Duration::from_secs(60), run)
-        .await
-        .expect("apply ends")
-        .unwrap()
-        .expect("not refused");
-    assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
-    assert!(
-        out.message.contains("seed error 1132") && out.message.contains("12 hours"),
-        "{}",
-        out.message
-    );
 }
 
 const HARNESS: &str = env!("CARGO_BIN_EXE_executor-crash-harness");
