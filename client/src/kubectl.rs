@@ -115,6 +115,14 @@ pub enum KubectlError {
     Timeout { resource: String, timeout: Duration },
     #[error("kubectl get {resource} printed something other than a JSON list: {message}")]
     InvalidOutput { resource: String, message: String },
+    /// A write (`kubectl patch`, `kubectl create`) failed. The body it sent is not repeated
+    /// here (it may carry a secret's data).
+    #[error("kubectl {action} failed ({}): {stderr}", code.map(|c| format!("exit code {c}")).unwrap_or_else(|| "killed by a signal".into()))]
+    WriteFailed {
+        action: String,
+        code: Option<i32>,
+        stderr: String,
+    },
 }
 
 /// How to run kubectl.
@@ -233,13 +241,28 @@ impl Kubectl {
 
     /// Run kubectl with `args`; its stdout. `what` names the read in errors.
     async fn run(&self, args: Vec<OsString>, what: &str) -> Result<Vec<u8>, KubectlError> {
+        self.run_input(args, what, None).await
+    }
+
+    /// Run kubectl with `args`, writing `input` to its stdin (then closing it); its stdout.
+    /// A body goes through stdin so that nothing of it shows in the process list or a file.
+    async fn run_input(
+        &self,
+        args: Vec<OsString>,
+        what: &str,
+        input: Option<Vec<u8>>,
+    ) -> Result<Vec<u8>, KubectlError> {
         let mut cmd = tokio::process::Command::new(&self.binary);
         cmd.args(args)
-            .stdin(Stdio::null())
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let child = cmd.spawn().map_err(|e| {
+        let mut child = cmd.spawn().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 KubectlError::NotFound {
                     binary: self.binary.clone(),
@@ -251,7 +274,19 @@ impl Kubectl {
                 }
             }
         })?;
-        tracing::debug!(what, "running kubectl get");
+        if let (Some(mut body), Some(mut stdin)) = (input, child.stdin.take()) {
+            use tokio::io::AsyncWriteExt;
+            let written = stdin.write_all(&body).await;
+            body.fill(0);
+            drop(stdin);
+            if let Err(e) = written {
+                return Err(KubectlError::Spawn {
+                    binary: self.binary.clone(),
+                    message: format!("writing to kubectl's stdin: {e}"),
+                });
+            }
+        }
+        tracing::debug!(what, "running kubectl");
         let output = match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
             Err(_) => {
                 // Dropping the future drops the child, which kills it (kill_on_drop).
@@ -310,6 +345,73 @@ impl Kubectl {
             .map(OsString::from),
         );
         self.run(args, resource).await
+    }
+
+    /// `kubectl patch RESOURCE NAME --namespace=NS --type=merge` with `patch` (a JSON merge
+    /// patch, RFC 7386) read from stdin: the object as the API server answers it.
+    pub async fn patch_merge(
+        &self,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+        patch: &Value,
+    ) -> Result<Value, KubectlError> {
+        for s in [resource, namespace, name] {
+            if !valid_name(s) {
+                return Err(KubectlError::InvalidResource {
+                    resource: format!("{resource} {name} -n {namespace}"),
+                });
+            }
+        }
+        let mut args = self.global_args();
+        args.extend(
+            [
+                "patch",
+                resource,
+                name,
+                &format!("--namespace={namespace}"),
+                "--type=merge",
+                "--patch-file=/dev/stdin",
+                "--output=json",
+            ]
+            .iter()
+            .map(OsString::from),
+        );
+        let action = format!("patch {resource} {namespace}/{name}");
+        let body = serde_json::to_vec(patch).unwrap_or_default();
+        let out = self
+            .run_input(args, &action, Some(body))
+            .await
+            .map_err(|e| write_error(e, &action))?;
+        parse_object(&out, &action)
+    }
+
+    /// `kubectl create --filename=-` of `object` (sent through stdin): the object created.
+    pub async fn create(&self, object: &Value) -> Result<Value, KubectlError> {
+        let mut args = self.global_args();
+        args.extend(
+            ["create", "--filename=-", "--output=json"]
+                .iter()
+                .map(OsString::from),
+        );
+        let action = format!(
+            "create {} {}/{}",
+            object.get("kind").and_then(Value::as_str).unwrap_or("?"),
+            object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+            object
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+        );
+        let body = serde_json::to_vec(object).unwrap_or_default();
+        let out = self
+            .run_input(args, &action, Some(body))
+            .await
+            .map_err(|e| write_error(e, &action))?;
+        parse_object(&out, &action)
     }
 
     /// `kubectl get --raw PATH`: the API server's answer, unparsed. For reads whose exact API
@@ -388,6 +490,41 @@ impl Kubectl {
             resource: what.to_string(),
             message: "the server kept returning a continue token".into(),
         })
+    }
+}
+
+/// A resource, namespace or object name kubectl may take as one argument.
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(['-', '.'])
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+}
+
+/// A failed run of a write, named as the write.
+fn write_error(e: KubectlError, action: &str) -> KubectlError {
+    match e {
+        KubectlError::Failed { code, stderr, .. } => KubectlError::WriteFailed {
+            action: action.to_string(),
+            code,
+            stderr,
+        },
+        other => other,
+    }
+}
+
+/// kubectl's stdout as one JSON object.
+fn parse_object(stdout: &[u8], what: &str) -> Result<Value, KubectlError> {
+    match serde_json::from_slice::<Value>(stdout) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err(KubectlError::InvalidOutput {
+            resource: what.to_string(),
+            message: "not a JSON object".into(),
+        }),
+        Err(e) => Err(KubectlError::InvalidOutput {
+            resource: what.to_string(),
+            message: e.to_string(),
+        }),
     }
 }
 

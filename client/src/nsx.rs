@@ -74,6 +74,8 @@ pub struct Request {
     path: String,
     query: Vec<(String, String)>,
     body: Option<Value>,
+    /// A body other than JSON: content type and bytes (e.g. a multipart upload).
+    raw: Option<(String, Vec<u8>)>,
     idempotent: Option<bool>,
     retry: bool,
     timeout: Option<Duration>,
@@ -87,6 +89,7 @@ impl Request {
             path: path.into(),
             query: Vec::new(),
             body: None,
+            raw: None,
             idempotent: None,
             retry: true,
             timeout: None,
@@ -111,6 +114,12 @@ impl Request {
     /// JSON request body.
     pub fn json(mut self, body: Value) -> Self {
         self.body = Some(body);
+        self
+    }
+    /// A body that is not JSON, with its content type (e.g. `multipart/form-data; boundary=..`
+    /// for `POST /api/v1/migration/data/upload`).
+    pub fn raw(mut self, content_type: impl Into<String>, bytes: Vec<u8>) -> Self {
+        self.raw = Some((content_type.into(), bytes));
         self
     }
     pub fn query(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
@@ -678,6 +687,8 @@ impl NsxClient {
                 AttemptError::Other(ClientError::Config(format!("cannot encode body: {e}")))
             })?;
             rb = rb.header("content-type", "application/json").body(bytes);
+        } else if let Some((ct, bytes)) = &req.raw {
+            rb = rb.header("content-type", ct.as_str()).body(bytes.clone());
         }
 
         let _permit =

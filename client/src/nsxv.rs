@@ -140,8 +140,15 @@ impl NsxvClient {
         }
     }
 
-    /// `POST /api/2.0/services/auth/token?expiresInMinutes=N` with basic authentication.
-    async fn new_token(&self, minutes: u32) -> Result<(u64, HeaderValue), ClientError> {
+    /// `POST /api/2.0/services/auth/token?expiresInMinutes=N` with basic authentication: a new
+    /// token (for example for the migration coordinator's `SourceNsxApiEndpoint.auth_token`),
+    /// kept in memory only.
+    pub async fn issue_token(&self, minutes: u32) -> Result<Secret, ClientError> {
+        if !(1..=1440).contains(&minutes) {
+            return Err(ClientError::Config(format!(
+                "NSX-V token lifetime must be 1 to 1440 minutes, got {minutes}"
+            )));
+        }
         let mut url = rest::join(&self.inner.base, "/api/2.0/services/auth/token")?;
         url.query_pairs_mut()
             .append_pair("expiresInMinutes", &minutes.to_string());
@@ -162,18 +169,24 @@ impl NsxvClient {
             return Err(raw.api_error(&call.method, &call.path));
         }
         let text = Secret::new(raw.text(&call.method, &call.path)?);
-        let token = token_value(text.expose()).ok_or_else(|| ClientError::Decode {
+        token_value(text.expose()).ok_or_else(|| ClientError::Decode {
             method: "POST".into(),
             path: call.path.clone(),
             message:
                 "no token value in the answer (expected JSON `value` or XML <authToken><value>)"
                     .into(),
-        })?;
+        })
+    }
+
+    /// A new token as the `Authorization` header of later requests.
+    async fn new_token(&self, minutes: u32) -> Result<(u64, HeaderValue), ClientError> {
+        let token = self.issue_token(minutes).await?;
+        let path = "/api/2.0/services/auth/token".to_string();
         let mut hv =
             HeaderValue::from_str(&format!("AUTHTOKEN {}", token.expose())).map_err(|_| {
                 ClientError::Decode {
                     method: "POST".into(),
-                    path: call.path.clone(),
+                    path: path.clone(),
                     message: "the token is not a valid header value".into(),
                 }
             })?;
@@ -217,12 +230,34 @@ impl NsxvClient {
         path: &str,
         accept: &'static str,
     ) -> Result<(rest::Raw, Call), ClientError> {
+        self.send_raw(Method::GET, path, accept, None).await
+    }
+
+    /// One request with the client's authentication; the raw answer (status < 400).
+    async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        accept: &'static str,
+        body: Option<&Value>,
+    ) -> Result<(rest::Raw, Call), ClientError> {
         let url = rest::join(&self.inner.base, path)?;
         let mut failed = None;
         loop {
-            let mut call = Call::new(Method::GET, url.clone());
+            let mut call = Call::new(method.clone(), url.clone());
             call.headers
                 .insert(ACCEPT, HeaderValue::from_static(accept));
+            if let Some(b) = body {
+                call.headers.insert(
+                    reqwest::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                call.body = Some(serde_json::to_vec(b).map_err(|e| ClientError::Decode {
+                    method: method.to_string(),
+                    path: path.to_string(),
+                    message: format!("the body is not serialisable: {e}"),
+                })?);
+            }
             let generation = match self.inner.auth {
                 NsxvAuth::Basic => {
                     call.basic = Some((
@@ -251,6 +286,15 @@ impl NsxvClient {
             }
             return Ok((raw, call));
         }
+    }
+
+    /// `PUT` a JSON body (e.g. a vNIC, `PUT /api/4.0/edges/{id}/vnics/{index}`); the answer as
+    /// JSON (`Null` when empty, as NSX-V's 204).
+    pub async fn put_json(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
+        let (raw, call) = self
+            .send_raw(Method::PUT, path, "application/json", Some(body))
+            .await?;
+        raw.json(&call.method, &call.path)
     }
 
     /// `GET` a JSON answer.

@@ -161,6 +161,22 @@ impl VcenterClient {
         }
     }
 
+    /// `POST` without a body (e.g. `POST /api/vcenter/vm/{vm}/power?action=stop`); the answer
+    /// as JSON (`Null` when empty).
+    pub async fn post(&self, path: &str) -> Result<Value, ClientError> {
+        let (raw, call) = self.answer(Method::POST, path).await?;
+        if raw.status >= 400 {
+            return Err(raw.api_error(&call.method, &call.path));
+        }
+        raw.json(&call.method, &call.path)
+    }
+
+    /// The vCenter account, for a service that logs in to vCenter itself (the migration
+    /// coordinator's `SourceNsxApiEndpoint.vc_username` / `vc_password`).
+    pub fn credentials(&self) -> &Credentials {
+        &self.inner.creds
+    }
+
     /// `GET` a JSON answer.
     pub async fn get(&self, path: &str) -> Result<Value, ClientError> {
         let (raw, call) = self.get_answer(path).await?;
@@ -201,11 +217,15 @@ impl VcenterClient {
 
     /// The answer to a `GET` (any status but a refused session, which is renewed once).
     async fn get_answer(&self, path: &str) -> Result<(rest::Raw, Call), ClientError> {
+        self.answer(Method::GET, path).await
+    }
+
+    async fn answer(&self, method: Method, path: &str) -> Result<(rest::Raw, Call), ClientError> {
         let url = rest::join(&self.inner.base, path)?;
         let mut failed = None;
         loop {
             let (g, sid) = self.session(failed).await?;
-            let mut call = Call::new(Method::GET, url.clone());
+            let mut call = Call::new(method.clone(), url.clone());
             call.headers
                 .insert(ACCEPT, HeaderValue::from_static("application/json"));
             call.headers.insert(SESSION_HEADER, sid);

@@ -100,6 +100,10 @@ pub struct AuditReport {
     /// Objects tagged with the cluster still in Manager mode (checked when every step is done).
     pub left_in_manager: Vec<String>,
     pub counts: BTreeMap<String, usize>,
+    /// What the kind read besides the steps (VIO: the coordinator's state, the Neutron custom
+    /// resource's plugins).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl AuditReport {
@@ -127,6 +131,9 @@ impl AuditReport {
             .map(|(k, v)| format!("{v} {k}"))
             .collect();
         out.push_str(&format!("summary: {}\n", counts.join(", ")));
+        for n in &self.notes {
+            out.push_str(&format!("  note: {n}\n"));
+        }
         for d in &self.drift {
             out.push_str(&format!("  drift ({}): {}\n", d.step, d.describe()));
         }

@@ -105,6 +105,17 @@ pub struct Ctx {
     pub nsx: NsxClient,
     /// The OpenStack cloud, for kinds that drive one (VIO): Keystone, its catalog's services.
     pub openstack: Option<client::OpenStackClient>,
+    /// kubectl for the target's Kubernetes control plane (VIO's Neutron custom resource).
+    pub kubectl: Option<client::Kubectl>,
+    /// Operator tasks (step ids) the operator confirmed done for this run (`--confirm-task`).
+    pub confirmed_tasks: Vec<String>,
+    /// A kind's other endpoints (NSX-V, vCenter).
+    pub window: crate::WindowClients,
+    /// `--confirm-point-of-no-return` was given.
+    pub confirm_point_of_no_return: bool,
+    /// Secrets a kind obtained during the run (e.g. a token for another service): kept in
+    /// memory only, never journaled or logged; a new run obtains them again.
+    pub secrets: Mutex<std::collections::BTreeMap<String, client::Secret>>,
     /// None in dry-run mode: nothing is written anywhere.
     pub journal: Option<Mutex<Journal>>,
     pub log: Log,

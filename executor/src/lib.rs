@@ -54,14 +54,11 @@ pub async fn audit(
     plan: &plan_schema::AnyPlan,
     nsx: &client::NsxConfig,
     lock: &manager_lock::ManagerLockConfig,
+    kubectl: Option<&client::Kubectl>,
 ) -> Result<AuditReport, ExecError> {
     let mut report = match plan {
         plan_schema::AnyPlan::MpToPolicy(p) => mp::audit(p, nsx).await?,
-        plan_schema::AnyPlan::VioV2t(_) => {
-            return Err(ExecError::Plan(
-                "`audit` of vio-v2t plans is not available in this nsx-migrate yet".into(),
-            ));
-        }
+        plan_schema::AnyPlan::VioV2t(p) => vio::audit::audit(p, nsx, kubectl).await?,
     };
     let client =
         client::NsxClient::new(nsx.clone()).map_err(|e| ExecError::Preflight(e.to_string()))?;
@@ -110,6 +107,15 @@ impl Default for PollConfig {
     }
 }
 
+/// The endpoints other than NSX and OpenStack a kind's later phases drive (`vio-v2t`: the
+/// NSX-V Manager for the edges' vNICs and the coordinator's token, vCenter for powering off the
+/// edges and for the coordinator's setup).
+#[derive(Debug, Clone, Default)]
+pub struct WindowClients {
+    pub nsxv: Option<client::NsxvClient>,
+    pub vcenter: Option<client::VcenterClient>,
+}
+
 /// Options of [`apply`].
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
@@ -120,6 +126,14 @@ pub struct ApplyOptions {
     pub kubectl: Option<client::Kubectl>,
     /// The OpenStack cloud of a `vio-v2t` plan (clouds.yaml / `OS_*`); `None` for other kinds.
     pub openstack: Option<client::OpenStackClient>,
+    /// Steps done by the operator (a plan's operator tasks) that this run records as done.
+    pub confirm_tasks: Vec<String>,
+    /// The NSX-V Manager and vCenter of a `vio-v2t` plan's maintenance-window phases.
+    pub window: WindowClients,
+    /// The operator confirmed the point of no return (`--confirm-point-of-no-return`): a step
+    /// the plan marks so (a `vio-v2t` host migration) may start. Without it the run stops
+    /// before such a step and sends nothing for it.
+    pub confirm_point_of_no_return: bool,
     pub dry_run: bool,
     pub concurrency: usize,
     pub on_import_failure: OnImportFailure,
@@ -143,6 +157,9 @@ impl ApplyOptions {
             nsx,
             kubectl: None,
             openstack: None,
+            confirm_tasks: Vec::new(),
+            window: WindowClients::default(),
+            confirm_point_of_no_return: false,
             dry_run: false,
             concurrency: 8,
             on_import_failure: OnImportFailure::Rollback,
@@ -165,6 +182,8 @@ pub struct RollbackOptions {
     pub nsx: client::NsxConfig,
     /// The OpenStack cloud, when the journal is of a `vio-v2t` plan.
     pub openstack: Option<client::OpenStackClient>,
+    /// NSX-V and vCenter, when the journal of a `vio-v2t` plan reached its window phases.
+    pub window: WindowClients,
     pub poll: PollConfig,
     /// Receives the rollback stage's progress and the operator messages.
     pub observer: Option<SharedObserver>,

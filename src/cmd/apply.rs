@@ -47,11 +47,24 @@ pub struct Args {
     /// client; the replay target writes to NSX).
     #[arg(long, value_name = "N", default_value_t = 95.0)]
     os_rate_limit: f64,
+    /// The NSX-V Manager and vCenter of a vio-v2t plan's window phases (edge preparation,
+    /// edge cutover, host migration).
+    #[command(flatten)]
+    window: crate::cmd::collect::vio::WindowArgs,
+    /// Start a step the plan marks as the point of no return (a vio-v2t host migration: no
+    /// rollback once hosts move). Without it, apply stops before that phase and sends nothing
+    /// of it.
+    #[arg(long)]
+    confirm_point_of_no_return: bool,
     #[command(flatten)]
     kube: KubeArgs,
     /// Do not re-read Kubernetes: drift there goes undetected, and NCP is not re-checked as stopped.
     #[arg(long)]
     skip_kubernetes_check: bool,
+    /// A vio-v2t plan's operator task (its step id) that the operator has done: this run
+    /// journals it as done and goes on past it. Repeatable.
+    #[arg(long, value_name = "STEP")]
+    confirm_task: Vec<String>,
     /// Seconds to wait for one import batch before giving up.
     #[arg(long, default_value_t = 6000)]
     batch_timeout: u64,
@@ -74,6 +87,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     o.kubectl = (!args.skip_kubernetes_check).then(|| args.kube.kubectl());
     o.openstack = args.os.client_if_configured(args.os_rate_limit)?;
+    o.confirm_tasks = args.confirm_task.clone();
+    o.window = args.window.window_clients(args.os_rate_limit)?;
+    o.confirm_point_of_no_return = args.confirm_point_of_no_return;
     o.poll.timeout = Duration::from_secs(args.batch_timeout);
     o.observer = Some(observer(args.json, args.quiet));
     match executor::block_on(executor::apply(&o))? {

@@ -1,4 +1,5 @@
-//! `nsx-migrate audit PLAN --nsx URL`: read-only comparison of a plan with live state.
+//! `nsx-migrate audit PLAN --nsx URL`: read-only comparison of a plan with live state (a
+//! vio-v2t plan also reads VIO's Neutron custom resource through kubectl: `--kubeconfig`).
 //! With --detailed-exitcode: 0 when everything is applied and nothing of the cluster is left in
 //! Manager mode, 4 when there are differences.
 
@@ -6,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::cmd::connect::NsxArgs;
+use crate::cmd::connect::{KubeArgs, NsxArgs};
 use executor::ExitCode;
 
 #[derive(clap::Args)]
@@ -16,6 +17,9 @@ pub struct Args {
     nsx: NsxArgs,
     #[command(flatten)]
     lock: crate::cmd::connect::ManagerLockArgs,
+    /// VIO's Kubernetes control plane (a vio-v2t plan: the Neutron custom resource is read).
+    #[command(flatten)]
+    kube: KubeArgs,
     /// Exit 4 when live state differs from the fully applied plan.
     #[arg(long)]
     detailed_exitcode: bool,
@@ -33,7 +37,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     };
     let cfg = args.nsx.config()?;
-    let report = executor::block_on(executor::audit(&plan, &cfg, &args.lock.config()?))??;
+    let kubectl = matches!(plan, plan_schema::AnyPlan::VioV2t(_)).then(|| args.kube.kubectl());
+    let report = executor::block_on(executor::audit(
+        &plan,
+        &cfg,
+        &args.lock.config()?,
+        kubectl.as_ref(),
+    ))??;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

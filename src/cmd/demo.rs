@@ -1,6 +1,7 @@
 //! `nsx-migrate demo`: the whole job against the embedded simulator, on loopback: start the
 //! simulator with the example cluster, collect (NSX REST + the real kubectl), plan, show the
-//! summary, apply, audit, and say where everything was written.
+//! summary, apply, audit, and say where everything was written. `--kind vio-v2t` does the
+//! same for a VIO deployment (`demo_vio.rs`).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -23,9 +24,22 @@ pub struct Args {
     /// holds an earlier demo.
     #[arg(long, default_value = "nsx-migrate-demo")]
     workdir: PathBuf,
-    /// Inventory the simulator starts from (default: the example cluster of the source tree).
+    /// Inventory the simulator starts from (default: the example of the source tree for the
+    /// kind: the NCP cluster, or the clean VIO deployment).
     #[arg(long)]
     inventory: Option<PathBuf>,
+    /// Which migration to show: `mp` (Manager-to-Policy) or `vio-v2t` (VIO's Neutron from
+    /// NSX-V to NSX).
+    #[arg(long, value_enum, default_value = "mp")]
+    kind: DemoKind,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DemoKind {
+    #[value(name = "mp")]
+    Mp,
+    #[value(name = "vio-v2t")]
+    VioV2t,
 }
 
 fn example_inventory() -> PathBuf {
@@ -54,13 +68,16 @@ fn prepare_workdir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn step(n: u32, what: &str) {
+pub(crate) fn step(n: u32, what: &str) {
     eprintln!("\n== {n}. {what}");
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let started = Instant::now();
-    let inventory_src = args.inventory.clone().unwrap_or_else(example_inventory);
+    let inventory_src = args.inventory.clone().unwrap_or_else(|| match args.kind {
+        DemoKind::Mp => example_inventory(),
+        DemoKind::VioV2t => crate::cmd::demo_vio::example_inventory(),
+    });
     if !inventory_src.join("metadata.json").exists() {
         bail!(
             "{}: no inventory snapshot there; run the demo from the nsx-migrate source tree or pass --inventory",
@@ -70,7 +87,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let work = args.workdir.clone();
     prepare_workdir(&work)?;
     let rt = runtime()?;
-    let code = rt.block_on(demo(&inventory_src, &work))?;
+    let code = match args.kind {
+        DemoKind::Mp => rt.block_on(demo(&inventory_src, &work))?,
+        DemoKind::VioV2t => rt.block_on(crate::cmd::demo_vio::demo(&inventory_src, &work))?,
+    };
     eprintln!(
         "\ndemo finished in {:.1} s with exit code {code}",
         started.elapsed().as_secs_f64()

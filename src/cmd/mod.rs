@@ -6,6 +6,7 @@ pub mod cf;
 pub mod collect;
 pub mod connect;
 pub mod demo;
+pub mod demo_vio;
 pub mod force_unlock;
 pub mod graph;
 pub mod plan;

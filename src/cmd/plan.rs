@@ -150,8 +150,8 @@ fn run_vio(mut args: Args) -> Result<ExitCode> {
 fn run_mp(mut args: Args) -> Result<ExitCode> {
     let v = &args.vio;
     if v.os.os_cloud.is_some()
-        || v.nsxv.is_some()
-        || v.vcenter.is_some()
+        || v.window.nsxv.is_some()
+        || v.window.vcenter.is_some()
         || v.nsx_ini.is_some()
         || v.migrator_conf.is_some()
     {

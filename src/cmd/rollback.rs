@@ -26,6 +26,10 @@ pub struct Args {
     /// The OpenStack cloud, when the journal is of a vio-v2t plan (clouds.yaml / OS_*).
     #[command(flatten)]
     os: crate::cmd::collect::vio::OsArgs,
+    /// The NSX-V Manager and vCenter, when the journal's vio-v2t run reached the window phases
+    /// (edge vNICs reconnected, edge VMs powered on).
+    #[command(flatten)]
+    window: crate::cmd::collect::vio::WindowArgs,
     /// JSON-lines events on stdout (no progress bar).
     #[arg(long)]
     json: bool,
@@ -36,6 +40,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let o = RollbackOptions {
+        window: args.window.window_clients(95.0)?,
         state_dir: args.state_dir.clone(),
         plan: args.plan.clone(),
         manager_lock: args.lock.config()?,

@@ -4,7 +4,9 @@
 //! again. Credentials come from NSX_USERNAME / NSX_PASSWORD; with OS_CLOUD set, the OpenStack
 //! cloud of a `vio-v2t` plan comes from clouds.yaml (OS_CLIENT_CONFIG_FILE /
 //! OS_CLIENT_SECURE_FILE), as the CLI reads it. EXEC_HARNESS_CONCURRENCY sets `--concurrency`
-//! (default 4).
+//! (default 4). EXEC_HARNESS_WINDOW=1 gives a `vio-v2t` run its NSX-V Manager and vCenter at
+//! the NSX URL (the simulator serves all three) with the NSX credentials;
+//! EXEC_HARNESS_CONFIRM=1 is `--confirm-point-of-no-return`.
 //!
 //! Usage: `executor-crash-harness apply PLAN STATE_DIR NSX_URL [KUBECONFIG]`
 //!        `executor-crash-harness rollback STATE_DIR NSX_URL [PLAN]`
@@ -48,6 +50,31 @@ fn openstack() -> Result<Option<executor::client::OpenStackClient>, String> {
         .map_err(|e| e.to_string())
 }
 
+/// NSX-V and vCenter at the NSX URL when EXEC_HARNESS_WINDOW=1.
+fn window(url: &str) -> Result<executor::WindowClients, String> {
+    if std::env::var("EXEC_HARNESS_WINDOW").ok().as_deref() != Some("1") {
+        return Ok(Default::default());
+    }
+    let creds = Credentials::from_env(None).map_err(|e| e.to_string())?;
+    let cfg = || executor::client::ServiceConfig {
+        rate_limit: Some(80.0),
+        ..Default::default()
+    };
+    let nsxv = executor::client::NsxvClient::new(
+        url,
+        creds.clone(),
+        executor::client::NsxvAuth::Basic,
+        cfg(),
+    )
+    .map_err(|e| e.to_string())?;
+    let vcenter =
+        executor::client::VcenterClient::new(url, creds, cfg()).map_err(|e| e.to_string())?;
+    Ok(executor::WindowClients {
+        nsxv: Some(nsxv),
+        vcenter: Some(vcenter),
+    })
+}
+
 fn poll() -> PollConfig {
     PollConfig {
         initial: Duration::from_millis(10),
@@ -64,6 +91,9 @@ fn main() -> ExitCode {
         Some("apply") if args.len() >= 4 => nsx(&args[3]).and_then(|cfg| {
             let mut o = ApplyOptions::new(&args[1], &args[2], cfg);
             o.openstack = openstack()?;
+            o.window = window(&args[3])?;
+            o.confirm_point_of_no_return =
+                std::env::var("EXEC_HARNESS_CONFIRM").ok().as_deref() == Some("1");
             o.poll = poll();
             // EXEC_HARNESS_CONCURRENCY=1 makes the journal's record order the same in every
             // run, so a kill point taken from one run's journal lands on the same record.
@@ -79,6 +109,7 @@ fn main() -> ExitCode {
         }),
         Some("rollback") if args.len() >= 3 => nsx(&args[2]).and_then(|cfg| {
             let o = RollbackOptions {
+                window: Default::default(),
                 openstack: openstack()?,
                 state_dir: args[1].clone().into(),
                 plan: args.get(3).map(Into::into),

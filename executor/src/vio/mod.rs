@@ -1,17 +1,25 @@
-//! The VIO kind (`vio-v2t`, seed 004): its preflight and the API replay of Neutron onto the NSX
-//! Policy plugin (the replay target, the catalog's `network-replay`), with rollback of what the
-//! replay made. The phases after the replay (edge preparation, edge cutover, host migration,
-//! VIO reconfiguration, post-migration cleanup) are not available yet: the stage loop stops
-//! before the first of them that has steps, with exit code 1 and a journaled message, and never
-//! claims success.
+//! The VIO kind (`vio-v2t`, seed 004): its preflight, the API replay of Neutron onto the NSX
+//! Policy plugin (the replay target, the catalog's `network-replay`), the maintenance window:
+//! edge preparation and the single calls around the coordinator (`edge.rs`), the coordinator's
+//! edge cutover and host migration (`cutover.rs`), with rollback of what they made while the
+//! host migration has not started; then the VIO reconfiguration (`reconfig.rs`) and the
+//! post-migration cleanup (`cleanup.rs`). A phase without its module here is not available
+//! yet: the stage loop stops before the first such phase that has steps, with exit code 1 and a
+//! journaled message, and never claims success.
 //!
-//! Exit codes: 0 done; 1 stopped part-way (the replay's objects kept; re-run `apply` to resume,
-//! or `rollback`); 2 the replay failed and what it made was removed (the seed's error 2112 in
-//! the message); 3 refused, nothing sent.
+//! Exit codes: 0 done; 1 stopped part-way (what was done kept and journaled, the seed's code in
+//! the message where there is one; re-run `apply` to resume, or `rollback`); 2 the replay
+//! failed and what it made was removed (the seed's error 2112 in the message); 3 refused,
+//! nothing sent (also `rollback` once the host migration has begun).
 
 pub mod adopt;
+pub mod audit;
+pub mod cleanup;
+pub mod cutover;
+pub mod edge;
 pub mod neutron;
 pub mod preflight;
+pub mod reconfig;
 pub mod replay;
 
 use std::collections::HashSet;
@@ -41,8 +49,9 @@ impl KindExecutor for VioV2t {
     async fn preflight(
         ctx: &Arc<Ctx>,
         plan: &Plan,
-        _opts: &ApplyOptions,
+        opts: &ApplyOptions,
     ) -> Result<Vec<String>, ExecError> {
+        reconfig::check_confirmations(plan, opts)?;
         preflight::run(ctx, plan).await
     }
 
@@ -54,7 +63,12 @@ impl KindExecutor for VioV2t {
     ) -> Result<Flow, ExecError> {
         match phase {
             Phase::Replay => replay_phase(ctx, steps).await,
+            Phase::VioReconfig => reconfig::phase(ctx, plan, steps).await,
+            Phase::PostCleanup => cleanup::phase(ctx, steps).await,
             _ if steps.is_empty() => Ok(Flow::Continue),
+            Phase::EdgePrep | Phase::EdgeCutover | Phase::HostMigration => {
+                window_phase(ctx, plan, phase, steps).await
+            }
             _ => Ok(not_available(ctx, plan, phase, steps.len())),
         }
     }
@@ -99,8 +113,172 @@ impl KindExecutor for VioV2t {
     }
 
     async fn rollback(ctx: &Arc<Ctx>, why: Option<&str>) -> (ExitCode, String) {
-        replay::rollback(ctx, why).await
+        if let Some(step) = cutover::host_started(ctx) {
+            let msg = format!(
+                "rollback refused: the host migration of plan {} has started (step {step}); NSX does not roll back a host migration: migrated hosts cannot be moved back to NSX-V (the coordinator refuses with error 30533). Nothing was sent. Finish the migration with `apply`; a host that keeps failing can be removed from its cluster and the migration retried (docs/recovery.md)",
+                ctx.plan_id
+            );
+            ctx.log.warn(&msg);
+            return (ExitCode::Refused, msg);
+        }
+        let undone = match undo_window(ctx).await {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = ctx.step_failed("window", "rollback", &e);
+                return (
+                    ExitCode::Mixed,
+                    format!(
+                        "rollback FAILED while putting the edges, transport nodes and coordinator back: {e}. Re-run `rollback` to continue it"
+                    ),
+                );
+            }
+        };
+        let (code, msg) = replay::rollback(ctx, why).await;
+        if undone == 0 {
+            (code, msg)
+        } else {
+            (
+                code,
+                format!(
+                    "{undone} window record(s) put back (coordinator rolled back and freed, edge vNICs reconnected, v2t-migration-config disabled, edge VMs powered on); {msg}"
+                ),
+            )
+        }
     }
+}
+
+/// The window's migration records, newest first: the coordinator's run rolled back and its
+/// setup aborted, then each changed object put back (reads first, sends what differs).
+async fn undo_window(ctx: &Ctx) -> Result<usize, ExecError> {
+    let records = current(ctx).records;
+    let mut n = 0;
+    for rec in records.iter().rev() {
+        let ours = matches!(
+            rec.object_type.as_str(),
+            cutover::COORDINATOR | edge::VNIC | edge::EDGE_CONFIG | edge::NOGW | edge::EDGE_VM
+        );
+        if !ours {
+            continue;
+        }
+        ctx.record(JournalEvent::RollbackIntent {
+            step: rec.step.clone(),
+            object_type: rec.object_type.clone(),
+            object_ids: rec.object_ids.clone(),
+        })?;
+        for id in rec.object_ids.iter().rev() {
+            if rec.object_type == cutover::COORDINATOR {
+                cutover::undo(ctx, id).await?;
+            } else {
+                edge::undo(ctx, &rec.step, &rec.object_type, id).await?;
+            }
+        }
+        ctx.record(JournalEvent::RollbackDone {
+            step: rec.step.clone(),
+            object_type: rec.object_type.clone(),
+        })?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// The edge preparation, edge cutover and host migration phases: their steps one at a time in
+/// plan order. The host migration phase needs `--confirm-point-of-no-return` when the plan
+/// marks it so; without it the run stops before the phase and sends nothing of it.
+async fn window_phase(
+    ctx: &Arc<Ctx>,
+    plan: &Plan,
+    phase: Phase,
+    steps: Vec<Step>,
+) -> Result<Flow, ExecError> {
+    let stage = Stage::new(phase.as_str());
+    if ctx.window.nsxv.is_none() || ctx.window.vcenter.is_none() {
+        ctx.log.warn(format!(
+            "phase {} needs the NSX-V Manager and vCenter (--nsxv, --vcenter); not run",
+            phase.as_str()
+        ));
+        return Ok(Flow::Stop(
+            ExitCode::Mixed,
+            format!(
+                "{}; stopped before phase `{}` ({}): it is not available without the NSX-V Manager and vCenter: give --nsxv and --vcenter (credentials NSXV_USERNAME/NSXV_PASSWORD, VCENTER_USERNAME/VCENTER_PASSWORD or the password files) and re-run `apply`; nothing of it was sent. VIO still runs on NSX-V; `rollback` removes what the replay made",
+                replay_done(ctx),
+                phase.as_str(),
+                phase.title()
+            ),
+        ));
+    }
+    if phase == Phase::HostMigration && !ctx.confirm_point_of_no_return {
+        let marked: Vec<&str> = steps
+            .iter()
+            .filter(|s| matches!(&s.action, Action::HostMigration(h) if h.point_of_no_return))
+            .map(|s| s.id.as_str())
+            .collect();
+        if !marked.is_empty() {
+            let msg = format!(
+                "stopped before phase `host_migration`: it is the point of no return (step {}): once hosts move to NSX there is no rollback. Nothing of it was sent; the edge cutover is done and can still be rolled back with `rollback`. To go on, re-run `apply --confirm-point-of-no-return`",
+                marked.join(", ")
+            );
+            ctx.log.warn(&msg);
+            return Ok(Flow::Stop(ExitCode::Mixed, msg));
+        }
+    }
+    for step in &steps {
+        let res: Result<Option<Flow>, ExecError> = match &step.action {
+            Action::EdgeInterfacesDown(a) => {
+                edge::interfaces_down(ctx, step, a).await.map(|_| None)
+            }
+            Action::RouterNogwFixup(a) => edge::nogw_fixup(ctx, step, a).await.map(|_| None),
+            Action::EdgeMigrationConfig(a) => edge::edge_config(ctx, step, a).await.map(|_| None),
+            Action::NsxvToken(a) => edge::nsxv_token(ctx, step, a).await.map(|_| None),
+            Action::RouterNogwRestore(a) => {
+                edge::detach(ctx, &step.id, "detach", &a.router_id, edge::E_NOGW_RESTORE)
+                    .await
+                    .map(|_| None)
+            }
+            Action::EdgePowerOff(a) => edge::power_off(ctx, step, a).await.map(|_| None),
+            Action::EdgeCutover(c) => cutover::edge_cutover(ctx, plan, step, c).await,
+            Action::HostMigration(h) => cutover::host_migration(ctx, plan, step, h).await,
+            other => Err(ExecError::step(
+                &step.id,
+                format!(
+                    "action {} does not belong to phase {}",
+                    other.kind_str(),
+                    phase.as_str()
+                ),
+            )),
+        };
+        match res {
+            Ok(None) => {
+                if !ctx.dry_run() {
+                    ctx.step_done(&step.id, None)?;
+                }
+                ctx.step_finished(stage, &step.id, true);
+            }
+            Ok(Some(flow)) => {
+                ctx.step_finished(stage, &step.id, false);
+                if let Flow::Stop(_, m) = &flow {
+                    ctx.record(JournalEvent::StepFailed {
+                        step: step.id.clone(),
+                        op: STEP_OP.to_string(),
+                        error: m.clone(),
+                        retriable: true,
+                    })?;
+                }
+                return Ok(flow);
+            }
+            Err(e) => {
+                ctx.step_finished(stage, &step.id, false);
+                ctx.step_failed(&step.id, STEP_OP, &e)?;
+                return Ok(Flow::Stop(
+                    ExitCode::Mixed,
+                    format!(
+                        "{e}. Stopped in phase `{}`; the journal holds what was done. Fix the cause and re-run `apply` to continue, or `rollback` (possible until the host migration starts)",
+                        phase.as_str()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(Flow::Continue)
 }
 
 /// Every replay step with the Policy paths its objects are expected to make.

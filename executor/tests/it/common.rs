@@ -56,6 +56,7 @@ pub fn apply_opts(h: &SimHandle, plan: &Path, state: &Path) -> ApplyOptions {
 
 pub fn rollback_opts(h: &SimHandle, state: &Path) -> RollbackOptions {
     RollbackOptions {
+        window: Default::default(),
         openstack: None,
         state_dir: state.to_path_buf(),
         plan: None,

@@ -17,3 +17,5 @@ mod crash;
 mod faults;
 mod manager_lock;
 mod vio_apply;
+mod vio_reconfig;
+mod vio_window;

@@ -125,7 +125,7 @@ async fn a_live_lease_refuses_an_expired_one_is_taken_over_and_audit_reports_it(
         })
         .collect();
     assert!(sent.is_empty(), "{sent:?}");
-    let report = executor::audit(&parsed, &nsx_config(&h), &short)
+    let report = executor::audit(&parsed, &nsx_config(&h), &short, None)
         .await
         .unwrap();
     let note = report.manager_lock.as_ref().expect("audit shows the lock");
@@ -138,7 +138,7 @@ async fn a_live_lease_refuses_an_expired_one_is_taken_over_and_audit_reports_it(
 
     // Its 1 s lease runs out: audit calls it stale, and the next apply takes it over.
     tokio::time::sleep(Duration::from_millis(1600)).await;
-    let report = executor::audit(&parsed, &nsx_config(&h), &short)
+    let report = executor::audit(&parsed, &nsx_config(&h), &short, None)
         .await
         .unwrap();
     assert!(report.manager_lock.as_ref().unwrap().expired);

@@ -19,7 +19,7 @@ use simulator::SimHandle;
 
 use crate::common::{apply_opts, full_log, nsx_config, rollback_opts};
 
-fn clean_inventory() -> PathBuf {
+pub(crate) fn clean_inventory() -> PathBuf {
     test_support::repo_root().join("examples/inventories/vio-small-clean")
 }
 
@@ -47,7 +47,7 @@ fn write_vio_plan(dir: &Path) -> (PathBuf, Plan) {
     (path, plan)
 }
 
-fn openstack(h: &SimHandle, dir: &Path) -> OpenStackClient {
+pub(crate) fn openstack(h: &SimHandle, dir: &Path) -> OpenStackClient {
     let (clouds, secure) = test_support::clouds_yaml(h, dir, simulator::DEFAULT_PASSWORD);
     let search = ConfigSearch {
         clouds: vec![clouds],
@@ -156,7 +156,7 @@ impl Fixture {
 }
 
 /// Writes to the replay target in the request log after position `from`.
-fn target_writes(h: &SimHandle, from: usize) -> Vec<String> {
+pub(crate) fn target_writes(h: &SimHandle, from: usize) -> Vec<String> {
     full_log(h)
         .into_iter()
         .skip(from)
@@ -341,7 +341,7 @@ async fn apply_child(f: &Fixture, state: &Path, kill: Option<u64>) -> std::proce
         .unwrap()
 }
 
-fn journal_lines(state: &Path) -> usize {
+pub(crate) fn journal_lines(state: &Path) -> usize {
     std::fs::read_to_string(state.join("journal.jsonl"))
         .map(|t| t.lines().count())
         .unwrap_or(0)
@@ -350,7 +350,7 @@ fn journal_lines(state: &Path) -> usize {
 /// Journal positions (1-based) worth a kill: the first replay intent, a bulk intent, and
 /// around each floating IP: its intent (killed before the POST) and its migration record
 /// (killed before the new id's map entry), and the last replay record.
-fn crash_points(state: &Path) -> Vec<u64> {
+pub(crate) fn crash_points(state: &Path) -> Vec<u64> {
     use plan_schema::journal::JournalEvent;
     let loaded = executor::journal::load(&state.join("journal.jsonl"), None).unwrap();
     let mut out = Vec::new();
@@ -401,6 +401,7 @@ async fn a_kill_at_any_replay_point_converges_without_duplicates() {
     assert_eq!(status.code(), Some(1), "stops before edge_prep");
     let points = crash_points(&ref_state);
     assert!(points.len() >= 5, "{points:?}");
+    eprintln!("replay kill points: {}", points.len());
     drop(reference);
 
     for k in points {

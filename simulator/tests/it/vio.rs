@@ -1764,3 +1764,97 @@ async fn generated_edge_nodes_and_uplinks_are_served() {
     );
     h.shutdown().await;
 }
+
+/// kubectl with `input` on its stdin (how the executor sends a body: never on the command line).
+fn kubectl_stdin(
+    kubeconfig: &std::path::Path,
+    args: &[&str],
+    input: &str,
+) -> (bool, String, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .arg("--request-timeout=20s")
+        .args(args)
+        .env("HOME", kubeconfig.parent().unwrap())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubectl runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_real_kubectl_creates_and_merge_patches_a_viosecret_and_removes_a_key_with_null() {
+    let h = start_vio().await;
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(&kc, h.kubeconfig()).unwrap();
+    let kc2 = kc.clone();
+    tokio::task::spawn_blocking(move || {
+        let kc = kc2;
+        let secret = r#"{"apiVersion":"vio.vmware.com/v1alpha1","kind":"VIOSecret","metadata":{"name":"neutron-nsxp-secret","namespace":"openstack"},"spec":{"data":{"nsxp_password":"one"}}}"#;
+        let (ok, out, err) = kubectl_stdin(&kc, &["create", "--filename=-", "--output=json"], secret);
+        assert!(ok, "{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["metadata"]["name"], "neutron-nsxp-secret");
+        assert!(v["metadata"]["uid"].is_string());
+        // A second create of the same name: AlreadyExists.
+        let (ok, _, err) = kubectl_stdin(&kc, &["create", "--filename=-"], secret);
+        assert!(!ok);
+        assert!(err.contains("AlreadyExists") || err.contains("already exists"), "{err}");
+        // A merge patch from stdin changes the data.
+        let (ok, out, err) = kubectl_stdin(
+            &kc,
+            &["patch", "viosecrets.vio.vmware.com", "neutron-nsxp-secret", "--namespace=openstack",
+              "--type=merge", "--patch-file=/dev/stdin", "--output=json"],
+            r#"{"spec":{"data":{"nsxp_password":"two"}}}"#,
+        );
+        assert!(ok, "{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["spec"]["data"]["nsxp_password"], "two");
+        // Listed by name with a field selector.
+        let (ok, out, err) = kubectl(
+            &kc,
+            &["get", "--raw",
+              "/apis/vio.vmware.com/v1alpha1/namespaces/openstack/viosecrets?fieldSelector=metadata.name%3Dneutron-nsxp-secret"],
+        );
+        assert!(ok, "{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["items"].as_array().unwrap().len(), 1, "{v}");
+        // null in a merge patch removes the key (RFC 7386).
+        let (ok, _, err) = kubectl_stdin(
+            &kc,
+            &["patch", "neutrons.vio.vmware.com", "neutron-6f8d4", "--namespace=openstack",
+              "--type=merge", "--patch-file=/dev/stdin"],
+            r#"{"spec":{"conf":{"neutron":{"DEFAULT":{"api_replay_mode":true}}}}}"#,
+        );
+        assert!(ok, "{err}");
+        let (ok, _, err) = kubectl_stdin(
+            &kc,
+            &["patch", "neutrons.vio.vmware.com", "neutron-6f8d4", "--namespace=openstack",
+              "--type=merge", "--patch-file=/dev/stdin"],
+            r#"{"spec":{"conf":{"neutron":{"DEFAULT":{"api_replay_mode":null}}}}}"#,
+        );
+        assert!(ok, "{err}");
+        let (_, out, _) = kubectl(&kc, &["get", "neutron", "neutron-6f8d4", "-n", "openstack", "-o", "json"]);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert!(v.pointer("/spec/conf/neutron/DEFAULT/api_replay_mode").is_none(), "{v}");
+        assert!(v.pointer("/spec/conf/neutron/DEFAULT/core_plugin").is_some());
+    })
+    .await
+    .unwrap();
+}

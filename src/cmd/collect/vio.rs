@@ -65,6 +65,26 @@ impl OsArgs {
 pub struct VioArgs {
     #[command(flatten)]
     pub os: OsArgs,
+    #[command(flatten)]
+    pub window: WindowArgs,
+    /// The operator's NSX-V plugin configuration (copied with passwords replaced by references).
+    #[arg(long, value_name = "FILE")]
+    pub nsx_ini: Option<PathBuf>,
+    /// The neutron migrator's configuration (copied with passwords replaced by references).
+    #[arg(long, value_name = "FILE")]
+    pub migrator_conf: Option<PathBuf>,
+    /// VIO's Kubernetes namespace.
+    #[arg(long, value_name = "NS", default_value = "openstack")]
+    pub vio_namespace: String,
+    /// Requests per second to each source (NSX allows 100 per client).
+    #[arg(long, value_name = "N", default_value_t = 95.0)]
+    pub rate_limit: f64,
+}
+
+/// The NSX-V Manager and vCenter (`collect --kind vio-v2t`; `apply` and `rollback` of a
+/// vio-v2t plan's maintenance-window phases).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct WindowArgs {
     /// NSX-V Manager address. User from NSXV_USERNAME, password from --nsxv-password-file or
     /// NSXV_PASSWORD.
     #[arg(long, value_name = "URL")]
@@ -94,18 +114,81 @@ pub struct VioArgs {
     /// Do not verify vCenter's certificate (dangerous; prints a warning).
     #[arg(long)]
     pub vcenter_insecure: bool,
-    /// The operator's NSX-V plugin configuration (copied with passwords replaced by references).
-    #[arg(long, value_name = "FILE")]
-    pub nsx_ini: Option<PathBuf>,
-    /// The neutron migrator's configuration (copied with passwords replaced by references).
-    #[arg(long, value_name = "FILE")]
-    pub migrator_conf: Option<PathBuf>,
-    /// VIO's Kubernetes namespace.
-    #[arg(long, value_name = "NS", default_value = "openstack")]
-    pub vio_namespace: String,
-    /// Requests per second to each source (NSX allows 100 per client).
-    #[arg(long, value_name = "N", default_value_t = 95.0)]
-    pub rate_limit: f64,
+}
+
+impl WindowArgs {
+    /// Both clients; each address is required.
+    pub fn clients(&self, rate: f64, why: &str) -> Result<(NsxvClient, VcenterClient)> {
+        let nsxv_url = self
+            .nsxv
+            .clone()
+            .with_context(|| format!("{why} needs --nsxv URL (the NSX-V Manager)"))?;
+        let vc_url = self
+            .vcenter
+            .clone()
+            .with_context(|| format!("{why} needs --vcenter URL"))?;
+        let nsxv_creds = credentials(
+            "NSX-V",
+            "NSXV_USERNAME",
+            "NSXV_PASSWORD",
+            self.nsxv_password_file.as_deref(),
+        )?;
+        let nsxv = NsxvClient::new(
+            &nsxv_url,
+            nsxv_creds,
+            match self.nsxv_auth {
+                NsxvAuthArg::Basic => NsxvAuth::Basic,
+                NsxvAuthArg::Token => NsxvAuth::Token {
+                    expires_in_minutes: 120,
+                },
+            },
+            service_config(
+                rate,
+                TlsOptions {
+                    ca_cert: self.nsxv_ca_cert.clone(),
+                    thumbprint: self.nsxv_thumbprint.clone(),
+                    insecure: self.nsxv_insecure,
+                    client_cert: None,
+                },
+                "the NSX-V Manager",
+            ),
+        )
+        .context("NSX-V Manager")?;
+        let vc_creds = credentials(
+            "vCenter",
+            "VCENTER_USERNAME",
+            "VCENTER_PASSWORD",
+            self.vcenter_password_file.as_deref(),
+        )?;
+        let vcenter = VcenterClient::new(
+            &vc_url,
+            vc_creds,
+            service_config(
+                rate,
+                TlsOptions {
+                    ca_cert: self.vcenter_ca_cert.clone(),
+                    thumbprint: self.vcenter_thumbprint.clone(),
+                    insecure: self.vcenter_insecure,
+                    client_cert: None,
+                },
+                "vCenter",
+            ),
+        )
+        .context("vCenter")?;
+        Ok((nsxv, vcenter))
+    }
+
+    /// The clients when `--nsxv` or `--vcenter` is given (then both are needed), else none.
+    pub fn window_clients(&self, rate: f64) -> Result<executor::WindowClients> {
+        if self.nsxv.is_none() && self.vcenter.is_none() {
+            return Ok(executor::WindowClients::default());
+        }
+        let (nsxv, vcenter) = self.clients(rate, "the window phases of a vio-v2t plan")?;
+        Ok(executor::WindowClients {
+            nsxv: Some(nsxv),
+            vcenter: Some(vcenter),
+        })
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default)]
@@ -183,62 +266,17 @@ pub fn run(nsx: &NsxArgs, kube: &KubeArgs, args: &VioArgs, out: &Path) -> Result
     let nsx_ini = need(&args.nsx_ini, "--nsx-ini")?;
     let migrator_conf = need(&args.migrator_conf, "--migrator-conf")?;
     let nsxv_url = args
+        .window
         .nsxv
         .clone()
         .context("--kind vio-v2t needs --nsxv URL (the NSX-V Manager)")?;
     let vc_url = args
+        .window
         .vcenter
         .clone()
         .context("--kind vio-v2t needs --vcenter URL")?;
     let openstack = args.os.client(args.rate_limit)?;
-    let nsxv_creds = credentials(
-        "NSX-V",
-        "NSXV_USERNAME",
-        "NSXV_PASSWORD",
-        args.nsxv_password_file.as_deref(),
-    )?;
-    let nsxv = NsxvClient::new(
-        &nsxv_url,
-        nsxv_creds,
-        match args.nsxv_auth {
-            NsxvAuthArg::Basic => NsxvAuth::Basic,
-            NsxvAuthArg::Token => NsxvAuth::Token {
-                expires_in_minutes: 120,
-            },
-        },
-        service_config(
-            args.rate_limit,
-            TlsOptions {
-                ca_cert: args.nsxv_ca_cert.clone(),
-                thumbprint: args.nsxv_thumbprint.clone(),
-                insecure: args.nsxv_insecure,
-                client_cert: None,
-            },
-            "the NSX-V Manager",
-        ),
-    )
-    .context("NSX-V Manager")?;
-    let vc_creds = credentials(
-        "vCenter",
-        "VCENTER_USERNAME",
-        "VCENTER_PASSWORD",
-        args.vcenter_password_file.as_deref(),
-    )?;
-    let vcenter = VcenterClient::new(
-        &vc_url,
-        vc_creds,
-        service_config(
-            args.rate_limit,
-            TlsOptions {
-                ca_cert: args.vcenter_ca_cert.clone(),
-                thumbprint: args.vcenter_thumbprint.clone(),
-                insecure: args.vcenter_insecure,
-                client_cert: None,
-            },
-            "vCenter",
-        ),
-    )
-    .context("vCenter")?;
+    let (nsxv, vcenter) = args.window.clients(args.rate_limit, "--kind vio-v2t")?;
     let nsx_client = nsx.client()?;
     let kubectl = kube.kubectl();
     let opts = VioCollectOptions {

@@ -1,0 +1,765 @@
+//! The VIO window phases against the simulator on 127.0.0.1: edge preparation (NSX-V vNICs,
+//! edge transport nodes, token), the coordinator's edge cutover and host migration, the point
+//! of no return, feedback, the coordinator's faults and timeouts, rollback before and after the
+//! host migration, and kill points in the window.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use executor::client::{
+    Credentials, NsxClient, NsxvAuth, NsxvClient, ServiceConfig, VcenterClient,
+};
+use executor::{ApplyOptions, ExitCode, WindowClients};
+use plan_schema::vio::{Action, FeedbackResponse, Plan, StartBy};
+use serde_json::{Value, json};
+use simulator::SimHandle;
+
+use crate::common::{apply_opts, full_log, nsx_config, rollback_opts};
+use crate::vio_apply::{clean_inventory, journal_lines, openstack};
+
+/// Coordinator timings for tests: each component's work is done within a millisecond.
+const FAST: &str = "[migration.v2t]\nedge_s_per_dlr = 0\ndfw_s = 0\nhost_s_per_host = 0\n";
+
+struct W {
+    _dir: tempfile::TempDir,
+    h: SimHandle,
+    plan_path: PathBuf,
+    state: PathBuf,
+    os: executor::client::OpenStackClient,
+}
+
+/// The clean example's plan with both coordinator runs started by apply (the planner's
+/// default is the operator) and without its Octavia steps (the Octavia replay is not built
+/// yet, and the edge preparation waits for the whole replay), `edit` applied, resealed.
+fn window_plan(dir: &Path, edit: impl FnOnce(&mut Plan)) -> PathBuf {
+    let snap = planner::vio::snapshot::VioSnapshot::load(&clean_inventory()).unwrap();
+    let mut plan = planner::vio::build_vio_plan(
+        &snap,
+        &planner::vio::rules::VioRules::builtin(),
+        &planner::vio::VioPlanOptions {
+            created_at: "2026-12-01T10:00:00Z".into(),
+            tool_version: "test".into(),
+            deployment: None,
+            rules_source: None,
+            inventory_source: Some("examples/inventories/vio-small-clean".into()),
+        },
+    )
+    .unwrap();
+    let octavia: std::collections::BTreeSet<String> = plan
+        .steps
+        .iter()
+        .filter(|s| matches!(&s.action, Action::ApiReplay(r) if r.call.contains("/lbaas/")))
+        .map(|s| s.id.clone())
+        .collect();
+    plan.steps.retain(|s| !octavia.contains(&s.id));
+    for s in &mut plan.steps {
+        s.depends_on.retain(|d| !octavia.contains(d));
+        match &mut s.action {
+            Action::EdgeCutover(c) => c.start = StartBy::Apply,
+            Action::HostMigration(h) => h.start = StartBy::Apply,
+            _ => {}
+        }
+    }
+    edit(&mut plan);
+    plan.summary = plan.computed_summary();
+    plan_schema::seal::seal(&mut plan);
+    let path = dir.join("plan.toml");
+    std::fs::write(&path, plan_schema::write::to_toml(&plan, None).unwrap()).unwrap();
+    path
+}
+
+async fn fixture_with(faults: &str, edit: impl FnOnce(&mut Plan)) -> W {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("faults.toml");
+    std::fs::write(&f, faults).unwrap();
+    let h = test_support::start_vio_sim(&clean_inventory(), Some(f)).await;
+    let plan_path = window_plan(dir.path(), edit);
+    let os = openstack(&h, dir.path());
+    let state = dir.path().join("state");
+    W {
+        _dir: dir,
+        h,
+        plan_path,
+        state,
+        os,
+    }
+}
+
+async fn fixture(faults: &str) -> W {
+    fixture_with(faults, |_| {}).await
+}
+
+fn svc() -> ServiceConfig {
+    ServiceConfig {
+        timeout: Duration::from_secs(20),
+        ..ServiceConfig::default()
+    }
+}
+
+fn creds() -> Credentials {
+    Credentials::new(simulator::DEFAULT_USERNAME, simulator::DEFAULT_PASSWORD)
+}
+
+fn window(h: &SimHandle) -> WindowClients {
+    WindowClients {
+        nsxv: Some(NsxvClient::new(&h.base_url(), creds(), NsxvAuth::Basic, svc()).unwrap()),
+        vcenter: Some(VcenterClient::new(&h.base_url(), creds(), svc()).unwrap()),
+    }
+}
+
+impl W {
+    fn opts(&self, confirm: bool) -> ApplyOptions {
+        let mut o = apply_opts(&self.h, &self.plan_path, &self.state);
+        o.openstack = Some(self.os.clone());
+        o.window = window(&self.h);
+        o.confirm_point_of_no_return = confirm;
+        o
+    }
+
+    fn nsx(&self) -> NsxClient {
+        NsxClient::new(nsx_config(&self.h)).unwrap()
+    }
+
+    async fn rollback(&self) -> executor::Outcome {
+        let mut r = rollback_opts(&self.h, &self.state);
+        r.openstack = Some(self.os.clone());
+        r.window = window(&self.h);
+        executor::rollback(&r).await.expect("not refused")
+    }
+
+    /// vNIC `edge/index` connected?
+    async fn vnic_connected(&self, edge: &str, index: u32) -> bool {
+        let v = window(&self.h).nsxv.unwrap();
+        v.get_json(&format!("/api/4.0/edges/{edge}/vnics/{index}"))
+            .await
+            .unwrap()["isConnected"]
+            == json!(true)
+    }
+
+    async fn power(&self, vm: &str) -> String {
+        let vc = window(&self.h).vcenter.unwrap();
+        vc.get(&format!("/api/vcenter/vm/{vm}/power"))
+            .await
+            .unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn tn_enabled(&self, tn: &str) -> bool {
+        self.nsx()
+            .get(&format!(
+                "/api/v1/transport-nodes/{tn}/node/v2t-migration-config"
+            ))
+            .await
+            .unwrap()["enabled"]
+            == json!(true)
+    }
+
+    async fn coordinator_mode(&self) -> Value {
+        self.nsx().get("/api/v1/migration/setup").await.unwrap()["migration_mode"].clone()
+    }
+
+    async fn mapping_present(&self) -> bool {
+        self.nsx()
+            .get("/api/v1/migration/data?file_type=EDGE_CUTOVER_MAPPING")
+            .await
+            .unwrap()["is_present"]
+            == json!(true)
+    }
+
+    async fn advance_clock(&self, seconds: u64) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let r = reqwest::Client::new()
+            .post(format!(
+                "{}/_sim/v2t/clock?advance_seconds={seconds}",
+                self.h.base_url()
+            ))
+            .basic_auth(
+                simulator::DEFAULT_USERNAME,
+                Some(simulator::DEFAULT_PASSWORD),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+}
+
+/// Changes in the request log after `from`, as `METHOD path?query`, without Keystone's token
+/// requests and the lock on the manager (neither changes the deployment).
+fn changes(h: &SimHandle, from: usize) -> Vec<String> {
+    full_log(h)
+        .into_iter()
+        .skip(from)
+        .filter(|r| {
+            let p = r["path"].as_str().unwrap_or("");
+            r["method"] != "GET"
+                && p != "/v3/auth/tokens"
+                && !p.starts_with("/_sim")
+                && !p.starts_with("/api/session")
+                && !p.contains("nsx-migrate-lock")
+        })
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["method"].as_str().unwrap_or(""),
+                r["path"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+const EDGES_DOWN: [(&str, u32); 3] = [("edge-1", 0), ("edge-4", 1), ("edge-9", 0)];
+const TNS: [&str; 2] = [
+    "93ff563c-b1ef-5a5e-8bea-6410b8d61051",
+    "d0d4f118-ef7b-5d0b-b897-107a17fc2d3b",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clean_example_runs_through_the_host_migration_and_a_rerun_sends_nothing() {
+    let f = fixture(FAST).await;
+    let out = executor::apply(&f.opts(true)).await.expect("not refused");
+    // The VIO reconfiguration is not built yet: the run stops before it, after the host
+    // migration.
+    assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
+    assert!(
+        out.message.contains("stopped before phase `vio_reconfig`"),
+        "{}",
+        out.message
+    );
+    let log = changes(&f.h, 0);
+    let has = |s: &str| log.iter().any(|l| l.starts_with(s));
+    for call in [
+        "PUT /api/4.0/edges/edge-1/vnics/0",
+        "POST /api/2.0/services/auth/token",
+        "PUT /api/v1/migration/setup",
+        "POST /api/v1/migration/data/upload",
+        "POST /api/v1/migration/plan?action=start",
+        "POST /api/v1/migration/plan?action=finish",
+        "POST /api/vcenter/vm/vm-110/power?action=stop",
+    ] {
+        assert!(has(call), "{call} not sent: {log:#?}");
+    }
+    // Order: the edge cutover's finish comes after its start and before the host setup.
+    let pos = |s: &str| log.iter().position(|l| l.starts_with(s)).unwrap();
+    assert!(
+        pos("POST /api/v1/migration/data/upload") < pos("POST /api/v1/migration/plan?action=start")
+    );
+    assert!(
+        pos("POST /api/vcenter/vm/vm-118/power?action=stop")
+            < log
+                .iter()
+                .rposition(|l| l.starts_with("PUT /api/v1/migration/setup"))
+                .unwrap()
+    );
+    assert_eq!(
+        log.iter()
+            .filter(|l| l.starts_with("PUT /api/v1/migration/setup"))
+            .count(),
+        2,
+        "one setup per mode: {log:#?}"
+    );
+    for (e, i) in EDGES_DOWN {
+        assert!(!f.vnic_connected(e, i).await, "{e}/{i} still connected");
+    }
+    for vm in ["vm-110", "vm-114", "vm-118"] {
+        assert_eq!(f.power(vm).await, "POWERED_OFF");
+    }
+    // v2t-migration-config: enabled for the cutover, disabled after the host migration.
+    for tn in TNS {
+        assert!(!f.tn_enabled(tn).await);
+    }
+    assert!(
+        log.iter()
+            .any(|l| l.contains(&format!("{}/node/v2t-migration-config", TNS[0])))
+    );
+    // Both runs finished: the coordinator is free again.
+    assert_eq!(f.coordinator_mode().await, Value::Null);
+    // No secret in the journal (the setup's vCenter password and token are redacted).
+    let journal = std::fs::read_to_string(f.state.join("journal.jsonl")).unwrap();
+    assert!(!journal.contains(simulator::DEFAULT_PASSWORD));
+    assert!(journal.contains("<redacted>"));
+
+    // Re-run: nothing is sent.
+    let from = f.h.request_log().len();
+    let again = executor::apply(&f.opts(true)).await.expect("not refused");
+    assert_eq!(again.exit_code, ExitCode::Mixed, "{}", again.message);
+    assert_eq!(changes(&f.h, from), Vec::<String>::new());
+    assert_eq!(again.writes_sent, 0);
+
+    // After the host migration began, rollback is refused with the reason and sends nothing.
+    let from = f.h.request_log().len();
+    let rb = f.rollback().await;
+    assert_eq!(rb.exit_code, ExitCode::Refused, "{}", rb.message);
+    assert!(
+        rb.message.contains("host migration") && rb.message.contains("30533"),
+        "{}",
+        rb.message
+    );
+    assert_eq!(changes(&f.h, from), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_confirmation_nothing_of_the_host_migration_is_sent_and_rollback_restores_the_window()
+ {
+    let f = fixture(FAST).await;
+    let out = executor::apply(&f.opts(false)).await.expect("not refused");
+    assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
+    assert!(
+        out.message.contains("--confirm-point-of-no-return")
+            && out.message.contains("point of no return"),
+        "{}",
+        out.message
+    );
+    let log = changes(&f.h, 0);
+    assert!(
+        log.iter().any(|l| l.contains("plan?action=start")),
+        "{log:#?}"
+    );
+    // Nothing of the host migration phase: no power-off, no finish, no second setup, no
+    // group change, no transport node disabled.
+    for l in &log {
+        assert!(
+            !l.contains("/api/vcenter/")
+                && !l.contains("action=finish")
+                && !l.contains("migration-unit-groups"),
+            "sent for the host migration: {l}"
+        );
+    }
+    assert_eq!(
+        log.iter()
+            .filter(|l| l.contains("/api/v1/migration/setup"))
+            .count(),
+        1
+    );
+    assert_eq!(f.coordinator_mode().await, json!("EDGE_CUTOVER"));
+    for tn in TNS {
+        assert!(f.tn_enabled(tn).await);
+    }
+    assert!(f.mapping_present().await);
+
+    // A re-run without the confirmation stops again and sends nothing.
+    let from = f.h.request_log().len();
+    let again = executor::apply(&f.opts(false)).await.expect("not refused");
+    assert_eq!(again.exit_code, ExitCode::Mixed);
+    assert_eq!(changes(&f.h, from), Vec::<String>::new());
+
+    // Rollback before the host migration: coordinator rolled back and freed, transport nodes
+    // disabled, vNICs reconnected, then the replay removed.
+    let rb = f.rollback().await;
+    assert_eq!(rb.exit_code, ExitCode::Success, "{}", rb.message);
+    assert!(rb.message.contains("window record"), "{}", rb.message);
+    assert_eq!(f.coordinator_mode().await, Value::Null);
+    assert!(!f.mapping_present().await);
+    for tn in TNS {
+        assert!(!f.tn_enabled(tn).await);
+    }
+    for (e, i) in EDGES_DOWN {
+        assert!(f.vnic_connected(e, i).await, "{e}/{i} not reconnected");
+    }
+
+    // Forward again with the confirmation: the mapping is uploaded again, and it finishes.
+    let from = f.h.request_log().len();
+    let fwd = executor::apply(&f.opts(true)).await.expect("not refused");
+    assert!(
+        fwd.message.contains("stopped before phase `vio_reconfig`"),
+        "{}",
+        fwd.message
+    );
+    assert!(
+        changes(&f.h, from)
+            .iter()
+            .any(|l| l.starts_with("POST /api/v1/migration/data/upload"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unanswered_feedback_stops_with_the_list_and_the_plans_answer_resolves_it() {
+    let faults = format!("{FAST}feedback_edges = [\"edge-2\"]\n");
+    let f = fixture(&faults).await;
+    let out = executor::apply(&f.opts(true)).await.expect("not refused");
+    assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
+    assert!(
+        out.message.contains("feedback the plan does not answer")
+            && out.message.contains("feedback-1")
+            && out.message.contains("EDGE_CUTOVER_DLR")
+            && out.message.contains("edge-2"),
+        "{}",
+        out.message
+    );
+    let log = changes(&f.h, 0);
+    assert!(
+        !log.iter().any(|l| l.contains("feedback-response")),
+        "nothing answered: {log:#?}"
+    );
+
+    // A plan that answers it (by hash), applied from a new state directory: the replay and
+    // the edge preparation are adopted from live state, the answer sent, the run continued.
+    let d2 = tempfile::tempdir().unwrap();
+    let p2 = window_plan(d2.path(), |p| {
+        for s in &mut p.steps {
+            if let Action::EdgeCutover(c) = &mut s.action {
+                c.feedback.push(FeedbackResponse {
+                    request: "EDGE_CUTOVER_DLR".into(),
+                    action: "skip".into(),
+                    value: None,
+                });
+            }
+        }
+    });
+    let mut o = apply_opts(&f.h, &p2, &d2.path().join("state"));
+    o.openstack = Some(f.os.clone());
+    o.window = window(&f.h);
+    o.confirm_point_of_no_return = true;
+    let from = f.h.request_log().len();
+    let out = executor::apply(&o).await.expect("not refused");
+    assert!(
+        out.message.contains("stopped before phase `vio_reconfig`"),
+        "{}",
+        out.message
+    );
+    let log = changes(&f.h, from);
+    assert!(
+        log.iter()
+            .any(|l| l == "PUT /api/v1/migration/feedback-response"),
+        "{log:#?}"
+    );
+    assert!(
+        !log.iter().any(|l| l.contains("accept-recommended")),
+        "{log:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accept_recommended_only_when_the_plan_says_so() {
+    let faults = format!("{FAST}feedback_edges = [\"edge-2\"]\n");
+    let f = fixture_with(&faults, |p| {
+        for s in &mut p.steps {
+            if let Action::EdgeCutover(c) = &mut s.action {
+                c.accept_recommended = true;
+            }
+        }
+    })
+    .await;
+    let out = executor::apply(&f.opts(true)).await.expect("not refused");
+    assert!(
+        out.message.contains("stopped before phase `vio_reconfig`"),
+        "{}",
+        out.message
+    );
+    assert!(
+        changes(&f.h, 0)
+            .iter()
+            .any(|l| l.contains("feedback-response?action=accept-recommended"))
+    );
+}
+
+/// `start = "operator"` (the planner's default): apply sets the run up and waits; the
+/// operator's start (here: the test, as the NSX UI would) lets it go on; apply never starts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_start_by_the_operator_apply_waits_for_the_operators_start() {
+    let f = fixture_with(FAST, |p| {
+        for s in &mut p.steps {
+            if let Action::EdgeCutover(c) = &mut s.action {
+                c.start = StartBy::Operator;
+            }
+        }
+    })
+    .await;
+    let o = f.opts(false);
+    let run = tokio::spawn(async move { executor::apply(&o).await });
+    let nsx = f.nsx();
+    let mut ready = false;
+    for _ in 0..4000 {
+        if nsx
+            .get("/api/v1/migration/data?file_type=EDGE_CUTOVER_MAPPING")
+            .await
+            .is_ok_and(|d| d["is_present"] == json!(true))
+            && nsx
+                .get("/api/v1/migration/status-summary")
+                .await
+                .is_ok_and(|s| s["overall_migration_status"] == "NOT_STARTED")
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(ready, "set up and waiting");
+    // Still waiting a while later, and it did not start the run itself.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!run.is_finished());
+    assert!(!changes(&f.h, 0).iter().any(|l| l.contains("action=start")));
+    nsx.post("/api/v1/migration/plan?action=start", &json!({}))
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("apply ends")
+        .unwrap()
+        .expect("not refused");
+    // On to the point of no return (not confirmed here).
+    assert!(
+        out.message.contains("--confirm-point-of-no-return"),
+        "{}",
+        out.message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_lists_the_window_redacted_and_sends_nothing() {
+    let f = fixture(FAST).await;
+    let mut o = f.opts(true);
+    o.dry_run = true;
+    let out = executor::apply(&o).await.expect("not refused");
+    let reqs = &out.dry_run_requests;
+    let has = |s: &str| reqs.iter().any(|r| r.starts_with(s));
+    for r in [
+        "PUT [nsx-v]/api/4.0/edges/edge-1/vnics/0",
+        "POST [nsx-v]/api/2.0/services/auth/token",
+        "PUT /api/v1/migration/setup",
+        "POST /api/v1/migration/data/upload",
+        "POST [vcenter]/api/vcenter/vm/vm-110/power?action=stop",
+    ] {
+        assert!(has(r), "{r} not listed: {reqs:#?}");
+    }
+    assert!(
+        reqs.iter()
+            .all(|r| !r.contains(simulator::DEFAULT_PASSWORD))
+    );
+    assert_eq!(out.writes_sent, 0);
+    assert_eq!(changes(&f.h, 0), Vec::<String>::new());
+}
+
+/// Each coordinator fault of `[migration.v2t]`, per stage, with its seed code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coordinator_faults_stop_with_their_seed_codes() {
+    for (faults, code, stage) in [
+        ("fail_at = { EDGE = 50.0 }\n", "1110", "edge-cutover/run"),
+        ("fail_at = { HOST = 50.0 }\n", "1120", "host-migration/run"),
+    ] {
+        let f = fixture(&format!("{FAST}{faults}")).await;
+        let out = executor::apply(&f.opts(true)).await.expect("not refused");
+        assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
+        assert!(
+            out.message.contains(&format!("seed error {code}")) && out.message.contains(stage),
+            "{faults}: {}",
+            out.message
+        );
+    }
+    // Refused calls of each stage (HTTP 500 from NSX, NSX-V, vCenter).
+    let refuse = |method: &str, path: &str, nth: u32| {
+        format!(
+            "\n[[rule]]\nmethod = \"{method}\"\npath = \"{path}\"\nnth = [{nth}]\naction = \"status\"\nstatus = 500\n"
+        )
+    };
+    for (rule, code, stage) in [
+        (
+            refuse("PUT", "/api/4.0/edges/edge-4/vnics/1", 1),
+            "1008",
+            "edge-prep/vnics-down/edge-4",
+        ),
+        (
+            refuse("PUT", "/api/v1/migration/setup", 1),
+            "1007",
+            "edge-cutover/run",
+        ),
+        (
+            refuse("POST", "/api/vcenter/vm/vm-113/power", 1),
+            "1115",
+            "host-migration/power-off/edge-4",
+        ),
+        (
+            refuse("PUT", "/api/v1/migration/setup", 2),
+            "1120",
+            "host-migration/run",
+        ),
+    ] {
+        let f = fixture(&format!("{FAST}{rule}")).await;
+        let out = executor::apply(&f.opts(true)).await.expect("not refused");
+        assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
+        assert!(
+            out.message.contains(&format!("seed error {code}")) && out.message.contains(stage),
+            "{rule}: {}",
+            out.message
+        );
+    }
+}
+
+/// The coordinator's timeouts on its virtual clock (12 h edge cutover; the host migration's,
+/// shortened): the run stops with 1132.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_run_past_its_timeout_stops_with_1132() {
+    // The run's work takes virtual days: it cannot finish before its limit.
+    for (faults, mode, advance_h, limit) in [
+        (
+            "edge_s_per_dlr = 864000\ndfw_s = 0\nhost_s_per_host = 0\n",
+            "EDGE_CUTOVER",
+            13,
+            "12 hours",
+        ),
+        // The host migration's limit shortened to 10 h: the NSX-V token (at most 24 h) would
+        // run out before the seed's 48 h, which fails the run differently (seed 1120).
+        (
+            "edge_s_per_dlr = 0\ndfw_s = 0\nhost_s_per_host = 864000\nhost_timeout_s = 36000\n",
+            "DFW_AND_HOST_AND_WORKLOAD",
+            11,
+            "10 hours",
+        ),
+    ] {
+        let f = fixture(&format!("[migration.v2t]\n{faults}")).await;
+        let o = f.opts(true);
+        let run = tokio::spawn(async move { executor::apply(&o).await });
+        let nsx = f.nsx();
+        let mut started = false;
+        for _ in 0..4000 {
+            if let Ok(s) = nsx.get("/api/v1/migration/status-summary").await
+                && s["overall_migration_status"] == "IN_PROGRESS"
+                && f.coordinator_mode().await == json!(mode)
+            {
+                started = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(started, "the {mode} run started");
+        f.advance_clock(advance_h * 3600).await;
+        let out = tokio::time::timeout(Duration::from_secs(60), run)
+            .await
+            .expect("apply ends")
+            .unwrap()
+            .expect("not refused");
+        assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
+        assert!(
+            out.message.contains("seed error 1132") && out.message.contains(limit),
+            "{mode}: {}",
+            out.message
+        );
+    }
+}
+
+const HARNESS: &str = env!("CARGO_BIN_EXE_executor-crash-harness");
+
+async fn apply_child(f: &W, kill: Option<u64>) -> std::process::ExitStatus {
+    let dir = f.plan_path.parent().unwrap();
+    let mut cmd = tokio::process::Command::new(HARNESS);
+    cmd.args([
+        "apply",
+        f.plan_path.to_str().unwrap(),
+        f.state.to_str().unwrap(),
+        &f.h.base_url(),
+    ])
+    .env("NSX_USERNAME", simulator::DEFAULT_USERNAME)
+    .env("NSX_PASSWORD", simulator::DEFAULT_PASSWORD)
+    .env("OS_CLOUD", "vio-sim")
+    .env("OS_CLIENT_CONFIG_FILE", dir.join("clouds.yaml"))
+    .env("OS_CLIENT_SECURE_FILE", dir.join("secure.yaml"))
+    .env("EXEC_HARNESS_CONCURRENCY", "1")
+    .env("EXEC_HARNESS_WINDOW", "1")
+    .env("EXEC_HARNESS_CONFIRM", "1")
+    .env_remove(executor::journal::KILL_AFTER_ENV)
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .kill_on_drop(true);
+    if let Some(k) = kill {
+        cmd.env(executor::journal::KILL_AFTER_ENV, k.to_string());
+    }
+    let mut c = cmd.spawn().expect("harness starts");
+    tokio::time::timeout(Duration::from_secs(180), c.wait())
+        .await
+        .expect("harness finished in time")
+        .unwrap()
+}
+
+/// Journal positions (1-based) of every record of the window's steps.
+fn window_points(state: &Path) -> Vec<u64> {
+    use plan_schema::journal::JournalEvent;
+    let loaded = executor::journal::load(&state.join("journal.jsonl"), None).unwrap();
+    loaded
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| match &r.event {
+            JournalEvent::StepIntent { step, .. }
+            | JournalEvent::StepDone { step, .. }
+            | JournalEvent::MigrationRecorded { step, .. } => {
+                step.starts_with("edge-") || step.starts_with("host-migration/")
+            }
+            _ => false,
+        })
+        .map(|(i, _)| i as u64 + 1)
+        .collect()
+}
+
+/// Which points to run: all with NSX_MIGRATE_CRASH_POINTS=all, else a spread of `n`.
+fn spread(points: Vec<u64>, n: usize) -> Vec<u64> {
+    if std::env::var("NSX_MIGRATE_CRASH_POINTS").ok().as_deref() == Some("all") || points.len() <= n
+    {
+        return points;
+    }
+    let step = points.len() as f64 / n as f64;
+    (0..n)
+        .map(|i| points[((i as f64 + 0.5) * step) as usize])
+        .collect()
+}
+
+/// The end state every converged run must show.
+async fn assert_converged(f: &W, k: u64) {
+    for (e, i) in EDGES_DOWN {
+        assert!(!f.vnic_connected(e, i).await, "k={k}: {e}/{i} connected");
+    }
+    for vm in ["vm-110", "vm-118"] {
+        assert_eq!(f.power(vm).await, "POWERED_OFF", "k={k}");
+    }
+    for tn in TNS {
+        assert!(!f.tn_enabled(tn).await, "k={k}");
+    }
+    assert_eq!(f.coordinator_mode().await, Value::Null, "k={k}");
+    // Each coordinator run set up once per mode at most twice (a kill between the setup and
+    // its record repeats nothing: the second run reads the setup back).
+    let log = changes(&f.h, 0);
+    for action in ["action=start", "data/upload"] {
+        let n = log.iter().filter(|l| l.contains(action)).count();
+        assert!(n <= 2, "k={k}: {action} sent {n} times: {log:#?}");
+    }
+    let fips =
+        f.os.list_all("network-replay", "/v2.0/floatingips", "floatingips")
+            .await
+            .unwrap();
+    assert_eq!(fips.len(), 2, "k={k}: no floating IP twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_at_any_window_point_converges() {
+    let reference = fixture(FAST).await;
+    let status = apply_child(&reference, None).await;
+    assert_eq!(status.code(), Some(1), "stops before vio_reconfig");
+    let all = window_points(&reference.state);
+    assert!(all.len() >= 40, "{} window points", all.len());
+    drop(reference);
+
+    let total = all.len();
+    let points = spread(all, 6);
+    eprintln!("window kill points: running {} of {total}", points.len());
+    for k in points {
+        let f = fixture(FAST).await;
+        let killed = apply_child(&f, Some(k)).await;
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(killed.signal(), Some(9), "k={k}: killed");
+        assert!(journal_lines(&f.state) >= k as usize, "k={k}");
+        let again = apply_child(&f, None).await;
+        assert_eq!(again.code(), Some(1), "k={k}: the re-run converges");
+        assert_converged(&f, k).await;
+        // The journal is whole and every window step is done.
+        let loaded = executor::journal::load(&f.state.join("journal.jsonl"), None).unwrap();
+        let p = executor::progress::Progress::from_records(&loaded.records);
+        for s in [
+            "edge-cutover/run",
+            "host-migration/run",
+            "edge-prep/nsxv-token",
+        ] {
+            assert!(p.is_done(s), "k={k}: {s} not done");
+        }
+    }
+}
