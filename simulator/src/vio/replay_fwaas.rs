@@ -66,7 +66,9 @@ pub(super) fn sync(tx: &mut Tx<'_>) -> Result<(), NErr> {
         }
     }
     let prefix = format!("{DOMAIN}/gateway-policies/");
-    for p in tx.pol_paths(|p, _| p.starts_with(&prefix) && !p[prefix.len()..].contains('/')) {
+    for p in tx.pol_paths_under(&prefix, |p, _| {
+        p.starts_with(&prefix) && !p[prefix.len()..].contains('/')
+    }) {
         routers.insert(p[prefix.len()..].to_string());
     }
     for rid in routers {
@@ -108,7 +110,7 @@ fn policy_rules(tx: &Tx<'_>, policy: Option<&str>) -> Result<Vec<Value>, NErr> {
 fn rebuild_cleanup(tx: &mut Tx<'_>, rid: &str) {
     tx.delete_tree(&gateway_policy_path(rid));
     let gp = format!("{DOMAIN}/groups/");
-    for p in tx.pol_paths(|p, v| {
+    for p in tx.pol_paths_under("/infra/", |p, v| {
         (p.starts_with(&gp) || p.starts_with("/infra/services/")) && has_fw_tag(v, rid)
     }) {
         tx.delete_tree(&p);
@@ -205,7 +207,7 @@ fn router_firewall(tx: &mut Tx<'_>, rid: &str) -> Result<(), NErr> {
             .and_then(|v| s(&v, "tier0_path").map(str::to_string))
             .or_else(|| tx.first_of("/infra/tier-0s", "Tier0"));
         let ec = t0.and_then(|t0| {
-            tx.pol_paths(|p, v| {
+            tx.pol_paths_under(&format!("{t0}/locale-services/"), |p, v| {
                 p.starts_with(&format!("{t0}/locale-services/"))
                     && v.get("edge_cluster_path").is_some()
             })

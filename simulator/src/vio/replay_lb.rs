@@ -64,7 +64,7 @@ fn router_of_vip(tx: &Tx<'_>, subnet: &Value) -> Option<String> {
 /// The LB service of a router (the one whose `connectivity_path` is its Tier-1).
 fn router_service(tx: &Tx<'_>, rid: &str) -> Option<String> {
     let t1 = t1_path(rid);
-    tx.pol_paths(|p, v| {
+    tx.pol_paths_under("/infra/lb-services/", |p, v| {
         p.starts_with("/infra/lb-services/")
             && p.matches('/').count() == 3
             && v["connectivity_path"] == t1.as_str()
@@ -79,7 +79,7 @@ fn service_of_lb(tx: &Tx<'_>, lb: &str) -> Option<String> {
     if tx.pol(&own).is_some() {
         return Some(own);
     }
-    tx.pol_paths(|p, v| {
+    tx.pol_paths_under("/infra/lb-services/", |p, v| {
         p.starts_with("/infra/lb-services/")
             && p.matches('/').count() == 3
             && v["tags"].as_array().is_some_and(|t| {
@@ -121,7 +121,7 @@ fn ensure_service_router(tx: &mut Tx<'_>, rid: &str) -> Result<(), NErr> {
         .or_else(|| tx.first_of("/infra/tier-0s", "Tier0"))
         .unwrap_or_default();
     let ec = tx
-        .pol_paths(|p, v| {
+        .pol_paths_under(&format!("{t0}/locale-services/"), |p, v| {
             p.starts_with(&format!("{t0}/locale-services/")) && v.get("edge_cluster_path").is_some()
         })
         .into_iter()

@@ -1353,6 +1353,8 @@ async fn octavia_writes_make_the_policy_plugins_lb_objects() {
             .all(|p| p.contains("44444444-5555-4666-8777-888888888850")),
         "only the island network's segment is left: {extra:?}"
     );
+    h.shutdown().await;
+}
 
 /// A port's MAC and fixed address are checked against the other ports of its network only
 /// (read through the store's port index): in use on the same network is 409, on another
