@@ -71,6 +71,146 @@ pub struct Requirements {
     pub coordinator_mode_free: bool,
     /// At least one compute manager registered on NSX (seed error 1004).
     pub compute_manager: bool,
+    /// The names the VIO reconfiguration and the post-migration cleanup use in VIO's Kubernetes
+    /// API (inferred: the planner's rules `[reconfig]`, docs/rules.md `vio_neutron_cr`). Plans
+    /// without it read with today's names; it is written only when a value differs from them,
+    /// so the plan id of a plan without it stays what it was.
+    // Boxed: rarely set, and inline it would make every VIO plan value larger.
+    #[serde(default, skip_serializing_if = "ReconfigNames::is_default")]
+    pub reconfig: Box<ReconfigNames>,
+}
+
+/// `[requirements.reconfig]`: VIO's custom resources as the reconfiguration addresses them, and
+/// what it writes into them. Every value is inferred (no public source states it); the planner
+/// copies them from its rules so the reviewer sees them in the sealed plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+#[schemars(rename = "VioReconfigNames")]
+pub struct ReconfigNames {
+    /// API group of VIO's custom resources.
+    #[schemars(length(min = 1))]
+    pub api_group: String,
+    /// Their API version.
+    #[schemars(length(min = 1))]
+    pub api_version: String,
+    /// Plural of the Neutron custom resource.
+    #[schemars(length(min = 1))]
+    pub neutron_plural: String,
+    /// Plural of the secret resource.
+    #[schemars(length(min = 1))]
+    pub secret_plural: String,
+    /// Kind of the secret resource.
+    #[schemars(length(min = 1))]
+    pub secret_kind: String,
+    /// The secret the NSX password is written into (in the Neutron resource's namespace).
+    #[schemars(length(min = 1))]
+    pub secret_name: String,
+    /// The key of the secret's `spec.data` holding the password.
+    #[schemars(length(min = 1))]
+    pub secret_key: String,
+    /// Neutron's `core_plugin` for the NSX Policy plugin.
+    #[schemars(length(min = 1))]
+    pub policy_plugin: String,
+}
+
+impl Default for ReconfigNames {
+    /// The values plans carried implicitly before this table existed.
+    fn default() -> Self {
+        ReconfigNames {
+            api_group: "vio.vmware.com".into(),
+            api_version: "v1alpha1".into(),
+            neutron_plural: "neutrons".into(),
+            secret_plural: "viosecrets".into(),
+            secret_kind: "VIOSecret".into(),
+            secret_name: "neutron-nsxp-secret".into(),
+            secret_key: "nsxp_password".into(),
+            policy_plugin: "vmware_nsx.plugin.NsxPolicyPlugin".into(),
+        }
+    }
+}
+
+impl ReconfigNames {
+    /// Every value today's default.
+    pub fn is_default(&self) -> bool {
+        *self == ReconfigNames::default()
+    }
+    /// `<group>/<version>`, as in `apiVersion` and `/apis/...` paths.
+    pub fn group_version(&self) -> String {
+        format!("{}/{}", self.api_group, self.api_version)
+    }
+    /// `<plural>.<group>` of the Neutron resource, as kubectl names it.
+    pub fn neutron_resource(&self) -> String {
+        format!("{}.{}", self.neutron_plural, self.api_group)
+    }
+    /// `<plural>.<group>` of the secret resource.
+    pub fn secret_resource(&self) -> String {
+        format!("{}.{}", self.secret_plural, self.api_group)
+    }
+
+    /// Each value that breaks its syntax, as (field, message): group and secret name are DNS
+    /// subdomains (RFC 1123), version and plurals DNS labels, the kind, key and plugin class
+    /// non-empty without whitespace or `/`.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let mut check = |field: &'static str, v: &str, ok: bool, what: &str| {
+            if !ok {
+                out.push((field, format!("`{v}` is not {what}")));
+            }
+        };
+        check(
+            "api_group",
+            &self.api_group,
+            dns_subdomain(&self.api_group),
+            "a DNS subdomain (lower-case letters, digits, '-' and '.')",
+        );
+        for (field, v) in [
+            ("api_version", &self.api_version),
+            ("neutron_plural", &self.neutron_plural),
+            ("secret_plural", &self.secret_plural),
+        ] {
+            check(
+                field,
+                v,
+                dns_label(v),
+                "a DNS label (lower-case letters, digits and '-', at most 63)",
+            );
+        }
+        check(
+            "secret_name",
+            &self.secret_name,
+            dns_subdomain(&self.secret_name),
+            "a Kubernetes object name (lower-case letters, digits, '-' and '.', at most 253)",
+        );
+        for (field, v) in [
+            ("secret_kind", &self.secret_kind),
+            ("secret_key", &self.secret_key),
+            ("policy_plugin", &self.policy_plugin),
+        ] {
+            check(
+                field,
+                v,
+                !v.is_empty() && !v.chars().any(|c| c.is_whitespace() || c == '/'),
+                "non-empty without whitespace or '/'",
+            );
+        }
+        out
+    }
+}
+
+/// An RFC 1123 label: 1 to 63 of `[a-z0-9-]`, starting and ending alphanumeric.
+fn dns_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+/// An RFC 1123 subdomain: labels joined by `.`, at most 253 in all.
+fn dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(dns_label)
 }
 
 /// When a step runs, in this order.
@@ -860,6 +1000,12 @@ impl Kind for VioV2t {
             .filter(|s| matches!(s.action, Action::EdgeCutover(_)))
             .map(|s| s.id.as_str())
             .collect();
+        for (field, message) in plan.requirements.reconfig.problems() {
+            out.push(problem(
+                format!("/requirements/reconfig/{field}"),
+                format!("requirements.reconfig.{field}: {message}"),
+            ));
+        }
         let mut replayed: HashMap<(ReplayResource, &str), &str> = HashMap::new();
         for (i, step) in plan.steps.iter().enumerate() {
             let base = format!("/steps/{i}/action");

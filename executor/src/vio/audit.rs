@@ -35,7 +35,7 @@ pub async fn audit(
     };
     report.notes.push(coordinator_note(&client).await);
     let cr: Option<NeutronCr> = match kubectl {
-        Some(kc) => match reconfig::read_cr(kc).await {
+        Some(kc) => match reconfig::read_cr(kc, &plan.requirements.reconfig).await {
             Ok(cr) => Some(cr),
             Err(e) => {
                 report.notes.push(format!("Neutron custom resource: {e}"));
@@ -163,9 +163,13 @@ pub async fn audit(
                 (false, VioTask::VioSecret, Some(c)) => {
                     let ok = match (&nsx.credentials, kubectl) {
                         (Some(cred), Some(kc)) => {
-                            let holds =
-                                reconfig::secret_holds(kc, &c.namespace, cred.password.expose())
-                                    .await?;
+                            let holds = reconfig::secret_holds(
+                                kc,
+                                &c.names,
+                                &c.namespace,
+                                cred.password.expose(),
+                            )
+                            .await?;
                             holds == Some(true) && c.references_secret(&cred.username)
                         }
                         _ => false,
@@ -175,8 +179,7 @@ pub async fn audit(
                             StepState::Done,
                             format!(
                                 "{}/{} holds this user's NSX password and the resource references it",
-                                c.namespace,
-                                reconfig::NSXP_SECRET
+                                c.namespace, c.names.secret_name
                             ),
                         )
                     } else {
@@ -184,8 +187,7 @@ pub async fn audit(
                             StepState::Pending,
                             format!(
                                 "{}/{} does not hold this user's NSX password, or the resource does not reference it",
-                                c.namespace,
-                                reconfig::NSXP_SECRET
+                                c.namespace, c.names.secret_name
                             ),
                         )
                     }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use client::NsxClient;
 use plan_schema::KindPhase;
 use plan_schema::journal::RecordedRequest;
-use plan_schema::vio::{Action, CleanupTarget, Phase, Step};
+use plan_schema::vio::{Action, CleanupTarget, Phase, Plan, Step};
 use serde_json::{Value, json};
 
 use crate::ctx::{Ctx, Write};
@@ -24,7 +24,7 @@ use crate::exit::ExitCode;
 use crate::kind::Flow;
 use crate::observe::Stage;
 use crate::progress::STEP_OP;
-use crate::vio::reconfig::{self, NEUTRON_RES, NeutronCr};
+use crate::vio::reconfig::{self, NeutronCr};
 
 /// The tag scope of the DFW sections the coordinator migrated.
 pub const V_ORIGIN: &str = "v_origin";
@@ -83,7 +83,7 @@ pub fn replay_mode_set(cr: &NeutronCr) -> bool {
 }
 
 /// Run the phase's pending steps in plan order.
-pub async fn phase(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Result<Flow, ExecError> {
+pub async fn phase(ctx: &Arc<Ctx>, plan: &Plan, steps: Vec<Step>) -> Result<Flow, ExecError> {
     let stage = Stage::new(Phase::PostCleanup.as_str());
     for step in &steps {
         let Action::PostCleanup(c) = &step.action else {
@@ -96,7 +96,7 @@ pub async fn phase(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Result<Flow, ExecError> 
             CleanupTarget::NonNeutronSegmentPorts => {
                 delete_all(ctx, step, "segment_port", c.remove).await
             }
-            CleanupTarget::ApiReplayMode => api_replay_mode(ctx, step).await,
+            CleanupTarget::ApiReplayMode => api_replay_mode(ctx, plan, step).await,
         };
         ctx.step_finished(stage, &step.id, res.is_ok());
         if let Err(e) = res {
@@ -156,9 +156,10 @@ async fn delete_all(
     ctx.step_done(&step.id, Some(format!("{} {what}(s) removed", found.len())))
 }
 
-async fn api_replay_mode(ctx: &Arc<Ctx>, step: &Step) -> Result<(), ExecError> {
+async fn api_replay_mode(ctx: &Arc<Ctx>, plan: &Plan, step: &Step) -> Result<(), ExecError> {
     let kc = reconfig::kubectl(ctx)?;
-    let cr = reconfig::read_cr(kc).await?;
+    let names = &plan.requirements.reconfig;
+    let cr = reconfig::read_cr(kc, names).await?;
     if !replay_mode_set(&cr) {
         return ctx.step_done(
             &step.id,
@@ -169,12 +170,8 @@ async fn api_replay_mode(ctx: &Arc<Ctx>, step: &Step) -> Result<(), ExecError> {
         );
     }
     let patch = json!({"spec": {"conf": {"neutron": {"DEFAULT": {"api_replay_mode": null}}}}});
-    let path = format!(
-        "/apis/{}/namespaces/{}/neutrons/{}",
-        reconfig::GROUP_VERSION,
-        cr.namespace,
-        cr.name
-    );
+    let path = cr.path();
+    let res = names.neutron_resource();
     let request = RecordedRequest {
         endpoint: Some("kubernetes".into()),
         method: "PATCH".into(),
@@ -183,7 +180,7 @@ async fn api_replay_mode(ctx: &Arc<Ctx>, step: &Step) -> Result<(), ExecError> {
     };
     let describe = format!("PATCH (kubernetes) {path} {patch}");
     let send = async {
-        kc.patch_merge(NEUTRON_RES, &cr.namespace, &cr.name, &patch)
+        kc.patch_merge(&res, &cr.namespace, &cr.name, &patch)
             .await
             .map(|_| Value::Null)
             .map_err(|e| client::ClientError::Transport {
@@ -197,7 +194,7 @@ async fn api_replay_mode(ctx: &Arc<Ctx>, step: &Step) -> Result<(), ExecError> {
     if ctx.dry_run() {
         return Ok(());
     }
-    if replay_mode_set(&reconfig::read_cr(kc).await?) {
+    if replay_mode_set(&reconfig::read_cr(kc, names).await?) {
         return Err(ExecError::step(
             &step.id,
             "the Neutron custom resource read back still sets api_replay_mode",

@@ -64,7 +64,7 @@ impl KindExecutor for VioV2t {
         match phase {
             Phase::Replay => replay_phase(ctx, steps).await,
             Phase::VioReconfig => reconfig::phase(ctx, plan, steps).await,
-            Phase::PostCleanup => cleanup::phase(ctx, steps).await,
+            Phase::PostCleanup => cleanup::phase(ctx, plan, steps).await,
             _ if steps.is_empty() => Ok(Flow::Continue),
             Phase::EdgePrep | Phase::EdgeCutover | Phase::HostMigration => {
                 window_phase(ctx, plan, phase, steps).await

@@ -12,14 +12,16 @@
 //! records the request with the password replaced by a note).
 //!
 //! What the resource looks like is inferred (docs/rules.md `vio_neutron_cr`,
-//! `vio_policy_plugin`).
+//! `vio_policy_plugin`): its group, version and plurals, the secret's kind, name and key, and the
+//! Policy plugin's class come from the plan's `[requirements.reconfig]` (the planner's rules
+//! `[reconfig]`), never from constants here.
 
 use std::sync::Arc;
 
 use client::{ClientError, Kubectl, KubectlError};
 use plan_schema::KindPhase;
 use plan_schema::journal::RecordedRequest;
-use plan_schema::vio::{Action, Phase, Plan, Step, VioReconfig, VioTask};
+use plan_schema::vio::{Action, Phase, Plan, ReconfigNames, Step, VioReconfig, VioTask};
 use serde_json::{Value, json};
 
 use crate::ApplyOptions;
@@ -30,18 +32,6 @@ use crate::kind::Flow;
 use crate::observe::Stage;
 use crate::progress::STEP_OP;
 
-/// The API group and version of VIO's custom resources.
-pub const GROUP_VERSION: &str = "vio.vmware.com/v1alpha1";
-/// The Neutron custom resource's plural (as kubectl names it, with its group).
-pub const NEUTRON_RES: &str = "neutrons.vio.vmware.com";
-/// The VIOSecret custom resource.
-pub const SECRET_RES: &str = "viosecrets.vio.vmware.com";
-/// The VIOSecret this phase writes the NSX password into (in the resource's namespace).
-pub const NSXP_SECRET: &str = "neutron-nsxp-secret";
-/// Its key.
-pub const NSXP_SECRET_KEY: &str = "nsxp_password";
-/// Neutron's `core_plugin` for the NSX Policy plugin.
-pub const POLICY_PLUGIN: &str = "vmware_nsx.plugin.NsxPolicyPlugin";
 /// What the journal shows instead of the password.
 const REDACTED: &str = "<the password of this run's NSX user; not journaled>";
 
@@ -51,12 +41,13 @@ pub const CR_UNPARSABLE: u32 = 2002;
 pub const CR_INVALID: u32 = 2003;
 pub const CR_UPDATE_FAILED: u32 = 2004;
 
-/// The Neutron custom resource as this phase reads it.
+/// The Neutron custom resource as this phase reads it, with the plan's names it was read by.
 #[derive(Debug, Clone)]
 pub struct NeutronCr {
     pub namespace: String,
     pub name: String,
     pub object: Value,
+    pub names: ReconfigNames,
 }
 
 impl NeutronCr {
@@ -72,7 +63,8 @@ impl NeutronCr {
     pub fn on_policy_plugin(&self, nsx_manager: &str) -> bool {
         self.manifest("nsxp") == Some(true)
             && self.manifest("nsxv") != Some(true)
-            && self.str_at("/spec/conf/neutron/DEFAULT/core_plugin") == Some(POLICY_PLUGIN)
+            && self.str_at("/spec/conf/neutron/DEFAULT/core_plugin")
+                == Some(self.names.policy_plugin.as_str())
             && self.str_at("/spec/conf/plugins/nsxp/nsx_api_managers") == Some(nsx_manager)
     }
     /// As the migration expects it before the switch (seed 2003): the NSX-V plugin on, every
@@ -89,7 +81,8 @@ impl NeutronCr {
     /// The Policy plugin's user and password reference point at the VIOSecret.
     pub fn references_secret(&self, user: &str) -> bool {
         self.str_at("/spec/conf/plugins/nsxp/nsx_api_user") == Some(user)
-            && self.object.pointer("/spec/conf/plugins/nsxp/password_ref") == Some(&secret_ref())
+            && self.object.pointer("/spec/conf/plugins/nsxp/password_ref")
+                == Some(&secret_ref(&self.names))
     }
     /// The plugin names whose manifests are on.
     pub fn plugins_on(&self) -> Vec<String> {
@@ -102,16 +95,20 @@ impl NeutronCr {
             _ => Vec::new(),
         }
     }
-    fn path(&self) -> String {
+    /// The resource's API path.
+    pub fn path(&self) -> String {
         format!(
-            "/apis/{GROUP_VERSION}/namespaces/{}/neutrons/{}",
-            self.namespace, self.name
+            "/apis/{}/namespaces/{}/{}/{}",
+            self.names.group_version(),
+            self.namespace,
+            self.names.neutron_plural,
+            self.name
         )
     }
 }
 
-fn secret_ref() -> Value {
-    json!({"kind": "VIOSecret", "name": NSXP_SECRET, "key": NSXP_SECRET_KEY})
+fn secret_ref(n: &ReconfigNames) -> Value {
+    json!({"kind": n.secret_kind, "name": n.secret_name, "key": n.secret_key})
 }
 
 /// The kubectl of this run, or the refusal naming the flags.
@@ -126,9 +123,13 @@ pub fn kubectl(ctx: &Ctx) -> Result<&Kubectl, ExecError> {
 
 /// Read the one Neutron custom resource (seed 2001 when it cannot be read, 2002 when it is not
 /// one resource with `spec.manifests`).
-pub async fn read_cr(kc: &Kubectl) -> Result<NeutronCr, ExecError> {
+pub async fn read_cr(kc: &Kubectl, names: &ReconfigNames) -> Result<NeutronCr, ExecError> {
     let raw = kc
-        .get_raw(&format!("/apis/{GROUP_VERSION}/neutrons"))
+        .get_raw(&format!(
+            "/apis/{}/{}",
+            names.group_version(),
+            names.neutron_plural
+        ))
         .await
         .map_err(|e| {
             ExecError::step(
@@ -153,7 +154,8 @@ pub async fn read_cr(kc: &Kubectl) -> Result<NeutronCr, ExecError> {
         ExecError::step(
             Phase::VioReconfig.as_str(),
             format!(
-                "seed error {CR_UNPARSABLE}: expected exactly one {NEUTRON_RES} resource, found {}",
+                "seed error {CR_UNPARSABLE}: expected exactly one {} resource, found {}",
+                names.neutron_resource(),
                 items.len()
             ),
         )
@@ -187,36 +189,42 @@ pub async fn read_cr(kc: &Kubectl) -> Result<NeutronCr, ExecError> {
         namespace,
         name,
         object,
+        names: names.clone(),
     })
 }
 
 /// Whether the VIOSecret holds `password` (compared in memory; nothing of it is kept).
 pub async fn secret_holds(
     kc: &Kubectl,
+    names: &ReconfigNames,
     ns: &str,
     password: &str,
 ) -> Result<Option<bool>, ExecError> {
     let raw = kc
         .get_raw(&format!(
-            "/apis/{GROUP_VERSION}/namespaces/{ns}/viosecrets?fieldSelector=metadata.name%3D{NSXP_SECRET}"
+            "/apis/{}/namespaces/{ns}/{}?fieldSelector=metadata.name%3D{}",
+            names.group_version(),
+            names.secret_plural,
+            names.secret_name
         ))
         .await?;
     let list: Value = serde_json::from_slice(&raw).map_err(|e| {
         ExecError::step(
             Phase::VioReconfig.as_str(),
-            format!("the VIOSecret list of {ns} is not JSON: {e}"),
+            format!("the {} list of {ns} is not JSON: {e}", names.secret_kind),
         )
     })?;
     let found = list
         .get("items")
         .and_then(Value::as_array)
         .and_then(|items| {
-            items
-                .iter()
-                .find(|o| o.pointer("/metadata/name").and_then(Value::as_str) == Some(NSXP_SECRET))
+            items.iter().find(|o| {
+                o.pointer("/metadata/name").and_then(Value::as_str)
+                    == Some(names.secret_name.as_str())
+            })
         });
     Ok(found.map(|o| {
-        o.pointer(&format!("/spec/data/{NSXP_SECRET_KEY}"))
+        o.pointer(&format!("/spec/data/{}", names.secret_key))
             .and_then(Value::as_str)
             == Some(password)
     }))
@@ -294,7 +302,7 @@ pub async fn phase(ctx: &Arc<Ctx>, plan: &Plan, steps: Vec<Step>) -> Result<Flow
         }
         let res = match v.task {
             VioTask::NeutronCr => neutron_cr(ctx, plan, step).await,
-            VioTask::VioSecret => vio_secret(ctx, step).await,
+            VioTask::VioSecret => vio_secret(ctx, plan, step).await,
             VioTask::DatabaseRename => Err(ExecError::step(
                 &step.id,
                 "the database rename is an operator task only (operator_task = false is not supported for it): re-plan",
@@ -343,11 +351,11 @@ fn operator_stop(ctx: &Ctx, plan: &Plan, step: &Step, v: &VioReconfig) -> Flow {
 
 /// The patch switching the resource to the Policy plugin. The NSX-V plugin's settings stay
 /// (the seed: harmless, for reference; `viocli update neutron` removes them later).
-fn switch_patch(nsx_manager: &str) -> Value {
+fn switch_patch(nsx_manager: &str, policy_plugin: &str) -> Value {
     json!({"spec": {
         "manifests": {"nsxv": false, "nsxp": true},
         "conf": {
-            "neutron": {"DEFAULT": {"core_plugin": POLICY_PLUGIN}},
+            "neutron": {"DEFAULT": {"core_plugin": policy_plugin}},
             "plugins": {"nsxp": {"nsx_api_managers": nsx_manager}}
         }
     }})
@@ -364,7 +372,8 @@ fn to_client(e: KubectlError, method: &str, path: &str) -> ClientError {
 async fn neutron_cr(ctx: &Arc<Ctx>, plan: &Plan, step: &Step) -> Result<(), ExecError> {
     let kc = kubectl(ctx)?;
     let mgr = plan.target.nsx_manager.as_str();
-    let cr = read_cr(kc).await?;
+    let names = &plan.requirements.reconfig;
+    let cr = read_cr(kc, names).await?;
     if cr.on_policy_plugin(mgr) {
         ctx.step_done(
             &step.id,
@@ -386,7 +395,8 @@ async fn neutron_cr(ctx: &Arc<Ctx>, plan: &Plan, step: &Step) -> Result<(), Exec
             ),
         ));
     }
-    let patch = switch_patch(mgr);
+    let patch = switch_patch(mgr, &names.policy_plugin);
+    let res = names.neutron_resource();
     let path = cr.path();
     let request = RecordedRequest {
         endpoint: Some("kubernetes".into()),
@@ -396,7 +406,7 @@ async fn neutron_cr(ctx: &Arc<Ctx>, plan: &Plan, step: &Step) -> Result<(), Exec
     };
     let describe = format!("PATCH (kubernetes) {path} {patch}");
     let send = async {
-        kc.patch_merge(NEUTRON_RES, &cr.namespace, &cr.name, &patch)
+        kc.patch_merge(&res, &cr.namespace, &cr.name, &patch)
             .await
             .map_err(|e| to_client(e, "PATCH", &path))
     };
@@ -405,7 +415,7 @@ async fn neutron_cr(ctx: &Arc<Ctx>, plan: &Plan, step: &Step) -> Result<(), Exec
     if ctx.dry_run() {
         return Ok(());
     }
-    let back = read_cr(kc).await?;
+    let back = read_cr(kc, names).await?;
     if !back.on_policy_plugin(mgr) {
         return Err(ExecError::step(
             &step.id,
@@ -426,7 +436,10 @@ async fn neutron_cr(ctx: &Arc<Ctx>, plan: &Plan, step: &Step) -> Result<(), Exec
     )
 }
 
-async fn vio_secret(ctx: &Arc<Ctx>, step: &Step) -> Result<(), ExecError> {
+async fn vio_secret(ctx: &Arc<Ctx>, plan: &Plan, step: &Step) -> Result<(), ExecError> {
+    let n = &plan.requirements.reconfig;
+    let gv = n.group_version();
+    let (kind, secret, key) = (&n.secret_kind, &n.secret_name, &n.secret_key);
     let kc = kubectl(ctx)?;
     let Some(cred) = ctx.nsx.config().credentials.clone() else {
         return Err(ExecError::step(
@@ -435,20 +448,20 @@ async fn vio_secret(ctx: &Arc<Ctx>, step: &Step) -> Result<(), ExecError> {
         ));
     };
     let password = cred.password.expose();
-    let cr = read_cr(kc).await?;
+    let cr = read_cr(kc, n).await?;
     let ns = cr.namespace.clone();
-    let holds = secret_holds(kc, &ns, password).await?;
+    let holds = secret_holds(kc, n, &ns, password).await?;
     if holds != Some(true) {
-        let path = format!("/apis/{GROUP_VERSION}/namespaces/{ns}/viosecrets");
-        let shown = json!({"apiVersion": GROUP_VERSION, "kind": "VIOSecret",
-            "metadata": {"name": NSXP_SECRET, "namespace": ns},
-            "spec": {"data": {NSXP_SECRET_KEY: REDACTED}}});
+        let path = format!("/apis/{gv}/namespaces/{ns}/{}", n.secret_plural);
+        let shown = json!({"apiVersion": gv, "kind": kind,
+            "metadata": {"name": secret, "namespace": ns},
+            "spec": {"data": {key: REDACTED}}});
         let (method, rec_path, rec_body) = match holds {
             None => ("POST", path.clone(), shown),
             Some(_) => (
                 "PATCH",
-                format!("{path}/{NSXP_SECRET}"),
-                json!({"spec": {"data": {NSXP_SECRET_KEY: REDACTED}}}),
+                format!("{path}/{secret}"),
+                json!({"spec": {"data": {key: REDACTED}}}),
             ),
         };
         let request = RecordedRequest {
@@ -461,17 +474,17 @@ async fn vio_secret(ctx: &Arc<Ctx>, step: &Step) -> Result<(), ExecError> {
         let send = async {
             let r = match holds {
                 None => {
-                    kc.create(&json!({"apiVersion": GROUP_VERSION, "kind": "VIOSecret",
-                        "metadata": {"name": NSXP_SECRET, "namespace": ns},
-                        "spec": {"data": {NSXP_SECRET_KEY: password}}}))
+                    kc.create(&json!({"apiVersion": gv, "kind": kind,
+                        "metadata": {"name": secret, "namespace": ns},
+                        "spec": {"data": {key: password}}}))
                         .await
                 }
                 Some(_) => {
                     kc.patch_merge(
-                        SECRET_RES,
+                        &n.secret_resource(),
                         &ns,
-                        NSXP_SECRET,
-                        &json!({"spec": {"data": {NSXP_SECRET_KEY: password}}}),
+                        secret,
+                        &json!({"spec": {"data": {key: password}}}),
                     )
                     .await
                 }
@@ -482,17 +495,17 @@ async fn vio_secret(ctx: &Arc<Ctx>, step: &Step) -> Result<(), ExecError> {
         };
         ctx.write_with(&step.id, "write_viosecret", request, describe, None, send)
             .await?;
-        if !ctx.dry_run() && secret_holds(kc, &ns, password).await? != Some(true) {
+        if !ctx.dry_run() && secret_holds(kc, n, &ns, password).await? != Some(true) {
             return Err(ExecError::step(
                 &step.id,
-                format!("{ns}/{NSXP_SECRET} read back does not hold the NSX password"),
+                format!("{ns}/{secret} read back does not hold the NSX password"),
             ));
         }
     }
     let user = cred.username.as_str();
     if !cr.references_secret(user) {
         let patch = json!({"spec": {"conf": {"plugins": {"nsxp": {
-            "nsx_api_user": user, "password_ref": secret_ref()}}}}});
+            "nsx_api_user": user, "password_ref": secret_ref(n)}}}}});
         let path = cr.path();
         let request = RecordedRequest {
             endpoint: Some("kubernetes".into()),
@@ -501,19 +514,20 @@ async fn vio_secret(ctx: &Arc<Ctx>, step: &Step) -> Result<(), ExecError> {
             body: Some(patch.clone()),
         };
         let describe = format!("PATCH (kubernetes) {path} {patch}");
+        let res = n.neutron_resource();
         let send = async {
-            kc.patch_merge(NEUTRON_RES, &cr.namespace, &cr.name, &patch)
+            kc.patch_merge(&res, &cr.namespace, &cr.name, &patch)
                 .await
                 .map(|_| Value::Null)
                 .map_err(|e| to_client(e, "PATCH", &path))
         };
         ctx.write_with(&step.id, "patch_neutron_cr", request, describe, None, send)
             .await?;
-        if !ctx.dry_run() && !read_cr(kc).await?.references_secret(user) {
+        if !ctx.dry_run() && !read_cr(kc, n).await?.references_secret(user) {
             return Err(ExecError::step(
                 &step.id,
                 format!(
-                    "{}/{} read back does not reference {NSXP_SECRET}",
+                    "{}/{} read back does not reference {secret}",
                     cr.namespace, cr.name
                 ),
             ));
@@ -522,7 +536,7 @@ async fn vio_secret(ctx: &Arc<Ctx>, step: &Step) -> Result<(), ExecError> {
     ctx.step_done(
         &step.id,
         Some(format!(
-            "{ns}/{NSXP_SECRET} holds the NSX password; {}/{} references it",
+            "{ns}/{secret} holds the NSX password; {}/{} references it",
             cr.namespace, cr.name
         )),
     )

@@ -24,12 +24,12 @@ fn clean_inventory() -> PathBuf {
     test_support::repo_root().join("examples/inventories/vio-small-clean")
 }
 
-/// The clean example's plan with only the steps of `phases`, resealed.
-pub fn plan_of_phases(phases: &[Phase]) -> Plan {
+/// The clean example's plan, planned with `rules`, with only the steps of `phases`, resealed.
+pub fn plan_of_phases_with(phases: &[Phase], rules: &VioRules) -> Plan {
     let snap = VioSnapshot::load(&clean_inventory()).expect("snapshot loads");
     let mut plan = build_vio_plan(
         &snap,
-        &VioRules::builtin(),
+        rules,
         &VioPlanOptions {
             created_at: "2026-12-01T10:00:00Z".into(),
             tool_version: "test".into(),
@@ -60,9 +60,13 @@ pub struct Fixture {
 }
 
 pub async fn fixture(phases: &[Phase]) -> Fixture {
+    fixture_with(phases, &VioRules::builtin()).await
+}
+
+pub async fn fixture_with(phases: &[Phase], rules: &VioRules) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let h = test_support::start_vio_sim(&clean_inventory(), None).await;
-    let plan = plan_of_phases(phases);
+    let plan = plan_of_phases_with(phases, rules);
     let plan_path = dir.path().join("plan.toml");
     std::fs::write(
         &plan_path,
@@ -98,7 +102,7 @@ impl Fixture {
     }
 
     pub async fn cr(&self) -> Value {
-        executor::vio::reconfig::read_cr(&self.kubectl())
+        executor::vio::reconfig::read_cr(&self.kubectl(), &self.plan.requirements.reconfig)
             .await
             .unwrap()
             .object
@@ -179,6 +183,7 @@ async fn the_neutron_cr_is_switched_and_the_operator_task_waits_for_its_confirma
     // The secret holds the password; the journal and the log do not.
     let secret = executor::vio::reconfig::secret_holds(
         &f.kubectl(),
+        &f.plan.requirements.reconfig,
         "openstack",
         simulator::DEFAULT_PASSWORD,
     )
@@ -212,6 +217,60 @@ async fn the_neutron_cr_is_switched_and_the_operator_task_waits_for_its_confirma
     assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
     assert_eq!(out.writes_sent, 0);
     assert_eq!(f.k8s_writes().len(), 3);
+}
+
+/// The names the reconfiguration uses are rules (`[reconfig]`): a user's file overriding the
+/// secret's name and the plugin class gives a plan carrying them, and apply writes those.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secret_name_and_plugin_class_come_from_the_rules_through_the_plan() {
+    let rules = VioRules::merge_text(
+        "[reconfig]\nsecret_name = \"nsx-policy-cred\"\npolicy_plugin = \"site.plugins.PolicyV2\"\n",
+        std::path::Path::new("site-rules.toml"),
+    )
+    .unwrap();
+    let f = fixture_with(&[Phase::VioReconfig], &rules).await;
+    let names: &plan_schema::vio::ReconfigNames = &f.plan.requirements.reconfig;
+    assert_eq!(names.secret_name, "nsx-policy-cred");
+    assert_eq!(names.policy_plugin, "site.plugins.PolicyV2");
+    assert_eq!(
+        names.secret_key, "nsxp_password",
+        "the rest keep the defaults"
+    );
+    // The sealed plan shows them to the reviewer and reads back with them.
+    let text = std::fs::read_to_string(&f.plan_path).unwrap();
+    assert!(text.contains("[requirements.reconfig]"), "{text}");
+    assert!(text.contains("nsx-policy-cred"), "{text}");
+    let back: Plan =
+        plan_schema::read::read_plan_file_of::<plan_schema::vio::VioV2t>(&f.plan_path).unwrap();
+    assert_eq!(*back.requirements.reconfig, *names);
+
+    let out = executor::apply(&f.opts()).await.unwrap();
+    assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
+    let cr = f.cr().await;
+    assert_eq!(
+        cr.pointer("/spec/conf/neutron/DEFAULT/core_plugin"),
+        Some(&json!("site.plugins.PolicyV2")),
+        "{cr}"
+    );
+    assert_eq!(
+        cr.pointer("/spec/conf/plugins/nsxp/password_ref/name"),
+        Some(&json!("nsx-policy-cred")),
+        "{cr}"
+    );
+    let holds = |n| {
+        let kc = f.kubectl();
+        async move {
+            executor::vio::reconfig::secret_holds(&kc, &n, "openstack", simulator::DEFAULT_PASSWORD)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(holds(names.clone()).await, Some(true));
+    assert_eq!(
+        holds(plan_schema::vio::ReconfigNames::default()).await,
+        None,
+        "no secret of the default name was written"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

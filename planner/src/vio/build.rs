@@ -85,6 +85,7 @@ pub fn build_vio_plan(
         coordinator_running: true,
         coordinator_mode_free: true,
         compute_manager: true,
+        reconfig: Box::new(rules.reconfig.clone()),
     };
 
     let mut findings = checks::prechecks(snapshot, rules);

@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use plan_schema::Severity;
+use plan_schema::vio::ReconfigNames;
 
 use crate::error::PlanError;
 use crate::rules::{check_format_version, find_key_line, merge_over};
@@ -29,6 +30,9 @@ pub struct VioRules {
     pub token: TokenRules,
     pub hosts: HostRules,
     pub plan: PlanRules,
+    /// VIO's custom resources as the reconfiguration addresses them (all inferred); copied into
+    /// the plan's `[requirements.reconfig]` for the executor.
+    pub reconfig: ReconfigNames,
     #[serde(default)]
     pub nsx_ini_unsupported: Vec<UnsupportedOption>,
 }
@@ -295,6 +299,9 @@ impl VioRules {
                     rules.load_balancers.default_size
                 ),
             ));
+        }
+        if let Some((key, message)) = rules.reconfig.problems().into_iter().next() {
+            return Err(invalid(key, format!("reconfig.{key}: {message}")));
         }
         Ok(rules)
     }

@@ -248,6 +248,24 @@ fn a_bad_rules_value_is_a_located_error() {
     );
 }
 
+#[test]
+fn a_bad_reconfig_name_is_a_located_error() {
+    let e = VioRules::merge_text(
+        "[reconfig]\napi_version = \"v1\"\nsecret_name = \"NSX_Secret\"\n",
+        Path::new("r.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("r.toml:3") && e.contains("reconfig.secret_name") && e.contains("NSX_Secret"),
+        "{e}"
+    );
+    let e = VioRules::merge_text("[reconfig]\npolicy_plugin = \"\"\n", Path::new("r.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("reconfig.policy_plugin"), "{e}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Ordering property: an oracle over the snapshot's JSON.
 
