@@ -271,3 +271,44 @@ fn created_at_is_not_covered_by_the_seal() {
     assert_ne!(edited, text);
     parse_plan(&edited, Path::new("edited.toml")).unwrap();
 }
+
+#[test]
+fn vio_reconfig_names_are_checked_and_default_when_absent() {
+    let text = std::fs::read_to_string(vio_example()).unwrap();
+    let AnyPlan::VioV2t(vio) = read_plan_file(&vio_example()).unwrap() else {
+        panic!("not a vio-v2t plan")
+    };
+    assert!(
+        vio.requirements.reconfig.is_default(),
+        "absent means today's names"
+    );
+    let with = |table: &str| {
+        text.replacen(
+            "compute_manager = true\n",
+            &format!("compute_manager = true\n\n[requirements.reconfig]\n{table}"),
+            1,
+        )
+    };
+    let ok = plan_schema::read::parse_plan_unsealed(
+        &with("secret_name = \"site-secret\"\n"),
+        Path::new("ok.toml"),
+    )
+    .unwrap();
+    let AnyPlan::VioV2t(ok) = ok else {
+        panic!("not a vio-v2t plan")
+    };
+    assert_eq!(ok.requirements.reconfig.secret_name, "site-secret");
+    assert_eq!(ok.requirements.reconfig.secret_key, "nsxp_password");
+    let err = plan_schema::read::parse_plan_unsealed(
+        &with("secret_name = \"Site_Secret\"\n"),
+        Path::new("bad.toml"),
+    )
+    .unwrap_err();
+    assert!(
+        err.problems()
+            .iter()
+            .any(|p| p.pointer == "/requirements/reconfig/secret_name"
+                && p.message.contains("Site_Secret")),
+        "{err}"
+    );
+}
