@@ -138,6 +138,36 @@ impl Ctx {
         self.journal.is_none()
     }
 
+    /// Preflight: NSX reachable and at least the plan's `min` version (`why` says what needs
+    /// it). A version that cannot be compared is a warning, not a refusal.
+    pub async fn check_nsx_version(
+        &self,
+        min: &str,
+        why: &str,
+        warnings: &mut Vec<String>,
+    ) -> Result<(), ExecError> {
+        let version = self
+            .nsx
+            .node_version()
+            .await
+            .map_err(|e| ExecError::Preflight(format!("NSX Manager not reachable: {e}")))?;
+        let min: client::NsxVersion = min.parse().map_err(|e| {
+            ExecError::Plan(format!(
+                "requirements.min_nsx_version of the plan is not a version: {e}"
+            ))
+        })?;
+        match version.parse::<client::NsxVersion>() {
+            Ok(v) if v >= min => {}
+            Ok(_) => {
+                return Err(ExecError::Preflight(format!(
+                    "NSX version {version} is older than {min}, which the plan requires ({why})"
+                )));
+            }
+            Err(e) => warnings.push(format!("cannot compare the NSX version: {e}")),
+        }
+        Ok(())
+    }
+
     pub fn stage_started(&self, stage: Stage, total: usize) {
         if let Some(o) = &self.observer {
             o.stage_started(stage, total as u64);

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use client::{KubeResource, Kubectl, NsxVersion};
+use client::{KubeResource, Kubectl};
 use plan_schema::mp::{Action, Plan, PodSelector};
 use serde_json::Value;
 
@@ -159,25 +159,12 @@ pub async fn run(
     let mut warnings = Vec::new();
     let progress = &ctx.progress;
     let req = &plan.requirements;
-    let version = ctx
-        .nsx
-        .node_version()
-        .await
-        .map_err(|e| pf("NSX Manager not reachable", e))?;
-    let min: NsxVersion = req.min_nsx_version.parse().map_err(|e| {
-        ExecError::Plan(format!(
-            "requirements.min_nsx_version of the plan is not a version: {e}"
-        ))
-    })?;
-    match version.parse::<NsxVersion>() {
-        Ok(v) if v >= min => {}
-        Ok(_) => {
-            return Err(ExecError::Preflight(format!(
-                "NSX version {version} is older than {min}, which the plan requires (the first with MP-to-Policy promotion for NCP)"
-            )));
-        }
-        Err(e) => warnings.push(format!("cannot compare the NSX version: {e}")),
-    }
+    ctx.check_nsx_version(
+        &req.min_nsx_version,
+        "the first with MP-to-Policy promotion for NCP",
+        &mut warnings,
+    )
+    .await?;
     let coord = ctx
         .nsx
         .coordinator_status()

@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 use client::NsxClient;
 use plan_schema::KindPhase;
-use plan_schema::journal::RecordedRequest;
 use plan_schema::vio::{Action, CleanupTarget, Phase, Plan, Step};
 use serde_json::{Value, json};
 
@@ -170,27 +169,7 @@ async fn api_replay_mode(ctx: &Arc<Ctx>, plan: &Plan, step: &Step) -> Result<(),
         );
     }
     let patch = json!({"spec": {"conf": {"neutron": {"DEFAULT": {"api_replay_mode": null}}}}});
-    let path = cr.path();
-    let res = names.neutron_resource();
-    let request = RecordedRequest {
-        endpoint: Some("kubernetes".into()),
-        method: "PATCH".into(),
-        path: path.clone(),
-        body: Some(patch.clone()),
-    };
-    let describe = format!("PATCH (kubernetes) {path} {patch}");
-    let send = async {
-        kc.patch_merge(&res, &cr.namespace, &cr.name, &patch)
-            .await
-            .map(|_| Value::Null)
-            .map_err(|e| client::ClientError::Transport {
-                method: "PATCH".into(),
-                url: format!("kubernetes {path}"),
-                message: e.to_string(),
-            })
-    };
-    ctx.write_with(&step.id, "patch_neutron_cr", request, describe, None, send)
-        .await?;
+    reconfig::patch_cr(ctx, kc, names, &cr, &step.id, patch).await?;
     if ctx.dry_run() {
         return Ok(());
     }

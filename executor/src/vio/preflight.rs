@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 
-use client::NsxVersion;
 use plan_schema::vio::{Action, Plan, ReplayResource};
 
 use super::neutron::{self, SOURCE, Source, TARGET};
@@ -59,25 +58,8 @@ pub async fn run(ctx: &Ctx, plan: &Plan) -> Result<Vec<String>, ExecError> {
     }
 
     // NSX: version, coordinator running and free.
-    let version = ctx
-        .nsx
-        .node_version()
-        .await
-        .map_err(|e| pf("NSX Manager not reachable", e))?;
-    let min: NsxVersion = req.min_nsx_version.parse().map_err(|e| {
-        ExecError::Plan(format!(
-            "requirements.min_nsx_version of the plan is not a version: {e}"
-        ))
-    })?;
-    match version.parse::<NsxVersion>() {
-        Ok(v) if v >= min => {}
-        Ok(_) => {
-            return Err(ExecError::Preflight(format!(
-                "NSX version {version} is older than {min}, which the plan requires (seed error 1002)"
-            )));
-        }
-        Err(e) => warnings.push(format!("cannot compare the NSX version: {e}")),
-    }
+    ctx.check_nsx_version(&req.min_nsx_version, "seed error 1002", &mut warnings)
+        .await?;
     if req.coordinator_running {
         let coord = ctx
             .nsx

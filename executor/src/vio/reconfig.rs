@@ -361,6 +361,36 @@ fn switch_patch(nsx_manager: &str, policy_plugin: &str) -> Value {
     }})
 }
 
+/// One merge patch of the Neutron custom resource, journaled write-ahead (intent, request,
+/// outcome) through `Ctx::write_with` under the op `patch_neutron_cr`.
+pub(super) async fn patch_cr(
+    ctx: &Arc<Ctx>,
+    kc: &Kubectl,
+    names: &ReconfigNames,
+    cr: &NeutronCr,
+    step: &str,
+    patch: Value,
+) -> Result<(), ExecError> {
+    let path = cr.path();
+    let res = names.neutron_resource();
+    let describe = format!("PATCH (kubernetes) {path} {patch}");
+    let send = async {
+        kc.patch_merge(&res, &cr.namespace, &cr.name, &patch)
+            .await
+            .map(|_| Value::Null)
+            .map_err(|e| to_client(e, "PATCH", &path))
+    };
+    let request = RecordedRequest {
+        endpoint: Some("kubernetes".into()),
+        method: "PATCH".into(),
+        path: path.clone(),
+        body: Some(patch.clone()),
+    };
+    ctx.write_with(step, "patch_neutron_cr", request, describe, None, send)
+        .await?;
+    Ok(())
+}
+
 fn to_client(e: KubectlError, method: &str, path: &str) -> ClientError {
     ClientError::Transport {
         method: method.into(),
@@ -396,22 +426,7 @@ async fn neutron_cr(ctx: &Arc<Ctx>, plan: &Plan, step: &Step) -> Result<(), Exec
         ));
     }
     let patch = switch_patch(mgr, &names.policy_plugin);
-    let res = names.neutron_resource();
-    let path = cr.path();
-    let request = RecordedRequest {
-        endpoint: Some("kubernetes".into()),
-        method: "PATCH".into(),
-        path: path.clone(),
-        body: Some(patch.clone()),
-    };
-    let describe = format!("PATCH (kubernetes) {path} {patch}");
-    let send = async {
-        kc.patch_merge(&res, &cr.namespace, &cr.name, &patch)
-            .await
-            .map_err(|e| to_client(e, "PATCH", &path))
-    };
-    ctx.write_with(&step.id, "patch_neutron_cr", request, describe, None, send)
-        .await?;
+    patch_cr(ctx, kc, names, &cr, &step.id, patch).await?;
     if ctx.dry_run() {
         return Ok(());
     }
@@ -506,23 +521,7 @@ async fn vio_secret(ctx: &Arc<Ctx>, plan: &Plan, step: &Step) -> Result<(), Exec
     if !cr.references_secret(user) {
         let patch = json!({"spec": {"conf": {"plugins": {"nsxp": {
             "nsx_api_user": user, "password_ref": secret_ref(n)}}}}});
-        let path = cr.path();
-        let request = RecordedRequest {
-            endpoint: Some("kubernetes".into()),
-            method: "PATCH".into(),
-            path: path.clone(),
-            body: Some(patch.clone()),
-        };
-        let describe = format!("PATCH (kubernetes) {path} {patch}");
-        let res = n.neutron_resource();
-        let send = async {
-            kc.patch_merge(&res, &cr.namespace, &cr.name, &patch)
-                .await
-                .map(|_| Value::Null)
-                .map_err(|e| to_client(e, "PATCH", &path))
-        };
-        ctx.write_with(&step.id, "patch_neutron_cr", request, describe, None, send)
-            .await?;
+        patch_cr(ctx, kc, n, &cr, &step.id, patch).await?;
         if !ctx.dry_run() && !read_cr(kc, n).await?.references_secret(user) {
             return Err(ExecError::step(
                 &step.id,
