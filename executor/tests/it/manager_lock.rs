@@ -58,8 +58,13 @@ async fn two_concurrent_applies_one_runs_the_other_is_refused_before_any_write()
     let h = start_sim().await;
     let d = tempfile::tempdir().unwrap();
     let plan = write_plan(d.path());
-    let a = apply_opts(&h, &plan, &d.path().join("operator-a"));
-    let b = apply_opts(&h, &plan, &d.path().join("operator-b"));
+    let mut a = apply_opts(&h, &plan, &d.path().join("operator-a"));
+    let mut b = apply_opts(&h, &plan, &d.path().join("operator-b"));
+    // Both at NSX's pace (the tests' default is unthrottled): unpaced, the first run can finish
+    // and release the lock before the second one's preflight asks for it, and then there is
+    // nothing to contend for.
+    a.nsx.rate_limit = Some(80.0);
+    b.nsx.rate_limit = Some(80.0);
     let (ra, rb) = tokio::join!(executor::apply(&a), executor::apply(&b));
     let (won, lost, lost_dir) = match (ra, rb) {
         (Ok(o), Err(e)) => (o, e, d.path().join("operator-b")),
