@@ -649,39 +649,3 @@ pub fn generate(spec: &GenerateSpec, out: &Path) -> Result<GenerateSummary, SimE
         files,
     })
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deterministic_and_loadable() {
-        let a = tempfile::tempdir().unwrap();
-        let b = tempfile::tempdir().unwrap();
-        let spec = GenerateSpec {
-            seed: 9,
-            namespaces: 3,
-            pods_per_namespace: 7,
-            ..GenerateSpec::default()
-        };
-        let sa = generate(&spec, a.path()).unwrap();
-        let sb = generate(&spec, b.path()).unwrap();
-        assert_eq!(sa.nsx_objects, sb.nsx_objects);
-        for (fa, fb) in sa.files.iter().zip(sb.files.iter()) {
-            assert_eq!(
-                std::fs::read(fa).unwrap(),
-                std::fs::read(fb).unwrap(),
-                "{}",
-                fa.display()
-            );
-        }
-        let inv = crate::inventory::load_dir(a.path()).unwrap();
-        assert_eq!(inv.mp.object_count(), sa.nsx_objects);
-        assert_eq!(inv.k8s.count(), sa.k8s_objects);
-        let other = generate(&GenerateSpec { seed: 10, ..spec }, b.path()).unwrap();
-        assert_ne!(
-            std::fs::read(&sa.files[4]).unwrap(),
-            std::fs::read(&other.files[4]).unwrap()
-        );
-    }
-}

@@ -37,6 +37,15 @@ mod tls;
 mod util;
 pub mod vio;
 
+/// Helpers the simulator's own integration tests check directly; not an interface.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::principal::pem_certificate_der;
+    pub use crate::search::{eval, parse};
+    pub use crate::util::{SplitMix64, base64_decode, base64_encode, glob_match, parse_form};
+    pub use crate::vio::replay::{Cidr, name_and_uuid};
+}
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

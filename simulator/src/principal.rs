@@ -195,20 +195,3 @@ fn register(st: &mut State, req: &Req) -> ApiResult {
     st.touch();
     Ok(Reply::created(identity))
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pem_parsing() {
-        let ck = rcgen::generate_simple_self_signed(vec!["ncp".to_string()]).unwrap();
-        let der = pem_certificate_der(&ck.cert.pem()).unwrap();
-        assert_eq!(der, ck.cert.der().as_ref());
-        assert!(pem_certificate_der("not a certificate").is_none());
-        assert!(
-            pem_certificate_der("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----")
-                .is_none()
-        );
-    }
-}

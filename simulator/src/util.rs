@@ -178,39 +178,3 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     }
     pi == p.len()
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_roundtrip() {
-        for s in ["", "a", "ab", "abc", "admin:VMware1!VMware1!"] {
-            let enc = base64_encode(s.as_bytes());
-            assert_eq!(base64_decode(&enc).unwrap(), s.as_bytes());
-        }
-        assert_eq!(base64_encode(b"admin:x"), "YWRtaW46eA==");
-        assert!(base64_decode("a$b").is_none());
-    }
-
-    #[test]
-    fn globbing() {
-        assert!(glob_match("/api/v1/*", "/api/v1/logical-ports"));
-        assert!(glob_match("a?c", "abc"));
-        assert!(!glob_match("a?c", "abbc"));
-        assert!(glob_match("*x*", "aaxbb"));
-        assert!(!glob_match("*x*", "aabb"));
-    }
-
-    #[test]
-    fn forms_and_uuid() {
-        let f = parse_form("j_username=admin&j_password=VMware1%21VMware1%21&x=a+b");
-        assert_eq!(f[1].1, "VMware1!VMware1!");
-        assert_eq!(f[2].1, "a b");
-        let mut r = SplitMix64::new(7);
-        let u = r.uuid();
-        assert_eq!(u.len(), 36);
-        assert_eq!(&u[14..15], "4");
-        assert_ne!(u, r.uuid());
-    }
-}

@@ -349,14 +349,15 @@ fn cut(v: &str, n: usize) -> String {
 // IP arithmetic (IPv4 and IPv6 as u128)
 
 #[derive(Debug, Clone, Copy)]
-struct Cidr {
+/// A subnet's CIDR (IPv4 or IPv6), addresses as `u128`.
+pub struct Cidr {
     v6: bool,
     net: u128,
     prefix: u32,
 }
 
 impl Cidr {
-    fn parse(s: &str) -> Option<Self> {
+    pub fn parse(s: &str) -> Option<Self> {
         let (a, p) = s.split_once('/')?;
         let ip: IpAddr = a.parse().ok()?;
         let prefix: u32 = p.parse().ok()?;
@@ -386,17 +387,17 @@ impl Cidr {
         let hb = self.bits() - self.prefix;
         if hb >= 127 { u128::MAX } else { 1u128 << hb }
     }
-    fn contains(&self, ip: u128) -> bool {
+    pub fn contains(&self, ip: u128) -> bool {
         ip >= self.net && ip - self.net < self.size()
     }
-    fn fmt(&self, n: u128) -> String {
+    pub fn fmt(&self, n: u128) -> String {
         if self.v6 {
             std::net::Ipv6Addr::from(n).to_string()
         } else {
             std::net::Ipv4Addr::from(n as u32).to_string()
         }
     }
-    fn ip(&self, s: &str) -> Option<u128> {
+    pub fn ip(&self, s: &str) -> Option<u128> {
         match s.parse::<IpAddr>().ok()? {
             IpAddr::V4(x) if !self.v6 => Some(u32::from(x) as u128),
             IpAddr::V6(x) if self.v6 => Some(u128::from(x)),
@@ -404,7 +405,7 @@ impl Cidr {
         }
     }
     /// The first and last addresses Neutron hands out by default.
-    fn default_pool(&self) -> (u128, u128) {
+    pub fn default_pool(&self) -> (u128, u128) {
         let last = if self.v6 {
             self.net + self.size() - 1
         } else {
@@ -2957,33 +2958,5 @@ pub fn realized_state(
             "consolidated_status": {"consolidated_status": if pending { "IN_PROGRESS" } else { "SUCCESS" }},
         }))),
         _ => Err(ApiError::not_found(&req.path)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_follow_the_plugin_rule() {
-        let id = "0123456789abcdef0123456789abcdef";
-        assert_eq!(name_and_uuid("web", id), "web_01234...bcdef");
-        let long = "x".repeat(100);
-        let n = name_and_uuid(&long, id);
-        assert_eq!(n.chars().count(), 80);
-        assert!(n.starts_with(&"x".repeat(66)));
-    }
-
-    #[test]
-    fn cidr_math() {
-        let c = Cidr::parse("10.1.2.0/24").unwrap();
-        assert_eq!(
-            c.default_pool(),
-            (c.ip("10.1.2.1").unwrap(), c.ip("10.1.2.254").unwrap())
-        );
-        assert!(c.contains(c.ip("10.1.2.200").unwrap()));
-        assert!(!c.contains(c.ip("10.1.3.1").unwrap()));
-        let v6 = Cidr::parse("2001:db8::/64").unwrap();
-        assert_eq!(v6.fmt(v6.default_pool().0), "2001:db8::1");
     }
 }

@@ -8,6 +8,7 @@ mod core;
 mod example_flow;
 mod faults;
 mod firewall;
+mod internals;
 mod kubectl;
 mod migration;
 mod principal;
