@@ -538,6 +538,28 @@ fn session_create(shared: &Shared, req: &Req) -> Reply {
         .with_header("x-xsrf-token", &xsrf)
 }
 
+/// A Kubernetes secret's values (a Secret's or VIOSecret's `data` / `stringData`, at the top or
+/// under `spec`) replaced in a logged body: the request log keeps the request's shape, never the
+/// password the executor puts there.
+fn redact_secret_data(body: &mut Value) {
+    redact_data_fields(body);
+    if let Some(spec) = body.get_mut("spec") {
+        redact_data_fields(spec);
+    }
+}
+
+fn redact_data_fields(v: &mut Value) {
+    for key in ["data", "stringData"] {
+        if let Some(Value::Object(m)) = v.get_mut(key) {
+            for val in m.values_mut() {
+                if !val.is_null() {
+                    *val = json!("<redacted>");
+                }
+            }
+        }
+    }
+}
+
 fn log_entry(shared: &Shared, entry: Value) {
     if let Some(f) = &shared.log_file {
         let mut f = lock(f);
@@ -647,8 +669,11 @@ async fn handle_any(
         && !path.starts_with("/v3/auth")
         && !req.body.is_empty()
         && req.body.len() <= 64 * 1024
-        && let Ok(v) = serde_json::from_slice::<Value>(&req.body)
+        && let Ok(mut v) = serde_json::from_slice::<Value>(&req.body)
     {
+        if k8s.is_some() && path.to_ascii_lowercase().contains("secret") {
+            redact_secret_data(&mut v);
+        }
         entry["body"] = v;
     }
     if !path.starts_with("/_sim/") {

@@ -1857,4 +1857,26 @@ async fn the_real_kubectl_creates_and_merge_patches_a_viosecret_and_removes_a_ke
     })
     .await
     .unwrap();
+    // The request log keeps the secret writes' shape, never their values; the Neutron CR's
+    // patches are logged as sent.
+    let log = serde_json::to_string(&h.request_log()).unwrap();
+    assert!(
+        !log.contains("\"one\"") && !log.contains("\"two\""),
+        "{log}"
+    );
+    let entries = h.request_log();
+    let secret_writes: Vec<&Value> = entries
+        .iter()
+        .filter(|e| {
+            e["path"].as_str().is_some_and(|p| p.contains("viosecrets")) && e["method"] != "GET"
+        })
+        .collect();
+    assert!(secret_writes.len() >= 2, "{log}");
+    for e in secret_writes {
+        assert_eq!(
+            e["body"]["spec"]["data"]["nsxp_password"], "<redacted>",
+            "{e}"
+        );
+    }
+    assert!(log.contains("api_replay_mode"), "{log}");
 }
