@@ -799,11 +799,11 @@ fn rule(method: &str, path: &str, query: Option<&str>, action: Value) -> Value {
     r
 }
 
-/// Each case on a fresh clean example: the run stops with exit 1 and the seed code naming the
+/// One case on a fresh clean example: the run stops with exit 1 and the seed code naming the
 /// step; after the faulted call nothing but its own retries was changed (when the simulator
 /// logged the fault: a hang is never answered, so never logged), and the later calls listed
 /// were not sent.
-async fn run_matrix(cases: Vec<Case>) {
+async fn run_case(c: Case) {
     let quick = executor::client::RetryPolicy {
         max_attempts: 2,
         base_delay: Duration::from_millis(10),
@@ -812,7 +812,7 @@ async fn run_matrix(cases: Vec<Case>) {
         max_retry_after: Duration::from_millis(50),
         jitter: std::sync::Arc::new(executor::client::SeededJitter::new(7)),
     };
-    for c in cases {
+    {
         let f = fixture(FAST).await;
         crate::common::add_fault(&f.h, c.rule.clone()).await;
         let mut o = f.opts(true);
@@ -856,6 +856,17 @@ async fn run_matrix(cases: Vec<Case>) {
             let got = sent.iter().filter(|l| l.starts_with(prefix)).count();
             assert!(got <= *n, "{name}: {prefix} sent {got} times: {sent:#?}");
         }
+    }
+}
+
+/// The cases side by side (each its own simulator: the time is the replay's pacing, not CPU).
+async fn run_matrix(cases: Vec<Case>) {
+    let runs: Vec<_> = cases
+        .into_iter()
+        .map(|c| tokio::spawn(run_case(c)))
+        .collect();
+    for r in runs {
+        r.await.expect("case passed");
     }
 }
 
