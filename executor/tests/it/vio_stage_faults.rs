@@ -160,10 +160,7 @@ async fn fault_matrix_api_replay() {
                         .list_all("network-replay", path, key)
                         .await
                         .unwrap();
-                    let ours = left
-                        .iter()
-                        .filter(|x| x["name"] != "default")
-                        .count();
+                    let ours = left.iter().filter(|x| x["name"] != "default").count();
                     assert_eq!(ours, 0, "{name}: {path} left: {left:#?}");
                 }
             })

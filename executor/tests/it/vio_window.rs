@@ -1313,8 +1313,20 @@ async fn a_gateway_less_router_is_attached_for_the_cutover_and_detached_after_it
     assert!(journal.contains("router_nogw_tier0"), "fixup recorded");
     let log = changes(&f.h, 0);
     assert!(log.contains(&format!("PATCH {tier1}")), "{log:#?}");
+    let from = f.h.request_log().len();
     let rb = f.rollback().await;
     assert_eq!(rb.exit_code, ExitCode::Success, "{}", rb.message);
+    // The tier-1 detached (its fixup record put back), before the replay's removal deletes
+    // the router.
+    let log = changes(&f.h, from);
+    let detach = log.iter().position(|l| *l == format!("PUT {tier1}"));
+    let delete = log
+        .iter()
+        .position(|l| *l == format!("DELETE /target-network/v2.0/routers/{NOGW_ROUTER}"));
+    assert!(
+        detach.is_some() && delete.is_some() && detach < delete,
+        "{log:#?}"
+    );
 
     // Forward again, no fault: attached, cut over, detached; stops at the point of no return.
     crate::common::set_migration_faults(
