@@ -11,7 +11,7 @@
 //! nth = [1, 3]                  # optional: fire on these occurrences (1-based) of matching requests
 //! probability = 0.5             # optional: fire with this seeded probability
 //! times = 2                     # optional: fire at most this many times
-//! action = "busy"               # status | busy | delay | reset | drop | hang | exit (served, then the manager goes away) | truncate (body cut in half)
+//! action = "busy"               # status | busy | delay | reset | drop | hang | exit (served, then the manager goes away) | truncate (body cut in half) | expire_sessions (every NSX API session ends first, as at its idle timeout; this request then authenticates or is refused like any other)
 //! status = 503                  # for action = "status"
 //! error_code = 503              # optional NSX error_code (defaults to the status)
 //! message = "..."               # optional error_message
@@ -123,6 +123,9 @@ pub enum FaultAction {
     Exit,
     /// The request is served but the body is cut in half (a truncated page).
     Truncate,
+    /// Every NSX API session ends before the request is handled (their idle timeout ran out):
+    /// a request carrying a session cookie is refused (403) until the client logs in again.
+    ExpireSessions,
 }
 
 #[derive(Debug)]
@@ -151,10 +154,10 @@ fn validate_rule(r: &Rule) -> Result<(), String> {
         "delay" => {
             r.delay_ms.ok_or("action \"delay\" needs `delay_ms`")?;
         }
-        "busy" | "reset" | "drop" | "hang" | "exit" | "truncate" => {}
+        "busy" | "reset" | "drop" | "hang" | "exit" | "truncate" | "expire_sessions" => {}
         other => {
             return Err(format!(
-                "unknown action \"{other}\" (status, busy, delay, reset, drop, hang, exit, truncate)"
+                "unknown action \"{other}\" (status, busy, delay, reset, drop, hang, exit, truncate, expire_sessions)"
             ));
         }
     }
@@ -293,6 +296,7 @@ impl Faults {
                 "drop" => FaultAction::Drop,
                 "exit" => FaultAction::Exit,
                 "truncate" => FaultAction::Truncate,
+                "expire_sessions" => FaultAction::ExpireSessions,
                 _ => FaultAction::Hang,
             };
             return Some(Fired { name, action });

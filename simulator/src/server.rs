@@ -730,6 +730,7 @@ async fn process(
             FaultAction::Delay(d) => tokio::time::sleep(d).await,
             FaultAction::Exit => *exit = true,
             FaultAction::Truncate => *truncate = true,
+            FaultAction::ExpireSessions => lock(&shared.state).sessions.clear(),
             FaultAction::Reset => {
                 shared.kill.kill(peer, true);
                 return (None, fault_name);

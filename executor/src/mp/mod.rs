@@ -43,6 +43,10 @@ pub fn window_open(p: &Progress) -> bool {
 }
 
 impl KindExecutor for MpToPolicy {
+    fn check_options(opts: &ApplyOptions) -> Result<(), ExecError> {
+        preflight::check_options(opts)
+    }
+
     async fn preflight(
         ctx: &Arc<Ctx>,
         plan: &Plan,

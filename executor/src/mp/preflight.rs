@@ -12,6 +12,19 @@ use crate::ctx::Ctx;
 use crate::error::ExecError;
 use crate::progress::Progress;
 
+/// Options only another kind's plans take, given to a Manager-to-Policy plan: refused before
+/// anything is opened or sent (a flag silently ignored would let an operator believe a step was
+/// confirmed). `--confirm-task` names a `vio-v2t` plan's operator task; this kind has none.
+pub fn check_options(opts: &crate::ApplyOptions) -> Result<(), ExecError> {
+    if let Some(id) = opts.confirm_tasks.first() {
+        return Err(ExecError::Plan(format!(
+            "{}: --confirm-task {id}: a Manager-to-Policy plan has no operator tasks (the flag confirms a vio-v2t plan's operator task); nothing was sent. Run `apply` without --confirm-task",
+            opts.plan.display()
+        )));
+    }
+    Ok(())
+}
+
 fn pf(what: &str, e: impl std::fmt::Display) -> ExecError {
     ExecError::Preflight(format!("{what}: {e}"))
 }

@@ -40,6 +40,8 @@ pub const E_EDGE_APPLY: u32 = 1110;
 pub const E_HOST_APPLY: u32 = 1120;
 pub const E_FINISH: u32 = 1130;
 pub const E_TIMEOUT: u32 = 1132;
+/// The coordinator does not answer (seed: "NSX migration coordinator not running").
+pub const E_NOT_RUNNING: u32 = 1001;
 
 /// Op names of the host migration step: any of them in the journal means the host migration
 /// has begun (the edge cutover was finished), and `rollback` refuses.
@@ -156,7 +158,9 @@ async fn setup(
         .lock()
         .map(|s| s.contains_key(edge::TOKEN_KEY))
         .unwrap_or(false);
-    if !have {
+    // The host migration (up to 48 h) gets a token of its own: the edge preparation's has
+    // spent part of its at most 24 h by now.
+    if !have || mode == HOST_MODE {
         edge::token(ctx, step, token_minutes(plan)).await?;
     }
     let token = ctx
@@ -475,6 +479,15 @@ pub async fn edge_cutover(
     step: &Step,
     c: &EdgeCutover,
 ) -> Result<Option<Flow>, ExecError> {
+    coordinator_down(&step.id, edge_cutover_run(ctx, plan, step, c).await)
+}
+
+async fn edge_cutover_run(
+    ctx: &Ctx,
+    plan: &Plan,
+    step: &Step,
+    c: &EdgeCutover,
+) -> Result<Option<Flow>, ExecError> {
     if let Some(f) = setup(ctx, plan, &step.id, EDGE_MODE, E_EDGE_SETUP).await? {
         return Ok(Some(f));
     }
@@ -502,6 +515,15 @@ pub async fn edge_cutover(
 
 /// The host migration step (after the confirmation was checked by the phase).
 pub async fn host_migration(
+    ctx: &Ctx,
+    plan: &Plan,
+    step: &Step,
+    h: &HostMigration,
+) -> Result<Option<Flow>, ExecError> {
+    coordinator_down(&step.id, host_migration_run(ctx, plan, step, h).await)
+}
+
+async fn host_migration_run(
     ctx: &Ctx,
     plan: &Plan,
     step: &Step,
@@ -643,4 +665,55 @@ pub async fn undo(ctx: &Ctx, mode: &str) -> Result<(), ExecError> {
         .send(client::Request::post(format!("{MIG}/plan?action=abort")).no_retry())
         .await?;
     Ok(())
+}
+
+/// A read of the coordinator's API that got no usable answer after the client's retries: 503
+/// (the service is down), no answer within the timeout, or a broken connection.
+fn unanswered(e: &client::ClientError) -> bool {
+    use client::ClientError as C;
+    match e {
+        C::RetriesExhausted { last, .. } => unanswered(last),
+        C::Timeout { url, .. } | C::Connect { url, .. } => url.contains(MIG),
+        _ => e.http_status() == Some(503) && e.api().is_some_and(|a| a.path.starts_with(MIG)),
+    }
+}
+
+/// The coordinator stopped answering during a run (`unanswered`): the stop carries seed 1001.
+/// Nothing after the failed call was sent; a re-run once the coordinator answers reads its
+/// setup and status and goes on with the same run.
+fn coordinator_down(
+    step: &str,
+    res: Result<Option<Flow>, ExecError>,
+) -> Result<Option<Flow>, ExecError> {
+    match res {
+        Err(ExecError::Nsx(e)) if unanswered(&e) => Ok(Some(stop(
+            E_NOT_RUNNING,
+            format!(
+                "step {step}: the migration coordinator does not answer (not running): {e}. Start it on the NSX Manager (`start service migration-coordinator`), then re-run `apply`: it resumes the run where the coordinator is"
+            ),
+        ))),
+        other => other,
+    }
+}
+
+/// Preflight warnings about the NSX-V token: the coordinator holds the token of its setup for
+/// the whole run, NSX-V grants at most 24 h, and the plan lets a run take longer (the host
+/// migration up to 48 h): a run outliving its token fails (seed 1120, the coordinator's
+/// message names the token). The host migration's setup asks for a token of its own.
+pub fn token_warnings(plan: &Plan) -> Vec<String> {
+    let minutes = token_minutes(plan);
+    plan.steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            plan_schema::vio::Action::EdgeCutover(c) => Some((s.id.as_str(), c.timeout_hours)),
+            plan_schema::vio::Action::HostMigration(h) => Some((s.id.as_str(), h.timeout_hours)),
+            _ => None,
+        })
+        .filter(|(_, hours)| u64::from(*hours) * 60 > u64::from(minutes))
+        .map(|(step, hours)| {
+            format!(
+                "step {step} may run up to {hours} h, but the NSX-V token it is set up with lives {minutes} minutes (NSX-V grants at most 24 h): a run still going when the token runs out fails (seed error 1120 or 1110, the coordinator's details name the token); apply asks for a new token at each setup. If that happens, abort the run on NSX and re-run `apply`"
+            )
+        })
+        .collect()
 }

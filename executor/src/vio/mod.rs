@@ -52,7 +52,9 @@ impl KindExecutor for VioV2t {
         opts: &ApplyOptions,
     ) -> Result<Vec<String>, ExecError> {
         reconfig::check_confirmations(plan, opts)?;
-        preflight::run(ctx, plan).await
+        preflight::run(ctx, plan)
+            .await
+            .map(|w| [w, cutover::token_warnings(plan)].concat())
     }
 
     async fn run_phase(

@@ -809,3 +809,29 @@ async fn the_client_authenticates_with_a_principal_identitys_certificate() {
     assert_eq!(set["_protection"], "REQUIRE_OVERRIDE");
     h.shutdown().await;
 }
+
+/// `--confirm-task` is a vio-v2t plan's flag: given to a Manager-to-Policy plan it is refused
+/// (not silently ignored), before any lock, journal or request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirm_task_on_a_manager_to_policy_plan_is_refused_with_nothing_sent() {
+    let h = start_sim().await;
+    let d = tempfile::tempdir().unwrap();
+    let plan = write_plan(d.path());
+    let state = d.path().join("state");
+    let mut o = apply_opts(&h, &plan, &state);
+    o.confirm_tasks = vec!["vio-reconfig/db-backup".into()];
+    let from = log_len(&h);
+    let e = executor::apply(&o).await.expect_err("refused");
+    assert!(matches!(e, ExecError::Plan(_)), "{e}");
+    assert!(e.is_refusal());
+    let text = e.to_string();
+    assert!(
+        text.contains("--confirm-task vio-reconfig/db-backup")
+            && text.contains("Manager-to-Policy plan has no operator tasks")
+            && text.contains("nothing was sent"),
+        "{text}"
+    );
+    assert_eq!(log_len(&h), from, "no request at all");
+    assert!(!state.join("journal.jsonl").exists(), "no journal opened");
+    assert!(!state.join("lock").exists(), "no lock taken");
+}

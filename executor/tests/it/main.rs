@@ -18,4 +18,5 @@ mod faults;
 mod manager_lock;
 mod vio_apply;
 mod vio_reconfig;
+mod vio_stage_faults;
 mod vio_window;

@@ -763,3 +763,603 @@ async fn a_kill_at_any_window_point_converges() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The fault matrix (issue 15: "each fault of the simulator in each stage has a test with its
+// exit code"). docs/recovery.md has the whole table, with the tests of the other stages.
+
+/// A change of the deployment in the request log (as `changes` counts them).
+fn is_change(r: &Value) -> bool {
+    let p = r["path"].as_str().unwrap_or("");
+    r["method"] != "GET"
+        && p != "/v3/auth/tokens"
+        && !p.starts_with("/_sim")
+        && !p.starts_with("/api/session")
+        && !p.contains("nsx-migrate-lock")
+}
+
+/// One fault of the matrix: a simulator rule on one call of the window, the seed code and step
+/// the stop must name, and calls that must not have been sent (`(prefix, at most)`).
+struct Case {
+    name: &'static str,
+    rule: Value,
+    code: &'static str,
+    step: &'static str,
+    at_most: &'static [(&'static str, usize)],
+}
+
+fn rule(method: &str, path: &str, query: Option<&str>, action: Value) -> Value {
+    let mut r = json!({"method": method, "path": path});
+    if let Some(q) = query {
+        r["query"] = json!(q);
+    }
+    for (k, v) in action.as_object().unwrap() {
+        r[k] = v.clone();
+    }
+    r
+}
+
+/// One case on a fresh clean example: the run stops with exit 1 and the seed code naming the
+/// step; after the faulted call nothing but its own retries was changed (when the simulator
+/// logged the fault: a hang is never answered, so never logged), and the later calls listed
+/// were not sent.
+async fn run_case(c: Case) {
+    let quick = executor::client::RetryPolicy {
+        max_attempts: 2,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(20),
+        max_elapsed: Duration::from_secs(10),
+        max_retry_after: Duration::from_millis(50),
+        jitter: std::sync::Arc::new(executor::client::SeededJitter::new(7)),
+    };
+    {
+        let f = fixture(FAST).await;
+        crate::common::add_fault(&f.h, c.rule.clone()).await;
+        let mut o = f.opts(true);
+        // A hang is noticed at the client's timeout, each retriable failure retried once.
+        o.nsx.retry = quick.clone();
+        o.nsx.timeout = Duration::from_millis(1500);
+        o.poll.done_timeout = Duration::from_millis(1500);
+        let cfg = ServiceConfig {
+            timeout: Duration::from_millis(1500),
+            retry: quick.clone(),
+            ..ServiceConfig::default()
+        };
+        o.window = WindowClients {
+            nsxv: Some(
+                NsxvClient::new(&f.h.base_url(), creds(), NsxvAuth::Basic, cfg.clone()).unwrap(),
+            ),
+            vcenter: Some(VcenterClient::new(&f.h.base_url(), creds(), cfg).unwrap()),
+        };
+        let out = executor::apply(&o).await.expect("not refused");
+        let name = c.name;
+        assert_eq!(out.exit_code, ExitCode::Mixed, "{name}: {}", out.message);
+        assert!(
+            out.message.contains(&format!("seed error {}", c.code)) && out.message.contains(c.step),
+            "{name}: {}",
+            out.message
+        );
+        let log = full_log(&f.h);
+        if let Some(at) = log.iter().find(|r| r.get("fault").is_some()) {
+            let faulted = (at["method"].clone(), at["path"].clone());
+            let seq = at["seq"].as_u64().unwrap();
+            let after: Vec<String> = log
+                .iter()
+                .filter(|r| r["seq"].as_u64().unwrap() > seq && is_change(r))
+                .filter(|r| (r["method"].clone(), r["path"].clone()) != faulted)
+                .map(|r| format!("{} {}", r["method"], r["path"]))
+                .collect();
+            assert_eq!(after, Vec::<String>::new(), "{name}: sent after the fault");
+        }
+        let sent = changes(&f.h, 0);
+        for (prefix, n) in c.at_most {
+            let got = sent.iter().filter(|l| l.starts_with(prefix)).count();
+            assert!(got <= *n, "{name}: {prefix} sent {got} times: {sent:#?}");
+        }
+    }
+}
+
+/// The cases side by side (each its own simulator: the time is the replay's pacing, not CPU).
+async fn run_matrix(cases: Vec<Case>) {
+    let runs: Vec<_> = cases
+        .into_iter()
+        .map(|c| tokio::spawn(run_case(c)))
+        .collect();
+    for r in runs {
+        r.await.expect("case passed");
+    }
+}
+
+/// The service-down answer of the simulator's coordinator (`[migration.v2t] service_down`).
+fn down() -> Value {
+    json!({"action": "status", "status": 503, "error_code": 101,
+        "message": "Some appliance components are not functioning properly: the migration coordinator service is not available.",
+        "name": "coordinator-down"})
+}
+
+/// Edge preparation and edge cutover: HTTP 4xx, connection reset and a hang past the client's
+/// timeout (HTTP 5xx of each stage: `coordinator_faults_stop_with_their_seed_codes`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_matrix_edge_preparation_and_edge_cutover() {
+    let status = |s: u16| json!({"action": "status", "status": s});
+    run_matrix(vec![
+        Case {
+            name: "edge prep, 4xx on the NSX-V token",
+            rule: rule("POST", "/api/2.0/services/auth/token", None, status(400)),
+            code: "1007",
+            step: "edge-prep/nsxv-token",
+            at_most: &[("PUT /api/v1/migration/setup", 0)],
+        },
+        Case {
+            name: "edge prep, reset on v2t-migration-config",
+            rule: rule(
+                "PUT",
+                "/api/v1/transport-nodes/*/node/v2t-migration-config",
+                None,
+                json!({"action": "reset"}),
+            ),
+            code: "1007",
+            step: "edge-prep/v2t-config-on/",
+            at_most: &[
+                ("POST /api/2.0/services/auth/token", 0),
+                ("PUT /api/v1/migration/setup", 0),
+            ],
+        },
+        Case {
+            name: "edge prep, hang on an edge vNIC",
+            rule: rule(
+                "PUT",
+                "/api/4.0/edges/edge-4/vnics/1",
+                None,
+                json!({"action": "hang"}),
+            ),
+            code: "1008",
+            step: "edge-prep/vnics-down/edge-4",
+            at_most: &[
+                ("PUT /api/v1/transport-nodes/", 0),
+                ("PUT /api/v1/migration/setup", 0),
+            ],
+        },
+        Case {
+            name: "edge cutover, 4xx on the mapping upload",
+            rule: rule("POST", "/api/v1/migration/data/upload", None, status(400)),
+            code: "1007",
+            step: "edge-cutover/run",
+            at_most: &[("POST /api/v1/migration/plan?action=start", 0)],
+        },
+        Case {
+            name: "edge cutover, reset on start",
+            rule: rule(
+                "POST",
+                "/api/v1/migration/plan",
+                Some("action=start"),
+                json!({"action": "reset"}),
+            ),
+            code: "1110",
+            step: "edge-cutover/run",
+            at_most: &[
+                ("POST /api/v1/migration/plan?action=start", 1),
+                ("POST /api/v1/migration/plan?action=finish", 0),
+                ("POST /api/vcenter/", 0),
+            ],
+        },
+        Case {
+            name: "edge cutover, hang reading the coordinator",
+            rule: rule(
+                "GET",
+                "/api/v1/migration/data",
+                Some("file_type=EDGE_CUTOVER_MAPPING"),
+                json!({"action": "hang"}),
+            ),
+            code: "1001",
+            step: "edge-cutover/run",
+            at_most: &[
+                ("POST /api/v1/migration/data/upload", 0),
+                ("POST /api/v1/migration/plan?action=start", 0),
+            ],
+        },
+    ])
+    .await;
+}
+
+/// Host migration: HTTP 4xx, connection reset, a hang past the timeout, the coordinator down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_matrix_host_migration() {
+    let mut service_down = rule(
+        "GET",
+        "/api/v1/migration/migration-unit-groups",
+        None,
+        down(),
+    );
+    service_down["name"] = json!("coordinator-down");
+    run_matrix(vec![
+        Case {
+            name: "host migration, 4xx finishing the edge cutover",
+            rule: rule(
+                "POST",
+                "/api/v1/migration/plan",
+                Some("action=finish"),
+                json!({"action": "status", "status": 400}),
+            ),
+            code: "1130",
+            step: "host-migration/run",
+            at_most: &[("PUT /api/v1/migration/setup", 1)],
+        },
+        Case {
+            name: "host migration, reset powering off an edge VM",
+            rule: rule(
+                "POST",
+                "/api/vcenter/vm/vm-113/power",
+                None,
+                json!({"action": "reset"}),
+            ),
+            code: "1115",
+            step: "host-migration/power-off/edge-4",
+            at_most: &[
+                ("POST /api/v1/migration/plan?action=finish", 0),
+                ("PUT /api/v1/migration/setup", 1),
+            ],
+        },
+        Case {
+            name: "host migration, hang on its start",
+            rule: json!({"method": "POST", "path": "/api/v1/migration/plan",
+                "query": "action=start", "nth": [2], "action": "hang"}),
+            code: "1120",
+            step: "host-migration/run",
+            at_most: &[
+                ("POST /api/v1/migration/plan?action=finish", 1),
+                ("PUT /api/v1/transport-nodes/", 2),
+            ],
+        },
+        Case {
+            name: "host migration, coordinator service down",
+            rule: service_down,
+            code: "1001",
+            step: "host-migration/run",
+            at_most: &[("POST /api/v1/migration/plan?action=start", 1)],
+        },
+    ])
+    .await;
+}
+
+/// Wait (bounded) until the coordinator runs `mode`.
+async fn until_running(f: &W, mode: &str) {
+    let nsx = f.nsx();
+    for _ in 0..4000 {
+        if let Ok(s) = nsx.get("/api/v1/migration/status-summary").await
+            && s["overall_migration_status"] == "IN_PROGRESS"
+            && f.coordinator_mode().await == json!(mode)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the {mode} run did not start");
+}
+
+/// The coordinator's service goes down while the edge cutover runs: the run stops with seed
+/// 1001; once it is back, a re-run goes on with the same coordinator run (no second setup,
+/// upload or start).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_coordinator_going_down_mid_cutover_stops_with_1001_and_a_rerun_resumes() {
+    // One virtual hour per DLR: the cutover runs until the test moves the clock.
+    let timings = json!({"edge_s_per_dlr": 3600, "dfw_s": 0, "host_s_per_host": 0});
+    let f =
+        fixture("[migration.v2t]\nedge_s_per_dlr = 3600\ndfw_s = 0\nhost_s_per_host = 0\n").await;
+    let mut o = f.opts(false);
+    o.nsx.retry.max_attempts = 2;
+    let run = tokio::spawn(async move { executor::apply(&o).await });
+    until_running(&f, "EDGE_CUTOVER").await;
+    let mut down = timings.clone();
+    down["service_down"] = json!(true);
+    crate::common::set_migration_faults(&f.h, json!({"v2t": down})).await;
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("apply ends")
+        .unwrap()
+        .expect("not refused");
+    assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
+    assert!(
+        out.message.contains("seed error 1001") && out.message.contains("edge-cutover/run"),
+        "{}",
+        out.message
+    );
+    let first = changes(&f.h, 0);
+
+    // Back, and the cutover done meanwhile: the re-run reads it and goes on to the point of
+    // no return, sending nothing of the cutover again.
+    crate::common::set_migration_faults(&f.h, json!({"v2t": timings})).await;
+    f.advance_clock(2 * 3600).await;
+    let from = f.h.request_log().len();
+    let again = executor::apply(&f.opts(false)).await.expect("not refused");
+    assert!(
+        again.message.contains("--confirm-point-of-no-return"),
+        "{}",
+        again.message
+    );
+    let log = changes(&f.h, from);
+    for call in [
+        "PUT /api/v1/migration/setup",
+        "POST /api/v1/migration/data/upload",
+        "POST /api/v1/migration/plan?action=start",
+    ] {
+        assert_eq!(
+            first.iter().filter(|l| l.starts_with(call)).count(),
+            1,
+            "{call} before the outage: {first:#?}"
+        );
+        assert!(
+            !log.iter().any(|l| l.starts_with(call)),
+            "{call} sent again: {log:#?}"
+        );
+    }
+    assert_eq!(f.coordinator_mode().await, json!("EDGE_CUTOVER"));
+}
+
+/// NSX's API session ends while apply waits on the coordinator and again just before a write:
+/// the client logs in again and each coordinator write takes effect once (the refused attempt
+/// did nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_nsx_session_expiring_mid_run_is_renewed_without_a_duplicate_write() {
+    let f = fixture(&format!(
+        "{FAST}\n[[rule]]\nmethod = \"GET\"\npath = \"/api/v1/migration/status-summary\"\nnth = [3]\naction = \"expire_sessions\"\n\n[[rule]]\nmethod = \"POST\"\npath = \"/api/v1/migration/plan\"\nquery = \"action=start\"\nnth = [1]\naction = \"expire_sessions\"\n"
+    ))
+    .await;
+    let out = executor::apply(&f.opts(true)).await.expect("not refused");
+    assert!(
+        out.message.contains("stopped before phase `vio_reconfig`"),
+        "{}",
+        out.message
+    );
+    let log = full_log(&f.h);
+    let refused = log
+        .iter()
+        .filter(|r| r.get("fault").is_some() && r["status"] == 403)
+        .count();
+    assert_eq!(refused, 2, "both expiries hit a request");
+    let done = |m: &str, p: &str| {
+        log.iter()
+            .filter(|r| r["method"] == m && r["path"] == p && r["status"].as_u64() < Some(300))
+            .count()
+    };
+    assert_eq!(done("POST", "/api/v1/migration/plan?action=start"), 2);
+    assert_eq!(done("POST", "/api/v1/migration/plan?action=finish"), 2);
+    assert_eq!(done("PUT", "/api/v1/migration/setup"), 2);
+    assert_eq!(done("POST", "/api/v1/migration/data/upload"), 1);
+}
+
+/// The NSX-V token lives at most 24 h; the host migration may run 48 h. Preflight says so, the
+/// host migration's setup asks for a token of its own, and a host migration that outlives it
+/// fails with 1120 naming the token; after an abort on NSX a re-run sets up again with a new
+/// token and finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nsx_v_token_lifetime_against_the_host_migrations_48_hours() {
+    let f =
+        fixture("[migration.v2t]\nedge_s_per_dlr = 0\ndfw_s = 0\nhost_s_per_host = 864000\n").await;
+    let o = f.opts(true);
+    let run = tokio::spawn(async move { executor::apply(&o).await });
+    until_running(&f, "DFW_AND_HOST_AND_WORKLOAD").await;
+    f.advance_clock(25 * 3600).await;
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("apply ends")
+        .unwrap()
+        .expect("not refused");
+    assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
+    assert!(
+        out.message.contains("seed error 1120") && out.message.contains("token"),
+        "{}",
+        out.message
+    );
+    assert!(
+        out.warnings
+            .iter()
+            .any(|w| w.contains("host-migration/run") && w.contains("1440 minutes")),
+        "{:#?}",
+        out.warnings
+    );
+    let log = changes(&f.h, 0);
+    let tokens = log
+        .iter()
+        .filter(|l| l.starts_with("POST /api/2.0/services/auth/token"))
+        .count();
+    assert_eq!(
+        tokens, 2,
+        "one for the edge cutover, one for the host migration"
+    );
+
+    // Aborted on NSX (as the coordinator says), hosts quick again: the re-run sets up anew.
+    f.nsx()
+        .post("/api/v1/migration/plan?action=abort", &json!({}))
+        .await
+        .unwrap();
+    crate::common::set_migration_faults(
+        &f.h,
+        json!({"v2t": {"edge_s_per_dlr": 0, "dfw_s": 0, "host_s_per_host": 0}}),
+    )
+    .await;
+    let from = f.h.request_log().len();
+    let again = executor::apply(&f.opts(true)).await.expect("not refused");
+    assert!(
+        again
+            .message
+            .contains("stopped before phase `vio_reconfig`"),
+        "{}",
+        again.message
+    );
+    let log = changes(&f.h, from);
+    for call in [
+        "POST /api/2.0/services/auth/token",
+        "PUT /api/v1/migration/setup",
+        "POST /api/v1/migration/plan?action=start",
+    ] {
+        assert!(log.iter().any(|l| l.starts_with(call)), "{call}: {log:#?}");
+    }
+    assert_eq!(f.coordinator_mode().await, Value::Null);
+}
+
+/// Router fin-router-b without its gateway (and the gateway port): a gateway-less router with
+/// an interface, which the planner attaches to the default tier-0 for the cutover.
+const NOGW_ROUTER: &str = "756a874c-a662-5e02-a7a1-5834e21851d4";
+
+async fn nogw_fixture() -> W {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("inventory");
+    test_support::copy_dir(&clean_inventory(), &inv);
+    let edit = |file: &str, key: &str, f: &dyn Fn(&mut Vec<Value>)| {
+        let path = inv.join(file);
+        let mut doc: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        f(doc[key].as_array_mut().unwrap());
+        std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    };
+    edit("neutron/routers.json", "routers", &|rs| {
+        for r in rs.iter_mut().filter(|r| r["id"] == NOGW_ROUTER) {
+            r["external_gateway_info"] = Value::Null;
+        }
+    });
+    edit("neutron/ports.json", "ports", &|ps| {
+        ps.retain(|p| {
+            !(p["device_id"] == NOGW_ROUTER && p["device_owner"] == "network:router_gateway")
+        });
+    });
+    std::fs::write(dir.path().join("faults.toml"), FAST).unwrap();
+    let h = test_support::start_vio_sim(&inv, Some(dir.path().join("faults.toml"))).await;
+    let snap = planner::vio::snapshot::VioSnapshot::load(&inv).unwrap();
+    let mut plan = planner::vio::build_vio_plan(
+        &snap,
+        &planner::vio::rules::VioRules::builtin(),
+        &planner::vio::VioPlanOptions {
+            created_at: "2026-12-01T10:00:00Z".into(),
+            tool_version: "test".into(),
+            deployment: None,
+            rules_source: None,
+            inventory_source: Some("inventory".into()),
+        },
+    )
+    .unwrap();
+    // As `window_plan`: apply starts both runs; no Octavia steps.
+    let octavia: std::collections::BTreeSet<String> = plan
+        .steps
+        .iter()
+        .filter(|s| matches!(&s.action, Action::ApiReplay(r) if r.call.contains("/lbaas/")))
+        .map(|s| s.id.clone())
+        .collect();
+    plan.steps.retain(|s| !octavia.contains(&s.id));
+    for s in &mut plan.steps {
+        s.depends_on.retain(|d| !octavia.contains(d));
+        match &mut s.action {
+            Action::EdgeCutover(c) => c.start = StartBy::Apply,
+            Action::HostMigration(h) => h.start = StartBy::Apply,
+            _ => {}
+        }
+    }
+    plan.summary = plan.computed_summary();
+    plan_schema::seal::seal(&mut plan);
+    let ids: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
+    for want in [
+        format!("edge-prep/nogw-fixup/{NOGW_ROUTER}"),
+        format!("edge-cutover/nogw-restore/{NOGW_ROUTER}"),
+    ] {
+        assert!(ids.contains(&want.as_str()), "{want} not planned");
+    }
+    let plan_path = dir.path().join("plan.toml");
+    std::fs::write(
+        &plan_path,
+        plan_schema::write::to_toml(&plan, None).unwrap(),
+    )
+    .unwrap();
+    let os = openstack(&h, dir.path());
+    let state = dir.path().join("state");
+    W {
+        _dir: dir,
+        h,
+        plan_path,
+        state,
+        os,
+    }
+}
+
+impl W {
+    async fn tier0_of(&self, router: &str) -> Value {
+        self.nsx()
+            .get(&format!("/policy/api/v1/infra/tier-1s/{router}"))
+            .await
+            .unwrap()["tier0_path"]
+            .clone()
+    }
+}
+
+/// router_nogw_fixup / router_nogw_restore: the tier-1 attached for the cutover and detached
+/// after it, each journaled and read back; a re-run sends nothing; a rollback while it is
+/// attached (the cutover failed) detaches it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_less_router_is_attached_for_the_cutover_and_detached_after_it() {
+    let f = nogw_fixture().await;
+    let tier1 = format!("/policy/api/v1/infra/tier-1s/{NOGW_ROUTER}");
+    // The cutover fails: the tier-1 stays attached, and rollback detaches it.
+    crate::common::set_migration_faults(
+        &f.h,
+        json!({"v2t": {"edge_s_per_dlr": 0, "dfw_s": 0, "host_s_per_host": 0, "fail_at": {"EDGE": 50.0}}}),
+    )
+    .await;
+    let out = executor::apply(&f.opts(false)).await.expect("not refused");
+    assert!(out.message.contains("seed error 1110"), "{}", out.message);
+    assert_eq!(
+        f.tier0_of(NOGW_ROUTER).await,
+        json!("/infra/tier-0s/t0-public")
+    );
+    let journal = std::fs::read_to_string(f.state.join("journal.jsonl")).unwrap();
+    assert!(journal.contains("router_nogw_tier0"), "fixup recorded");
+    let log = changes(&f.h, 0);
+    assert!(log.contains(&format!("PATCH {tier1}")), "{log:#?}");
+    let from = f.h.request_log().len();
+    let rb = f.rollback().await;
+    assert_eq!(rb.exit_code, ExitCode::Success, "{}", rb.message);
+    // The tier-1 detached (its fixup record put back), before the replay's removal deletes
+    // the router.
+    let log = changes(&f.h, from);
+    let detach = log.iter().position(|l| *l == format!("PUT {tier1}"));
+    let delete = log
+        .iter()
+        .position(|l| *l == format!("DELETE /target-network/v2.0/routers/{NOGW_ROUTER}"));
+    assert!(
+        detach.is_some() && delete.is_some() && detach < delete,
+        "{log:#?}"
+    );
+
+    // Forward again, no fault: attached, cut over, detached; stops at the point of no return.
+    crate::common::set_migration_faults(
+        &f.h,
+        json!({"v2t": {"edge_s_per_dlr": 0, "dfw_s": 0, "host_s_per_host": 0}}),
+    )
+    .await;
+    let from = f.h.request_log().len();
+    let out = executor::apply(&f.opts(false)).await.expect("not refused");
+    assert!(
+        out.message.contains("--confirm-point-of-no-return"),
+        "{}",
+        out.message
+    );
+    let log = changes(&f.h, from);
+    let pos = |s: &str| log.iter().position(|l| l == s);
+    let attach = pos(&format!("PATCH {tier1}")).expect("attached");
+    let detach = pos(&format!("PUT {tier1}")).expect("detached");
+    let start = pos("POST /api/v1/migration/plan?action=start").unwrap();
+    assert!(attach < start && start < detach, "{log:#?}");
+    assert_eq!(f.tier0_of(NOGW_ROUTER).await, Value::Null);
+    let loaded = executor::journal::load(&f.state.join("journal.jsonl"), None).unwrap();
+    let p = executor::progress::Progress::from_records(&loaded.records);
+    for s in [
+        format!("edge-prep/nogw-fixup/{NOGW_ROUTER}"),
+        format!("edge-cutover/nogw-restore/{NOGW_ROUTER}"),
+    ] {
+        assert!(p.is_done(&s), "{s} not journaled done");
+    }
+
+    // A re-run sends nothing.
+    let from = f.h.request_log().len();
+    let again = executor::apply(&f.opts(false)).await.expect("not refused");
+    assert_eq!(again.exit_code, ExitCode::Mixed, "{}", again.message);
+    assert_eq!(changes(&f.h, from), Vec::<String>::new());
+}
