@@ -22,6 +22,28 @@ pub fn check_options(opts: &crate::ApplyOptions) -> Result<(), ExecError> {
             opts.plan.display()
         )));
     }
+    // The other vio-v2t-only options: refused rather than ignored, so an operator who meant
+    // another plan finds out before anything is sent.
+    let vio_only = [
+        (
+            opts.confirm_point_of_no_return,
+            "--confirm-point-of-no-return (a Manager-to-Policy plan has no point of no return)",
+        ),
+        (
+            opts.window.nsxv.is_some(),
+            "--nsxv (the NSX-V Manager of a vio-v2t plan)",
+        ),
+        (
+            opts.window.vcenter.is_some(),
+            "--vcenter (the vCenter of a vio-v2t plan)",
+        ),
+    ];
+    if let Some((_, flag)) = vio_only.iter().find(|(set, _)| *set) {
+        return Err(ExecError::Plan(format!(
+            "{}: {flag} belongs to a vio-v2t plan, and this is a Manager-to-Policy plan; nothing was sent. Run `apply` without it",
+            opts.plan.display()
+        )));
+    }
     Ok(())
 }
 

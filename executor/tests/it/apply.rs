@@ -834,4 +834,16 @@ async fn confirm_task_on_a_manager_to_policy_plan_is_refused_with_nothing_sent()
     assert_eq!(log_len(&h), from, "no request at all");
     assert!(!state.join("journal.jsonl").exists(), "no journal opened");
     assert!(!state.join("lock").exists(), "no lock taken");
+    // The point-of-no-return confirmation is vio-v2t's too: refused the same way.
+    o.confirm_tasks.clear();
+    o.confirm_point_of_no_return = true;
+    let e = executor::apply(&o).await.expect_err("refused");
+    assert!(e.is_refusal(), "{e}");
+    assert!(
+        e.to_string()
+            .contains("--confirm-point-of-no-return (a Manager-to-Policy plan has no point of no return) belongs to a vio-v2t plan"),
+        "{e}"
+    );
+    assert_eq!(log_len(&h), from, "no request at all");
+    assert!(!state.join("journal.jsonl").exists(), "no journal opened");
 }
