@@ -669,7 +669,7 @@ pub async fn undo(ctx: &Ctx, mode: &str) -> Result<(), ExecError> {
 
 /// A read of the coordinator's API that got no usable answer after the client's retries: 503
 /// (the service is down), no answer within the timeout, or a broken connection.
-fn unanswered(e: &client::ClientError) -> bool {
+pub(crate) fn unanswered(e: &client::ClientError) -> bool {
     use client::ClientError as C;
     match e {
         C::RetriesExhausted { last, .. } => unanswered(last),

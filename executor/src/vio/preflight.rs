@@ -77,7 +77,12 @@ pub async fn run(ctx: &Ctx, plan: &Plan) -> Result<Vec<String>, ExecError> {
         let setup = ctx
             .get("/api/v1/migration/setup")
             .await
-            .map_err(|e| pf("migration coordinator setup", e))?;
+            .map_err(|e| match &e {
+                ExecError::Nsx(c) if super::cutover::unanswered(c) => ExecError::Preflight(format!(
+                    "the migration coordinator does not answer (seed error 1001: not running): {c}. Start it on the NSX Manager (`start service migration-coordinator`) and re-run"
+                )),
+                _ => pf("migration coordinator setup", e),
+            })?;
         if let Some(mode) = setup["migration_mode"].as_str()
             && !VIO_MODES.contains(&mode)
         {

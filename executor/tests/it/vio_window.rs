@@ -1066,6 +1066,16 @@ async fn the_coordinator_going_down_mid_cutover_stops_with_1001_and_a_rerun_resu
     );
     let first = changes(&f.h, 0);
 
+    // A re-run while it is still down is refused in preflight with the same code, and sends
+    // nothing.
+    let from = f.h.request_log().len();
+    let e = executor::apply(&f.opts(false)).await.expect_err("refused");
+    assert!(
+        e.is_refusal() && e.to_string().contains("seed error 1001"),
+        "{e}"
+    );
+    assert!(changes(&f.h, from).is_empty(), "{:#?}", changes(&f.h, from));
+
     // Back, and the cutover done meanwhile: the re-run reads it and goes on to the point of
     // no return, sending nothing of the cutover again.
     crate::common::set_migration_faults(&f.h, json!({"v2t": timings})).await;
