@@ -566,39 +566,58 @@ async fn host_migration_run(
         if s["overall_migration_status"] == "SUCCESS" {
             return finish_host(ctx, &step.id).await;
         }
-        // Only the plan's compute clusters' host groups are enabled.
-        if s["overall_migration_status"] == "NOT_STARTED" {
-            let groups = ctx
-                .nsx
-                .list_all(&format!("{MIG}/migration-unit-groups?component_type=HOST"))
-                .await?;
-            for c in &h.compute_clusters {
-                if !groups.iter().any(|g| g["id"] == json!(c)) {
-                    return Ok(Some(stop(
-                        E_HOST_APPLY,
-                        format!(
-                            "step {}: the coordinator has no host group for compute cluster {c}",
-                            step.id
-                        ),
-                    )));
-                }
-            }
-            for g in &groups {
-                let id = g["id"].as_str().unwrap_or("");
-                let want = h.compute_clusters.iter().any(|c| c == id);
-                if g["enabled"] != json!(want) {
-                    ctx.write(
-                        &step.id,
-                        &format!("group/{id}"),
-                        Write::new(
-                            client::Method::PUT,
-                            format!("{MIG}/migration-unit-groups/{id}"),
-                        )
-                        .body(json!({"type": "HOST", "enabled": want})),
-                    )
+        // Only the plan's compute clusters' host groups are enabled. A coordinator that
+        // refuses that (not one that does not answer: 1001 above) fails the host migration.
+        let enabled = async {
+            if s["overall_migration_status"] == "NOT_STARTED" {
+                let groups = ctx
+                    .nsx
+                    .list_all(&format!("{MIG}/migration-unit-groups?component_type=HOST"))
                     .await?;
+                for c in &h.compute_clusters {
+                    if !groups.iter().any(|g| g["id"] == json!(c)) {
+                        return Ok::<_, ExecError>(Some(stop(
+                            E_HOST_APPLY,
+                            format!(
+                                "step {}: the coordinator has no host group for compute cluster {c}",
+                                step.id
+                            ),
+                        )));
+                    }
+                }
+                for g in &groups {
+                    let id = g["id"].as_str().unwrap_or("");
+                    let want = h.compute_clusters.iter().any(|c| c == id);
+                    if g["enabled"] != json!(want) {
+                        ctx.write(
+                            &step.id,
+                            &format!("group/{id}"),
+                            Write::new(
+                                client::Method::PUT,
+                                format!("{MIG}/migration-unit-groups/{id}"),
+                            )
+                            .body(json!({"type": "HOST", "enabled": want})),
+                        )
+                        .await?;
+                    }
                 }
             }
+            Ok(None)
+        }
+        .await;
+        match enabled {
+            Ok(Some(f)) => return Ok(Some(f)),
+            Ok(None) => {}
+            Err(ExecError::Nsx(e)) if !unanswered(&e) => {
+                return Ok(Some(stop(
+                    E_HOST_APPLY,
+                    format!(
+                        "step {}: enabling only the plan's compute clusters' host groups failed: {e}",
+                        step.id
+                    ),
+                )));
+            }
+            Err(e) => return Err(e),
         }
     }
     if let Some(f) = drive(

@@ -1012,6 +1012,18 @@ async fn fault_matrix_host_migration() {
             ],
         },
         Case {
+            name: "host migration, 5xx reading the host groups",
+            rule: rule(
+                "GET",
+                "/api/v1/migration/migration-unit-groups",
+                None,
+                json!({"action": "status", "status": 500}),
+            ),
+            code: "1120",
+            step: "host-migration/run",
+            at_most: &[("POST /api/v1/migration/plan?action=start", 1)],
+        },
+        Case {
             name: "host migration, coordinator service down",
             rule: service_down,
             code: "1001",
