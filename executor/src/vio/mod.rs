@@ -18,6 +18,7 @@ pub mod cleanup;
 pub mod cutover;
 pub mod edge;
 pub mod neutron;
+pub mod octavia;
 pub mod preflight;
 pub mod reconfig;
 pub mod replay;
@@ -62,7 +63,7 @@ impl KindExecutor for VioV2t {
         steps: Vec<Step>,
     ) -> Result<Flow, ExecError> {
         match phase {
-            Phase::Replay => replay_phase(ctx, steps).await,
+            Phase::Replay => replay_phase(ctx, plan, steps).await,
             Phase::VioReconfig => reconfig::phase(ctx, plan, steps).await,
             Phase::PostCleanup => cleanup::phase(ctx, plan, steps).await,
             _ if steps.is_empty() => Ok(Flow::Continue),
@@ -284,7 +285,7 @@ async fn window_phase(
 /// Every replay step with the Policy paths its objects are expected to make.
 fn replay_objects(plan: &Plan) -> impl Iterator<Item = (&str, Vec<&str>)> {
     plan.steps.iter().filter_map(|s| match &s.action {
-        Action::ApiReplay(r) if neutron::coll(r.resource).is_some() => Some((
+        Action::ApiReplay(r) if replayable(r.resource) => Some((
             s.id.as_str(),
             r.objects
                 .iter()
@@ -295,9 +296,17 @@ fn replay_objects(plan: &Plan) -> impl Iterator<Item = (&str, Vec<&str>)> {
     })
 }
 
-async fn replay_phase(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Result<Flow, ExecError> {
+/// Whether the executor sends this resource's calls: a Neutron collection or an Octavia
+/// object.
+fn replayable(res: plan_schema::vio::ReplayResource) -> bool {
+    neutron::coll(res).is_some() || octavia::is_octavia(res)
+}
+
+async fn replay_phase(ctx: &Arc<Ctx>, plan: &Plan, steps: Vec<Step>) -> Result<Flow, ExecError> {
     let stage = Stage::new(Phase::Replay.as_str());
     let os = replay::client(ctx)?.clone();
+    let lbs = Arc::new(octavia::Source::load(&os, &steps).await?);
+    let ep = Arc::new((*plan.requirements.octavia).clone());
     let src = Arc::new(
         neutron::Source::load(
             &os,
@@ -311,10 +320,6 @@ async fn replay_phase(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Result<Flow, ExecErro
     let mut renewed = replay::renewed_ids(&current(ctx));
     let pending: HashSet<String> = steps.iter().map(|s| s.id.clone()).collect();
     let mut finished: HashSet<String> = HashSet::new();
-    // Steps not run: the Octavia calls (they go to the NSX driver over RPC, not through
-    // Neutron) and whatever depends on them.
-    let mut held: Vec<String> = Vec::new();
-    let mut held_set: HashSet<String> = HashSet::new();
     let mut started = vec![false; steps.len()];
     let mut running: tokio::task::JoinSet<(String, Result<(), ExecError>, Renewed)> =
         tokio::task::JoinSet::new();
@@ -337,14 +342,23 @@ async fn replay_phase(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Result<Flow, ExecErro
                     finished.insert(step.id.clone());
                     continue;
                 };
-                if neutron::coll(r.resource).is_none()
-                    || step.depends_on.iter().any(|d| held_set.contains(d))
-                {
+                if !replayable(r.resource) {
+                    // A resource this executor has no call for: refused, never guessed.
                     started[i] = true;
-                    held_set.insert(step.id.clone());
-                    held.push(step.id.clone());
+                    let e = ExecError::step(
+                        &step.id,
+                        format!(
+                            "resource {} ({}) is not replayed by this nsx-migrate",
+                            r.resource.as_str(),
+                            r.call
+                        ),
+                    );
                     ctx.step_finished(stage, &step.id, false);
-                    continue;
+                    ctx.step_failed(&step.id, STEP_OP, &e)?;
+                    if failure.is_none() {
+                        failure = Some((step.id.clone(), e));
+                    }
+                    break;
                 }
                 if !step
                     .depends_on
@@ -355,9 +369,14 @@ async fn replay_phase(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Result<Flow, ExecErro
                 }
                 started[i] = true;
                 let (ctx, os, src) = (ctx.clone(), os.clone(), src.clone());
+                let (lbs, ep) = (lbs.clone(), ep.clone());
                 let (step, r, mut map) = (step.clone(), r.clone(), renewed.clone());
                 running.spawn(async move {
-                    let res = replay::run_step(&ctx, &os, &src, &step, &r, &mut map).await;
+                    let res = if octavia::is_octavia(r.resource) {
+                        octavia::run_step(&ctx, &os, &lbs, &ep, &step, &r).await
+                    } else {
+                        replay::run_step(&ctx, &os, &src, &step, &r, &mut map).await
+                    };
                     (step.id, res, map)
                 });
             }
@@ -397,21 +416,6 @@ async fn replay_phase(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Result<Flow, ExecErro
             ),
             OnImportFailure::Rollback => Flow::RollBack(why),
         });
-    }
-    if !held.is_empty() {
-        ctx.log.warn(format!(
-            "{} replay step(s) not run: the Octavia replay is not available in this nsx-migrate yet",
-            held.len()
-        ));
-        return Ok(Flow::Stop(
-            ExitCode::Mixed,
-            format!(
-                "{}, but {} step(s) were not run: the Octavia replay (load balancers go to the NSX Octavia driver over RPC) is not available in this nsx-migrate yet, nor are the phases after the replay; nothing of them was sent (first: {}). VIO still runs on NSX-V; `rollback` removes what the replay made",
-                replay_done(ctx),
-                held.len(),
-                held[0]
-            ),
-        ));
     }
     Ok(Flow::Continue)
 }
