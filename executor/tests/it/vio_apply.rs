@@ -921,8 +921,22 @@ async fn an_octavia_failure_rolls_back_with_2112_or_stops_and_a_rerun_finishes()
         }
     }
 
-    // Again, stopping there: what was made is kept; a re-run (the fault spent) finishes.
+    // Again, stopping there: what was made is kept; a re-run (the fault spent) finishes. This
+    // time the plan sends the Octavia calls to the stand-in's neutron-lbaas location
+    // (`[requirements.octavia] path`, from the rules' `[replay] octavia_path`), and `rollback`,
+    // which has only the journal, deletes them there.
+    let mut plan = f.plan.clone();
+    plan.requirements.octavia.path = "/v2.0/lbaas".into();
+    plan_schema::seal::seal(&mut plan);
+    std::fs::write(
+        &f.plan_path,
+        plan_schema::write::to_toml(&plan, None).unwrap(),
+    )
+    .unwrap();
+    let mut hm = hm;
+    hm["path"] = json!("/target-network/v2.0/lbaas/healthmonitors");
     crate::common::add_fault(&f.h, hm).await;
+    let from = f.h.request_log().len();
     let mut o = f.opts();
     o.on_import_failure = OnImportFailure::Stop;
     o.state_dir = f.state.with_file_name("state-stop");
@@ -939,4 +953,32 @@ async fn an_octavia_failure_rolls_back_with_2112_or_stops_and_a_rerun_finishes()
     );
     f.assert_all_made(&planned).await;
     assert_lb_once(&f).await;
+    let lb_writes: Vec<String> = target_writes(&f.h, from)
+        .into_iter()
+        .filter(|w| w.contains("lbaas"))
+        .collect();
+    assert!(
+        !lb_writes.is_empty()
+            && lb_writes
+                .iter()
+                .all(|w| w.contains("\"/target-network/v2.0/lbaas/")),
+        "{lb_writes:?}"
+    );
+    let mut r = rollback_opts(&f.h, &o.state_dir);
+    r.openstack = Some(f.os.clone());
+    let from = f.h.request_log().len();
+    let rb = executor::rollback(&r).await.expect("not refused");
+    assert_eq!(rb.exit_code, ExitCode::Success, "{}", rb.message);
+    assert_eq!(lb_counts(&f).await, [0; 6]);
+    let lb_deletes: Vec<String> = target_writes(&f.h, from)
+        .into_iter()
+        .filter(|w| w.contains("lbaas"))
+        .collect();
+    assert!(
+        lb_deletes.len() >= 8
+            && lb_deletes
+                .iter()
+                .all(|w| w.starts_with("\"DELETE\" \"/target-network/v2.0/lbaas/")),
+        "{lb_deletes:?}"
+    );
 }
