@@ -1,7 +1,9 @@
 //! No journal of the plan here (a new state directory, or the machine that ran it is gone): the
 //! replay steps whose end state the replay target already shows are adopted as done, with the
 //! records their rollback needs, so the run sends nothing for them. Reads only (one list per
-//! collection on each Neutron); the core journals what this returns.
+//! collection on each Neutron; the Octavia steps' objects one by one at the plan's Octavia
+//! endpoint, `octavia::adopt_step`); the core journals what this returns, Neutron's records
+//! first so a rollback removes the load balancers before what they sit on.
 
 use std::collections::HashSet;
 
