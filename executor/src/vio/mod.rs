@@ -321,6 +321,9 @@ async fn replay_phase(ctx: &Arc<Ctx>, plan: &Plan, steps: Vec<Step>) -> Result<F
     let pending: HashSet<String> = steps.iter().map(|s| s.id.clone()).collect();
     let mut finished: HashSet<String> = HashSet::new();
     let mut started = vec![false; steps.len()];
+    // The Octavia step running, if any: one at a time, so no two calls reach one load balancer
+    // together (Octavia refuses a change while its load balancer is `PENDING_UPDATE`).
+    let mut octavia_running: Option<String> = None;
     let mut running: tokio::task::JoinSet<(String, Result<(), ExecError>, Renewed)> =
         tokio::task::JoinSet::new();
     let limit = ctx.concurrency.max(1);
@@ -367,6 +370,13 @@ async fn replay_phase(ctx: &Arc<Ctx>, plan: &Plan, steps: Vec<Step>) -> Result<F
                 {
                     continue;
                 }
+                let is_lb = octavia::is_octavia(r.resource);
+                if is_lb {
+                    if octavia_running.is_some() {
+                        continue;
+                    }
+                    octavia_running = Some(step.id.clone());
+                }
                 started[i] = true;
                 let (ctx, os, src) = (ctx.clone(), os.clone(), src.clone());
                 let (lbs, ep) = (lbs.clone(), ep.clone());
@@ -387,6 +397,9 @@ async fn replay_phase(ctx: &Arc<Ctx>, plan: &Plan, steps: Vec<Step>) -> Result<F
         let (id, res, map) =
             joined.map_err(|e| ExecError::step("replay", format!("a replay task failed: {e}")))?;
         renewed.extend(map);
+        if octavia_running.as_deref() == Some(id.as_str()) {
+            octavia_running = None;
+        }
         ctx.step_finished(stage, &id, res.is_ok());
         match res {
             Ok(()) => {
@@ -430,7 +443,7 @@ fn replay_done(ctx: &Ctx) -> String {
             ctx.dry.lock().map(|d| d.len()).unwrap_or(0)
         )
     } else {
-        "the Neutron replay is done and journaled".to_string()
+        "the API replay (Neutron and Octavia) is done and journaled".to_string()
     }
 }
 
