@@ -1,5 +1,6 @@
 //! The VIO kind (`vio-v2t`, seed 004): its preflight, the API replay of Neutron onto the NSX
-//! Policy plugin (the replay target, the catalog's `network-replay`), the maintenance window:
+//! Policy plugin (the replay target, the catalog's `network-replay`) and of Octavia's load
+//! balancers (`octavia.rs`, at the plan's Octavia endpoint), the maintenance window:
 //! edge preparation and the single calls around the coordinator (`edge.rs`), the coordinator's
 //! edge cutover and host migration (`cutover.rs`), with rollback of what they made while the
 //! host migration has not started; then the VIO reconfiguration (`reconfig.rs`) and the
