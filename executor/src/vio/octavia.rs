@@ -720,3 +720,52 @@ pub async fn adopt_step(
     }
     Ok(Some(events))
 }
+
+/// What changed in the source Octavia since the plan was made (preflight: nothing sent on a
+/// refusal): a replayed object gone, or a load balancer the plan does not carry.
+pub fn staleness(steps: &[Step], src: &Source) -> Vec<String> {
+    let mut drift = Vec::new();
+    let mut planned_lbs: HashSet<&str> = HashSet::new();
+    for s in steps {
+        let plan_schema::vio::Action::ApiReplay(r) = &s.action else {
+            continue;
+        };
+        if !is_octavia(r.resource) {
+            continue;
+        }
+        let pool = pool_of_call(&r.call);
+        for o in &r.objects {
+            if r.resource == ReplayResource::Loadbalancer {
+                planned_lbs.insert(o.id.as_str());
+            }
+            if src.get(r.resource, &o.id, pool).is_none() {
+                drift.push(format!(
+                    "{}: {} {} ({}) is no longer in the source Octavia",
+                    s.id,
+                    r.resource.as_str(),
+                    o.id,
+                    o.name
+                ));
+            }
+        }
+    }
+    // Read only when the plan has Octavia steps (`Source::load`).
+    {
+        let mut extra: Vec<String> = src
+            .by_res
+            .get("loadbalancers")
+            .into_iter()
+            .flat_map(|m| m.iter())
+            .filter(|(id, _)| !planned_lbs.contains(id.as_str()))
+            .map(|(id, o)| {
+                format!(
+                    "loadbalancer {id} ({}) is in the source Octavia but not in the plan (made since the plan)",
+                    o["name"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        drift.append(&mut extra);
+    }
+    drift.sort();
+    drift
+}

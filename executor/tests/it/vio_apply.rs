@@ -982,3 +982,65 @@ async fn an_octavia_failure_rolls_back_with_2112_or_stops_and_a_rerun_finishes()
         "{lb_deletes:?}"
     );
 }
+
+/// Octavia's staleness is a preflight refusal too: a member the plan replays that the live
+/// source no longer has (the plan made from a snapshot with one more) refuses the run before
+/// anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_whose_octavia_member_is_gone_is_stale_and_refused_nothing_sent() {
+    let f = fixture().await;
+    let inv = f.plan_path.with_file_name("inventory");
+    test_support::copy_dir(&clean_inventory(), &inv);
+    let file = inv.join("octavia/members.json");
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let pools = doc.as_object_mut().unwrap();
+    let (pool, entry) = pools.iter_mut().next().unwrap();
+    let pool = pool.clone();
+    let members = entry["members"].as_array_mut().unwrap();
+    let mut gone = members[0].clone();
+    gone["id"] = json!("0b5e1c1e-0000-4000-8000-0000000000b1");
+    gone["protocol_port"] = json!(9090);
+    members.push(gone);
+    std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let pools_file = inv.join("octavia/pools.json");
+    let mut pd: Value =
+        serde_json::from_str(&std::fs::read_to_string(&pools_file).unwrap()).unwrap();
+    for p in pd["pools"].as_array_mut().unwrap() {
+        if p["id"] == pool.as_str() {
+            p["members"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"id": "0b5e1c1e-0000-4000-8000-0000000000b1"}));
+        }
+    }
+    std::fs::write(&pools_file, serde_json::to_string_pretty(&pd).unwrap()).unwrap();
+    let snap = VioSnapshot::load(&inv).unwrap();
+    let plan = build_vio_plan(
+        &snap,
+        &VioRules::builtin(),
+        &VioPlanOptions {
+            created_at: "2026-12-01T10:00:00Z".into(),
+            tool_version: "test".into(),
+            deployment: None,
+            rules_source: None,
+            inventory_source: Some("inventory".into()),
+        },
+    )
+    .unwrap();
+    std::fs::write(
+        &f.plan_path,
+        plan_schema::write::to_toml(&plan, None).unwrap(),
+    )
+    .unwrap();
+
+    let from = f.h.request_log().len();
+    let e = executor::apply(&f.opts()).await.expect_err("refused");
+    assert!(e.is_refusal(), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("no longer in the source Octavia")
+            && text.contains("0b5e1c1e-0000-4000-8000-0000000000b1"),
+        "{text}"
+    );
+    assert_eq!(target_writes(&f.h, from), Vec::<String>::new());
+}
