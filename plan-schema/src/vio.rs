@@ -78,6 +78,80 @@ pub struct Requirements {
     // Boxed: rarely set, and inline it would make every VIO plan value larger.
     #[serde(default, skip_serializing_if = "ReconfigNames::is_default")]
     pub reconfig: Box<ReconfigNames>,
+    /// Where the API replay sends the Octavia calls (inferred: the planner's rules `[replay]`,
+    /// docs/rules.md `vio_octavia_endpoint`). Written only when it differs from the default, so
+    /// the plan id of a plan without it stays what it was.
+    #[serde(default, skip_serializing_if = "OctaviaEndpoint::is_default")]
+    pub octavia: Box<OctaviaEndpoint>,
+}
+
+/// `[requirements.octavia]`: the service the replay's Octavia calls go to. The vendor's migrator
+/// hands load balancers to the NSX Octavia driver over RPC; nsx-migrate sends Octavia's REST
+/// bodies to `<catalog endpoint of service><path>/...` instead (the plan's calls name
+/// `/v2/lbaas/...`; `path` replaces that prefix).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+#[schemars(rename = "VioOctaviaEndpoint")]
+pub struct OctaviaEndpoint {
+    /// Catalog service type, e.g. `network-replay` (the replay target) or `load-balancer`.
+    #[schemars(length(min = 1))]
+    pub service: String,
+    /// Path prefix under that endpoint standing for the calls' `/v2/lbaas`.
+    #[schemars(regex(pattern = r"^/[^\s?#]*[^/\s?#]$"))]
+    pub path: String,
+}
+
+impl Default for OctaviaEndpoint {
+    /// The replay target's Neutron endpoint, at Octavia's own `v2/lbaas/` location.
+    fn default() -> Self {
+        OctaviaEndpoint {
+            service: "network-replay".into(),
+            path: "/v2/lbaas".into(),
+        }
+    }
+}
+
+impl OctaviaEndpoint {
+    /// Both values the default.
+    pub fn is_default(&self) -> bool {
+        *self == OctaviaEndpoint::default()
+    }
+
+    /// Each value that breaks its syntax, as (field, message).
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let s = &self.service;
+        if s.is_empty()
+            || !s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            out.push((
+                "service",
+                format!("`{s}` is not a catalog service type (letters, digits, '-' and '_')"),
+            ));
+        }
+        let p = &self.path;
+        if !p.starts_with('/')
+            || p.len() < 2
+            || p.ends_with('/')
+            || p.chars().any(|c| c.is_whitespace() || c == '?' || c == '#')
+        {
+            out.push((
+                "path",
+                format!("`{p}` is not a path starting with '/' and not ending with one"),
+            ));
+        }
+        out
+    }
+
+    /// The path of a planned call (`/v2/lbaas/...`) under this endpoint.
+    pub fn path_of(&self, call_path: &str) -> String {
+        match call_path.strip_prefix("/v2/lbaas") {
+            Some(rest) => format!("{}{rest}", self.path),
+            None => call_path.to_string(),
+        }
+    }
 }
 
 /// `[requirements.reconfig]`: VIO's custom resources as the reconfiguration addresses them, and
@@ -1004,6 +1078,12 @@ impl Kind for VioV2t {
             out.push(problem(
                 format!("/requirements/reconfig/{field}"),
                 format!("requirements.reconfig.{field}: {message}"),
+            ));
+        }
+        for (field, message) in plan.requirements.octavia.problems() {
+            out.push(problem(
+                format!("/requirements/octavia/{field}"),
+                format!("requirements.octavia.{field}: {message}"),
             ));
         }
         let mut replayed: HashMap<(ReplayResource, &str), &str> = HashMap::new();

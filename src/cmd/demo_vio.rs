@@ -43,27 +43,8 @@ pub async fn demo(inventory_src: &Path, work: &Path) -> Result<ExitCode> {
             cm["display_name"] = "127.0.0.1".into();
         }
     })?;
-    // The Octavia replay is not available in this nsx-migrate yet: the demo's deployment has
-    // no load balancers (said on stderr), so the run can go through every phase.
-    for (file, list) in [
-        ("loadbalancers", true),
-        ("listeners", true),
-        ("pools", true),
-        ("healthmonitors", true),
-        ("l7policies", true),
-        ("members", false),
-        ("l7rules", false),
-    ] {
-        edit(&format!("octavia/{file}.json"), &|v| {
-            *v = if list {
-                serde_json::json!({ file: [] })
-            } else {
-                serde_json::json!({})
-            };
-        })?;
-    }
     eprintln!(
-        "the demo's deployment is the clean VIO example without its load balancer (the Octavia replay is not available in this nsx-migrate yet), its vCenter registered on NSX at the simulator's address"
+        "the demo's deployment is the clean VIO example (its load balancer included), its vCenter registered on NSX at the simulator's address"
     );
     // The coordinator's modelled durations off, so the window passes in seconds.
     let faults = work.join("simulator-faults.toml");

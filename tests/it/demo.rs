@@ -101,6 +101,22 @@ fn vio_demo_runs_every_phase_to_exit_0_and_audits_clean() {
         "{stderr}"
     );
     assert!(stdout.contains("on the NSX Policy plugin"), "{stdout}");
+    // The example's load balancer went through the Octavia replay, and the audit found it.
+    for call in [
+        "loadbalancers",
+        "listeners",
+        "pools",
+        "healthmonitors",
+        "l7policies",
+    ] {
+        let line = format!("(POST /v2/lbaas/{call})");
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with("done ") && l.ends_with(&line)),
+            "{call}: {stdout}"
+        );
+    }
     plan_schema::read_plan_file(&work.join("plan.toml")).unwrap();
     let mut stack = vec![work.clone()];
     while let Some(d) = stack.pop() {

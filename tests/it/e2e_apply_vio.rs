@@ -1,8 +1,9 @@
 //! `apply` and `rollback` of a vio-v2t plan through the binary, over real HTTP: the simulator
 //! seeded with `examples/inventories/vio-small-clean`, `plan --kind vio-v2t`, then `apply` with
 //! the OpenStack cloud from a clouds.yaml + secure.yaml (`--os-cloud`): the replay runs, the run
-//! stops before the phases not available yet (exit 1), a second `apply` writes nothing to the
-//! replay target, `rollback` removes what the replay made (exit 0).
+//! stops before the edge preparation (no NSX-V Manager or vCenter given; exit 1), a second
+//! `apply` writes nothing to the replay target, `rollback` removes what the replay made, the
+//! load balancer tree included (exit 0).
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -70,10 +71,7 @@ async fn apply_replays_stops_before_the_later_phases_and_rollback_removes_it() {
     let out = run(apply(&h)).await;
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("not available in this nsx-migrate yet"),
-        "{err}"
-    );
+    assert!(err.contains("stopped before phase `edge_prep`"), "{err}");
     assert!(target_writes(&h, 0) > 60);
     assert!(!err.contains(simulator::DEFAULT_PASSWORD));
 

@@ -1,7 +1,9 @@
 //! No journal of the plan here (a new state directory, or the machine that ran it is gone): the
 //! replay steps whose end state the replay target already shows are adopted as done, with the
 //! records their rollback needs, so the run sends nothing for them. Reads only (one list per
-//! collection on each Neutron); the core journals what this returns.
+//! collection on each Neutron; the Octavia steps' objects one by one at the plan's Octavia
+//! endpoint, `octavia::adopt_step`); the core journals what this returns, Neutron's records
+//! first so a rollback removes the load balancers before what they sit on.
 
 use std::collections::HashSet;
 
@@ -10,6 +12,7 @@ use plan_schema::vio::{Action, Phase, Plan, ReplayResource};
 use serde_json::Value;
 
 use super::neutron::{self, Source, TARGET};
+use super::octavia;
 use super::replay::{self, NEW_ID_OP};
 use crate::ctx::Ctx;
 use crate::error::ExecError;
@@ -33,12 +36,31 @@ pub async fn steps(ctx: &Ctx, plan: &Plan) -> Result<Vec<JournalEvent>, ExecErro
             _ => None,
         })
         .collect();
+    let mut out = Vec::new();
+    let lbs = octavia::Source::load(os, &plan.steps).await?;
+    let ep = &plan.requirements.octavia;
+    for step in plan.steps.iter().filter(|s| s.phase == Phase::Replay) {
+        let Action::ApiReplay(r) = &step.action else {
+            continue;
+        };
+        if !octavia::is_octavia(r.resource) {
+            continue;
+        }
+        if let Some(events) = octavia::adopt_step(os, &lbs, ep, step, r).await? {
+            out.extend(events);
+            out.push(JournalEvent::StepDone {
+                step: step.id.clone(),
+                op: STEP_OP.to_string(),
+                detail: Some("adopted: the Octavia endpoint already holds it".into()),
+            });
+        }
+    }
     if resources.is_empty() {
-        return Ok(Vec::new());
+        return Ok(out);
     }
     let target = Source::load_from(os, TARGET, resources.iter().copied()).await?;
     let src = Source::load(os, resources.iter().copied()).await?;
-    let mut out = Vec::new();
+    let mut neutron_out = Vec::new();
     for step in plan.steps.iter().filter(|s| s.phase == Phase::Replay) {
         let Action::ApiReplay(r) = &step.action else {
             continue;
@@ -151,13 +173,16 @@ pub async fn steps(ctx: &Ctx, plan: &Plan) -> Result<Vec<JournalEvent>, ExecErro
             }
         }
         if all {
-            out.extend(events);
-            out.push(JournalEvent::StepDone {
+            neutron_out.extend(events);
+            neutron_out.push(JournalEvent::StepDone {
                 step: step.id.clone(),
                 op: STEP_OP.to_string(),
                 detail: Some("adopted: the replay target already holds it".into()),
             });
         }
     }
-    Ok(out)
+    // Neutron's records first: a rollback undoes records newest first, and the load balancers
+    // sit on the Neutron objects.
+    neutron_out.extend(out);
+    Ok(neutron_out)
 }

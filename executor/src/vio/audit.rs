@@ -1,6 +1,8 @@
 //! `audit` of a vio-v2t plan: read-only (GETs to NSX, `kubectl get` of VIO's custom
 //! resources). Per step:
-//! - API replay: every Policy path the plan expects exists; a live object that carries tags
+//! - API replay (Neutron and Octavia steps alike: a load balancer's LB service, a listener's
+//!   virtual server, a pool, a member's pool, a monitor profile, an L7 policy's virtual server):
+//!   every Policy path the plan expects exists; a live object that carries tags
 //!   carries the plan's project as `os-project-id` (the Policy plugin's tag, reference §1.3).
 //! - VIO reconfiguration: the Neutron custom resource on the Policy plugin; the VIOSecret
 //!   holding the NSX password (compared in memory) and referenced by the resource. An operator

@@ -1,5 +1,6 @@
 //! The VIO kind (`vio-v2t`, seed 004): its preflight, the API replay of Neutron onto the NSX
-//! Policy plugin (the replay target, the catalog's `network-replay`), the maintenance window:
+//! Policy plugin (the replay target, the catalog's `network-replay`) and of Octavia's load
+//! balancers (`octavia.rs`, at the plan's Octavia endpoint), the maintenance window:
 //! edge preparation and the single calls around the coordinator (`edge.rs`), the coordinator's
 //! edge cutover and host migration (`cutover.rs`), with rollback of what they made while the
 //! host migration has not started; then the VIO reconfiguration (`reconfig.rs`) and the
@@ -18,6 +19,7 @@ pub mod cleanup;
 pub mod cutover;
 pub mod edge;
 pub mod neutron;
+pub mod octavia;
 pub mod preflight;
 pub mod reconfig;
 pub mod replay;
@@ -64,7 +66,7 @@ impl KindExecutor for VioV2t {
         steps: Vec<Step>,
     ) -> Result<Flow, ExecError> {
         match phase {
-            Phase::Replay => replay_phase(ctx, steps).await,
+            Phase::Replay => replay_phase(ctx, plan, steps).await,
             Phase::VioReconfig => reconfig::phase(ctx, plan, steps).await,
             Phase::PostCleanup => cleanup::phase(ctx, plan, steps).await,
             _ if steps.is_empty() => Ok(Flow::Continue),
@@ -286,7 +288,7 @@ async fn window_phase(
 /// Every replay step with the Policy paths its objects are expected to make.
 fn replay_objects(plan: &Plan) -> impl Iterator<Item = (&str, Vec<&str>)> {
     plan.steps.iter().filter_map(|s| match &s.action {
-        Action::ApiReplay(r) if neutron::coll(r.resource).is_some() => Some((
+        Action::ApiReplay(r) if replayable(r.resource) => Some((
             s.id.as_str(),
             r.objects
                 .iter()
@@ -297,9 +299,17 @@ fn replay_objects(plan: &Plan) -> impl Iterator<Item = (&str, Vec<&str>)> {
     })
 }
 
-async fn replay_phase(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Result<Flow, ExecError> {
+/// Whether the executor sends this resource's calls: a Neutron collection or an Octavia
+/// object.
+fn replayable(res: plan_schema::vio::ReplayResource) -> bool {
+    neutron::coll(res).is_some() || octavia::is_octavia(res)
+}
+
+async fn replay_phase(ctx: &Arc<Ctx>, plan: &Plan, steps: Vec<Step>) -> Result<Flow, ExecError> {
     let stage = Stage::new(Phase::Replay.as_str());
     let os = replay::client(ctx)?.clone();
+    let lbs = Arc::new(octavia::Source::load(&os, &steps).await?);
+    let ep = Arc::new((*plan.requirements.octavia).clone());
     let src = Arc::new(
         neutron::Source::load(
             &os,
@@ -313,11 +323,10 @@ async fn replay_phase(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Result<Flow, ExecErro
     let mut renewed = replay::renewed_ids(&current(ctx));
     let pending: HashSet<String> = steps.iter().map(|s| s.id.clone()).collect();
     let mut finished: HashSet<String> = HashSet::new();
-    // Steps not run: the Octavia calls (they go to the NSX driver over RPC, not through
-    // Neutron) and whatever depends on them.
-    let mut held: Vec<String> = Vec::new();
-    let mut held_set: HashSet<String> = HashSet::new();
     let mut started = vec![false; steps.len()];
+    // The Octavia step running, if any: one at a time, so no two calls reach one load balancer
+    // together (Octavia refuses a change while its load balancer is `PENDING_UPDATE`).
+    let mut octavia_running: Option<String> = None;
     let mut running: tokio::task::JoinSet<(String, Result<(), ExecError>, Renewed)> =
         tokio::task::JoinSet::new();
     let limit = ctx.concurrency.max(1);
@@ -339,14 +348,23 @@ async fn replay_phase(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Result<Flow, ExecErro
                     finished.insert(step.id.clone());
                     continue;
                 };
-                if neutron::coll(r.resource).is_none()
-                    || step.depends_on.iter().any(|d| held_set.contains(d))
-                {
+                if !replayable(r.resource) {
+                    // A resource this executor has no call for: refused, never guessed.
                     started[i] = true;
-                    held_set.insert(step.id.clone());
-                    held.push(step.id.clone());
+                    let e = ExecError::step(
+                        &step.id,
+                        format!(
+                            "resource {} ({}) is not replayed by this nsx-migrate",
+                            r.resource.as_str(),
+                            r.call
+                        ),
+                    );
                     ctx.step_finished(stage, &step.id, false);
-                    continue;
+                    ctx.step_failed(&step.id, STEP_OP, &e)?;
+                    if failure.is_none() {
+                        failure = Some((step.id.clone(), e));
+                    }
+                    break;
                 }
                 if !step
                     .depends_on
@@ -355,11 +373,23 @@ async fn replay_phase(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Result<Flow, ExecErro
                 {
                     continue;
                 }
+                let is_lb = octavia::is_octavia(r.resource);
+                if is_lb {
+                    if octavia_running.is_some() {
+                        continue;
+                    }
+                    octavia_running = Some(step.id.clone());
+                }
                 started[i] = true;
                 let (ctx, os, src) = (ctx.clone(), os.clone(), src.clone());
+                let (lbs, ep) = (lbs.clone(), ep.clone());
                 let (step, r, mut map) = (step.clone(), r.clone(), renewed.clone());
                 running.spawn(async move {
-                    let res = replay::run_step(&ctx, &os, &src, &step, &r, &mut map).await;
+                    let res = if octavia::is_octavia(r.resource) {
+                        octavia::run_step(&ctx, &os, &lbs, &ep, &step, &r).await
+                    } else {
+                        replay::run_step(&ctx, &os, &src, &step, &r, &mut map).await
+                    };
                     (step.id, res, map)
                 });
             }
@@ -370,6 +400,9 @@ async fn replay_phase(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Result<Flow, ExecErro
         let (id, res, map) =
             joined.map_err(|e| ExecError::step("replay", format!("a replay task failed: {e}")))?;
         renewed.extend(map);
+        if octavia_running.as_deref() == Some(id.as_str()) {
+            octavia_running = None;
+        }
         ctx.step_finished(stage, &id, res.is_ok());
         match res {
             Ok(()) => {
@@ -400,21 +433,6 @@ async fn replay_phase(ctx: &Arc<Ctx>, steps: Vec<Step>) -> Result<Flow, ExecErro
             OnImportFailure::Rollback => Flow::RollBack(why),
         });
     }
-    if !held.is_empty() {
-        ctx.log.warn(format!(
-            "{} replay step(s) not run: the Octavia replay is not available in this nsx-migrate yet",
-            held.len()
-        ));
-        return Ok(Flow::Stop(
-            ExitCode::Mixed,
-            format!(
-                "{}, but {} step(s) were not run: the Octavia replay (load balancers go to the NSX Octavia driver over RPC) is not available in this nsx-migrate yet, nor are the phases after the replay; nothing of them was sent (first: {}). VIO still runs on NSX-V; `rollback` removes what the replay made",
-                replay_done(ctx),
-                held.len(),
-                held[0]
-            ),
-        ));
-    }
     Ok(Flow::Continue)
 }
 
@@ -428,7 +446,7 @@ fn replay_done(ctx: &Ctx) -> String {
             ctx.dry.lock().map(|d| d.len()).unwrap_or(0)
         )
     } else {
-        "the Neutron replay is done and journaled".to_string()
+        "the API replay (Neutron and Octavia) is done and journaled".to_string()
     }
 }
 

@@ -114,7 +114,11 @@ pub async fn run(ctx: &Ctx, plan: &Plan) -> Result<Vec<String>, ExecError> {
     let src = Source::load(os, resources.iter().copied())
         .await
         .map_err(|e| ExecError::Preflight(e.to_string()))?;
-    let drift = staleness(plan, &src);
+    let mut drift = staleness(plan, &src);
+    let lbs = super::octavia::Source::load(os, &plan.steps)
+        .await
+        .map_err(|e| ExecError::Preflight(e.to_string()))?;
+    drift.extend(super::octavia::staleness(&plan.steps, &lbs));
     if !drift.is_empty() {
         return Err(ExecError::Stale { drifted: drift });
     }

@@ -663,18 +663,25 @@ fn undo(object_type: &str, id: &str) -> Option<(Method, String, Option<Value>)> 
 /// many records were undone.
 pub async fn undo_records(ctx: &Ctx) -> Result<usize, ExecError> {
     let os = client(ctx)?;
-    let records = current(ctx).records;
+    let progress = current(ctx);
+    let records = &progress.records;
     let mut n = 0;
     for rec in records.iter().rev() {
+        let octavia = super::octavia::endpoint_of(&progress, &rec.step);
         ctx.record(JournalEvent::RollbackIntent {
             step: rec.step.clone(),
             object_type: rec.object_type.clone(),
             object_ids: rec.object_ids.clone(),
         })?;
         for id in rec.object_ids.iter().rev() {
-            let Some((method, path, body)) = undo(&rec.object_type, id) else {
-                continue;
-            };
+            let (service, (method, path, body)) =
+                match super::octavia::undo(&octavia, &rec.object_type, id) {
+                    Some(path) => (octavia.service.as_str(), (Method::DELETE, path, None)),
+                    None => match undo(&rec.object_type, id) {
+                        Some(u) => (TARGET, u),
+                        None => continue,
+                    },
+                };
             if ctx
                 .lock_lost
                 .as_ref()
@@ -684,7 +691,7 @@ pub async fn undo_records(ctx: &Ctx) -> Result<usize, ExecError> {
             }
             ctx.writes_sent
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            match os.send(TARGET, method.clone(), &path, body.as_ref()).await {
+            match os.send(service, method.clone(), &path, body.as_ref()).await {
                 Ok(_) => {}
                 // Gone already (an interface removed with its port, an earlier rollback).
                 Err(e) if client_status(&e) == Some(404) => {}

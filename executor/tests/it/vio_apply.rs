@@ -1,6 +1,7 @@
 //! `apply` of a vio-v2t plan against the VIO simulator on 127.0.0.1: preflight, the API replay
 //! onto the replay target (`network-replay`), resume, the replay fault with rollback or stop,
-//! and the stop before the phases this nsx-migrate does not run yet.
+//! the Octavia replay at the replay target's `v2/lbaas/`, and the stop before the window (no
+//! NSX-V Manager or vCenter given).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -105,13 +106,13 @@ impl Fixture {
         o
     }
 
-    /// Every Policy path the plan's Neutron replay steps promise.
+    /// Every Policy path the plan's replay steps (Neutron and Octavia) promise.
     fn planned_paths(&self) -> BTreeSet<String> {
         self.plan
             .steps
             .iter()
             .filter_map(|s| match &s.action {
-                Action::ApiReplay(r) if !r.call.contains("/lbaas/") => Some(r),
+                Action::ApiReplay(r) => Some(r),
                 _ => None,
             })
             .flat_map(|r| r.objects.iter().flat_map(|o| o.policy_paths.clone()))
@@ -180,13 +181,24 @@ async fn clean_replay_makes_the_planned_policy_objects_and_a_rerun_sends_nothing
     let out = executor::apply(&f.opts()).await.expect("not refused");
     assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
     assert!(
-        out.message
-            .contains("not available in this nsx-migrate yet"),
+        out.message.contains("stopped before phase `edge_prep`"),
         "{}",
         out.message
     );
     // Every path the plan promises, the plugin (simulated) made: the planner's mapping and the
-    // simulator's reading of the plugin agree.
+    // simulator's reading of the plugin agree (the load balancer's service, virtual servers,
+    // pools and monitor included).
+    for kind in [
+        "/infra/lb-services/",
+        "/infra/lb-virtual-servers/",
+        "/infra/lb-pools/",
+        "/infra/lb-monitor-profiles/",
+    ] {
+        assert!(
+            planned.iter().any(|p| p.starts_with(kind)),
+            "{kind} planned"
+        );
+    }
     let have = f.existing(&planned).await;
     let missing: Vec<&String> = planned.difference(&have).collect();
     assert!(missing.is_empty(), "missing Policy objects: {missing:?}");
@@ -210,6 +222,36 @@ async fn clean_replay_makes_the_planned_policy_objects_and_a_rerun_sends_nothing
     );
     let first_writes = target_writes(&f.h, 0).len();
     assert!(first_writes >= 60, "{first_writes} writes");
+    assert_lb_once(&f).await;
+    // The Octavia calls went to the replay target's `v2/lbaas/` (the plan's default endpoint).
+    let lb_writes: Vec<String> = target_writes(&f.h, 0)
+        .into_iter()
+        .filter(|w| w.contains("/lbaas/"))
+        .collect();
+    assert!(
+        lb_writes.len() >= 8
+            && lb_writes
+                .iter()
+                .all(|w| w.starts_with("\"POST\" \"/target-network/v2/lbaas/")),
+        "{lb_writes:?}"
+    );
+    // The L7 policy's rule made the virtual server's rule condition.
+    let nsx = NsxClient::new(nsx_config(&f.h)).unwrap();
+    let l7 = f.plan.steps.iter().find_map(|s| match &s.action {
+        Action::ApiReplay(r) if r.call.ends_with("/l7policies") => {
+            Some(r.objects[0].policy_paths[0].clone())
+        }
+        _ => None,
+    });
+    let vs = nsx
+        .get(&format!("/policy/api/v1{}", l7.expect("an L7 policy step")))
+        .await
+        .unwrap();
+    assert_eq!(
+        vs["rules"][0]["match_conditions"].as_array().map(Vec::len),
+        Some(1),
+        "{vs}"
+    );
 
     // Re-run: the journal says every replay step is done; nothing is written to the target.
     let from = f.h.request_log().len();
@@ -227,6 +269,7 @@ async fn clean_replay_makes_the_planned_policy_objects_and_a_rerun_sends_nothing
     assert_eq!(third.exit_code, ExitCode::Mixed, "{}", third.message);
     assert_eq!(target_writes(&f.h, from), Vec::<String>::new());
     assert_eq!(f.target("/v2.0/floatingips", "floatingips").await.len(), 2);
+    assert_lb_once(&f).await;
     // What it adopted is what `rollback` removes.
     let mut r = rollback_opts(&f.h, &o.state_dir);
     r.openstack = Some(f.os.clone());
@@ -234,6 +277,55 @@ async fn clean_replay_makes_the_planned_policy_objects_and_a_rerun_sends_nothing
     assert_eq!(rb.exit_code, ExitCode::Success, "{}", rb.message);
     assert!(f.existing(&planned).await.is_empty());
     assert_eq!(f.target("/v2.0/floatingips", "floatingips").await.len(), 0);
+    assert_eq!(lb_counts(&f).await, [0; 6]);
+}
+
+const LB_KINDS: [&str; 6] = [
+    "loadbalancers",
+    "listeners",
+    "pools",
+    "members",
+    "healthmonitors",
+    "l7policies",
+];
+
+/// Load balancers, listeners, pools, members, health monitors and L7 policies of one
+/// OpenStack service (`load-balancer`: the source; `network-replay`: the replay target's
+/// Octavia stand-in); members counted in their pools.
+async fn lb_tree(os: &OpenStackClient, service: &str) -> [usize; 6] {
+    let mut out = [0; 6];
+    for (i, k) in LB_KINDS.into_iter().enumerate() {
+        out[i] = if k == "members" {
+            os.list_all(service, "/v2/lbaas/pools", "pools")
+                .await
+                .unwrap()
+                .iter()
+                .map(|p| p["members"].as_array().map_or(0, Vec::len))
+                .sum()
+        } else {
+            os.list_all(service, &format!("/v2/lbaas/{k}"), k)
+                .await
+                .unwrap()
+                .len()
+        };
+    }
+    out
+}
+
+async fn lb_counts(f: &Fixture) -> [usize; 6] {
+    lb_tree(&f.os, "network-replay").await
+}
+
+/// The source's load balancer tree on the target, each object once (the stand-in refuses a
+/// second object with an id, and the replay keeps ids, so equal counts are the same objects).
+async fn assert_lb_once(f: &Fixture) {
+    let source = lb_tree(&f.os, "load-balancer").await;
+    assert!(source[0] >= 1 && source[3] >= 1, "{source:?}");
+    assert_eq!(
+        lb_counts(f).await,
+        source,
+        "the source's load balancer tree, once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -347,19 +439,39 @@ pub(crate) fn journal_lines(state: &Path) -> usize {
         .unwrap_or(0)
 }
 
+/// The Octavia collection of a replay step, if it is one.
+fn lb_kind(step: &str) -> Option<&'static str> {
+    LB_KINDS
+        .into_iter()
+        .find(|k| step.starts_with(&format!("replay/{k}/")))
+}
+
+fn lb_record_is_member(records: &[plan_schema::journal::JournalRecord], k: u64) -> bool {
+    matches!(
+        &records[k as usize - 1].event,
+        plan_schema::journal::JournalEvent::MigrationRecorded { step, .. } if step.starts_with("replay/members/")
+    )
+}
+
 /// Journal positions (1-based) worth a kill: the first replay intent, a bulk intent, and
 /// around each floating IP: its intent (killed before the POST) and its migration record
-/// (killed before the new id's map entry), and the last replay record.
+/// (killed before the new id's map entry); Octavia's (the first intent of each kind, each L7
+/// rule's intent, the load balancers' and members' records: see below); and the last replay
+/// record.
 pub(crate) fn crash_points(state: &Path) -> Vec<u64> {
     use plan_schema::journal::JournalEvent;
     let loaded = executor::journal::load(&state.join("journal.jsonl"), None).unwrap();
     let mut out = Vec::new();
     let mut last_replay = 0;
     let mut bulk = false;
+    let mut lb_seen = BTreeSet::new();
+    let mut lb = Vec::new();
     for (i, r) in loaded.records.iter().enumerate() {
         let k = i as u64 + 1;
         match &r.event {
-            JournalEvent::StepIntent { step, request, .. } if step.starts_with("replay/") => {
+            JournalEvent::StepIntent {
+                step, request, op, ..
+            } if step.starts_with("replay/") => {
                 if out.is_empty() {
                     out.push(k);
                 }
@@ -375,11 +487,22 @@ pub(crate) fn crash_points(state: &Path) -> Vec<u64> {
                 if step.starts_with("replay/floatingips") {
                     out.push(k);
                 }
+                // Octavia: the first intent of each kind, and every L7 rule's (a second call
+                // within its policy's step).
+                if let Some(kind) = lb_kind(step)
+                    && (lb_seen.insert(kind) || op.starts_with("l7rule/"))
+                {
+                    lb.push(k);
+                }
                 last_replay = k;
             }
             JournalEvent::MigrationRecorded { step, .. } if step.starts_with("replay/") => {
                 if step.starts_with("replay/floatingips") {
                     out.push(k);
+                }
+                if step.starts_with("replay/loadbalancers/") || step.starts_with("replay/members/")
+                {
+                    lb.push(k);
                 }
                 last_replay = k;
             }
@@ -387,6 +510,20 @@ pub(crate) fn crash_points(state: &Path) -> Vec<u64> {
         }
     }
     out.push(last_replay);
+    // Every Octavia point with NSX_MIGRATE_CRASH_POINTS=all; in CI three of them: the load
+    // balancer's intent, a member's record and the last (an L7 rule's intent).
+    if std::env::var("NSX_MIGRATE_CRASH_POINTS").ok().as_deref() == Some("all") || lb.len() <= 3 {
+        out.extend(lb);
+    } else {
+        out.push(lb[0]);
+        if let Some(m) = lb
+            .iter()
+            .find(|k| lb_record_is_member(&loaded.records, **k))
+        {
+            out.push(*m);
+        }
+        out.push(lb[lb.len() - 1]);
+    }
     out.sort();
     out.dedup();
     out
@@ -423,6 +560,7 @@ async fn a_kill_at_any_replay_point_converges_without_duplicates() {
             2,
             "k={k}: no floating IP twice"
         );
+        assert_lb_once(&f).await;
         // The journal is whole (validated on load) and its ids are the target's.
         let loaded = executor::journal::load(&f.state.join("journal.jsonl"), None).unwrap();
         let p = executor::progress::Progress::from_records(&loaded.records);
@@ -701,7 +839,9 @@ async fn bulk_creates_are_one_project_each_and_every_object_has_intent_and_outco
                     // A router interface is recorded as `router/port`, its intent names the port.
                     let port = id.rsplit('/').next().unwrap_or(id);
                     assert!(
-                        new_ids.contains(id) || named.contains(&(step.clone(), port.to_string())),
+                        new_ids.contains(id)
+                            || named.contains(&(step.clone(), id.to_string()))
+                            || named.contains(&(step.clone(), port.to_string())),
                         "{step}: {id} recorded without an intent naming it"
                     );
                     objects += 1;
@@ -721,4 +861,186 @@ async fn bulk_creates_are_one_project_each_and_every_object_has_intent_and_outco
         intents >= 60 && objects > intents,
         "{intents} writes, {objects} objects"
     );
+}
+
+/// A refused Octavia call (the health monitor's) is an API replay failure like any other: the
+/// run rolls back what the plan made, the load balancer tree first (deleted children before
+/// parents, then the Neutron objects under it), with the seed's 2112; with `--on-failure stop`
+/// the replay stops there and a re-run finishes it without making any object twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_octavia_failure_rolls_back_with_2112_or_stops_and_a_rerun_finishes() {
+    let f = fixture().await;
+    let hm = json!({"name": "hm-refused", "method": "POST",
+        "path": "/target-network/v2/lbaas/healthmonitors", "action": "status",
+        "status": 400, "times": 1});
+    crate::common::add_fault(&f.h, hm.clone()).await;
+    let out = executor::apply(&f.opts()).await.expect("not refused");
+    assert_eq!(out.exit_code, ExitCode::RolledBack, "{}", out.message);
+    assert!(
+        out.message.contains("2112") && out.message.contains("replay/healthmonitors/"),
+        "{}",
+        out.message
+    );
+    let planned = f.planned_paths();
+    let left = f.existing(&planned).await;
+    assert!(left.is_empty(), "left on NSX: {left:?}");
+    assert_eq!(lb_counts(&f).await, [0; 6]);
+    assert_eq!(
+        f.target("/v2.0/networks", "networks").await,
+        Vec::<Value>::new()
+    );
+    // The load balancer tree went before the Neutron objects it sits on (its VIP port,
+    // subnet and network), its children before it.
+    let deletes: Vec<String> = full_log(&f.h)
+        .into_iter()
+        .filter(|r| r["method"] == "DELETE")
+        .filter_map(|r| r["path"].as_str().map(str::to_string))
+        .filter(|p| p.starts_with("/target-network/"))
+        .collect();
+    let at = |part: &str| {
+        deletes
+            .iter()
+            .position(|p| p.ends_with(part))
+            .unwrap_or_else(|| panic!("no delete of {part}: {deletes:?}"))
+    };
+    let lbs =
+        f.os.list_all("load-balancer", "/v2/lbaas/loadbalancers", "loadbalancers")
+            .await
+            .unwrap();
+    for lb in &lbs {
+        let lb_at = at(&format!("/loadbalancers/{}", lb["id"].as_str().unwrap()));
+        for l in lb["listeners"].as_array().unwrap() {
+            assert!(at(&format!("/listeners/{}", l["id"].as_str().unwrap())) < lb_at);
+        }
+        for k in ["vip_port_id", "vip_subnet_id", "vip_network_id"] {
+            let id = lb[k].as_str().unwrap();
+            assert!(
+                lb_at < at(&format!("/{id}")),
+                "{k} {id} deleted before its LB"
+            );
+        }
+    }
+
+    // Again, stopping there: what was made is kept; a re-run (the fault spent) finishes. This
+    // time the plan sends the Octavia calls to the stand-in's neutron-lbaas location
+    // (`[requirements.octavia] path`, from the rules' `[replay] octavia_path`), and `rollback`,
+    // which has only the journal, deletes them there.
+    let mut plan = f.plan.clone();
+    plan.requirements.octavia.path = "/v2.0/lbaas".into();
+    plan_schema::seal::seal(&mut plan);
+    std::fs::write(
+        &f.plan_path,
+        plan_schema::write::to_toml(&plan, None).unwrap(),
+    )
+    .unwrap();
+    let mut hm = hm;
+    hm["path"] = json!("/target-network/v2.0/lbaas/healthmonitors");
+    crate::common::add_fault(&f.h, hm).await;
+    let from = f.h.request_log().len();
+    let mut o = f.opts();
+    o.on_import_failure = OnImportFailure::Stop;
+    o.state_dir = f.state.with_file_name("state-stop");
+    let out = executor::apply(&o).await.expect("not refused");
+    assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
+    assert!(out.message.contains("2112"), "{}", out.message);
+    let kept = lb_counts(&f).await;
+    assert!(kept[0] == 1 && kept[4] == 0, "{kept:?}");
+    let again = executor::apply(&o).await.expect("not refused");
+    assert!(
+        again.message.contains("stopped before phase `edge_prep`"),
+        "{}",
+        again.message
+    );
+    f.assert_all_made(&planned).await;
+    assert_lb_once(&f).await;
+    let lb_writes: Vec<String> = target_writes(&f.h, from)
+        .into_iter()
+        .filter(|w| w.contains("lbaas"))
+        .collect();
+    assert!(
+        !lb_writes.is_empty()
+            && lb_writes
+                .iter()
+                .all(|w| w.contains("\"/target-network/v2.0/lbaas/")),
+        "{lb_writes:?}"
+    );
+    let mut r = rollback_opts(&f.h, &o.state_dir);
+    r.openstack = Some(f.os.clone());
+    let from = f.h.request_log().len();
+    let rb = executor::rollback(&r).await.expect("not refused");
+    assert_eq!(rb.exit_code, ExitCode::Success, "{}", rb.message);
+    assert_eq!(lb_counts(&f).await, [0; 6]);
+    let lb_deletes: Vec<String> = target_writes(&f.h, from)
+        .into_iter()
+        .filter(|w| w.contains("lbaas"))
+        .collect();
+    assert!(
+        lb_deletes.len() >= 8
+            && lb_deletes
+                .iter()
+                .all(|w| w.starts_with("\"DELETE\" \"/target-network/v2.0/lbaas/")),
+        "{lb_deletes:?}"
+    );
+}
+
+/// Octavia's staleness is a preflight refusal too: a member the plan replays that the live
+/// source no longer has (the plan made from a snapshot with one more) refuses the run before
+/// anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_whose_octavia_member_is_gone_is_stale_and_refused_nothing_sent() {
+    let f = fixture().await;
+    let inv = f.plan_path.with_file_name("inventory");
+    test_support::copy_dir(&clean_inventory(), &inv);
+    let file = inv.join("octavia/members.json");
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let pools = doc.as_object_mut().unwrap();
+    let (pool, entry) = pools.iter_mut().next().unwrap();
+    let pool = pool.clone();
+    let members = entry["members"].as_array_mut().unwrap();
+    let mut gone = members[0].clone();
+    gone["id"] = json!("0b5e1c1e-0000-4000-8000-0000000000b1");
+    gone["protocol_port"] = json!(9090);
+    members.push(gone);
+    std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let pools_file = inv.join("octavia/pools.json");
+    let mut pd: Value =
+        serde_json::from_str(&std::fs::read_to_string(&pools_file).unwrap()).unwrap();
+    for p in pd["pools"].as_array_mut().unwrap() {
+        if p["id"] == pool.as_str() {
+            p["members"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"id": "0b5e1c1e-0000-4000-8000-0000000000b1"}));
+        }
+    }
+    std::fs::write(&pools_file, serde_json::to_string_pretty(&pd).unwrap()).unwrap();
+    let snap = VioSnapshot::load(&inv).unwrap();
+    let plan = build_vio_plan(
+        &snap,
+        &VioRules::builtin(),
+        &VioPlanOptions {
+            created_at: "2026-12-01T10:00:00Z".into(),
+            tool_version: "test".into(),
+            deployment: None,
+            rules_source: None,
+            inventory_source: Some("inventory".into()),
+        },
+    )
+    .unwrap();
+    std::fs::write(
+        &f.plan_path,
+        plan_schema::write::to_toml(&plan, None).unwrap(),
+    )
+    .unwrap();
+
+    let from = f.h.request_log().len();
+    let e = executor::apply(&f.opts()).await.expect_err("refused");
+    assert!(e.is_refusal(), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("no longer in the source Octavia")
+            && text.contains("0b5e1c1e-0000-4000-8000-0000000000b1"),
+        "{text}"
+    );
+    assert_eq!(target_writes(&f.h, from), Vec::<String>::new());
 }

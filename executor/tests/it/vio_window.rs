@@ -29,8 +29,7 @@ struct W {
 }
 
 /// The clean example's plan with both coordinator runs started by apply (the planner's
-/// default is the operator) and without its Octavia steps (the Octavia replay is not built
-/// yet, and the edge preparation waits for the whole replay), `edit` applied, resealed.
+/// default is the operator), its load balancer included, `edit` applied, resealed.
 fn window_plan(dir: &Path, edit: impl FnOnce(&mut Plan)) -> PathBuf {
     let snap = planner::vio::snapshot::VioSnapshot::load(&clean_inventory()).unwrap();
     let mut plan = planner::vio::build_vio_plan(
@@ -45,15 +44,7 @@ fn window_plan(dir: &Path, edit: impl FnOnce(&mut Plan)) -> PathBuf {
         },
     )
     .unwrap();
-    let octavia: std::collections::BTreeSet<String> = plan
-        .steps
-        .iter()
-        .filter(|s| matches!(&s.action, Action::ApiReplay(r) if r.call.contains("/lbaas/")))
-        .map(|s| s.id.clone())
-        .collect();
-    plan.steps.retain(|s| !octavia.contains(&s.id));
     for s in &mut plan.steps {
-        s.depends_on.retain(|d| !octavia.contains(d));
         match &mut s.action {
             Action::EdgeCutover(c) => c.start = StartBy::Apply,
             Action::HostMigration(h) => h.start = StartBy::Apply,

@@ -86,6 +86,7 @@ pub fn build_vio_plan(
         coordinator_mode_free: true,
         compute_manager: true,
         reconfig: Box::new(rules.reconfig.clone()),
+        octavia: Box::new(rules.replay.octavia()),
     };
 
     let mut findings = checks::prechecks(snapshot, rules);

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use plan_schema::Severity;
-use plan_schema::vio::ReconfigNames;
+use plan_schema::vio::{OctaviaEndpoint, ReconfigNames};
 
 use crate::error::PlanError;
 use crate::rules::{check_format_version, find_key_line, merge_over};
@@ -33,8 +33,30 @@ pub struct VioRules {
     /// VIO's custom resources as the reconfiguration addresses them (all inferred); copied into
     /// the plan's `[requirements.reconfig]` for the executor.
     pub reconfig: ReconfigNames,
+    /// Where the API replay sends the Octavia calls (inferred); copied into the plan's
+    /// `[requirements.octavia]` for the executor.
+    pub replay: ReplayRules,
     #[serde(default)]
     pub nsx_ini_unsupported: Vec<UnsupportedOption>,
+}
+
+/// `[replay]`: the endpoint of the Octavia replay (docs/rules.md `vio_octavia_endpoint`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRules {
+    /// Catalog service type the Octavia calls go to.
+    pub octavia_service: String,
+    /// Path prefix under it standing for Octavia's `/v2/lbaas`.
+    pub octavia_path: String,
+}
+
+impl ReplayRules {
+    pub fn octavia(&self) -> OctaviaEndpoint {
+        OctaviaEndpoint {
+            service: self.octavia_service.clone(),
+            path: self.octavia_path.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -302,6 +324,14 @@ impl VioRules {
         }
         if let Some((key, message)) = rules.reconfig.problems().into_iter().next() {
             return Err(invalid(key, format!("reconfig.{key}: {message}")));
+        }
+        if let Some((key, message)) = rules.replay.octavia().problems().into_iter().next() {
+            let key = if key == "service" {
+                "octavia_service"
+            } else {
+                "octavia_path"
+            };
+            return Err(invalid(key, format!("replay.{key}: {message}")));
         }
         Ok(rules)
     }

@@ -266,6 +266,39 @@ fn a_bad_reconfig_name_is_a_located_error() {
     assert!(e.contains("reconfig.policy_plugin"), "{e}");
 }
 
+#[test]
+fn the_octavia_endpoint_rule_reaches_the_plan_only_when_changed() {
+    let fx = VioFixture::clean();
+    let plan = build_vio_plan(&fx.load(), &VioRules::builtin(), &opts("x")).unwrap();
+    assert!(plan.requirements.octavia.is_default());
+    let text = plan_schema::write::to_toml(&plan, None).unwrap();
+    assert!(!text.contains("[requirements.octavia]"), "{text}");
+
+    let rules = VioRules::merge_text(
+        "[replay]\noctavia_service = \"load-balancer\"\n",
+        Path::new("r.toml"),
+    )
+    .unwrap();
+    let plan = build_vio_plan(&fx.load(), &rules, &opts("x")).unwrap();
+    assert_eq!(plan.requirements.octavia.service, "load-balancer");
+    assert_eq!(plan.requirements.octavia.path, "/v2/lbaas");
+    let text = plan_schema::write::to_toml(&plan, None).unwrap();
+    assert!(text.contains("[requirements.octavia]"), "{text}");
+    let back = plan_schema::parse_plan(&text, Path::new("p.toml"));
+    assert!(back.is_ok(), "{:?}", back.err());
+
+    let e = VioRules::merge_text(
+        "[replay]\noctavia_path = \"v2/lbaas/\"\n",
+        Path::new("r.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("r.toml:2") && e.contains("replay.octavia_path"),
+        "{e}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Ordering property: an oracle over the snapshot's JSON.
 
