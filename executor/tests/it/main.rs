@@ -17,5 +17,6 @@ mod crash;
 mod faults;
 mod manager_lock;
 mod vio_apply;
+mod vio_feedback;
 mod vio_reconfig;
 mod vio_window;
