@@ -557,15 +557,77 @@ pub struct EdgeMapping {
     pub policy_gateway_name: String,
 }
 
-/// A pre-approved answer to a coordinator feedback request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// A pre-approved answer to a coordinator feedback request. It names the requests it answers
+/// either by `request` (a request's `hash`, which names a kind of request across objects, or its
+/// `id`) or by `vertical` (with `sub_vertical` when given) and `object`: the request about that
+/// source object, which the planner can foresee from the snapshot before the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FeedbackResponse {
-    /// The request's `hash` (stable across runs), or its `id`.
+    /// The request's `hash` (stable across runs), or its `id`; empty for an answer by
+    /// `vertical` and `object`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub request: String,
+    /// The request's `vertical` (the coordinator's feedback category, e.g. `EDGE`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub vertical: String,
+    /// The request's `sub_vertical`; empty matches any.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sub_vertical: String,
+    /// The source object the request is about: its `v_object_id` (the NSX-V id, e.g. an edge
+    /// id) or its `object_id`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub object: String,
     pub action: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+}
+
+impl FeedbackResponse {
+    /// Does this answer name the coordinator's request `item` (a `MigrationFeedbackRequest`:
+    /// `id`, `hash`, `vertical`, `sub_vertical`, `v_object_id`, `object_id`)?
+    pub fn answers(&self, id: &str, hash: &str, key: &FeedbackKey<'_>) -> bool {
+        if !self.request.is_empty() {
+            return self.request == id || self.request == hash;
+        }
+        !self.object.is_empty()
+            && self.vertical == key.vertical
+            && (self.sub_vertical.is_empty() || self.sub_vertical == key.sub_vertical)
+            && (self.object == key.v_object_id || self.object == key.object_id)
+    }
+
+    /// How precisely the answer names its request: by id (3), by category and object (2), by
+    /// hash (1, a kind of request). The most precise answer wins.
+    pub fn precision(&self, id: &str) -> u8 {
+        if self.request.is_empty() {
+            2
+        } else if self.request == id {
+            3
+        } else {
+            1
+        }
+    }
+
+    /// How `show` names what it answers.
+    pub fn key_text(&self) -> String {
+        if !self.request.is_empty() {
+            return self.request.clone();
+        }
+        let mut k = self.vertical.clone();
+        if !self.sub_vertical.is_empty() {
+            k = format!("{k}/{}", self.sub_vertical);
+        }
+        format!("{k} {}", self.object)
+    }
+}
+
+/// The fields of a live feedback request an answer by category and object compares.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FeedbackKey<'a> {
+    pub vertical: &'a str,
+    pub sub_vertical: &'a str,
+    pub v_object_id: &'a str,
+    pub object_id: &'a str,
 }
 
 /// Who starts a coordinator run.
@@ -917,7 +979,7 @@ fn feedback_policy(accept_recommended: bool) -> Option<Detail> {
 fn feedback_note(f: &FeedbackResponse) -> Detail {
     Detail::Note(format!(
         "feedback {}: {}{}",
-        f.request,
+        f.key_text(),
         f.action,
         f.value
             .as_deref()
@@ -1138,7 +1200,9 @@ impl Kind for VioV2t {
                         format!("unknown step `{}`", r.fixup_step),
                     )),
                 },
+                Action::EdgeCutover(c) => check_feedback(&c.feedback, &base, out),
                 Action::HostMigration(h) => {
+                    check_feedback(&h.feedback, &base, out);
                     if !h.point_of_no_return {
                         out.push(problem(
                             format!("{base}/point_of_no_return"),
@@ -1159,6 +1223,54 @@ impl Kind for VioV2t {
                 }
                 _ => {}
             }
+        }
+    }
+}
+
+/// Each answer names its requests one way (by `request`, or by `vertical` and `object`), has an
+/// action, and no two answers of a run name the same requests.
+fn check_feedback(answers: &[FeedbackResponse], base: &str, out: &mut Vec<Problem>) {
+    let mut seen: HashMap<(&str, &str, &str, &str), usize> = HashMap::new();
+    for (j, f) in answers.iter().enumerate() {
+        let at = format!("{base}/feedback/{j}");
+        let by_object =
+            !f.vertical.is_empty() || !f.sub_vertical.is_empty() || !f.object.is_empty();
+        if !f.request.is_empty() && by_object {
+            out.push(problem(
+                format!("{at}/request"),
+                "a feedback answer names its request either by `request` (hash or id) or by `vertical` and `object`, not both",
+            ));
+        } else if f.request.is_empty() && (f.vertical.is_empty() || f.object.is_empty()) {
+            let field = if f.vertical.is_empty() {
+                "vertical"
+            } else {
+                "object"
+            };
+            out.push(problem(
+                format!("{at}/{field}"),
+                "a feedback answer needs `request` (hash or id), or `vertical` and `object`",
+            ));
+        }
+        if f.action.trim().is_empty() {
+            out.push(problem(
+                format!("{at}/action"),
+                "a feedback answer needs an action",
+            ));
+        }
+        let key = (
+            f.request.as_str(),
+            f.vertical.as_str(),
+            f.sub_vertical.as_str(),
+            f.object.as_str(),
+        );
+        if let Some(first) = seen.insert(key, j) {
+            out.push(problem(
+                at,
+                format!(
+                    "feedback answer for `{}` repeats answer {first} of the same step",
+                    f.key_text()
+                ),
+            ));
         }
     }
 }

@@ -240,10 +240,12 @@ pub async fn audit(
     Ok(report)
 }
 
-/// A live object with tags lacks the plan's project as `os-project-id`.
+/// A live object with tags lacks the plan's project as `os-project-id`. The FWaaS driver's
+/// per-network group of a router firewall carries only `os-router-firewall` (vmware-nsx
+/// `fwaas_callbacks_v2.py` `_create_network_group`): no project tag is expected there.
 fn tag_drift(step: &str, path: &str, project: &str, live: &Value) -> Option<ObjectDrift> {
     let tags = live.get("tags").and_then(Value::as_array)?;
-    if tags.is_empty() {
+    if tags.is_empty() || tags.iter().all(|t| t["scope"] == "os-router-firewall") {
         return None;
     }
     let ok = tags

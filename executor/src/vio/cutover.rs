@@ -16,7 +16,9 @@
 use std::time::Duration;
 
 use plan_schema::journal::{JournalEvent, RecordedRequest};
-use plan_schema::vio::{EdgeCutover, FeedbackResponse, HostMigration, Plan, StartBy, Step};
+use plan_schema::vio::{
+    EdgeCutover, FeedbackKey, FeedbackResponse, HostMigration, Plan, StartBy, Step,
+};
 use serde_json::{Value, json};
 
 use crate::ctx::{Ctx, Write};
@@ -309,11 +311,13 @@ fn percent(s: &Value) -> Option<f64> {
 /// One unresolved feedback request, for messages.
 fn describe_item(f: &Value) -> String {
     format!(
-        "{} (hash {}): {} [{}; suggested: {} {}]",
+        "{} (hash {}, {}/{} {}): {} [suggested: {} {}]",
         f["id"].as_str().unwrap_or("?"),
         f["hash"].as_str().unwrap_or("?"),
-        f["message"].as_str().unwrap_or(""),
+        f["vertical"].as_str().unwrap_or(""),
+        f["sub_vertical"].as_str().unwrap_or(""),
         f["v_object_id"].as_str().unwrap_or(""),
+        f["message"].as_str().unwrap_or(""),
         f["suggested_action"].as_str().unwrap_or(""),
         f["suggested_value"].as_str().unwrap_or("")
     )
@@ -335,10 +339,18 @@ async fn answer_feedback(ctx: &Ctx, r: &Run<'_>) -> Result<Option<Flow>, ExecErr
     for f in &items {
         let id = f["id"].as_str().unwrap_or("");
         let hash = f["hash"].as_str().unwrap_or("");
+        let key = FeedbackKey {
+            vertical: f["vertical"].as_str().unwrap_or(""),
+            sub_vertical: f["sub_vertical"].as_str().unwrap_or(""),
+            v_object_id: f["v_object_id"].as_str().unwrap_or(""),
+            object_id: f["object_id"].as_str().unwrap_or(""),
+        };
+        // The plan's most precise answer: by id, then by category and object, then by hash.
         match r
             .feedback
             .iter()
-            .find(|x| x.request == id || x.request == hash)
+            .filter(|x| x.answers(id, hash, &key))
+            .max_by_key(|x| x.precision(id))
         {
             Some(x) => {
                 let mut a = json!({"id": id, "action": x.action});
@@ -359,7 +371,7 @@ async fn answer_feedback(ctx: &Ctx, r: &Run<'_>) -> Result<Option<Flow>, ExecErr
         return Ok(Some(Flow::Stop(
             ExitCode::Mixed,
             format!(
-                "step {}: the migration coordinator asks for feedback the plan does not answer ({} item(s)); nothing was answered. Answer them in the plan (the step's `feedback`, by hash or id) and re-run `apply` with the new plan, or answer them on NSX and re-run `apply`:\n  {}",
+                "step {}: the migration coordinator asks for feedback the plan does not answer ({} item(s)); nothing was answered. Answer them in the plan (the step's `feedback`, by hash or id, or by vertical and object) and re-run `apply` with the new plan, or answer them on NSX and re-run `apply`:\n  {}",
                 r.step,
                 list.len(),
                 list.join("\n  ")

@@ -395,6 +395,7 @@ async fn unanswered_feedback_stops_with_the_list_and_the_plans_answer_resolves_i
                     request: "EDGE_CUTOVER_DLR".into(),
                     action: "skip".into(),
                     value: None,
+                    ..Default::default()
                 });
             }
         }

@@ -312,3 +312,121 @@ fn vio_reconfig_names_are_checked_and_default_when_absent() {
         "{err}"
     );
 }
+
+/// Feedback answers by category and object (`vertical`, `sub_vertical`, `object`) read, write
+/// back and read again the same; answers by `request` alone (plans written before those fields
+/// existed) read and write as before; an answer naming its request both ways, or neither, or
+/// twice, is refused at its pointer.
+#[test]
+fn vio_feedback_answers_by_category_and_object_round_trip_and_old_answers_read() {
+    use plan_schema::vio::{Action, FeedbackKey};
+    let text = std::fs::read_to_string(vio_example()).unwrap();
+    let with = |answers: &str| {
+        let anchor = "kind = \"edge_cutover\"\nstart = \"operator\"\ntimeout_hours = 12\n";
+        assert!(text.contains(anchor));
+        text.replacen(anchor, &format!("{anchor}\n{answers}"), 1)
+    };
+    let both = with(
+        "[[steps.action.feedback]]\nrequest = \"EDGE_CUTOVER_DLR\"\naction = \"skip\"\n\n\
+         [[steps.action.feedback]]\nvertical = \"EDGE\"\nsub_vertical = \"DLR_GATEWAY\"\nobject = \"edge-7\"\naction = \"map\"\nvalue = \"9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a\"\n",
+    );
+    let AnyPlan::VioV2t(plan) =
+        plan_schema::read::parse_plan_unsealed(&both, Path::new("both.toml")).unwrap()
+    else {
+        panic!("not a vio-v2t plan")
+    };
+    let cutover = plan
+        .steps
+        .iter()
+        .find_map(|s| match &s.action {
+            Action::EdgeCutover(c) => Some(c),
+            _ => None,
+        })
+        .unwrap();
+    let [old, new] = &cutover.feedback[..] else {
+        panic!("{:?}", cutover.feedback)
+    };
+    assert_eq!(
+        (
+            old.request.as_str(),
+            old.vertical.as_str(),
+            old.object.as_str()
+        ),
+        ("EDGE_CUTOVER_DLR", "", "")
+    );
+    assert_eq!(
+        (
+            new.request.as_str(),
+            new.vertical.as_str(),
+            new.sub_vertical.as_str(),
+            new.object.as_str()
+        ),
+        ("", "EDGE", "DLR_GATEWAY", "edge-7")
+    );
+    // Round trip: written, the old answer has no empty new fields, and it reads back equal.
+    let written = write::to_toml(&plan, None).unwrap();
+    assert!(!written.contains("vertical = \"\"") && !written.contains("request = \"\""));
+    let AnyPlan::VioV2t(again) =
+        plan_schema::read::parse_plan_unsealed(&written, Path::new("again.toml")).unwrap()
+    else {
+        panic!("not a vio-v2t plan")
+    };
+    assert_eq!(again, plan);
+
+    // Matching: the answer by object takes the request about edge-7 of that category only; the
+    // answer by hash takes every request of its kind; by id beats by object beats by hash.
+    let key = |sub: &'static str, obj: &'static str| FeedbackKey {
+        vertical: "EDGE",
+        sub_vertical: sub,
+        v_object_id: obj,
+        object_id: "",
+    };
+    assert!(new.answers(
+        "feedback-1",
+        "EDGE_CUTOVER_DLR_GATEWAY",
+        &key("DLR_GATEWAY", "edge-7")
+    ));
+    assert!(!new.answers(
+        "feedback-2",
+        "EDGE_CUTOVER_DLR_GATEWAY",
+        &key("DLR_GATEWAY", "edge-8")
+    ));
+    assert!(!new.answers("feedback-3", "EDGE_CUTOVER_ESG", &key("ESG", "edge-7")));
+    assert!(old.answers("feedback-4", "EDGE_CUTOVER_DLR", &key("DLR", "edge-9")));
+    assert!(!old.answers("feedback-5", "EDGE_CUTOVER_ESG", &key("ESG", "edge-9")));
+    let by_id = plan_schema::vio::FeedbackResponse {
+        request: "feedback-1".into(),
+        action: "skip".into(),
+        ..Default::default()
+    };
+    assert!(by_id.precision("feedback-1") > new.precision("feedback-1"));
+    assert!(new.precision("feedback-1") > old.precision("feedback-1"));
+
+    // Refusals, each at its pointer.
+    for (answers, pointer, says) in [
+        (
+            "[[steps.action.feedback]]\nrequest = \"h\"\nobject = \"edge-7\"\nvertical = \"EDGE\"\naction = \"map\"\n",
+            "/feedback/0/request",
+            "not both",
+        ),
+        (
+            "[[steps.action.feedback]]\nobject = \"edge-7\"\naction = \"map\"\n",
+            "/feedback/0/vertical",
+            "`vertical` and `object`",
+        ),
+        (
+            "[[steps.action.feedback]]\nrequest = \"h\"\naction = \"skip\"\n\n[[steps.action.feedback]]\nrequest = \"h\"\naction = \"map\"\n",
+            "/feedback/1",
+            "repeats answer 0",
+        ),
+    ] {
+        let err = plan_schema::read::parse_plan_unsealed(&with(answers), Path::new("bad.toml"))
+            .unwrap_err();
+        assert!(
+            err.problems()
+                .iter()
+                .any(|p| p.pointer.ends_with(pointer) && p.message.contains(says)),
+            "{answers}: {err}"
+        );
+    }
+}

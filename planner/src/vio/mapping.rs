@@ -1,9 +1,10 @@
 //! Which NSX Policy objects the Policy plugin (`vmware_nsxp`) creates for a replayed Neutron or
 //! Octavia object (reference vio-v2t-anchors.md section 1.3). Ids carry over: a router is the
 //! tier-1 of the same id, a network the segment of the same id, and so on; the domain is always
-//! `default`. Objects whose NSX ids the replay regenerates (floating IPs) or that the reference
-//! does not pin (FWaaS, RBAC, quotas, subnet pools) map to no path: the plan says
-//! so rather than guess. Where the plugin's code decides (vmware-nsx `plugins/nsx_p/plugin.py`),
+//! `default`. Objects whose NSX ids the replay regenerates (floating IPs) or that make no NSX
+//! object of their own (FWaaS rules and policies, RBAC, quotas, subnet pools) map to no path:
+//! the plan says so rather than guess. A firewall group's paths (the FWaaS driver's gateway
+//! policy and groups, in the router's project's domain) are `steps.rs` `FwaasIndex`. Where the plugin's code decides (vmware-nsx `plugins/nsx_p/plugin.py`),
 //! the function names it.
 
 /// The tier-1 of a router, and its locale service (`<router id>-0`).

@@ -168,6 +168,10 @@ pub struct PlanRules {
     /// Pre-approved answers to coordinator feedback requests.
     #[serde(default)]
     pub feedback: Vec<FeedbackRule>,
+    /// Feedback requests the planner foresees, one per object of the snapshot, with the answer
+    /// the reviewer approves (inferred categories: docs/rules.md `vio_foreseen_feedback`).
+    #[serde(default)]
+    pub foreseen_feedback: Vec<ForeseenFeedback>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -189,11 +193,98 @@ pub enum FeedbackRun {
 #[serde(deny_unknown_fields)]
 pub struct FeedbackRule {
     pub run: FeedbackRun,
-    /// The request's hash (stable across runs) or id.
+    /// The request's hash (stable across runs) or id; or leave it out and name `vertical`
+    /// (and `sub_vertical`) and `object`.
+    #[serde(default)]
     pub request: String,
+    #[serde(default)]
+    pub vertical: String,
+    #[serde(default)]
+    pub sub_vertical: String,
+    #[serde(default)]
+    pub object: String,
     pub action: String,
     #[serde(default)]
     pub value: Option<String>,
+}
+
+/// The objects of the snapshot a foreseen feedback request is about.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ForeseenPer {
+    /// Each distributed router of the edge cutover mapping: the object is its DLR edge id.
+    DistributedRouter,
+    /// Each NSX-V edge of the snapshot: the object is its edge id.
+    Edge,
+}
+
+/// A kind of coordinator feedback request the planner writes an answer for, per object.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ForeseenFeedback {
+    pub run: FeedbackRun,
+    pub per: ForeseenPer,
+    /// The request's `vertical` and `sub_vertical` (empty: any).
+    pub vertical: String,
+    #[serde(default)]
+    pub sub_vertical: String,
+    pub action: String,
+    /// May name `{edge_id}`, and for a distributed router `{router_id}` and `{gateway}` (the
+    /// mapping's policy gateway).
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// The placeholders a foreseen answer's value may use.
+pub const FORESEEN_PLACEHOLDERS: [&str; 3] = ["{edge_id}", "{router_id}", "{gateway}"];
+
+impl ForeseenFeedback {
+    /// Why this entry cannot be used, if it cannot.
+    fn problem(&self) -> Option<String> {
+        if self.vertical.trim().is_empty() {
+            return Some("plan.foreseen_feedback: `vertical` must not be empty".into());
+        }
+        if self.action.trim().is_empty() {
+            return Some("plan.foreseen_feedback: `action` must not be empty".into());
+        }
+        let mut rest = self.value.clone().unwrap_or_default();
+        for p in FORESEEN_PLACEHOLDERS {
+            if self.per == ForeseenPer::Edge && p != "{edge_id}" {
+                continue;
+            }
+            rest = rest.replace(p, "");
+        }
+        if rest.contains('{') || rest.contains('}') {
+            return Some(format!(
+                "plan.foreseen_feedback: value `{}` uses a placeholder this `per` does not have (per = \"edge\": {{edge_id}}; per = \"distributed_router\": {{edge_id}}, {{router_id}}, {{gateway}})",
+                self.value.as_deref().unwrap_or_default()
+            ));
+        }
+        None
+    }
+}
+
+impl FeedbackRule {
+    /// Why this answer cannot be used, if it cannot.
+    fn problem(&self) -> Option<String> {
+        let by_object = !self.vertical.is_empty() || !self.object.is_empty();
+        if !self.request.is_empty() && by_object {
+            return Some(format!(
+                "plan.feedback `{}`: name the request either by `request` or by `vertical` and `object`, not both",
+                self.request
+            ));
+        }
+        if self.request.is_empty() && (self.vertical.is_empty() || self.object.is_empty()) {
+            return Some(
+                "plan.feedback: an answer needs `request` (hash or id), or `vertical` and `object`"
+                    .into(),
+            );
+        }
+        if self.action.trim().is_empty() {
+            return Some("plan.feedback: `action` must not be empty".into());
+        }
+        None
+    }
 }
 
 /// Where an unsupported option may appear.
@@ -321,6 +412,17 @@ impl VioRules {
                     rules.load_balancers.default_size
                 ),
             ));
+        }
+        if let Some(message) = rules.plan.feedback.iter().find_map(FeedbackRule::problem) {
+            return Err(invalid("feedback", message));
+        }
+        if let Some(message) = rules
+            .plan
+            .foreseen_feedback
+            .iter()
+            .find_map(ForeseenFeedback::problem)
+        {
+            return Err(invalid("foreseen_feedback", message));
         }
         if let Some((key, message)) = rules.reconfig.problems().into_iter().next() {
             return Err(invalid(key, format!("reconfig.{key}: {message}")));

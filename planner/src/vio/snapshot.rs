@@ -282,6 +282,16 @@ pub struct Named {
     /// Firewall policy: its rules.
     #[serde(default, deserialize_with = "nullable")]
     pub firewall_rules: Vec<String>,
+    /// Firewall group: up or down (Neutron's default: up).
+    #[serde(default)]
+    pub admin_state_up: Option<bool>,
+    /// Firewall rule: enabled (Neutron's default: yes) and its CIDRs.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub source_ip_address: Option<String>,
+    #[serde(default)]
+    pub destination_ip_address: Option<String>,
     /// RBAC policy: the object it shares.
     #[serde(default)]
     pub object_type: Option<String>,

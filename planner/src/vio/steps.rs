@@ -24,7 +24,7 @@ use plan_schema::{Finding, KindAction, Severity};
 
 use crate::vio::mapping;
 use crate::vio::net::{Addr, Cidr};
-use crate::vio::rules::{FeedbackRun, StartRule, VioRules};
+use crate::vio::rules::{FeedbackRun, ForeseenPer, StartRule, VioRules};
 use crate::vio::snapshot::{Network, Port, VioSnapshot};
 
 /// A step before ordering.
@@ -977,10 +977,29 @@ fn replay(b: &mut B<'_>) {
         }
     }
     let fw_groups: Vec<_> = n.firewall_groups.iter().collect();
+    let fw = FwaasIndex {
+        ports: n
+            .ports
+            .iter()
+            .filter(|p| p.device_owner == "network:router_interface")
+            .map(|p| (p.id.as_str(), p))
+            .collect(),
+        routers: &routers_by_id,
+        policies: n
+            .firewall_policies
+            .iter()
+            .map(|p| (p.id.as_str(), p))
+            .collect(),
+        rules: n
+            .firewall_rules
+            .iter()
+            .map(|r| (r.id.as_str(), r))
+            .collect(),
+    };
     for (proj, part, chunk) in b.chunks(fw_groups, |x| x.project_id.clone()) {
         let objects = chunk
             .iter()
-            .map(|x| obj(&x.id, &x.name, Vec::new()))
+            .map(|x| obj(&x.id, &x.name, fw.group_paths(x)))
             .collect();
         let node = b.replay(
             format!("replay/firewall-groups/{}/{part}", b.project(&proj)),
@@ -1458,6 +1477,7 @@ fn after_replay(b: &mut B<'_>, sw: &Switches) {
                 }),
             }
         }
+        let cutover_feedback = feedback(b.rules, FeedbackRun::EdgeCutover, snap, &mapping);
         let n = chain(
             b,
             &mut frontier,
@@ -1465,7 +1485,7 @@ fn after_replay(b: &mut B<'_>, sw: &Switches) {
             Action::EdgeCutover(EdgeCutover {
                 start: start(b.rules.plan.edge_cutover_start),
                 mapping,
-                feedback: feedback(b.rules, FeedbackRun::EdgeCutover),
+                feedback: cutover_feedback,
                 accept_recommended: b.rules.plan.accept_recommended,
                 timeout_hours: b.rules.plan.edge_cutover_timeout_hours,
             }),
@@ -1552,7 +1572,7 @@ fn after_replay(b: &mut B<'_>, sw: &Switches) {
                 Action::HostMigration(HostMigration {
                     start: start(b.rules.plan.host_migration_start),
                     compute_clusters: clusters,
-                    feedback: feedback(b.rules, FeedbackRun::HostMigration),
+                    feedback: feedback(b.rules, FeedbackRun::HostMigration, snap, &[]),
                     accept_recommended: b.rules.plan.accept_recommended,
                     timeout_hours: b.rules.plan.host_migration_timeout_hours,
                     point_of_no_return: true,
@@ -1647,6 +1667,76 @@ fn sorted_routers(snap: &VioSnapshot) -> Vec<&crate::vio::snapshot::Router> {
     v
 }
 
+/// What the FWaaS v2 driver of the Policy plugin makes when a firewall group is created with
+/// router interface ports (vmware-nsx `services/fwaas/nsx_p/fwaas_callbacks_v2.py`,
+/// `update_router_firewall`): per router, in the domain named by the router's project
+/// (`domain_id = router['project_id']`), the gateway policy `<router id>`
+/// (`create_router_gateway_policy`, `map_id=router_id`) and per interface network the group
+/// `<router id>-<network id>` (`_create_network_group`); while the group is up, per enabled rule
+/// of its ingress and egress policies a group `source-<rule id>` / `destination-<rule id>` for a
+/// CIDR that is not "any" (`_get_rule_cidr_group`, `_get_rule_ips_group_id`, `_is_empty_cidr`).
+/// Not planned, because the plugin draws them at random: the gateway policy's rule ids
+/// (`_get_random_rule_id`) and the services' ids (`_translate_service`).
+struct FwaasIndex<'a> {
+    ports: HashMap<&'a str, &'a Port>,
+    routers: &'a HashMap<&'a str, &'a crate::vio::snapshot::Router>,
+    policies: HashMap<&'a str, &'a crate::vio::snapshot::Named>,
+    rules: HashMap<&'a str, &'a crate::vio::snapshot::Named>,
+}
+
+impl FwaasIndex<'_> {
+    fn group_paths(&self, g: &crate::vio::snapshot::Named) -> Vec<String> {
+        let mut out = BTreeSet::new();
+        for port in g.ports.iter().filter_map(|p| self.ports.get(p.as_str())) {
+            let Some(router) = self.routers.get(port.device_id.as_str()) else {
+                continue;
+            };
+            let domain = format!("/infra/domains/{}", router.project_id);
+            out.insert(format!("{domain}/gateway-policies/{}", router.id));
+            out.insert(format!("{domain}/groups/{}-{}", router.id, port.network_id));
+            if g.admin_state_up == Some(false) {
+                continue;
+            }
+            let policies = [&g.ingress_firewall_policy_id, &g.egress_firewall_policy_id];
+            for pol in policies
+                .into_iter()
+                .flatten()
+                .filter_map(|p| self.policies.get(p.as_str()))
+            {
+                for rule in pol
+                    .firewall_rules
+                    .iter()
+                    .filter_map(|r| self.rules.get(r.as_str()))
+                    .filter(|r| r.enabled != Some(false))
+                {
+                    for (dir, cidr) in [
+                        ("source", &rule.source_ip_address),
+                        ("destination", &rule.destination_ip_address),
+                    ] {
+                        if let Some(c) = cidr.as_deref()
+                            && !c.is_empty()
+                            && !fwaas_any_cidr(c)
+                        {
+                            out.insert(format!("{domain}/groups/{dir}-{}", rule.id));
+                        }
+                    }
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+}
+
+/// A CIDR the FWaaS driver treats as "any" and makes no group for (`_is_empty_cidr`): IPv4
+/// `0.0.0.0/x`, or an IPv6 network whose address is `::`.
+fn fwaas_any_cidr(c: &str) -> bool {
+    let addr = c.split('/').next().unwrap_or(c);
+    c.starts_with("0.0.0.0/")
+        || addr
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok_and(|a| a.is_unspecified())
+}
+
 /// A step after everything in `frontier`, which it then becomes.
 fn chain(b: &mut B<'_>, frontier: &mut BTreeSet<usize>, id: String, action: Action) -> usize {
     let n = b.push(id, rank::AFTER, String::new(), action);
@@ -1655,18 +1745,73 @@ fn chain(b: &mut B<'_>, frontier: &mut BTreeSet<usize>, id: String, action: Acti
     n
 }
 
-fn feedback(rules: &VioRules, run: FeedbackRun) -> Vec<FeedbackResponse> {
-    rules
+/// A run's feedback answers: the rules' explicit ones, then one per object the rules'
+/// `foreseen_feedback` foresees (each distributed router of the run's `mapping`, or each NSX-V
+/// edge), unless an explicit answer already names that request.
+fn feedback(
+    rules: &VioRules,
+    run: FeedbackRun,
+    snap: &VioSnapshot,
+    mapping: &[EdgeMapping],
+) -> Vec<FeedbackResponse> {
+    let mut out: Vec<FeedbackResponse> = rules
         .plan
         .feedback
         .iter()
         .filter(|f| f.run == run)
         .map(|f| FeedbackResponse {
             request: f.request.clone(),
+            vertical: f.vertical.clone(),
+            sub_vertical: f.sub_vertical.clone(),
+            object: f.object.clone(),
             action: f.action.clone(),
             value: f.value.clone(),
         })
-        .collect()
+        .collect();
+    for f in rules.plan.foreseen_feedback.iter().filter(|f| f.run == run) {
+        // (the object: its edge id; the router id; the mapping's gateway)
+        let objects: Vec<(&str, &str, &str)> = match f.per {
+            ForeseenPer::DistributedRouter => mapping
+                .iter()
+                .filter_map(|m| {
+                    let edge = m.v_edges.first()?;
+                    Some((
+                        edge.as_str(),
+                        m.policy_gateway_name.as_str(),
+                        m.policy_gateway_name.as_str(),
+                    ))
+                })
+                .collect(),
+            ForeseenPer::Edge => sorted_edges(snap)
+                .into_iter()
+                .map(|e| (e.id.as_str(), "", ""))
+                .collect(),
+        };
+        for (edge, router, gateway) in objects {
+            let answer = FeedbackResponse {
+                request: String::new(),
+                vertical: f.vertical.clone(),
+                sub_vertical: f.sub_vertical.clone(),
+                object: edge.to_string(),
+                action: f.action.clone(),
+                value: f.value.as_ref().map(|v| {
+                    v.replace("{edge_id}", edge)
+                        .replace("{router_id}", router)
+                        .replace("{gateway}", gateway)
+                }),
+            };
+            let taken = out.iter().any(|x| {
+                x.request.is_empty()
+                    && x.vertical == answer.vertical
+                    && x.sub_vertical == answer.sub_vertical
+                    && x.object == answer.object
+            });
+            if !taken {
+                out.push(answer);
+            }
+        }
+    }
+    out
 }
 
 /// The default tier-0's id: migrator.conf.json's `default_tier0_router` matched as an id, then

@@ -120,7 +120,10 @@ fn phases_run_in_order_and_host_migration_is_the_point_of_no_return() {
         .unwrap();
     assert_eq!(cut.mapping.len(), 1);
     assert_eq!(cut.mapping[0].v_edges, vec!["edge-2".to_string()]);
-    assert!(cut.feedback.is_empty() && !cut.accept_recommended);
+    // Its one foreseen answer: the DLR's gateway confirmed (built-in `foreseen_feedback`).
+    assert_eq!(cut.feedback.len(), 1);
+    assert_eq!(cut.feedback[0].object, "edge-2");
+    assert!(!cut.accept_recommended);
     // Every replayed object of the example has its Policy paths where the mapping has them; a
     // router interface's own port has none (the plugin keeps no segment port for it).
     for s in &plan.steps {
@@ -706,4 +709,171 @@ fn static_routes_map_to_the_plugins_static_route_ids() {
             "/infra/tier-1s/{id}/static-routes/10.9.0.0_16-10.0.1.254"
         )]
     );
+}
+
+fn edge_cutover(plan: &Plan) -> &plan_schema::vio::EdgeCutover {
+    plan.steps
+        .iter()
+        .find_map(|s| match &s.action {
+            Action::EdgeCutover(c) => Some(c),
+            _ => None,
+        })
+        .expect("an edge cutover")
+}
+
+/// The built-in rules foresee the coordinator's confirmation of each mapped DLR's gateway and
+/// answer it with the gateway the mapping names; an explicit answer for the same request wins;
+/// `per = "edge"` answers once per NSX-V edge; `foreseen_feedback = []` answers nothing ahead.
+#[test]
+fn foreseen_feedback_is_one_answer_per_object_of_the_snapshot() {
+    let snap = VioSnapshot::load(&vio_small_clean()).unwrap();
+    let plan = build_vio_plan(&snap, &VioRules::builtin(), &opts("x")).unwrap();
+    let c = edge_cutover(&plan);
+    assert!(!c.mapping.is_empty());
+    assert_eq!(c.feedback.len(), c.mapping.len());
+    for (m, f) in c.mapping.iter().zip(&c.feedback) {
+        assert_eq!(f.request, "");
+        assert_eq!(
+            (f.vertical.as_str(), f.sub_vertical.as_str()),
+            ("EDGE", "DLR_GATEWAY")
+        );
+        assert_eq!(f.object, m.v_edges[0]);
+        assert_eq!(
+            (f.action.as_str(), f.value.as_deref()),
+            ("map", Some(m.policy_gateway_name.as_str()))
+        );
+    }
+    let edge = c.mapping[0].v_edges[0].clone();
+
+    // An explicit answer for the same request (a reviewer's `skip`) replaces the foreseen one.
+    let rules = VioRules::merge_text(
+        &format!(
+            "[[plan.feedback]]\nrun = \"edge_cutover\"\nvertical = \"EDGE\"\nsub_vertical = \"DLR_GATEWAY\"\nobject = \"{edge}\"\naction = \"skip\"\n\n\
+             [[plan.foreseen_feedback]]\nrun = \"host_migration\"\nper = \"edge\"\nvertical = \"HOST\"\naction = \"ACCEPT\"\nvalue = \"edge {{edge_id}}\"\n"
+        ),
+        Path::new("rules.toml"),
+    )
+    .unwrap();
+    let plan = build_vio_plan(&snap, &rules, &opts("x")).unwrap();
+    let c = edge_cutover(&plan);
+    // The user's `foreseen_feedback` replaced the built-in list: only the explicit answer.
+    assert_eq!(c.feedback.len(), 1, "{:?}", c.feedback);
+    assert_eq!(
+        (c.feedback[0].object.as_str(), c.feedback[0].action.as_str()),
+        (edge.as_str(), "skip")
+    );
+    let h = plan
+        .steps
+        .iter()
+        .find_map(|s| match &s.action {
+            Action::HostMigration(h) => Some(h),
+            _ => None,
+        })
+        .unwrap();
+    let mut edges: Vec<&str> = snap.nsxv.edges.iter().map(|e| e.id.as_str()).collect();
+    edges.sort();
+    let objects: Vec<&str> = h.feedback.iter().map(|f| f.object.as_str()).collect();
+    assert_eq!(objects, edges);
+    assert!(
+        h.feedback
+            .iter()
+            .all(|f| f.value.as_deref() == Some(&format!("edge {}", f.object)[..]))
+    );
+    // The plan shows each answer with what it names.
+    let shown = render::show_view(&plan, Format::Text { color: false }, View::Full);
+    assert!(
+        shown.contains(&format!("feedback EDGE/DLR_GATEWAY {edge}: skip")),
+        "{shown}"
+    );
+
+    let none =
+        VioRules::merge_text("[plan]\nforeseen_feedback = []\n", Path::new("r.toml")).unwrap();
+    let plan = build_vio_plan(&snap, &none, &opts("x")).unwrap();
+    assert!(edge_cutover(&plan).feedback.is_empty());
+}
+
+#[test]
+fn a_bad_feedback_rule_is_a_located_error() {
+    let e = VioRules::merge_text(
+        "[plan]\n[[plan.feedback]]\nrun = \"edge_cutover\"\nrequest = \"h\"\nobject = \"edge-1\"\nvertical = \"EDGE\"\naction = \"skip\"\n",
+        Path::new("r.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("r.toml:2") && e.contains("not both"), "{e}");
+    let e = VioRules::merge_text(
+        "[[plan.foreseen_feedback]]\nrun = \"edge_cutover\"\nper = \"edge\"\nvertical = \"EDGE\"\naction = \"map\"\nvalue = \"{router_id}\"\n",
+        Path::new("r.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("r.toml:1") && e.contains("{router_id}"), "{e}");
+}
+
+/// A firewall group on router interface ports promises what the Policy plugin's FWaaS driver
+/// writes, in the router's project's domain: the router's gateway policy, a group per
+/// interface network, and a group per "non-any" CIDR of its enabled rules. The oracle reads the
+/// snapshot's JSON files.
+#[test]
+fn firewall_groups_promise_the_fwaas_drivers_gateway_policy_and_groups() {
+    let dir = vio_small_clean();
+    let plan = plan_of(&dir, "examples/inventories/vio-small-clean");
+    let ports = read(&dir, "neutron/ports.json", "ports");
+    let routers = read(&dir, "neutron/routers.json", "routers");
+    let policies = read(&dir, "neutron/firewall-policies.json", "firewall_policies");
+    let rules = read(&dir, "neutron/firewall-rules.json", "firewall_rules");
+    let by_id = |list: &[Value], id: &str| list.iter().find(|x| s(x, "id") == Some(id)).cloned();
+    let mut checked = 0;
+    for g in read(&dir, "neutron/firewall-groups.json", "firewall_groups") {
+        let mut want = std::collections::BTreeSet::new();
+        for p in g["ports"].as_array().unwrap() {
+            let port = by_id(&ports, p.as_str().unwrap()).unwrap();
+            assert_eq!(s(&port, "device_owner"), Some("network:router_interface"));
+            let router = by_id(&routers, s(&port, "device_id").unwrap()).unwrap();
+            let domain = format!("/infra/domains/{}", s(&router, "project_id").unwrap());
+            let rid = s(&router, "id").unwrap();
+            want.insert(format!("{domain}/gateway-policies/{rid}"));
+            want.insert(format!(
+                "{domain}/groups/{rid}-{}",
+                s(&port, "network_id").unwrap()
+            ));
+            for pid in ["ingress_firewall_policy_id", "egress_firewall_policy_id"] {
+                let Some(pol) = s(&g, pid).and_then(|id| by_id(&policies, id)) else {
+                    continue;
+                };
+                for r in pol["firewall_rules"].as_array().unwrap() {
+                    let rule = by_id(&rules, r.as_str().unwrap()).unwrap();
+                    for dir in ["source", "destination"] {
+                        if let Some(c) = s(&rule, &format!("{dir}_ip_address"))
+                            && !c.starts_with("0.0.0.0/")
+                        {
+                            want.insert(format!(
+                                "{domain}/groups/{dir}-{}",
+                                s(&rule, "id").unwrap()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        let got: Vec<String> = plan
+            .steps
+            .iter()
+            .find_map(|st| match &st.action {
+                Action::ApiReplay(r) if r.resource == ReplayResource::FirewallGroup => r
+                    .objects
+                    .iter()
+                    .find(|o| Some(o.id.as_str()) == s(&g, "id"))
+                    .map(|o| o.policy_paths.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert!(
+            want.iter().any(|p| p.contains("/groups/destination-")),
+            "{want:?}"
+        );
+        assert_eq!(got, want.into_iter().collect::<Vec<_>>());
+        checked += 1;
+    }
+    assert!(checked > 0);
 }

@@ -83,6 +83,12 @@ pub struct V2tFaults {
     /// or another edge the mapping names).
     #[serde(default)]
     pub feedback_edges: BTreeSet<String>,
+    /// Every DLR the edge cutover mapping names gets a request at start to confirm its policy
+    /// gateway (vertical `EDGE`, sub_vertical `DLR_GATEWAY`, its edge id as `v_object_id`,
+    /// suggested `map` to the mapped gateway): a request a planner can foresee per distributed
+    /// router. Off by default (which requests the real coordinator raises is not public).
+    #[serde(default)]
+    pub confirm_dlr_gateways: bool,
     /// Component type -> percent at which it turns FAILED (once per run).
     #[serde(default)]
     pub fail_at: BTreeMap<String, f64>,
@@ -100,6 +106,7 @@ impl Default for V2tFaults {
             dfw_s: d_dfw(),
             host_s_per_host: d_per_host(),
             feedback_edges: BTreeSet::new(),
+            confirm_dlr_gateways: false,
             fail_at: BTreeMap::new(),
             service_down: false,
         }
@@ -1283,6 +1290,23 @@ fn start(st: &mut State, f: &V2tFaults) -> Result<(), ApiError> {
                     "DLR",
                     &why,
                 ));
+            }
+        }
+        // The foreseeable confirmation of each mapped DLR's gateway, when configured.
+        if f.confirm_dlr_gateways {
+            for (edge, name, _) in dlr_edges(st) {
+                if let Some(gw) = mapped.get(&edge) {
+                    feedback.push(feedback_item(
+                        feedback.len() + 1,
+                        &edge,
+                        &name,
+                        ("map", gw),
+                        "DLR_GATEWAY",
+                        &format!(
+                            "Confirm policy gateway '{gw}' for distributed router {edge} ({name}) before its uplinks move to NSX (simulated)."
+                        ),
+                    ));
+                }
             }
         }
         // A configured feedback item on a mapped edge that is not a DLR (an ESG for DHCP leases).

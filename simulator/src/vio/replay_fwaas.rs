@@ -4,12 +4,13 @@
 //! calls; reference vio-v2t-anchors 1.3, FWaaS row).
 //!
 //! Per router with an interface port in a firewall group: a service router (the locale
-//! service takes an edge cluster), a gateway policy `/infra/domains/default/gateway-policies/
-//! <router>` (category `LocalGatewayRules`, display name `Tier1 <router> gateway policy`, the
+//! service takes an edge cluster), a gateway policy `/infra/domains/<router's project>/
+//! gateway-policies/<router>` (the plugin's `domain_id = router['project_id']`; category `LocalGatewayRules`, display name `Tier1 <router> gateway policy`, the
 //! router's tags) whose rules are, per such port in port-id order: the group's ingress rules,
 //! its egress rules (enabled ones, only while the group's `admin_state_up`), then "Block port
 //! ingress" and "Block port egress"; last the "Default LR Layer3 Rule" (allow); sequence numbers
-//! from 0. Around them: a group per network `<router>-<net>` (segment tag condition), IP groups
+//! from 0. Around them, in the same domain: a group per network `<router>-<net>` (segment tag
+//! condition), IP groups
 //! `source-<rule>` / `destination-<rule>` for rule CIDRs (not for `0.0.0.0/x` or `::/x`), and a
 //! service per rule with a protocol (`FW_rule_<rule>_<proto>_service`). Groups and services
 //! carry the tag `os-router-firewall: <router>`; the rule's too carry `os-neutron-fwrule-id`.
@@ -26,14 +27,26 @@ use serde_json::{Value, json};
 use super::{NErr, Tx, bad, s, t1_path};
 
 const ROUTER_FW_TAG: &str = "os-router-firewall";
-const DOMAIN: &str = "/infra/domains/default";
+const DOMAINS: &str = "/infra/domains/";
 
-fn gateway_policy_path(rid: &str) -> String {
-    format!("{DOMAIN}/gateway-policies/{rid}")
+/// The domain the plugin's FWaaS driver writes a router's firewall into: the router's project.
+fn domain_of(router: &Value) -> String {
+    format!("{DOMAINS}{}", s(router, "project_id").unwrap_or("default"))
 }
 
-fn group_path(id: &str) -> String {
-    format!("{DOMAIN}/groups/{id}")
+fn gateway_policy_path(domain: &str, rid: &str) -> String {
+    format!("{domain}/gateway-policies/{rid}")
+}
+
+fn group_path(domain: &str, id: &str) -> String {
+    format!("{domain}/groups/{id}")
+}
+
+/// The router id of a gateway policy path `/infra/domains/<d>/gateway-policies/<router>`.
+fn gateway_policy_router(p: &str) -> Option<&str> {
+    let mut parts = p.strip_prefix(DOMAINS)?.split('/');
+    let (_, kind, rid) = (parts.next()?, parts.next()?, parts.next()?);
+    (kind == "gateway-policies" && parts.next().is_none()).then_some(rid)
 }
 
 fn has_fw_tag(o: &Value, rid: &str) -> bool {
@@ -65,11 +78,10 @@ pub(super) fn sync(tx: &mut Tx<'_>) -> Result<(), NErr> {
             }
         }
     }
-    let prefix = format!("{DOMAIN}/gateway-policies/");
-    for p in tx.pol_paths_under(&prefix, |p, _| {
-        p.starts_with(&prefix) && !p[prefix.len()..].contains('/')
-    }) {
-        routers.insert(p[prefix.len()..].to_string());
+    for p in tx.pol_paths_under(DOMAINS, |p, _| gateway_policy_router(p).is_some()) {
+        if let Some(rid) = gateway_policy_router(&p) {
+            routers.insert(rid.to_string());
+        }
     }
     for rid in routers {
         router_firewall(tx, &rid)?;
@@ -108,10 +120,12 @@ fn policy_rules(tx: &Tx<'_>, policy: Option<&str>) -> Result<Vec<Value>, NErr> {
 }
 
 fn rebuild_cleanup(tx: &mut Tx<'_>, rid: &str) {
-    tx.delete_tree(&gateway_policy_path(rid));
-    let gp = format!("{DOMAIN}/groups/");
+    for p in tx.pol_paths_under(DOMAINS, |p, _| gateway_policy_router(p) == Some(rid)) {
+        tx.delete_tree(&p);
+    }
     for p in tx.pol_paths_under("/infra/", |p, v| {
-        (p.starts_with(&gp) || p.starts_with("/infra/services/")) && has_fw_tag(v, rid)
+        ((p.starts_with(DOMAINS) && p.contains("/groups/")) || p.starts_with("/infra/services/"))
+            && has_fw_tag(v, rid)
     }) {
         tx.delete_tree(&p);
     }
@@ -132,6 +146,7 @@ fn router_firewall(tx: &mut Tx<'_>, rid: &str) -> Result<(), NErr> {
         .collect();
     ports.sort_by(|a, b| s(a, "id").cmp(&s(b, "id")));
     let t1 = t1_path(rid);
+    let dom = domain_of(&router);
     let mut entries: Vec<(String, Value)> = Vec::new();
     let mut with_fw = false;
     for port in &ports {
@@ -143,7 +158,7 @@ fn router_firewall(tx: &mut Tx<'_>, rid: &str) -> Result<(), NErr> {
         let net = s(port, "network_id").unwrap_or_default().to_string();
         let net_group = format!("{rid}-{net}");
         tx.upsert(
-            &group_path(&net_group),
+            &group_path(&dom, &net_group),
             json!({
                 "resource_type": "Group",
                 "display_name": format!("Segment_{net}"),
@@ -159,7 +174,7 @@ fn router_firewall(tx: &mut Tx<'_>, rid: &str) -> Result<(), NErr> {
             let egress = policy_rules(tx, s(&fwg, "egress_firewall_policy_id"))?;
             for (rules, inbound) in [(ingress, true), (egress, false)] {
                 for rule in rules {
-                    let e = translate(tx, rid, &net_group, &rule, inbound)?;
+                    let e = translate(tx, rid, &dom, &net_group, &rule, inbound)?;
                     entries.push(e);
                 }
             }
@@ -169,14 +184,14 @@ fn router_firewall(tx: &mut Tx<'_>, rid: &str) -> Result<(), NErr> {
         entries.push((
             id.clone(),
             json!({"display_name": "Block port ingress", "action": "DROP",
-                   "source_groups": ["ANY"], "destination_groups": [group_path(&net_group)],
+                   "source_groups": ["ANY"], "destination_groups": [group_path(&dom, &net_group)],
                    "services": ["ANY"], "scope": scope, "direction": "IN"}),
         ));
         let id = rule_id(tx, &format!("default_rule{net}egress"));
         entries.push((
             id,
             json!({"display_name": "Block port egress", "action": "DROP",
-                   "source_groups": [group_path(&net_group)], "destination_groups": ["ANY"],
+                   "source_groups": [group_path(&dom, &net_group)], "destination_groups": ["ANY"],
                    "services": ["ANY"], "scope": scope, "direction": "OUT"}),
         ));
     }
@@ -223,7 +238,7 @@ fn router_firewall(tx: &mut Tx<'_>, rid: &str) -> Result<(), NErr> {
         })?;
         tx.upsert(&ls, json!({"edge_cluster_path": ec}));
     }
-    let gp = gateway_policy_path(rid);
+    let gp = gateway_policy_path(&dom, rid);
     let name = format!("Tier1 {rid} gateway policy");
     tx.upsert(
         &gp,
@@ -254,6 +269,7 @@ fn is_any_cidr(c: &str) -> bool {
 fn translate(
     tx: &mut Tx<'_>,
     rid: &str,
+    dom: &str,
     net_group: &str,
     rule: &Value,
     inbound: bool,
@@ -265,21 +281,21 @@ fn translate(
         let c = s(rule, field).filter(|c| !is_any_cidr(c))?;
         let gid = format!("{dir}-{fid}");
         tx.upsert(
-            &group_path(&gid),
+            &group_path(dom, &gid),
             json!({"resource_type": "Group", "display_name": format!("FW_rule_{fid}_{dir}"),
                    "description": format!("{dir}: {c}"),
                    "expression": [{"resource_type": "IPAddressExpression", "ip_addresses": [c]}],
                    "tags": tags.clone()}),
         );
-        Some(group_path(&gid))
+        Some(group_path(dom, &gid))
     };
     let mut src = cidr_group(tx, "source_ip_address", "source");
     let mut dst = cidr_group(tx, "destination_ip_address", "destination");
     if inbound && dst.is_none() {
-        dst = Some(group_path(net_group));
+        dst = Some(group_path(dom, net_group));
     }
     if !inbound && src.is_none() {
-        src = Some(group_path(net_group));
+        src = Some(group_path(dom, net_group));
     }
     let action = match s(rule, "action").unwrap_or("deny") {
         "allow" => "ALLOW",

@@ -1008,7 +1008,7 @@ async fn fwaas_groups_on_router_ports_make_the_gateway_firewall() {
     ] {
         assert!(typed.contains(t), "no {t} validated: {typed:?}");
     }
-    let gp = format!("/infra/domains/default/gateway-policies/{ROUTER}");
+    let gp = format!("/infra/domains/{ENG}/gateway-policies/{ROUTER}");
     assert_eq!(pol[&gp]["resource_type"], "GatewayPolicy");
     assert_eq!(pol[&gp]["category"], "LocalGatewayRules");
     assert_eq!(
@@ -1042,8 +1042,8 @@ async fn fwaas_groups_on_router_ports_make_the_gateway_firewall() {
         ],
         "the disabled rule is left out"
     );
-    let net_group = format!("/infra/domains/default/groups/{ROUTER}-{NET}");
-    let src_group = format!("/infra/domains/default/groups/source-{FW_WEB}");
+    let net_group = format!("/infra/domains/{ENG}/groups/{ROUTER}-{NET}");
+    let src_group = format!("/infra/domains/{ENG}/groups/source-{FW_WEB}");
     let t1 = format!("/infra/tier-1s/{ROUTER}");
     let web = rules[0];
     assert!(
