@@ -505,6 +505,9 @@ pub async fn collect(
     // The destination NSX.
     let nsx = src.nsx;
     let nsx_version = nsx.node_version().await.map_err(api("nsx"))?;
+    // The migration coordinator service on the manager collect reads (seed 1001).
+    let coordinator = nsx.coordinator_status().await.map_err(api("nsx"))?.raw;
+    s.put_json("nsx/coordinator-status.json", &coordinator);
     let nsx_list = |path: String| async move { nsx.list_all(&path).await.map_err(api("nsx")) };
     let flat = many(
         vec![

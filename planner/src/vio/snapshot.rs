@@ -943,6 +943,15 @@ pub struct Destination {
     /// The edge-cluster members' transport nodes (`nsx/edge-transport-nodes.json`); `None` for
     /// a snapshot without the file (collected before it was read).
     pub edge_transport_nodes: Option<Vec<TransportNode>>,
+    /// The migration coordinator service on the manager the snapshot was collected from
+    /// (`nsx/coordinator-status.json`); `None` for a snapshot without the file.
+    pub coordinator_status: Option<ServiceStatus>,
+}
+
+/// An NSX node service's status (`GET /api/v1/node/services/<service>/status`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct ServiceStatus {
+    pub runtime_state: String,
 }
 
 /// A `vio-v2t` snapshot, read-only.
@@ -1047,6 +1056,7 @@ const KNOWN: &[(&str, &[&str])] = &[
             "metadata-proxies.json",
             "neutron-owned.json",
             "edge-transport-nodes.json",
+            "coordinator-status.json",
         ],
     ),
 ];
@@ -1615,7 +1625,16 @@ impl VioSnapshot {
             metadata_proxies: r.list("nsx/metadata-proxies.json", &["results"], "id")?,
             neutron_owned: r.list("nsx/neutron-owned.json", &["results"], "id")?,
             edge_transport_nodes: None,
+            coordinator_status: None,
         };
+        if let Some(v) = r.json("nsx/coordinator-status.json", false)? {
+            nsx.coordinator_status = Some(r.typed("nsx/coordinator-status.json", "", &v)?);
+            r.parts.push(plan_schema::fingerprint::nsx_part(
+                "nsx/coordinator-status.json",
+                "migration-coordinator",
+                &v,
+            ));
+        }
         if r.path("nsx/edge-transport-nodes.json").exists() {
             nsx.edge_transport_nodes =
                 Some(r.list("nsx/edge-transport-nodes.json", &["results"], "id")?);

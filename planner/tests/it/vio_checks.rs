@@ -1028,6 +1028,68 @@ fn host_phase_hosts_connected_and_on() {
     assert_eq!(checks_of(&s, "H-HOST"), 0);
 }
 
+/// DRS as the host migration mode needs it: disabled in place (the default mode), enabled for
+/// automated maintenance mode; clusters outside compute_clusters do not count.
+#[test]
+fn host_phase_drs_follows_the_host_migration_mode() {
+    let drs = |s: &mut VioSnapshot, id: &str, on: bool| {
+        s.vcenter
+            .clusters
+            .iter_mut()
+            .find(|c| c.cluster == id)
+            .unwrap()
+            .drs_enabled = Some(on);
+    };
+    let hits = triggers("H-DRS", Severity::Warning, |s| drs(s, "domain-c7", true));
+    assert_eq!(hits[0].id, "H-DRS/domain-c7");
+    assert!(hits[0].message.contains("in-place"), "{}", hits[0].message);
+    let mut s = clean();
+    drs(&mut s, "domain-c8", true);
+    assert_eq!(checks_of(&s, "H-DRS"), 0);
+    // Automated maintenance mode wants DRS on: the clean snapshot's compute cluster has it off.
+    let maintenance = VioRules::merge_text(
+        "[host_migration]\nmode = \"maintenance\"\n",
+        std::path::Path::new("r.toml"),
+    )
+    .unwrap();
+    let f = prechecks(&clean(), &maintenance);
+    assert_eq!(of(&f, "H-DRS")[0].severity, Severity::Warning);
+    let mut s = clean();
+    drs(&mut s, "domain-c7", true);
+    assert!(of(&prechecks(&s, &maintenance), "H-DRS").is_empty());
+    let e = VioRules::merge_text(
+        "[host_migration]\nmode = \"sideways\"\n",
+        std::path::Path::new("r.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("r.toml") && e.contains("sideways"), "{e}");
+}
+
+/// The migration coordinator service as collected (seed 1001): anything but running is an
+/// error; a snapshot without the file is not checked.
+#[test]
+fn migration_coordinator_not_running() {
+    let hits = triggers_on_disk("T-MC", Severity::Error, |f| {
+        f.edit_json("nsx/coordinator-status.json", |v| {
+            v["runtime_state"] = serde_json::json!("stopped");
+        });
+    });
+    assert_eq!(hits[0].code.as_deref(), Some("1001"));
+    assert!(hits[0].message.contains("stopped"), "{}", hits[0].message);
+    assert_eq!(
+        clean()
+            .nsx
+            .coordinator_status
+            .as_ref()
+            .map(|c| c.runtime_state.as_str()),
+        Some("running")
+    );
+    let f = VioFixture::clean();
+    std::fs::remove_file(f.path().join("nsx/coordinator-status.json")).unwrap();
+    assert_eq!(checks_of(&f.load(), "T-MC"), 0);
+}
+
 #[test]
 fn rewrites_are_findings_naming_the_object() {
     let hits = triggers("RW-PORTSEC", Severity::Info, |s| {

@@ -698,6 +698,13 @@ pub fn generate(spec: &VioGenerateSpec, out: &Path) -> Result<VioGenerateSummary
         "nsx/edge-cluster-nodes.json",
         &json!({"ec-1": {"result_count": nodes.len(), "results": nodes}}),
     )?;
+    // The migration coordinator service, running (as the Manager's node API shows it).
+    write(
+        d,
+        "nsx/coordinator-status.json",
+        &json!({"runtime_state": "running", "monitor_runtime_state": "running",
+            "health": "STABLE", "pids": [4242], "monitor_pid": 4241}),
+    )?;
     write(
         d,
         "nsx/edge-transport-nodes.json",

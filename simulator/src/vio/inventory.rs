@@ -76,6 +76,7 @@ const NSX_FILES: &[&str] = &[
     "metadata-proxies.json",
     "neutron-owned.json",
     "edge-transport-nodes.json",
+    "coordinator-status.json",
 ];
 
 const METADATA_KEYS: &[&str] = &[
@@ -134,6 +135,9 @@ pub struct VioInventory {
     pub compute_managers: Vec<Value>,
     /// The destination's edge transport nodes (Manager API), when the snapshot lists them.
     pub edge_transport_nodes: Option<Vec<Value>>,
+    /// The migration coordinator service's `runtime_state` when the snapshot was taken
+    /// (`nsx/coordinator-status.json`); the simulator's coordinator starts in it.
+    pub coordinator_state: Option<String>,
     /// Destination NSX objects by Policy path.
     pub policy: Vec<(String, Value)>,
 }
@@ -677,6 +681,12 @@ pub fn load_dir(dir: &Path) -> Result<VioInventory, SimError> {
     .unwrap_or_default();
     inv.edge_transport_nodes = opt(&dir.join("nsx/edge-transport-nodes.json"), |f, v| {
         results(f, &v)
+    })?;
+    inv.coordinator_state = opt(&dir.join("nsx/coordinator-status.json"), |f, v| {
+        v.get("runtime_state")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| err(f, "/runtime_state", "missing or not a string"))
     })?;
     let mut policy = Vec::new();
     let mut flat = |file: &str, base: &str| -> Result<(), SimError> {

@@ -127,6 +127,27 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Out) {
             "register VIO's vCenter as a compute manager on NSX",
         );
     }
+    // The migration coordinator service running (seed 1001). The snapshot holds its state on
+    // the manager collect read; the seed wants it on the first of `nsx_manager_ips` (or the
+    // active manager behind a VIP), which is where collect should be pointed.
+    if let Some(mc) = &s.nsx.coordinator_status
+        && !mc.runtime_state.eq_ignore_ascii_case("running")
+    {
+        out.add(
+            "T-MC",
+            Some("1001"),
+            Severity::Error,
+            subject("NsxManager", "migration-coordinator", ""),
+            format!(
+                "the migration coordinator service is {} on the NSX manager the snapshot was \
+                 collected from",
+                mc.runtime_state
+            ),
+            "start the migration coordinator service on the first NSX manager of \
+             migrator.conf.json's nsx_manager_ips (`start service migration-coordinator`), or \
+             on the active manager behind a VIP, and collect again",
+        );
+    }
     // Neutron-owned objects already on NSX (seed 1005).
     let rollback = ctx.conf.and_then(|c| c.rollback).unwrap_or(false);
     for o in &s.nsx.neutron_owned {
