@@ -89,7 +89,8 @@ impl State {
         {
             let vinv = crate::vio::load_dir(dir)?;
             let mut metadata = vinv.metadata.clone();
-            metadata["migration_coordinator"] = json!("RUNNING");
+            metadata["migration_coordinator"] =
+                json!(vinv.coordinator_state.as_deref().unwrap_or("RUNNING"));
             let mut st = Self::from_inventory(
                 Inventory {
                     metadata,

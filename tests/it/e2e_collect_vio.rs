@@ -252,6 +252,58 @@ async fn a_malformed_neutron_answer_is_named() {
 /// 50,000 (every list paged, more than one page of ports, NSX-V edges and virtual wires paged,
 /// VMs listed per host), small enough for a debug build. The 50,000-port run, with the same
 /// comparison, is `cargo bench --bench collect_vio_scale` (docs/performance.md).
+/// With networking-l2gw's extensions loaded, collect lists its gateways and connections (the
+/// simulator serves them only then, as Neutron does) and the snapshot holds them as served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collect_lists_l2_gateways_where_their_extension_is_loaded() {
+    let inv = tempfile::tempdir().unwrap();
+    test_support::copy_dir(&test_support::vio_example_inventory(), inv.path());
+    let ext_path = inv.path().join("neutron/extensions.json");
+    let mut ext = json(&ext_path);
+    for alias in ["l2-gateway", "l2-gateway-connection"] {
+        ext["extensions"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+            "alias": alias, "name": alias, "description": "networking-l2gw",
+            "updated": "2015-01-01T10:00:00-00:00", "links": []}));
+    }
+    std::fs::write(&ext_path, serde_json::to_string_pretty(&ext).unwrap()).unwrap();
+    let nets = json(&inv.path().join("neutron/networks.json"));
+    let net = nets["networks"][1]["id"].as_str().unwrap().to_string();
+    let project = nets["networks"][1]["project_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        inv.path().join("neutron/l2-gateways.json"),
+        serde_json::json!({"l2_gateways": [{"id": "0b5c8e0e-7c2e-4a55-9d0e-2f1b8d3c4a11",
+            "name": "gw-dc1", "tenant_id": project, "project_id": project,
+            "devices": [{"id": "d1", "device_name": "edge-1", "interfaces": [{"name": "vnic-3", "segmentation_id": [100]}]}]}]})
+        .to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        inv.path().join("neutron/l2-gateway-connections.json"),
+        serde_json::json!({"l2_gateway_connections": [{"id": "5c0e8e0e-7c2e-4a55-9d0e-2f1b8d3c4a12",
+            "l2_gateway_id": "0b5c8e0e-7c2e-4a55-9d0e-2f1b8d3c4a11", "network_id": net,
+            "segmentation_id": 100, "tenant_id": project, "project_id": project}]})
+        .to_string(),
+    )
+    .unwrap();
+    let run = start_with(inv.path().to_path_buf(), None).await;
+    let out_dir = run.dir.path().join("collected");
+    let out = run.collect(&out_dir, None, |_, _| {}).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_same_vio_snapshot(inv.path(), &out_dir);
+    let log = run.handle.request_log();
+    assert!(
+        log.iter()
+            .any(|r| r["path"] == "/network/v2.0/l2-gateway-connections")
+    );
+    run.handle.shutdown().await;
+}
+
 const GENERATED_PORTS: usize = 3_000;
 
 /// A generated deployment (`sim generate --kind vio-v2t`): the collect pages through every list

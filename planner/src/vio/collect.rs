@@ -184,6 +184,22 @@ const NEUTRON: &[(&str, &str, &str)] = &[
     ("extensions", "/v2.0/extensions", "extensions"),
 ];
 
+/// Neutron collections of optional service plugins: (extension alias, file, path, key).
+const NEUTRON_OPTIONAL: &[(&str, &str, &str, &str)] = &[
+    (
+        "l2-gateway",
+        "l2-gateways",
+        "/v2.0/l2-gateways",
+        "l2_gateways",
+    ),
+    (
+        "l2-gateway-connection",
+        "l2-gateway-connections",
+        "/v2.0/l2-gateway-connections",
+        "l2_gateway_connections",
+    ),
+];
+
 const OCTAVIA: &[(&str, &str, &str)] = &[
     ("loadbalancers", "/v2/lbaas/loadbalancers", "loadbalancers"),
     ("listeners", "/v2/lbaas/listeners", "listeners"),
@@ -259,16 +275,34 @@ pub async fn collect(
     .await?;
     let mut pools = Vec::new();
     let mut l7policies = Vec::new();
+    let mut aliases = Vec::new();
     for (service, file, coll, items) in lists {
         match (service, file) {
             ("octavia", "pools") => pools = ids(&items, &["id"], service, "pools")?,
             ("octavia", "l7policies") => l7policies = ids(&items, &["id"], service, "l7policies")?,
+            ("neutron", "extensions") => aliases = ids(&items, &["alias"], service, "extensions")?,
             _ => {}
         }
         s.count(service, items.len(), service);
         let mut body = Map::new();
         body.insert(coll.to_string(), Value::Array(items));
         s.put_json(&format!("{service}/{file}.json"), &Value::Object(body));
+    }
+    // Service plugins' collections, read only where their extension is loaded (Neutron has no
+    // such path otherwise): networking-l2gw's gateways and connections.
+    let optional: Vec<_> = NEUTRON_OPTIONAL
+        .iter()
+        .filter(|(alias, ..)| aliases.iter().any(|a| a == alias))
+        .collect();
+    let bodies = many(optional.clone(), conc, |(_, _, path, coll)| async move {
+        os.list_all("network", path, coll)
+            .await
+            .map_err(api("neutron"))
+    })
+    .await?;
+    for ((_, file, _, coll), items) in optional.into_iter().zip(bodies) {
+        s.count("neutron", items.len(), "neutron");
+        s.put_json(&format!("neutron/{file}.json"), &json!({ *coll: items }));
     }
     // Octavia children, per parent.
     for (file, parents, child, coll) in [
@@ -471,6 +505,9 @@ pub async fn collect(
     // The destination NSX.
     let nsx = src.nsx;
     let nsx_version = nsx.node_version().await.map_err(api("nsx"))?;
+    // The migration coordinator service on the manager collect reads (seed 1001).
+    let coordinator = nsx.coordinator_status().await.map_err(api("nsx"))?.raw;
+    s.put_json("nsx/coordinator-status.json", &coordinator);
     let nsx_list = |path: String| async move { nsx.list_all(&path).await.map_err(api("nsx")) };
     let flat = many(
         vec![
@@ -510,11 +547,29 @@ pub async fn collect(
     })
     .await?;
     let mut keyed = Map::new();
+    // The members' transport nodes (Manager API), for the transport zones each is in: what the
+    // Policy plugin reads to check that an edge cluster spans its transport zones.
+    let mut node_ids: Vec<String> = Vec::new();
     for (id, items) in edge_clusters.into_iter().zip(nodes) {
+        for n in &items {
+            if let Some(tn) = id_of(n, &["nsx_id"])
+                && !node_ids.contains(&tn)
+            {
+                node_ids.push(tn);
+            }
+        }
         s.count("nsx", items.len(), "nsx");
         keyed.insert(id, results(items));
     }
     s.put_json("nsx/edge-cluster-nodes.json", &Value::Object(keyed));
+    let transport_nodes = many(node_ids, conc, |id| async move {
+        nsx.get(&format!("/api/v1/transport-nodes/{id}"))
+            .await
+            .map_err(api("nsx"))
+    })
+    .await?;
+    s.count("nsx", transport_nodes.len(), "nsx");
+    s.put_json("nsx/edge-transport-nodes.json", &results(transport_nodes));
     let locale = many(tier0s.clone(), conc, |t0| {
         nsx_list(format!("/policy/api/v1/infra/tier-0s/{t0}/locale-services"))
     })

@@ -29,6 +29,8 @@ pub struct VioRules {
     pub backend_names: BackendNames,
     pub token: TokenRules,
     pub hosts: HostRules,
+    /// The host phase's environment checks beyond host state (anchors 2.4).
+    pub host_migration: HostMigrationRules,
     pub plan: PlanRules,
     /// VIO's custom resources as the reconfiguration addresses them (all inferred); copied into
     /// the plan's `[requirements.reconfig]` for the executor.
@@ -132,6 +134,24 @@ pub struct BackendNames {
 pub struct TokenRules {
     pub min_lifetime_minutes: i64,
     pub max_lifetime_minutes: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HostMigrationRules {
+    /// How the coordinator migrates the compute clusters' hosts, which decides what DRS must be.
+    pub mode: HostMigrationMode,
+}
+
+/// The coordinator's host migration mode of a host group.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub enum HostMigrationMode {
+    /// In place: DRS must be disabled (MC pre-check).
+    #[serde(rename = "in-place")]
+    InPlace,
+    /// Automated maintenance mode: DRS must be enabled (fully automated) to move the VMs off.
+    #[serde(rename = "maintenance")]
+    Maintenance,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -305,6 +305,16 @@ pub struct Quota {
     pub project_id: String,
 }
 
+/// A networking-l2gw connection: a gateway bridging a network.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct L2GatewayConnection {
+    pub id: String,
+    pub l2_gateway_id: String,
+    pub network_id: String,
+    #[serde(default)]
+    pub segmentation_id: Option<Value>,
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct Extension {
     pub alias: String,
@@ -786,6 +796,52 @@ pub struct NsxObject {
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct TzEndpoint {
+    pub transport_zone_id: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct HostSwitch {
+    #[serde(default, deserialize_with = "nullable")]
+    pub transport_zone_endpoints: Vec<TzEndpoint>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct HostSwitchSpec {
+    #[serde(default, deserialize_with = "nullable")]
+    pub host_switches: Vec<HostSwitch>,
+}
+
+/// An edge transport node (Manager API `GET /api/v1/transport-nodes/<id>`): the transport zones
+/// it is in, listed at the top (`transport_zone_endpoints`, NSX 2.x and 3.x) or per host switch
+/// (`host_switch_spec.host_switches[].transport_zone_endpoints`, where later versions keep them).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct TransportNode {
+    pub id: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub display_name: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub transport_zone_endpoints: Vec<TzEndpoint>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub host_switch_spec: HostSwitchSpec,
+}
+
+impl TransportNode {
+    /// The Manager ids of its transport zones, wherever they are listed.
+    pub fn transport_zone_ids(&self) -> impl Iterator<Item = &str> {
+        self.transport_zone_endpoints
+            .iter()
+            .chain(
+                self.host_switch_spec
+                    .host_switches
+                    .iter()
+                    .flat_map(|h| &h.transport_zone_endpoints),
+            )
+            .map(|e| e.transport_zone_id.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct InterfaceSubnet {
     #[serde(default, deserialize_with = "nullable")]
     pub ip_addresses: Vec<String>,
@@ -832,6 +888,9 @@ pub struct Neutron {
     /// networking-l2gw gateways (`neutron/l2-gateways.json`, key `l2_gateways`), when the
     /// snapshot lists them; `None` when it has no such file.
     pub l2_gateways: Option<Vec<Named>>,
+    /// Their connections to networks (`neutron/l2-gateway-connections.json`, key
+    /// `l2_gateway_connections`); empty when the snapshot has no such file.
+    pub l2_gateway_connections: Vec<L2GatewayConnection>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -891,6 +950,18 @@ pub struct Destination {
     pub dhcp_server_configs: Vec<NsxObject>,
     pub metadata_proxies: Vec<NsxObject>,
     pub neutron_owned: Vec<NsxObject>,
+    /// The edge-cluster members' transport nodes (`nsx/edge-transport-nodes.json`); `None` for
+    /// a snapshot without the file (collected before it was read).
+    pub edge_transport_nodes: Option<Vec<TransportNode>>,
+    /// The migration coordinator service on the manager the snapshot was collected from
+    /// (`nsx/coordinator-status.json`); `None` for a snapshot without the file.
+    pub coordinator_status: Option<ServiceStatus>,
+}
+
+/// An NSX node service's status (`GET /api/v1/node/services/<service>/status`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct ServiceStatus {
+    pub runtime_state: String,
 }
 
 /// A `vio-v2t` snapshot, read-only.
@@ -931,6 +1002,7 @@ const KNOWN: &[(&str, &[&str])] = &[
             "availability-zones.json",
             "extensions.json",
             "l2-gateways.json",
+            "l2-gateway-connections.json",
         ],
     ),
     (
@@ -993,6 +1065,8 @@ const KNOWN: &[(&str, &[&str])] = &[
             "dhcp-server-configs.json",
             "metadata-proxies.json",
             "neutron-owned.json",
+            "edge-transport-nodes.json",
+            "coordinator-status.json",
         ],
     ),
 ];
@@ -1403,11 +1477,17 @@ impl VioSnapshot {
             quotas: r.list("neutron/quotas.json", &["quotas"], "project_id")?,
             extensions: Vec::new(),
             l2_gateways: None,
+            l2_gateway_connections: Vec::new(),
         };
         if r.path("neutron/l2-gateways.json").exists() {
             neutron.l2_gateways =
                 Some(r.list("neutron/l2-gateways.json", &["l2_gateways"], "id")?);
         }
+        neutron.l2_gateway_connections = r.list(
+            "neutron/l2-gateway-connections.json",
+            &["l2_gateway_connections"],
+            "id",
+        )?;
         let _: Vec<Value> = r.list(
             "neutron/availability-zones.json",
             &["availability_zones"],
@@ -1539,7 +1619,7 @@ impl VioSnapshot {
         let vio_fp = r.finish("vio");
 
         // The destination NSX.
-        let nsx = Destination {
+        let mut nsx = Destination {
             compute_managers: r.list("nsx/compute-managers.json", &["results"], "id")?,
             transport_zones: r.list("nsx/transport-zones.json", &["results"], "id")?,
             edge_clusters: r.list("nsx/edge-clusters.json", &["results"], "id")?,
@@ -1554,7 +1634,21 @@ impl VioSnapshot {
             dhcp_server_configs: r.list("nsx/dhcp-server-configs.json", &["results"], "id")?,
             metadata_proxies: r.list("nsx/metadata-proxies.json", &["results"], "id")?,
             neutron_owned: r.list("nsx/neutron-owned.json", &["results"], "id")?,
+            edge_transport_nodes: None,
+            coordinator_status: None,
         };
+        if let Some(v) = r.json("nsx/coordinator-status.json", false)? {
+            nsx.coordinator_status = Some(r.typed("nsx/coordinator-status.json", "", &v)?);
+            r.parts.push(plan_schema::fingerprint::nsx_part(
+                "nsx/coordinator-status.json",
+                "migration-coordinator",
+                &v,
+            ));
+        }
+        if r.path("nsx/edge-transport-nodes.json").exists() {
+            nsx.edge_transport_nodes =
+                Some(r.list("nsx/edge-transport-nodes.json", &["results"], "id")?);
+        }
         let nsx_fp = r.finish("nsx");
 
         Ok(VioSnapshot {

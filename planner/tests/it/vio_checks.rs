@@ -596,6 +596,33 @@ fn g1_listed_l2_gateways() {
     assert_eq!(hits[0].id, "G1/0b5c8e0e-7c2e-4a55-9d0e-2f1b8d3c4a11");
     assert!(hits[0].message.contains("gw-dc1"), "{}", hits[0].message);
 
+    // Its connections name the networks it bridges; a connection whose gateway the list lacks
+    // is an error of its own (the connections file alone suffices).
+    let hits = triggers_on_disk("G1", Severity::Error, |f| {
+        let net = net_id(&f.load(), "eng-web");
+        std::fs::write(
+            f.path().join("neutron/l2-gateways.json"),
+            r#"{"l2_gateways": [{"id": "0b5c8e0e-7c2e-4a55-9d0e-2f1b8d3c4a11", "name": "gw-dc1"}]}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            f.path().join("neutron/l2-gateway-connections.json"),
+            format!(
+                r#"{{"l2_gateway_connections": [
+                {{"id": "c1", "l2_gateway_id": "0b5c8e0e-7c2e-4a55-9d0e-2f1b8d3c4a11", "network_id": "{net}", "segmentation_id": 100}},
+                {{"id": "c2", "l2_gateway_id": "9d0e2f1b-0000-4a55-9d0e-2f1b8d3c4a12", "network_id": "{net}"}}]}}"#
+            ),
+        )
+        .unwrap();
+    });
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    assert!(
+        hits[0].message.contains("bridging network `eng-web`"),
+        "{}",
+        hits[0].message
+    );
+    assert_eq!(hits[1].id, "G1/9d0e2f1b-0000-4a55-9d0e-2f1b8d3c4a12");
+
     let f = VioFixture::clean();
     std::fs::write(
         f.path().join("neutron/l2-gateways.json"),
@@ -695,6 +722,80 @@ fn versions_of_nsxv_and_nsx() {
     assert_eq!(hits[0].code.as_deref(), Some("1002"));
     let hits = triggers("T-VER", Severity::Error, |s| s.metadata.nsx_version = None);
     assert_eq!(hits[0].code.as_deref(), Some("1003"));
+}
+
+/// The edge clusters of the tier-0, DHCP server config and metadata proxy must span the default
+/// overlay and VLAN transport zones (by the members' transport nodes).
+#[test]
+fn edge_cluster_spans_the_transport_zones() {
+    use planner::vio::snapshot::TzEndpoint;
+    let tz_nsx_id = |s: &VioSnapshot, id: &str| {
+        let tz = s.nsx.transport_zones.iter().find(|t| t.id == id).unwrap();
+        tz.nsx_id.clone().unwrap()
+    };
+    // No node in the VLAN zone: an error naming the cluster, its users and the zone.
+    let hits = triggers("T-EC-TZ", Severity::Error, |s| {
+        let vlan = tz_nsx_id(s, "vlan-tz");
+        for n in s.nsx.edge_transport_nodes.as_mut().unwrap() {
+            n.transport_zone_endpoints
+                .retain(|e| e.transport_zone_id != vlan);
+        }
+    });
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0].id, "T-EC-TZ/ec-1/vlan-tz");
+    assert_eq!(hits[0].code.as_deref(), Some("2111"));
+    for user in [
+        "tier-0 t0-public",
+        "DHCP server config dhcp-profile-1",
+        "metadata proxy mdproxy-1",
+    ] {
+        assert!(hits[0].message.contains(user), "{}", hits[0].message);
+    }
+    // One node outside the overlay zone (or a member without its transport node): a warning
+    // naming the node.
+    let hits = triggers("T-EC-TZ", Severity::Warning, |s| {
+        let overlay = tz_nsx_id(s, "overlay-tz");
+        let n = &mut s.nsx.edge_transport_nodes.as_mut().unwrap()[1];
+        n.transport_zone_endpoints
+            .retain(|e| e.transport_zone_id != overlay);
+    });
+    assert_eq!(hits[0].id, "T-EC-TZ/ec-1/overlay-tz");
+    assert!(
+        hits[0].message.contains("nsx-edge-02"),
+        "{}",
+        hits[0].message
+    );
+    let hits = triggers("T-EC-TZ", Severity::Warning, |s| {
+        s.nsx.edge_transport_nodes.as_mut().unwrap().remove(0);
+    });
+    assert!(
+        hits[0]
+            .message
+            .contains("no transport node in the snapshot"),
+        "{}",
+        hits[0].message
+    );
+    // Zones listed per host switch (later NSX versions) count the same.
+    let mut s = clean();
+    for n in s.nsx.edge_transport_nodes.as_mut().unwrap() {
+        let eps: Vec<TzEndpoint> = std::mem::take(&mut n.transport_zone_endpoints);
+        n.host_switch_spec.host_switches[0].transport_zone_endpoints = eps;
+    }
+    assert_eq!(checks_of(&s, "T-EC-TZ"), 0);
+    // Without the VLAN zone configured, only the overlay zone is required.
+    let mut s = clean();
+    let vlan = tz_nsx_id(&s, "vlan-tz");
+    for n in s.nsx.edge_transport_nodes.as_mut().unwrap() {
+        n.transport_zone_endpoints
+            .retain(|e| e.transport_zone_id != vlan);
+    }
+    s.vio.migrator_conf.as_mut().unwrap().default_vlan_tz = None;
+    assert_eq!(checks_of(&s, "T-EC-TZ"), 0);
+    // A snapshot without the transport nodes (older ones) says it was not checked.
+    let hits = triggers("T-EC-TZ", Severity::Info, |s| {
+        s.nsx.edge_transport_nodes = None
+    });
+    assert_eq!(hits[0].id, "T-EC-TZ/edge-transport-nodes");
 }
 
 #[test]
@@ -925,6 +1026,68 @@ fn host_phase_hosts_connected_and_on() {
         .unwrap()
         .power_state = "POWERED_OFF".into();
     assert_eq!(checks_of(&s, "H-HOST"), 0);
+}
+
+/// DRS as the host migration mode needs it: disabled in place (the default mode), enabled for
+/// automated maintenance mode; clusters outside compute_clusters do not count.
+#[test]
+fn host_phase_drs_follows_the_host_migration_mode() {
+    let drs = |s: &mut VioSnapshot, id: &str, on: bool| {
+        s.vcenter
+            .clusters
+            .iter_mut()
+            .find(|c| c.cluster == id)
+            .unwrap()
+            .drs_enabled = Some(on);
+    };
+    let hits = triggers("H-DRS", Severity::Warning, |s| drs(s, "domain-c7", true));
+    assert_eq!(hits[0].id, "H-DRS/domain-c7");
+    assert!(hits[0].message.contains("in-place"), "{}", hits[0].message);
+    let mut s = clean();
+    drs(&mut s, "domain-c8", true);
+    assert_eq!(checks_of(&s, "H-DRS"), 0);
+    // Automated maintenance mode wants DRS on: the clean snapshot's compute cluster has it off.
+    let maintenance = VioRules::merge_text(
+        "[host_migration]\nmode = \"maintenance\"\n",
+        std::path::Path::new("r.toml"),
+    )
+    .unwrap();
+    let f = prechecks(&clean(), &maintenance);
+    assert_eq!(of(&f, "H-DRS")[0].severity, Severity::Warning);
+    let mut s = clean();
+    drs(&mut s, "domain-c7", true);
+    assert!(of(&prechecks(&s, &maintenance), "H-DRS").is_empty());
+    let e = VioRules::merge_text(
+        "[host_migration]\nmode = \"sideways\"\n",
+        std::path::Path::new("r.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("r.toml") && e.contains("sideways"), "{e}");
+}
+
+/// The migration coordinator service as collected (seed 1001): anything but running is an
+/// error; a snapshot without the file is not checked.
+#[test]
+fn migration_coordinator_not_running() {
+    let hits = triggers_on_disk("T-MC", Severity::Error, |f| {
+        f.edit_json("nsx/coordinator-status.json", |v| {
+            v["runtime_state"] = serde_json::json!("stopped");
+        });
+    });
+    assert_eq!(hits[0].code.as_deref(), Some("1001"));
+    assert!(hits[0].message.contains("stopped"), "{}", hits[0].message);
+    assert_eq!(
+        clean()
+            .nsx
+            .coordinator_status
+            .as_ref()
+            .map(|c| c.runtime_state.as_str()),
+        Some("running")
+    );
+    let f = VioFixture::clean();
+    std::fs::remove_file(f.path().join("nsx/coordinator-status.json")).unwrap();
+    assert_eq!(checks_of(&f.load(), "T-MC"), 0);
 }
 
 #[test]

@@ -669,14 +669,21 @@ pub fn generate(spec: &VioGenerateSpec, out: &Path) -> Result<VioGenerateSummary
     let n_edge_nodes = (2 + n / 10_000).min(10);
     let mut nodes = Vec::new();
     let mut uplinks = Vec::new();
+    let mut transport_nodes = Vec::new();
     for i in 0..n_edge_nodes {
         let node_path = format!("{ep}/edge-clusters/ec-1/edge-nodes/{i}");
-        nodes.push(
-            json!({"id": i.to_string(), "display_name": format!("nsx-edge-{:02}", i + 1),
-            "nsx_id": g.id(), "member_index": i, "resource_type": "PolicyEdgeNode",
+        let (node_id, node_name) = (g.id(), format!("nsx-edge-{:02}", i + 1));
+        // Each node in the one (overlay) transport zone, as the Manager API shows it.
+        transport_nodes.push(super::edge_nodes::transport_node(
+            i,
+            &node_id,
+            &node_name,
+            &[json!("overlay-tz")],
+        ));
+        nodes.push(json!({"id": i.to_string(), "display_name": node_name,
+            "nsx_id": node_id, "member_index": i, "resource_type": "PolicyEdgeNode",
             "path": node_path, "relative_path": i.to_string(),
-            "parent_path": format!("{ep}/edge-clusters/ec-1"), "_revision": 0}),
-        );
+            "parent_path": format!("{ep}/edge-clusters/ec-1"), "_revision": 0}));
         let ls = "/infra/tier-0s/t0-public/locale-services/default";
         uplinks.push(json!({"id": format!("uplink-{i}"), "display_name": format!("uplink-{i}"),
             "type": "EXTERNAL", "segment_path": "/infra/segments/t0-uplink-vlan", "edge_path": node_path,
@@ -690,6 +697,18 @@ pub fn generate(spec: &VioGenerateSpec, out: &Path) -> Result<VioGenerateSummary
         d,
         "nsx/edge-cluster-nodes.json",
         &json!({"ec-1": {"result_count": nodes.len(), "results": nodes}}),
+    )?;
+    // The migration coordinator service, running (as the Manager's node API shows it).
+    write(
+        d,
+        "nsx/coordinator-status.json",
+        &json!({"runtime_state": "running", "monitor_runtime_state": "running",
+            "health": "STABLE", "pids": [4242], "monitor_pid": 4241}),
+    )?;
+    write(
+        d,
+        "nsx/edge-transport-nodes.json",
+        &json!({"results": transport_nodes, "result_count": n_edge_nodes}),
     )?;
     write(
         d,

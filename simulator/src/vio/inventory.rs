@@ -24,6 +24,9 @@ pub const NEUTRON_FILES: &[(&str, &str)] = &[
     ("rbac-policies", "rbac_policies"),
     ("availability-zones", "availability_zones"),
     ("extensions", "extensions"),
+    // networking-l2gw, present only where its extension is loaded (served only then).
+    ("l2-gateways", "l2_gateways"),
+    ("l2-gateway-connections", "l2_gateway_connections"),
 ];
 
 /// Octavia list files: (file stem, collection key).
@@ -72,6 +75,8 @@ const NSX_FILES: &[&str] = &[
     "dhcp-server-configs.json",
     "metadata-proxies.json",
     "neutron-owned.json",
+    "edge-transport-nodes.json",
+    "coordinator-status.json",
 ];
 
 const METADATA_KEYS: &[&str] = &[
@@ -128,6 +133,11 @@ pub struct VioInventory {
     pub nsx_ini: Option<String>,
     pub migrator_conf: Option<Value>,
     pub compute_managers: Vec<Value>,
+    /// The destination's edge transport nodes (Manager API), when the snapshot lists them.
+    pub edge_transport_nodes: Option<Vec<Value>>,
+    /// The migration coordinator service's `runtime_state` when the snapshot was taken
+    /// (`nsx/coordinator-status.json`); the simulator's coordinator starts in it.
+    pub coordinator_state: Option<String>,
     /// Destination NSX objects by Policy path.
     pub policy: Vec<(String, Value)>,
 }
@@ -669,6 +679,15 @@ pub fn load_dir(dir: &Path) -> Result<VioInventory, SimError> {
         results(f, &v)
     })?
     .unwrap_or_default();
+    inv.edge_transport_nodes = opt(&dir.join("nsx/edge-transport-nodes.json"), |f, v| {
+        results(f, &v)
+    })?;
+    inv.coordinator_state = opt(&dir.join("nsx/coordinator-status.json"), |f, v| {
+        v.get("runtime_state")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| err(f, "/runtime_state", "missing or not a string"))
+    })?;
     let mut policy = Vec::new();
     let mut flat = |file: &str, base: &str| -> Result<(), SimError> {
         if let Some(items) = opt(&dir.join("nsx").join(file), |f, v| results(f, &v))? {

@@ -177,6 +177,26 @@ const NEUTRON: &[Res] = &[
         err: "AvailabilityZone",
         noun: "AvailabilityZone",
     },
+    // networking-l2gw (`l2-gateway` and `l2-gateway-connection` extensions): served only when the
+    // snapshot's extensions list the alias, as Neutron routes them only with the service plugin.
+    Res {
+        path: &["l2-gateways"],
+        key: "l2_gateways",
+        single: "l2_gateway",
+        id: "id",
+        scope: Scope::Own,
+        err: "L2Gateway",
+        noun: "L2 Gateway",
+    },
+    Res {
+        path: &["l2-gateway-connections"],
+        key: "l2_gateway_connections",
+        single: "l2_gateway_connection",
+        id: "id",
+        scope: Scope::Own,
+        err: "L2GatewayConnection",
+        noun: "L2 Gateway Connection",
+    },
     Res {
         path: &["extensions"],
         key: "extensions",
@@ -330,6 +350,15 @@ fn visible(scope: Scope, o: &Value, caller: &Caller, nets: Option<&NetView>) -> 
     }
 }
 
+/// The extension alias a collection needs loaded, for the collections of optional service plugins.
+fn extension_of(key: &str) -> Option<&'static str> {
+    match key {
+        "l2_gateways" => Some("l2-gateway"),
+        "l2_gateway_connections" => Some("l2-gateway-connection"),
+        _ => None,
+    }
+}
+
 fn href(base: &str, prefix: &str, rest: &[&str]) -> String {
     format!("{base}{prefix}/{}", rest.join("/"))
 }
@@ -359,6 +388,13 @@ pub fn neutron(vio: &mut VioState, req: &Req, rest: &[&str], base: &str) -> Repl
     }) else {
         return neutron_error(404, "HTTPNotFound", "The resource could not be found.");
     };
+    if let Some(alias) = extension_of(res.key)
+        && !vio.inv.neutron["extensions"]
+            .iter()
+            .any(|e| e["alias"] == alias)
+    {
+        return neutron_error(404, "HTTPNotFound", "The resource could not be found.");
+    }
     let nets = matches!(res.scope, Scope::Subnet | Scope::Port).then(|| net_view(vio, &caller));
     let items = &vio.inv.neutron[res.key];
     match tail {

@@ -1880,3 +1880,62 @@ async fn the_real_kubectl_creates_and_merge_patches_a_viosecret_and_removes_a_ke
     }
     assert!(log.contains("api_replay_mode"), "{log}");
 }
+
+/// networking-l2gw's collections exist only where the snapshot's extensions list them (404
+/// otherwise, as Neutron routes them only with the service plugin); the snapshot's migration
+/// coordinator state (`nsx/coordinator-status.json`) is the state the simulator starts in.
+#[tokio::test(flavor = "multi_thread")]
+async fn l2_gateways_only_with_their_extension_and_the_coordinator_as_collected() {
+    let c = http();
+    let status = |base: String| {
+        let c = c.clone();
+        async move {
+            let url = format!("{base}/api/v1/node/services/migration-coordinator/status");
+            let (s, _, v) = send(basic(c.get(url))).await;
+            assert_eq!(s, 200, "{v}");
+            v["runtime_state"].as_str().unwrap().to_string()
+        }
+    };
+    let h = start_vio().await;
+    let os = login(&c, &h.base_url(), "admin").await;
+    let (s, v) = os_get(&c, &os.token, &format!("{}/v2.0/l2-gateways", os.network)).await;
+    assert_eq!(s, 404, "{v}");
+    assert_eq!(status(h.base_url()).await, "running");
+    h.shutdown().await;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let inv = tmp.path().join("vio");
+    copy_tree(&vio_small(), &inv);
+    let ext = inv.join("neutron/extensions.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&ext).unwrap()).unwrap();
+    v["extensions"].as_array_mut().unwrap().push(
+        json!({"alias": "l2-gateway", "name": "l2-gateway", "description": "", "updated": "", "links": []}),
+    );
+    std::fs::write(&ext, v.to_string()).unwrap();
+    std::fs::write(
+        inv.join("neutron/l2-gateways.json"),
+        json!({"l2_gateways": [{"id": "0b5c8e0e-7c2e-4a55-9d0e-2f1b8d3c4a11", "name": "gw-dc1",
+            "tenant_id": "t", "project_id": "t", "devices": []}]})
+        .to_string(),
+    )
+    .unwrap();
+    let st = inv.join("nsx/coordinator-status.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&st).unwrap()).unwrap();
+    v["runtime_state"] = json!("stopped");
+    std::fs::write(&st, v.to_string()).unwrap();
+    let h = Simulator::start(SimConfig {
+        inventory: Some(inv),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let os = login(&c, &h.base_url(), "admin").await;
+    let (s, v) = os_get(&c, &os.token, &format!("{}/v2.0/l2-gateways", os.network)).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["l2_gateways"][0]["name"], "gw-dc1", "{v}");
+    // The connections' extension is not listed: no such collection.
+    let url = format!("{}/v2.0/l2-gateway-connections", os.network);
+    assert_eq!(os_get(&c, &os.token, &url).await.0, 404);
+    assert_eq!(status(h.base_url()).await, "stopped");
+    h.shutdown().await;
+}

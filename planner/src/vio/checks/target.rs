@@ -127,6 +127,27 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Out) {
             "register VIO's vCenter as a compute manager on NSX",
         );
     }
+    // The migration coordinator service running (seed 1001). The snapshot holds its state on
+    // the manager collect read; the seed wants it on the first of `nsx_manager_ips` (or the
+    // active manager behind a VIP), which is where collect should be pointed.
+    if let Some(mc) = &s.nsx.coordinator_status
+        && !mc.runtime_state.eq_ignore_ascii_case("running")
+    {
+        out.add(
+            "T-MC",
+            Some("1001"),
+            Severity::Error,
+            subject("NsxManager", "migration-coordinator", ""),
+            format!(
+                "the migration coordinator service is {} on the NSX manager the snapshot was \
+                 collected from",
+                mc.runtime_state
+            ),
+            "start the migration coordinator service on the first NSX manager of \
+             migrator.conf.json's nsx_manager_ips (`start service migration-coordinator`), or \
+             on the active manager behind a VIP, and collect again",
+        );
+    }
     // Neutron-owned objects already on NSX (seed 1005).
     let rollback = ctx.conf.and_then(|c| c.rollback).unwrap_or(false);
     for o in &s.nsx.neutron_owned {
@@ -288,6 +309,7 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Out) {
             }
         }
     }
+    edge_clusters_span_zones(ctx, out, &overlay, &vlan);
     if let Some(t0) = t0 {
         let has_cluster = nsx
             .tier0_locale_services
@@ -307,6 +329,148 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Out) {
                 subject("Tier0", &t0, ""),
                 format!("tier-0 {t0} does not have an edge cluster (no locale service names one)"),
                 "set an edge cluster on the tier-0's locale service",
+            );
+        }
+    }
+}
+
+/// The edge clusters of the default tier-0, DHCP server config and metadata proxy must span the
+/// default overlay transport zone and, when one is configured, the default VLAN transport zone
+/// (anchors 2.2: the Policy plugin reads each member's transport node and refuses to start
+/// otherwise; the mapping to seed 2111 is inferred). No member in the zone is an error; some
+/// members outside it a warning (a service moved to such a node loses the zone's segments).
+fn edge_clusters_span_zones(ctx: &Ctx, out: &mut Out, overlay: &[&NsxObject], vlan: &[&NsxObject]) {
+    let (Some(conf), s) = (ctx.conf, ctx.s) else {
+        return;
+    };
+    let nsx = &s.nsx;
+    let Some(nodes) = nsx.edge_transport_nodes.as_ref() else {
+        out.add(
+            "T-EC-TZ",
+            None,
+            Severity::Info,
+            subject("snapshot", "edge-transport-nodes", ""),
+            "the snapshot has no edge transport nodes (nsx/edge-transport-nodes.json), so \
+             whether the edge clusters span the transport zones is not checked"
+                .into(),
+            "collect the snapshot again to have this checked",
+        );
+        return;
+    };
+    let mut zones: Vec<(&str, &NsxObject)> = Vec::new();
+    if let Ok(tz) = resolve(conf.default_overlay_tz.as_deref(), overlay) {
+        zones.push(("overlay", tz));
+    }
+    if conf
+        .default_vlan_tz
+        .as_deref()
+        .is_some_and(|v| !v.is_empty())
+        && let Ok(tz) = resolve(conf.default_vlan_tz.as_deref(), vlan)
+    {
+        zones.push(("VLAN", tz));
+    }
+    // Edge cluster id -> what uses it, in the order the plugin checks them.
+    let mut users: Vec<(String, Vec<String>)> = Vec::new();
+    let mut used_by = |path: Option<&str>, user: String| {
+        let Some(id) = path
+            .and_then(|p| p.rsplit('/').next())
+            .filter(|x| !x.is_empty())
+        else {
+            return;
+        };
+        match users.iter_mut().find(|(c, _)| c == id) {
+            Some((_, u)) => u.push(user),
+            None => users.push((id.to_string(), vec![user])),
+        }
+    };
+    let t0s: Vec<&NsxObject> = nsx.tier0s.iter().collect();
+    if let Ok(t0) = resolve(conf.default_tier0_router.as_deref(), &t0s) {
+        for ls in nsx.tier0_locale_services.get(&t0.id).into_iter().flatten() {
+            used_by(ls.edge_cluster_path.as_deref(), format!("tier-0 {}", t0.id));
+        }
+    }
+    let dhcp: Vec<&NsxObject> = nsx.dhcp_server_configs.iter().collect();
+    if let Ok(d) = resolve(conf.dhcp_profile.as_deref(), &dhcp) {
+        used_by(
+            d.edge_cluster_path.as_deref(),
+            format!("DHCP server config {}", d.id),
+        );
+    }
+    let mdp: Vec<&NsxObject> = nsx.metadata_proxies.iter().collect();
+    if let Ok(m) = resolve(conf.metadata_proxy.as_deref(), &mdp) {
+        used_by(
+            m.edge_cluster_path.as_deref(),
+            format!("metadata proxy {}", m.id),
+        );
+    }
+    for (cluster, user) in &users {
+        let members = nsx
+            .edge_cluster_nodes
+            .get(cluster)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        if members.is_empty() {
+            continue;
+        }
+        let user = user.join(", ");
+        for (kind, tz) in &zones {
+            // A transport node names zones by their Manager id: the Policy zone's `nsx_id`.
+            let tz_ids = [tz.nsx_id.as_deref().unwrap_or(&tz.id), tz.id.as_str()];
+            let outside: Vec<String> = members
+                .iter()
+                .filter(|m| {
+                    let node = m
+                        .nsx_id
+                        .as_deref()
+                        .and_then(|id| nodes.iter().find(|n| n.id == id));
+                    !node.is_some_and(|n| n.transport_zone_ids().any(|z| tz_ids.contains(&z)))
+                })
+                .map(|m| {
+                    let name = if m.display_name.is_empty() {
+                        &m.id
+                    } else {
+                        &m.display_name
+                    };
+                    match m.nsx_id.as_deref() {
+                        Some(id) if nodes.iter().any(|n| n.id == id) => format!("{name} ({id})"),
+                        Some(id) => format!("{name} ({id}, no transport node in the snapshot)"),
+                        None => format!("{name} (no transport node id)"),
+                    }
+                })
+                .collect();
+            if outside.is_empty() {
+                continue;
+            }
+            let all = outside.len() == members.len();
+            out.add(
+                "T-EC-TZ",
+                all.then_some("2111"),
+                if all {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                },
+                subject("EdgeCluster", &format!("{cluster}/{}", tz.id), cluster),
+                if all {
+                    format!(
+                        "edge cluster {cluster} (used by {user}) does not span the default {kind} \
+                         transport zone {}: none of its {} edge nodes is in it, so the Policy \
+                         plugin does not start",
+                        tz.id,
+                        members.len()
+                    )
+                } else {
+                    format!(
+                        "edge cluster {cluster} (used by {user}): {} of its {} edge nodes are not \
+                         in the default {kind} transport zone {}: {}",
+                        outside.len(),
+                        members.len(),
+                        tz.id,
+                        outside.join(", ")
+                    )
+                },
+                "add the edge nodes to the transport zone (their transport node configuration on \
+                 NSX), or use an edge cluster whose nodes are in it",
             );
         }
     }
