@@ -24,7 +24,7 @@ pub mod preflight;
 pub mod reconfig;
 pub mod replay;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use plan_schema::KindPhase;
@@ -324,9 +324,11 @@ async fn replay_phase(ctx: &Arc<Ctx>, plan: &Plan, steps: Vec<Step>) -> Result<F
     let pending: HashSet<String> = steps.iter().map(|s| s.id.clone()).collect();
     let mut finished: HashSet<String> = HashSet::new();
     let mut started = vec![false; steps.len()];
-    // The Octavia step running, if any: one at a time, so no two calls reach one load balancer
-    // together (Octavia refuses a change while its load balancer is `PENDING_UPDATE`).
-    let mut octavia_running: Option<String> = None;
+    // The Octavia steps running, by the load balancer they change: one step per load balancer
+    // at a time, so no two calls reach one load balancer together (Octavia refuses a change
+    // while its load balancer is `PENDING_UPDATE`); a step whose load balancer the source does
+    // not name runs alone (`None`).
+    let mut octavia_running: HashMap<String, Option<String>> = HashMap::new();
     let mut running: tokio::task::JoinSet<(String, Result<(), ExecError>, Renewed)> =
         tokio::task::JoinSet::new();
     let limit = ctx.concurrency.max(1);
@@ -373,12 +375,18 @@ async fn replay_phase(ctx: &Arc<Ctx>, plan: &Plan, steps: Vec<Step>) -> Result<F
                 {
                     continue;
                 }
-                let is_lb = octavia::is_octavia(r.resource);
-                if is_lb {
-                    if octavia_running.is_some() {
+                if octavia::is_octavia(r.resource) {
+                    let lb = lbs.step_lb(r);
+                    let busy = match &lb {
+                        Some(lb) => octavia_running
+                            .values()
+                            .any(|l| l.is_none() || l.as_ref() == Some(lb)),
+                        None => !octavia_running.is_empty(),
+                    };
+                    if busy {
                         continue;
                     }
-                    octavia_running = Some(step.id.clone());
+                    octavia_running.insert(step.id.clone(), lb);
                 }
                 started[i] = true;
                 let (ctx, os, src) = (ctx.clone(), os.clone(), src.clone());
@@ -400,9 +408,7 @@ async fn replay_phase(ctx: &Arc<Ctx>, plan: &Plan, steps: Vec<Step>) -> Result<F
         let (id, res, map) =
             joined.map_err(|e| ExecError::step("replay", format!("a replay task failed: {e}")))?;
         renewed.extend(map);
-        if octavia_running.as_deref() == Some(id.as_str()) {
-            octavia_running = None;
-        }
+        octavia_running.remove(&id);
         ctx.step_finished(stage, &id, res.is_ok());
         match res {
             Ok(()) => {
@@ -436,7 +442,7 @@ async fn replay_phase(ctx: &Arc<Ctx>, plan: &Plan, steps: Vec<Step>) -> Result<F
     Ok(Flow::Continue)
 }
 
-type Renewed = std::collections::HashMap<String, String>;
+type Renewed = HashMap<String, String>;
 
 /// What the replay did, for the message of a stop after it.
 fn replay_done(ctx: &Ctx) -> String {

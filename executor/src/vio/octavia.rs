@@ -152,6 +152,19 @@ impl Source {
         self.by_res.get(coll(res).0)?.get(id)
     }
 
+    /// The one load balancer every object of `step` belongs to; `None` when the source does not
+    /// say or the objects belong to several (then the step runs alone).
+    pub fn step_lb(&self, r: &ApiReplay) -> Option<String> {
+        let pool = pool_of_call(&r.call);
+        let mut lbs = r.objects.iter().map(|o| {
+            let v = self.get(r.resource, &o.id, pool)?;
+            self.lb_of(r.resource, v, pool)
+        });
+        let first = lbs.next()??;
+        lbs.all(|l| l.as_deref() == Some(first.as_str()))
+            .then_some(first)
+    }
+
     /// The load balancer an object belongs to (the one a busy answer makes us wait for).
     fn lb_of(&self, res: ReplayResource, s: &Value, pool: Option<&str>) -> Option<String> {
         use ReplayResource::*;
