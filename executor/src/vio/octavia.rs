@@ -9,8 +9,8 @@
 //! record: what its undo needs). One journaled call per object (Octavia takes no bulk
 //! creates): the intent before the request, the object recorded with the outcome. A step the
 //! journal touched is read first, object by object, and a 409 is settled by reading, so a
-//! re-run never creates an object twice. The replay loop runs one Octavia step at a time (its
-//! calls one after the other), and when an answer shows the object busy (`PENDING_*`), the next
+//! re-run never creates an object twice. The replay loop runs one Octavia step per load balancer at
+//! a time (its calls one after the other; `Source::step_lb`), and when an answer shows the object busy (`PENDING_*`), the next
 //! call waits for its load balancer to be `ACTIVE` again (bounded polling with a growing pause,
 //! the run's poll settings): Octavia refuses a change to a load balancer that is not.
 
