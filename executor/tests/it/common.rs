@@ -123,20 +123,30 @@ pub fn kubectl_for(h: &SimHandle, dir: &Path) -> Kubectl {
     }
 }
 
-/// Install a fault rule through the simulator's control endpoint.
-pub async fn add_fault(h: &SimHandle, rule: Value) {
+/// A request to the simulator's control API (`/_sim/...`, with the default credentials):
+/// `method`, `path` with its query, the JSON `body` if any.
+pub async fn sim_control(
+    h: &SimHandle,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&Value>,
+) -> reqwest::Response {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let c = reqwest::Client::new();
-    let r = c
-        .post(format!("{}/_sim/faults", h.base_url()))
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{}{path}", h.base_url()))
         .basic_auth(
             simulator::DEFAULT_USERNAME,
             Some(simulator::DEFAULT_PASSWORD),
-        )
-        .json(&rule)
-        .send()
-        .await
-        .unwrap();
+        );
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    req.send().await.unwrap()
+}
+
+/// Install a fault rule through the simulator's control endpoint.
+pub async fn add_fault(h: &SimHandle, rule: Value) {
+    let r = sim_control(h, reqwest::Method::POST, "/_sim/faults", Some(&rule)).await;
     assert!(
         r.status().is_success(),
         "fault rule refused: {}",
@@ -145,17 +155,12 @@ pub async fn add_fault(h: &SimHandle, rule: Value) {
 }
 
 pub async fn set_migration_faults(h: &SimHandle, body: Value) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let c = reqwest::Client::new();
-    let r = c
-        .put(format!("{}/_sim/migration-faults", h.base_url()))
-        .basic_auth(
-            simulator::DEFAULT_USERNAME,
-            Some(simulator::DEFAULT_PASSWORD),
-        )
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = sim_control(
+        h,
+        reqwest::Method::PUT,
+        "/_sim/migration-faults",
+        Some(&body),
+    )
+    .await;
     assert!(r.status().is_success());
 }

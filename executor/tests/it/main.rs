@@ -17,6 +17,7 @@ mod crash;
 mod faults;
 mod manager_lock;
 mod vio_apply;
+mod vio_common;
 mod vio_feedback;
 mod vio_reconfig;
 mod vio_stage_faults;

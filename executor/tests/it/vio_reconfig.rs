@@ -13,40 +13,24 @@ use executor::client::Kubectl;
 use executor::{ApplyOptions, ExitCode};
 use plan_schema::vio::{Phase, Plan};
 use planner::vio::rules::VioRules;
-use planner::vio::snapshot::VioSnapshot;
-use planner::vio::{VioPlanOptions, build_vio_plan};
 use serde_json::{Value, json};
 use simulator::SimHandle;
 
 use crate::common::apply_opts;
-
-fn clean_inventory() -> PathBuf {
-    test_support::repo_root().join("examples/inventories/vio-small-clean")
-}
+use crate::vio_common::{
+    CLEAN_SOURCE, build_plan, clean_inventory, openstack, reseal, save_plan_in, start_sim,
+};
 
 /// The clean example's plan, planned with `rules`, with only the steps of `phases`, resealed.
 pub fn plan_of_phases_with(phases: &[Phase], rules: &VioRules) -> Plan {
-    let snap = VioSnapshot::load(&clean_inventory()).expect("snapshot loads");
-    let mut plan = build_vio_plan(
-        &snap,
-        rules,
-        &VioPlanOptions {
-            created_at: "2026-12-01T10:00:00Z".into(),
-            tool_version: "test".into(),
-            deployment: None,
-            rules_source: None,
-            inventory_source: Some("examples/inventories/vio-small-clean".into()),
-        },
-    )
-    .expect("plan builds");
+    let mut plan = build_plan(&clean_inventory(), rules, Some(CLEAN_SOURCE));
     plan.steps.retain(|s| phases.contains(&s.phase));
     let kept: std::collections::BTreeSet<String> =
         plan.steps.iter().map(|s| s.id.clone()).collect();
     for s in &mut plan.steps {
         s.depends_on.retain(|d| kept.contains(d));
     }
-    plan.summary = plan.computed_summary();
-    plan_schema::seal::seal(&mut plan);
+    reseal(&mut plan);
     plan
 }
 
@@ -65,14 +49,9 @@ pub async fn fixture(phases: &[Phase]) -> Fixture {
 
 pub async fn fixture_with(phases: &[Phase], rules: &VioRules) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let h = test_support::start_vio_sim(&clean_inventory(), None).await;
+    let h = start_sim(&clean_inventory(), dir.path(), None).await;
     let plan = plan_of_phases_with(phases, rules);
-    let plan_path = dir.path().join("plan.toml");
-    std::fs::write(
-        &plan_path,
-        plan_schema::write::to_toml(&plan, None).unwrap(),
-    )
-    .unwrap();
+    let plan_path = save_plan_in(dir.path(), &plan);
     let kubeconfig = test_support::kubeconfig(&h, dir.path());
     let state = dir.path().join("state");
     Fixture {
@@ -97,7 +76,7 @@ impl Fixture {
     pub fn opts(&self) -> ApplyOptions {
         let mut o = apply_opts(&self.h, &self.plan_path, &self.state);
         o.kubectl = Some(self.kubectl());
-        o.openstack = Some(crate::vio_apply::openstack(&self.h, self.dir.path()));
+        o.openstack = Some(openstack(&self.h, self.dir.path()));
         o
     }
 
