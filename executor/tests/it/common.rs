@@ -2,7 +2,9 @@
 //! plan for it built in-process by the planner (both from `test-support`), executor options with
 //! fast polling, the simulator's request log, fault injection.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
 use std::time::Duration;
 
 use executor::client::{Credentials, Kubectl, NsxConfig, RetryPolicy, SeededJitter};
@@ -163,4 +165,40 @@ pub async fn set_migration_faults(h: &SimHandle, body: Value) {
     )
     .await;
     assert!(r.status().is_success());
+}
+
+const HARNESS: &str = env!("CARGO_BIN_EXE_executor-crash-harness");
+
+/// `executor-crash-harness` with `args` in a child process, NSX's credentials and `env` in its
+/// environment (output discarded); SIGKILLed after its `kill_after`-th journal record when
+/// given. Its exit status (bounded in time).
+pub async fn harness_child(
+    args: &[&str],
+    env: &[(&str, &OsStr)],
+    kill_after: Option<u64>,
+) -> ExitStatus {
+    let mut cmd = tokio::process::Command::new(HARNESS);
+    cmd.args(args)
+        .env("NSX_USERNAME", simulator::DEFAULT_USERNAME)
+        .env("NSX_PASSWORD", simulator::DEFAULT_PASSWORD)
+        .envs(env.iter().copied())
+        .env_remove(executor::journal::KILL_AFTER_ENV)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    if let Some(k) = kill_after {
+        cmd.env(executor::journal::KILL_AFTER_ENV, k.to_string());
+    }
+    let mut c = cmd.spawn().expect("harness starts");
+    tokio::time::timeout(Duration::from_secs(180), c.wait())
+        .await
+        .expect("harness finished in time")
+        .unwrap()
+}
+
+/// How many records the journal in the state directory `state` holds (0 without one).
+pub fn journal_lines(state: &Path) -> usize {
+    std::fs::read_to_string(state.join("journal.jsonl"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
 }

@@ -13,10 +13,10 @@ use planner::vio::rules::VioRules;
 use serde_json::{Value, json};
 use simulator::SimHandle;
 
-use crate::common::{apply_opts, full_log, nsx_config, rollback_opts, sim_control};
+use crate::common::{apply_opts, full_log, journal_lines, nsx_config, rollback_opts, sim_control};
 use crate::vio_common::{
     assert_killed, build_plan, clean_inventory, clean_plan, edit_json, harness_apply,
-    journal_lines, journal_records, openstack, save_plan, save_plan_in, start_sim,
+    journal_records, openstack, save_plan, save_plan_in, start_sim,
 };
 
 /// The clean example's plan, written to `dir/plan.toml`.
@@ -93,6 +93,27 @@ impl Fixture {
 
     async fn target(&self, path: &str, key: &str) -> Vec<Value> {
         self.os.list_all("network-replay", path, key).await.unwrap()
+    }
+
+    /// A copy of the clean inventory next to the plan, to change before `refused_after_replan`.
+    fn copy_inventory(&self) -> PathBuf {
+        let inv = self.plan_path.with_file_name("inventory");
+        test_support::copy_dir(&clean_inventory(), &inv);
+        inv
+    }
+
+    /// The plan rebuilt from the inventory at `inv` (the simulator keeps serving the clean
+    /// one): apply is refused, and nothing is sent to the replay target. The refusal's text.
+    async fn refused_after_replan(&self, inv: &Path) -> String {
+        save_plan(
+            &self.plan_path,
+            &build_plan(inv, &VioRules::builtin(), Some("inventory")),
+        );
+        let from = self.h.request_log().len();
+        let e = executor::apply(&self.opts()).await.expect_err("refused");
+        assert!(e.is_refusal(), "{e}");
+        assert_eq!(target_writes(&self.h, from), Vec::<String>::new());
+        e.to_string()
     }
 
     async fn replay_faults(&self, body: Value) {
@@ -496,8 +517,7 @@ async fn a_kill_at_any_replay_point_converges_without_duplicates() {
 async fn a_plan_whose_source_objects_are_gone_is_stale_and_refused_nothing_sent() {
     let f = fixture().await;
     // Plan from a copy of the snapshot with one more network than the live source has.
-    let inv = f.plan_path.with_file_name("inventory");
-    test_support::copy_dir(&clean_inventory(), &inv);
+    let inv = f.copy_inventory();
     edit_json(&inv.join("neutron/networks.json"), |doc| {
         let nets = doc["networks"].as_array_mut().unwrap();
         let mut gone = nets
@@ -510,20 +530,11 @@ async fn a_plan_whose_source_objects_are_gone_is_stale_and_refused_nothing_sent(
         gone["subnets"] = json!([]);
         nets.push(gone);
     });
-    save_plan(
-        &f.plan_path,
-        &build_plan(&inv, &VioRules::builtin(), Some("inventory")),
-    );
-
-    let from = f.h.request_log().len();
-    let e = executor::apply(&f.opts()).await.expect_err("refused");
-    assert!(e.is_refusal(), "{e}");
-    let text = e.to_string();
+    let text = f.refused_after_replan(&inv).await;
     assert!(
         text.contains("stale") && text.contains("0b5e1c1e-0000-4000-8000-00000000dead"),
         "{text}"
     );
-    assert_eq!(target_writes(&f.h, from), Vec::<String>::new());
     let journal = std::fs::read_to_string(f.state.join("journal.jsonl")).unwrap_or_default();
     assert!(
         !journal.contains("step_intent"),
@@ -884,8 +895,7 @@ async fn an_octavia_failure_rolls_back_with_2112_or_stops_and_a_rerun_finishes()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_whose_octavia_member_is_gone_is_stale_and_refused_nothing_sent() {
     let f = fixture().await;
-    let inv = f.plan_path.with_file_name("inventory");
-    test_support::copy_dir(&clean_inventory(), &inv);
+    let inv = f.copy_inventory();
     let mut pool = String::new();
     edit_json(&inv.join("octavia/members.json"), |doc| {
         let pools = doc.as_object_mut().unwrap();
@@ -907,19 +917,10 @@ async fn a_plan_whose_octavia_member_is_gone_is_stale_and_refused_nothing_sent()
             }
         }
     });
-    save_plan(
-        &f.plan_path,
-        &build_plan(&inv, &VioRules::builtin(), Some("inventory")),
-    );
-
-    let from = f.h.request_log().len();
-    let e = executor::apply(&f.opts()).await.expect_err("refused");
-    assert!(e.is_refusal(), "{e}");
-    let text = e.to_string();
+    let text = f.refused_after_replan(&inv).await;
     assert!(
         text.contains("no longer in the source Octavia")
             && text.contains("0b5e1c1e-0000-4000-8000-0000000000b1"),
         "{text}"
     );
-    assert_eq!(target_writes(&f.h, from), Vec::<String>::new());
 }

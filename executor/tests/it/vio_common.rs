@@ -4,6 +4,7 @@
 //! vCenter clients, the request log read as changes, the journal, and the crash harness run
 //! in a child process.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::Duration;
@@ -21,7 +22,7 @@ use planner::vio::{VioPlanOptions, build_vio_plan};
 use serde_json::Value;
 use simulator::SimHandle;
 
-use crate::common::full_log;
+use crate::common::{full_log, harness_child};
 
 /// The inventory source the clean example's plans name.
 pub(crate) const CLEAN_SOURCE: &str = "examples/inventories/vio-small-clean";
@@ -233,18 +234,10 @@ pub(crate) fn journal_records(state: &Path) -> Vec<JournalRecord> {
         .records
 }
 
-pub(crate) fn journal_lines(state: &Path) -> usize {
-    std::fs::read_to_string(state.join("journal.jsonl"))
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
-}
-
-const HARNESS: &str = env!("CARGO_BIN_EXE_executor-crash-harness");
-
 /// `executor-crash-harness apply` of `plan` into `state` in a child process, with the cloud from
-/// the clouds.yaml written next to the plan; with `window`, the NSX-V Manager and vCenter of
-/// the simulator given and the point of no return confirmed. SIGKILLed after its `kill`-th
-/// journal record.
+/// the clouds.yaml written next to the plan, one step at a time; with `window`, the NSX-V
+/// Manager and vCenter of the simulator given and the point of no return confirmed. SIGKILLed
+/// after its `kill`-th journal record.
 pub(crate) async fn harness_apply(
     h: &SimHandle,
     plan: &Path,
@@ -253,37 +246,30 @@ pub(crate) async fn harness_apply(
     kill: Option<u64>,
 ) -> ExitStatus {
     let dir = plan.parent().unwrap();
-    let mut cmd = tokio::process::Command::new(HARNESS);
-    cmd.args([
-        "apply",
-        plan.to_str().unwrap(),
-        state.to_str().unwrap(),
-        &h.base_url(),
-    ])
-    .env("NSX_USERNAME", simulator::DEFAULT_USERNAME)
-    .env("NSX_PASSWORD", simulator::DEFAULT_PASSWORD)
-    .env("OS_CLOUD", "vio-sim")
-    .env("OS_CLIENT_CONFIG_FILE", dir.join("clouds.yaml"))
-    .env("OS_CLIENT_SECURE_FILE", dir.join("secure.yaml"))
-    // One step at a time: the journal's order is the same in every run, so a kill point read
-    // from the reference run's journal is the same record in the killed run.
-    .env("EXEC_HARNESS_CONCURRENCY", "1")
-    .env_remove(executor::journal::KILL_AFTER_ENV)
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null())
-    .kill_on_drop(true);
+    let (clouds, secure) = (dir.join("clouds.yaml"), dir.join("secure.yaml"));
+    let mut env: Vec<(&str, &OsStr)> = vec![
+        ("OS_CLOUD", OsStr::new("vio-sim")),
+        ("OS_CLIENT_CONFIG_FILE", clouds.as_os_str()),
+        ("OS_CLIENT_SECURE_FILE", secure.as_os_str()),
+        // One step at a time: the journal's order is the same in every run, so a kill point
+        // read from the reference run's journal is the same record in the killed run.
+        ("EXEC_HARNESS_CONCURRENCY", OsStr::new("1")),
+    ];
     if window {
-        cmd.env("EXEC_HARNESS_WINDOW", "1")
-            .env("EXEC_HARNESS_CONFIRM", "1");
+        env.push(("EXEC_HARNESS_WINDOW", OsStr::new("1")));
+        env.push(("EXEC_HARNESS_CONFIRM", OsStr::new("1")));
     }
-    if let Some(k) = kill {
-        cmd.env(executor::journal::KILL_AFTER_ENV, k.to_string());
-    }
-    let mut c = cmd.spawn().expect("harness starts");
-    tokio::time::timeout(Duration::from_secs(180), c.wait())
-        .await
-        .expect("harness finished in time")
-        .unwrap()
+    harness_child(
+        &[
+            "apply",
+            plan.to_str().unwrap(),
+            state.to_str().unwrap(),
+            &h.base_url(),
+        ],
+        &env,
+        kill,
+    )
+    .await
 }
 
 /// The harness child ended by SIGKILL (at kill point `k`).

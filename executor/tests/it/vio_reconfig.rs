@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 use executor::client::Kubectl;
-use executor::{ApplyOptions, ExitCode};
+use executor::{ApplyOptions, AuditReport, ExitCode};
 use plan_schema::vio::{Phase, Plan};
 use planner::vio::rules::VioRules;
 use serde_json::{Value, json};
@@ -95,6 +95,21 @@ impl Fixture {
             .filter(|r| r["api"] == "k8s" && r["method"] != "GET")
             .map(|r| format!("{} {}", r["method"], r["path"]))
             .collect()
+    }
+
+    /// `audit` of `plan` through `kc`, asserted to have written nothing.
+    pub async fn audit_read_only(&self, plan: &plan_schema::AnyPlan, kc: &Kubectl) -> AuditReport {
+        let from = self.h.request_log().len();
+        let report = executor::audit(
+            plan,
+            &crate::common::nsx_config(&self.h),
+            &Default::default(),
+            Some(kc),
+        )
+        .await
+        .unwrap();
+        assert_eq!(writes_since(&self.h, from), Vec::<String>::new());
+        report
     }
 
     /// Everything the run wrote to its state directory.
@@ -378,15 +393,7 @@ async fn cleanup_removes_only_what_the_migration_left_and_audit_is_clean_after_a
     let kc = f.kubectl();
 
     // Before: every step still to do; nothing written by the audit.
-    let from = f.h.request_log().len();
-    let report = executor::audit(
-        &parsed,
-        &crate::common::nsx_config(&f.h),
-        &Default::default(),
-        Some(&kc),
-    )
-    .await
-    .unwrap();
+    let report = f.audit_read_only(&parsed, &kc).await;
     assert!(!report.is_clean(), "{}", report.render());
     assert_eq!(
         report.counts.get("pending"),
@@ -399,7 +406,6 @@ async fn cleanup_removes_only_what_the_migration_left_and_audit_is_clean_after_a
         "{}",
         report.render()
     );
-    assert_eq!(writes_since(&f.h, from), Vec::<String>::new());
 
     let mut o = f.opts();
     o.confirm_tasks = vec!["vio-reconfig/database".into()];
@@ -434,17 +440,8 @@ async fn cleanup_removes_only_what_the_migration_left_and_audit_is_clean_after_a
     );
 
     // After: clean, and still read-only.
-    let from = f.h.request_log().len();
-    let report = executor::audit(
-        &parsed,
-        &crate::common::nsx_config(&f.h),
-        &Default::default(),
-        Some(&kc),
-    )
-    .await
-    .unwrap();
+    let report = f.audit_read_only(&parsed, &kc).await;
     assert!(report.is_clean(), "{}", report.render());
-    assert_eq!(writes_since(&f.h, from), Vec::<String>::new());
 
     // A re-run sends nothing.
     let from = f.h.request_log().len();
@@ -462,15 +459,7 @@ async fn cleanup_removes_only_what_the_migration_left_and_audit_is_clean_after_a
 async fn audit_of_the_whole_plan_before_the_migration_lists_what_is_to_do() {
     let f = fixture(<Phase as plan_schema::KindPhase>::ALL).await;
     let parsed = plan_schema::read_plan_file(&f.plan_path).unwrap();
-    let from = f.h.request_log().len();
-    let report = executor::audit(
-        &parsed,
-        &crate::common::nsx_config(&f.h),
-        &Default::default(),
-        Some(&f.kubectl()),
-    )
-    .await
-    .unwrap();
+    let report = f.audit_read_only(&parsed, &f.kubectl()).await;
     assert!(!report.is_clean());
     assert_eq!(
         report.counts.get("pending"),
@@ -483,7 +472,6 @@ async fn audit_of_the_whole_plan_before_the_migration_lists_what_is_to_do() {
         "{}",
         report.render()
     );
-    assert_eq!(writes_since(&f.h, from), Vec::<String>::new());
     let j = serde_json::to_value(&report).unwrap();
     assert_eq!(j["steps"].as_array().unwrap().len(), f.plan.steps.len());
 }

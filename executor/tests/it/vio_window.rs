@@ -13,11 +13,11 @@ use planner::vio::rules::VioRules;
 use serde_json::{Value, json};
 use simulator::SimHandle;
 
-use crate::common::{apply_opts, full_log, nsx_config, rollback_opts, sim_control};
+use crate::common::{apply_opts, full_log, journal_lines, nsx_config, rollback_opts, sim_control};
 use crate::vio_common::{
     assert_killed, build_plan, changes, clean_inventory, clean_plan, edit_json, harness_apply,
-    is_change, journal_lines, journal_records, openstack, quick_retry, reseal, save_plan_in,
-    start_sim, started_by_apply, window_clients, window_clients_with, without_octavia,
+    is_change, journal_records, openstack, quick_retry, reseal, save_plan_in, start_sim,
+    started_by_apply, window_clients, window_clients_with, without_octavia,
 };
 
 /// Coordinator timings for tests: each component's work is done within a millisecond.
