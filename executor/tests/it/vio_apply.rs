@@ -7,60 +7,44 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use executor::client::{NsxClient, OpenStackClient};
-use executor::{ApplyOptions, ExitCode, OnImportFailure};
-use plan_schema::vio::{Action, Plan};
+use executor::{ExitCode, OnImportFailure};
+use plan_schema::vio::Action;
 use planner::vio::rules::VioRules;
 use serde_json::{Value, json};
 use simulator::SimHandle;
 
-use crate::common::{apply_opts, full_log, journal_lines, nsx_config, rollback_opts, sim_control};
+use crate::common::{full_log, journal_lines, nsx_config, rollback_opts, sim_control};
 use crate::vio_common::{
-    assert_killed, build_plan, clean_inventory, clean_plan, edit_json, harness_apply,
-    journal_records, openstack, save_plan, save_plan_in, start_sim,
+    VioFixture, assert_killed, build_plan, clean_inventory, clean_plan, edit_json, harness_apply,
+    journal_records, save_plan,
 };
 
-/// The clean example's plan, written to `dir/plan.toml`.
-fn write_vio_plan(dir: &Path) -> (PathBuf, Plan) {
-    let plan = clean_plan();
-    assert!(
-        plan.is_applicable(),
-        "the clean example has no error finding"
-    );
-    (save_plan_in(dir, &plan), plan)
-}
+/// The clean example's plan, against the simulator on it (no faults).
+struct Fixture(VioFixture);
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    h: SimHandle,
-    plan_path: PathBuf,
-    plan: Plan,
-    state: PathBuf,
-    os: OpenStackClient,
+impl std::ops::Deref for Fixture {
+    type Target = VioFixture;
+    fn deref(&self) -> &VioFixture {
+        &self.0
+    }
 }
 
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let h = start_sim(&clean_inventory(), dir.path(), None).await;
-    let (plan_path, plan) = write_vio_plan(dir.path());
-    let os = openstack(&h, dir.path());
-    let state = dir.path().join("state");
-    Fixture {
-        _dir: dir,
-        h,
-        plan_path,
-        plan,
-        state,
-        os,
-    }
+    Fixture(
+        VioFixture::builder()
+            .start(|_| {
+                let plan = clean_plan();
+                assert!(
+                    plan.is_applicable(),
+                    "the clean example has no error finding"
+                );
+                plan
+            })
+            .await,
+    )
 }
 
 impl Fixture {
-    fn opts(&self) -> ApplyOptions {
-        let mut o = apply_opts(&self.h, &self.plan_path, &self.state);
-        o.openstack = Some(self.os.clone());
-        o
-    }
-
     /// Every Policy path the plan's replay steps (Neutron and Octavia) promise.
     fn planned_paths(&self) -> BTreeSet<String> {
         self.plan

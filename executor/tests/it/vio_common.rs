@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use executor::WindowClients;
 use executor::client::{
     ConfigSearch, Credentials, NsxvAuth, NsxvClient, OpenStackClient, RetryPolicy, SeededJitter,
     ServiceConfig, VcenterClient,
 };
+use executor::{ApplyOptions, WindowClients};
 use plan_schema::journal::JournalRecord;
 use plan_schema::vio::{Action, Plan, StartBy};
 use planner::vio::rules::VioRules;
@@ -21,8 +21,9 @@ use planner::vio::snapshot::VioSnapshot;
 use planner::vio::{VioPlanOptions, build_vio_plan};
 use serde_json::Value;
 use simulator::SimHandle;
+use tempfile::TempDir;
 
-use crate::common::{full_log, harness_child};
+use crate::common::{apply_opts, full_log, harness_child};
 
 /// The inventory source the clean example's plans name.
 pub(crate) const CLEAN_SOURCE: &str = "examples/inventories/vio-small-clean";
@@ -114,6 +115,84 @@ pub(crate) async fn start_sim(inv: &Path, dir: &Path, faults: Option<&str>) -> S
         f
     });
     test_support::start_vio_sim(inv, file).await
+}
+
+/// A VIO simulator with a plan for it: the simulator on an inventory (with a faults file if
+/// given), the plan written to `dir/plan.toml`, the state directory `dir/state` (not made),
+/// and the OpenStack client of the clouds.yaml written to `dir`. Built by `VioFixture::builder`.
+pub(crate) struct VioFixture {
+    pub dir: TempDir,
+    pub h: SimHandle,
+    pub plan_path: PathBuf,
+    pub plan: Plan,
+    pub state: PathBuf,
+    pub os: OpenStackClient,
+}
+
+/// What differs between the VIO fixtures: the inventory (the clean example by default) and the
+/// simulator's faults file (none by default); the plan is given to `start`.
+pub(crate) struct VioFixtureBuilder {
+    dir: Option<TempDir>,
+    inventory: PathBuf,
+    faults: Option<String>,
+}
+
+impl VioFixture {
+    pub(crate) fn builder() -> VioFixtureBuilder {
+        VioFixtureBuilder {
+            dir: None,
+            inventory: clean_inventory(),
+            faults: None,
+        }
+    }
+
+    /// Apply options of the fixture: fast polling, its OpenStack client, no window clients.
+    pub(crate) fn opts(&self) -> ApplyOptions {
+        let mut o = apply_opts(&self.h, &self.plan_path, &self.state);
+        o.openstack = Some(self.os.clone());
+        o
+    }
+
+    /// As `opts`, with the window's clients and the point of no return confirmed or not.
+    pub(crate) fn window_opts(&self, confirm: bool) -> ApplyOptions {
+        let mut o = self.opts();
+        o.window = window_clients(&self.h);
+        o.confirm_point_of_no_return = confirm;
+        o
+    }
+}
+
+impl VioFixtureBuilder {
+    /// The simulator's faults file (its TOML text).
+    pub(crate) fn faults(mut self, text: &str) -> Self {
+        self.faults = Some(text.to_string());
+        self
+    }
+
+    /// The inventory at `inventory` (prepared inside `dir`, which becomes the fixture's).
+    pub(crate) fn inventory(mut self, dir: TempDir, inventory: PathBuf) -> Self {
+        self.dir = Some(dir);
+        self.inventory = inventory;
+        self
+    }
+
+    /// The simulator started, then the plan `plan` makes of the inventory written.
+    pub(crate) async fn start(self, plan: impl FnOnce(&Path) -> Plan) -> VioFixture {
+        let dir = self.dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
+        let h = start_sim(&self.inventory, dir.path(), self.faults.as_deref()).await;
+        let plan = plan(&self.inventory);
+        let plan_path = save_plan_in(dir.path(), &plan);
+        let os = openstack(&h, dir.path());
+        let state = dir.path().join("state");
+        VioFixture {
+            dir,
+            h,
+            plan_path,
+            plan,
+            state,
+            os,
+        }
+    }
 }
 
 /// The client settings of `openstack`: rate-limited, five attempts, a 20 s timeout.

@@ -7,18 +7,15 @@
 //! Each test stops before the host migration (no `--confirm-point-of-no-return`), so the
 //! coordinator's feedback of the edge cutover run is still there to read.
 
-use std::path::{Path, PathBuf};
-
 use executor::{ApplyOptions, ExitCode};
 use plan_schema::vio::{Action, EdgeCutover, Plan};
 use planner::vio::rules::VioRules;
 use serde_json::Value;
 use simulator::SimHandle;
 
-use crate::common::{apply_opts, full_log};
+use crate::common::full_log;
 use crate::vio_common::{
-    build_plan, clean_inventory, openstack, reseal, save_plan_in, start_sim, started_by_apply,
-    window_clients, without_octavia,
+    VioFixture, build_plan, clean_inventory, reseal, started_by_apply, without_octavia,
 };
 
 /// Instant coordinator work, and the foreseeable per-DLR confirmation switched on.
@@ -26,7 +23,7 @@ const FAULTS: &str = "[migration.v2t]\nedge_s_per_dlr = 0\ndfw_s = 0\nhost_s_per
 
 /// The clean example's plan from the built-in rules, without its Octavia steps (as in
 /// `vio_window`), both runs started by apply, `edit` applied to the edge cutover, resealed.
-fn plan(dir: &Path, edit: impl FnOnce(&mut EdgeCutover)) -> (PathBuf, Plan) {
+fn plan(edit: impl FnOnce(&mut EdgeCutover)) -> Plan {
     let mut plan = build_plan(&clean_inventory(), &VioRules::builtin(), None);
     without_octavia(&mut plan);
     started_by_apply(&mut plan);
@@ -37,7 +34,7 @@ fn plan(dir: &Path, edit: impl FnOnce(&mut EdgeCutover)) -> (PathBuf, Plan) {
         edit(c);
     }
     reseal(&mut plan);
-    (save_plan_in(dir, &plan), plan)
+    plan
 }
 
 fn cutover(plan: &Plan) -> &EdgeCutover {
@@ -54,15 +51,13 @@ fn cutover(plan: &Plan) -> &EdgeCutover {
 async fn run(
     edit: impl FnOnce(&mut EdgeCutover),
 ) -> (tempfile::TempDir, SimHandle, Plan, executor::Outcome) {
-    let dir = tempfile::tempdir().unwrap();
-    let h = start_sim(&clean_inventory(), dir.path(), Some(FAULTS)).await;
-    let (path, plan) = plan(dir.path(), edit);
-    let mut o: ApplyOptions = apply_opts(&h, &path, &dir.path().join("state"));
-    o.openstack = Some(openstack(&h, dir.path()));
-    o.window = window_clients(&h);
-    o.confirm_point_of_no_return = false;
+    let f = VioFixture::builder()
+        .faults(FAULTS)
+        .start(|_| plan(edit))
+        .await;
+    let o: ApplyOptions = f.window_opts(false);
     let out = executor::apply(&o).await.expect("not refused");
-    (dir, h, plan, out)
+    (f.dir, f.h, f.plan, out)
 }
 
 /// The bodies of the feedback answers apply sent.

@@ -3,7 +3,7 @@
 //! of no return, feedback, the coordinator's faults and timeouts, rollback before and after the
 //! host migration, and kill points in the window.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use executor::client::{NsxClient, ServiceConfig};
@@ -11,41 +11,42 @@ use executor::{ApplyOptions, ExitCode};
 use plan_schema::vio::{Action, FeedbackResponse, Plan, StartBy};
 use planner::vio::rules::VioRules;
 use serde_json::{Value, json};
-use simulator::SimHandle;
 
 use crate::common::{apply_opts, full_log, journal_lines, nsx_config, rollback_opts, sim_control};
 use crate::vio_common::{
-    assert_killed, build_plan, changes, clean_inventory, clean_plan, edit_json, harness_apply,
-    is_change, journal_records, openstack, quick_retry, reseal, save_plan_in, start_sim,
-    started_by_apply, window_clients, window_clients_with, without_octavia,
+    VioFixture, assert_killed, build_plan, changes, clean_inventory, clean_plan, edit_json,
+    harness_apply, is_change, journal_records, quick_retry, reseal, save_plan_in, started_by_apply,
+    window_clients, window_clients_with, without_octavia,
 };
 
 /// Coordinator timings for tests: each component's work is done within a millisecond.
 const FAST: &str = "[migration.v2t]\nedge_s_per_dlr = 0\ndfw_s = 0\nhost_s_per_host = 0\n";
 
-struct W {
-    _dir: tempfile::TempDir,
-    h: SimHandle,
-    plan_path: PathBuf,
-    state: PathBuf,
-    os: executor::client::OpenStackClient,
+/// The fixture of the window's tests (the plan's runs started by apply).
+struct W(VioFixture);
+
+impl std::ops::Deref for W {
+    type Target = VioFixture;
+    fn deref(&self) -> &VioFixture {
+        &self.0
+    }
 }
 
 /// The clean example's plan with both coordinator runs started by apply (the planner's
 /// default is the operator), its load balancer included, `edit` applied, resealed.
-fn window_plan(dir: &Path, edit: impl FnOnce(&mut Plan)) -> PathBuf {
+fn window_plan(edit: impl FnOnce(&mut Plan)) -> Plan {
     let mut plan = clean_plan();
     started_by_apply(&mut plan);
     edit(&mut plan);
     reseal(&mut plan);
-    save_plan_in(dir, &plan)
+    plan
 }
 
 async fn fixture_with(faults: &str, edit: impl FnOnce(&mut Plan)) -> W {
-    let dir = tempfile::tempdir().unwrap();
-    let h = start_sim(&clean_inventory(), dir.path(), Some(faults)).await;
-    let plan_path = window_plan(dir.path(), edit);
-    W::new(dir, h, plan_path)
+    W(VioFixture::builder()
+        .faults(faults)
+        .start(|_| window_plan(edit))
+        .await)
 }
 
 async fn fixture(faults: &str) -> W {
@@ -53,25 +54,8 @@ async fn fixture(faults: &str) -> W {
 }
 
 impl W {
-    /// The fixture of the simulator `h` and the plan at `plan_path`, in `dir`.
-    fn new(dir: tempfile::TempDir, h: SimHandle, plan_path: PathBuf) -> W {
-        let os = openstack(&h, dir.path());
-        let state = dir.path().join("state");
-        W {
-            _dir: dir,
-            h,
-            plan_path,
-            state,
-            os,
-        }
-    }
-
     fn opts(&self, confirm: bool) -> ApplyOptions {
-        let mut o = apply_opts(&self.h, &self.plan_path, &self.state);
-        o.openstack = Some(self.os.clone());
-        o.window = window_clients(&self.h);
-        o.confirm_point_of_no_return = confirm;
-        o
+        self.window_opts(confirm)
     }
 
     fn nsx(&self) -> NsxClient {
@@ -325,18 +309,21 @@ async fn unanswered_feedback_stops_with_the_list_and_the_plans_answer_resolves_i
     // A plan that answers it (by hash), applied from a new state directory: the replay and
     // the edge preparation are adopted from live state, the answer sent, the run continued.
     let d2 = tempfile::tempdir().unwrap();
-    let p2 = window_plan(d2.path(), |p| {
-        for s in &mut p.steps {
-            if let Action::EdgeCutover(c) = &mut s.action {
-                c.feedback.push(FeedbackResponse {
-                    request: "EDGE_CUTOVER_DLR".into(),
-                    action: "skip".into(),
-                    value: None,
-                    ..Default::default()
-                });
+    let p2 = save_plan_in(
+        d2.path(),
+        &window_plan(|p| {
+            for s in &mut p.steps {
+                if let Action::EdgeCutover(c) = &mut s.action {
+                    c.feedback.push(FeedbackResponse {
+                        request: "EDGE_CUTOVER_DLR".into(),
+                        action: "skip".into(),
+                        value: None,
+                        ..Default::default()
+                    });
+                }
             }
-        }
-    });
+        }),
+    );
     let mut o = apply_opts(&f.h, &p2, &d2.path().join("state"));
     o.openstack = Some(f.os.clone());
     o.window = window_clients(&f.h);
@@ -1104,21 +1091,25 @@ async fn nogw_fixture() -> W {
             !(p["device_id"] == NOGW_ROUTER && p["device_owner"] == "network:router_gateway")
         });
     });
-    let h = start_sim(&inv, dir.path(), Some(FAST)).await;
-    let mut plan = build_plan(&inv, &VioRules::builtin(), Some("inventory"));
-    // As `window_plan`: apply starts both runs; no Octavia steps.
-    without_octavia(&mut plan);
-    started_by_apply(&mut plan);
-    reseal(&mut plan);
-    let ids: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
-    for want in [
-        format!("edge-prep/nogw-fixup/{NOGW_ROUTER}"),
-        format!("edge-cutover/nogw-restore/{NOGW_ROUTER}"),
-    ] {
-        assert!(ids.contains(&want.as_str()), "{want} not planned");
-    }
-    let plan_path = save_plan_in(dir.path(), &plan);
-    W::new(dir, h, plan_path)
+    W(VioFixture::builder()
+        .inventory(dir, inv)
+        .faults(FAST)
+        .start(|inv| {
+            let mut plan = build_plan(inv, &VioRules::builtin(), Some("inventory"));
+            // As `window_plan`: apply starts both runs; no Octavia steps.
+            without_octavia(&mut plan);
+            started_by_apply(&mut plan);
+            reseal(&mut plan);
+            let ids: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
+            for want in [
+                format!("edge-prep/nogw-fixup/{NOGW_ROUTER}"),
+                format!("edge-cutover/nogw-restore/{NOGW_ROUTER}"),
+            ] {
+                assert!(ids.contains(&want.as_str()), "{want} not planned");
+            }
+            plan
+        })
+        .await)
 }
 
 impl W {
