@@ -2,7 +2,9 @@
 //! plan for it built in-process by the planner (both from `test-support`), executor options with
 //! fast polling, the simulator's request log, fault injection.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
 use std::time::Duration;
 
 use executor::client::{Credentials, Kubectl, NsxConfig, RetryPolicy, SeededJitter};
@@ -123,20 +125,30 @@ pub fn kubectl_for(h: &SimHandle, dir: &Path) -> Kubectl {
     }
 }
 
-/// Install a fault rule through the simulator's control endpoint.
-pub async fn add_fault(h: &SimHandle, rule: Value) {
+/// A request to the simulator's control API (`/_sim/...`, with the default credentials):
+/// `method`, `path` with its query, the JSON `body` if any.
+pub async fn sim_control(
+    h: &SimHandle,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&Value>,
+) -> reqwest::Response {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let c = reqwest::Client::new();
-    let r = c
-        .post(format!("{}/_sim/faults", h.base_url()))
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{}{path}", h.base_url()))
         .basic_auth(
             simulator::DEFAULT_USERNAME,
             Some(simulator::DEFAULT_PASSWORD),
-        )
-        .json(&rule)
-        .send()
-        .await
-        .unwrap();
+        );
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    req.send().await.unwrap()
+}
+
+/// Install a fault rule through the simulator's control endpoint.
+pub async fn add_fault(h: &SimHandle, rule: Value) {
+    let r = sim_control(h, reqwest::Method::POST, "/_sim/faults", Some(&rule)).await;
     assert!(
         r.status().is_success(),
         "fault rule refused: {}",
@@ -145,17 +157,48 @@ pub async fn add_fault(h: &SimHandle, rule: Value) {
 }
 
 pub async fn set_migration_faults(h: &SimHandle, body: Value) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let c = reqwest::Client::new();
-    let r = c
-        .put(format!("{}/_sim/migration-faults", h.base_url()))
-        .basic_auth(
-            simulator::DEFAULT_USERNAME,
-            Some(simulator::DEFAULT_PASSWORD),
-        )
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = sim_control(
+        h,
+        reqwest::Method::PUT,
+        "/_sim/migration-faults",
+        Some(&body),
+    )
+    .await;
     assert!(r.status().is_success());
+}
+
+const HARNESS: &str = env!("CARGO_BIN_EXE_executor-crash-harness");
+
+/// `executor-crash-harness` with `args` in a child process, NSX's credentials and `env` in its
+/// environment (output discarded); SIGKILLed after its `kill_after`-th journal record when
+/// given. Its exit status (bounded in time).
+pub async fn harness_child(
+    args: &[&str],
+    env: &[(&str, &OsStr)],
+    kill_after: Option<u64>,
+) -> ExitStatus {
+    let mut cmd = tokio::process::Command::new(HARNESS);
+    cmd.args(args)
+        .env("NSX_USERNAME", simulator::DEFAULT_USERNAME)
+        .env("NSX_PASSWORD", simulator::DEFAULT_PASSWORD)
+        .envs(env.iter().copied())
+        .env_remove(executor::journal::KILL_AFTER_ENV)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    if let Some(k) = kill_after {
+        cmd.env(executor::journal::KILL_AFTER_ENV, k.to_string());
+    }
+    let mut c = cmd.spawn().expect("harness starts");
+    tokio::time::timeout(Duration::from_secs(180), c.wait())
+        .await
+        .expect("harness finished in time")
+        .unwrap()
+}
+
+/// How many records the journal in the state directory `state` holds (0 without one).
+pub fn journal_lines(state: &Path) -> usize {
+    std::fs::read_to_string(state.join("journal.jsonl"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
 }

@@ -7,32 +7,10 @@
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::time::Duration;
 
 use crate::common::*;
 use serde_json::{Value, json};
 use simulator::SimHandle;
-
-const HARNESS: &str = env!("CARGO_BIN_EXE_executor-crash-harness");
-
-async fn child(args: &[&str], kill_after: Option<u64>) -> std::process::ExitStatus {
-    let mut cmd = tokio::process::Command::new(HARNESS);
-    cmd.args(args)
-        .env("NSX_USERNAME", simulator::DEFAULT_USERNAME)
-        .env("NSX_PASSWORD", simulator::DEFAULT_PASSWORD)
-        .env_remove(executor::journal::KILL_AFTER_ENV)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true);
-    if let Some(k) = kill_after {
-        cmd.env(executor::journal::KILL_AFTER_ENV, k.to_string());
-    }
-    let mut c = cmd.spawn().expect("harness starts");
-    tokio::time::timeout(Duration::from_secs(180), c.wait())
-        .await
-        .expect("harness finished in time")
-        .unwrap()
-}
 
 /// Run `point` for every item, `CRASH_POOL` at a time (each against its own simulator); a new
 /// one starts as soon as one ends. The children mostly wait on the coordinator's polling.
@@ -61,13 +39,14 @@ async fn apply_child(
     h: &SimHandle,
     kill: Option<u64>,
 ) -> std::process::ExitStatus {
-    child(
+    harness_child(
         &[
             "apply",
             plan.to_str().unwrap(),
             state.to_str().unwrap(),
             &h.base_url(),
         ],
+        &[],
         kill,
     )
     .await
@@ -78,13 +57,12 @@ async fn rollback_child(
     h: &SimHandle,
     kill: Option<u64>,
 ) -> std::process::ExitStatus {
-    child(&["rollback", state.to_str().unwrap(), &h.base_url()], kill).await
-}
-
-fn journal_lines(state: &Path) -> usize {
-    std::fs::read_to_string(state.join("journal.jsonl"))
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
+    harness_child(
+        &["rollback", state.to_str().unwrap(), &h.base_url()],
+        &[],
+        kill,
+    )
+    .await
 }
 
 /// What an uninterrupted run must leave, without ids the simulator draws at random (sessions)
@@ -347,13 +325,14 @@ async fn rollback_from_an_empty_state_dir_undoes_a_partial_apply() {
         let imported = projection(&h).await["records"].as_array().unwrap().len();
         assert!(imported > 0, "k={k}: nothing imported yet");
         let empty = d.path().join("other-machine");
-        let st = child(
+        let st = harness_child(
             &[
                 "rollback",
                 empty.to_str().unwrap(),
                 &h.base_url(),
                 plan.to_str().unwrap(),
             ],
+            &[],
             None,
         )
         .await;

@@ -1,7 +1,7 @@
 //! The executor's integration tests, grouped into one test binary (as ripgrep and cargo do): one
 //! link of tokio, axum, reqwest, the simulator and the planner instead of one per file. Each
 //! module is one area; `common` holds the helpers they share (most come from the workspace's
-//! `test-support` crate). Run one area with `cargo test -p executor --test it <module>::`.
+//! `test-support` crate), `vio_common` those the VIO modules share (their fixture and its builder). Run one area with `cargo test -p executor --test it <module>::`.
 //!
 //! Everything runs over 127.0.0.1; each test starts its own simulator and uses its own temporary
 //! state directory, so tests in different modules can share this process. The crash tests kill
@@ -17,6 +17,7 @@ mod crash;
 mod faults;
 mod manager_lock;
 mod vio_apply;
+mod vio_common;
 mod vio_feedback;
 mod vio_reconfig;
 mod vio_stage_faults;

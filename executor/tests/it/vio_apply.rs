@@ -5,107 +5,46 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use executor::client::{
-    ConfigSearch, NsxClient, OpenStackClient, RetryPolicy, SeededJitter, ServiceConfig,
-};
-use executor::{ApplyOptions, ExitCode, OnImportFailure};
-use plan_schema::vio::{Action, Plan};
+use executor::client::{NsxClient, OpenStackClient};
+use executor::{ExitCode, OnImportFailure};
+use plan_schema::vio::Action;
 use planner::vio::rules::VioRules;
-use planner::vio::snapshot::VioSnapshot;
-use planner::vio::{VioPlanOptions, build_vio_plan};
 use serde_json::{Value, json};
 use simulator::SimHandle;
 
-use crate::common::{apply_opts, full_log, nsx_config, rollback_opts};
+use crate::common::{full_log, journal_lines, nsx_config, rollback_opts, sim_control};
+use crate::vio_common::{
+    VioFixture, assert_killed, build_plan, clean_inventory, clean_plan, edit_json, harness_apply,
+    journal_records, save_plan,
+};
 
-pub(crate) fn clean_inventory() -> PathBuf {
-    test_support::repo_root().join("examples/inventories/vio-small-clean")
-}
+/// The clean example's plan, against the simulator on it (no faults).
+struct Fixture(VioFixture);
 
-/// The clean example's plan, written to `dir/plan.toml`.
-fn write_vio_plan(dir: &Path) -> (PathBuf, Plan) {
-    let snap = VioSnapshot::load(&clean_inventory()).expect("snapshot loads");
-    let plan = build_vio_plan(
-        &snap,
-        &VioRules::builtin(),
-        &VioPlanOptions {
-            created_at: "2026-12-01T10:00:00Z".into(),
-            tool_version: "test".into(),
-            deployment: None,
-            rules_source: None,
-            inventory_source: Some("examples/inventories/vio-small-clean".into()),
-        },
-    )
-    .expect("plan builds");
-    assert!(
-        plan.is_applicable(),
-        "the clean example has no error finding"
-    );
-    let path = dir.join("plan.toml");
-    std::fs::write(&path, plan_schema::write::to_toml(&plan, None).unwrap()).unwrap();
-    (path, plan)
-}
-
-pub(crate) fn openstack(h: &SimHandle, dir: &Path) -> OpenStackClient {
-    let (clouds, secure) = test_support::clouds_yaml(h, dir, simulator::DEFAULT_PASSWORD);
-    let search = ConfigSearch {
-        clouds: vec![clouds],
-        secure: vec![secure],
-    };
-    let cloud = executor::client::resolve_cloud(Some("vio-sim"), &|_| None, &search).unwrap();
-    OpenStackClient::new(
-        cloud,
-        ServiceConfig {
-            rate_limit: Some(80.0),
-            retry: RetryPolicy {
-                max_attempts: 5,
-                base_delay: Duration::from_millis(10),
-                max_delay: Duration::from_millis(200),
-                max_elapsed: Duration::from_secs(10),
-                max_retry_after: Duration::from_secs(1),
-                jitter: std::sync::Arc::new(SeededJitter::new(7)),
-            },
-            timeout: Duration::from_secs(20),
-            ..ServiceConfig::default()
-        },
-    )
-    .unwrap()
-}
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    h: SimHandle,
-    plan_path: PathBuf,
-    plan: Plan,
-    state: PathBuf,
-    os: OpenStackClient,
+impl std::ops::Deref for Fixture {
+    type Target = VioFixture;
+    fn deref(&self) -> &VioFixture {
+        &self.0
+    }
 }
 
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let h = test_support::start_vio_sim(&clean_inventory(), None).await;
-    let (plan_path, plan) = write_vio_plan(dir.path());
-    let os = openstack(&h, dir.path());
-    let state = dir.path().join("state");
-    Fixture {
-        _dir: dir,
-        h,
-        plan_path,
-        plan,
-        state,
-        os,
-    }
+    Fixture(
+        VioFixture::builder()
+            .start(|_| {
+                let plan = clean_plan();
+                assert!(
+                    plan.is_applicable(),
+                    "the clean example has no error finding"
+                );
+                plan
+            })
+            .await,
+    )
 }
 
 impl Fixture {
-    fn opts(&self) -> ApplyOptions {
-        let mut o = apply_opts(&self.h, &self.plan_path, &self.state);
-        o.openstack = Some(self.os.clone());
-        o
-    }
-
     /// Every Policy path the plan's replay steps (Neutron and Octavia) promise.
     fn planned_paths(&self) -> BTreeSet<String> {
         self.plan
@@ -140,18 +79,35 @@ impl Fixture {
         self.os.list_all("network-replay", path, key).await.unwrap()
     }
 
+    /// A copy of the clean inventory next to the plan, to change before `refused_after_replan`.
+    fn copy_inventory(&self) -> PathBuf {
+        let inv = self.plan_path.with_file_name("inventory");
+        test_support::copy_dir(&clean_inventory(), &inv);
+        inv
+    }
+
+    /// The plan rebuilt from the inventory at `inv` (the simulator keeps serving the clean
+    /// one): apply is refused, and nothing is sent to the replay target. The refusal's text.
+    async fn refused_after_replan(&self, inv: &Path) -> String {
+        save_plan(
+            &self.plan_path,
+            &build_plan(inv, &VioRules::builtin(), Some("inventory")),
+        );
+        let from = self.h.request_log().len();
+        let e = executor::apply(&self.opts()).await.expect_err("refused");
+        assert!(e.is_refusal(), "{e}");
+        assert_eq!(target_writes(&self.h, from), Vec::<String>::new());
+        e.to_string()
+    }
+
     async fn replay_faults(&self, body: Value) {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let r = reqwest::Client::new()
-            .put(format!("{}/_sim/vio/replay-faults", self.h.base_url()))
-            .basic_auth(
-                simulator::DEFAULT_USERNAME,
-                Some(simulator::DEFAULT_PASSWORD),
-            )
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let r = sim_control(
+            &self.h,
+            reqwest::Method::PUT,
+            "/_sim/vio/replay-faults",
+            Some(&body),
+        )
+        .await;
         assert!(r.status().is_success());
     }
 }
@@ -398,45 +354,10 @@ async fn refused_without_the_openstack_cloud_nothing_sent() {
     assert_eq!(target_writes(&f.h, from), Vec::<String>::new());
 }
 
-const HARNESS: &str = env!("CARGO_BIN_EXE_executor-crash-harness");
-
-/// `executor-crash-harness apply` of the fixture's plan in a child process, with the cloud from
-/// the clouds.yaml the fixture wrote; SIGKILLed after its `kill`-th journal record.
+/// `executor-crash-harness apply` of the fixture's plan into `state` in a child process (no
+/// window clients); SIGKILLed after its `kill`-th journal record.
 async fn apply_child(f: &Fixture, state: &Path, kill: Option<u64>) -> std::process::ExitStatus {
-    let dir = f.plan_path.parent().unwrap();
-    let mut cmd = tokio::process::Command::new(HARNESS);
-    cmd.args([
-        "apply",
-        f.plan_path.to_str().unwrap(),
-        state.to_str().unwrap(),
-        &f.h.base_url(),
-    ])
-    .env("NSX_USERNAME", simulator::DEFAULT_USERNAME)
-    .env("NSX_PASSWORD", simulator::DEFAULT_PASSWORD)
-    .env("OS_CLOUD", "vio-sim")
-    .env("OS_CLIENT_CONFIG_FILE", dir.join("clouds.yaml"))
-    .env("OS_CLIENT_SECURE_FILE", dir.join("secure.yaml"))
-    // One step at a time: the journal's order is the same in every run, so a kill point read
-    // from the reference run's journal is the same record in the killed run.
-    .env("EXEC_HARNESS_CONCURRENCY", "1")
-    .env_remove(executor::journal::KILL_AFTER_ENV)
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null())
-    .kill_on_drop(true);
-    if let Some(k) = kill {
-        cmd.env(executor::journal::KILL_AFTER_ENV, k.to_string());
-    }
-    let mut c = cmd.spawn().expect("harness starts");
-    tokio::time::timeout(Duration::from_secs(180), c.wait())
-        .await
-        .expect("harness finished in time")
-        .unwrap()
-}
-
-pub(crate) fn journal_lines(state: &Path) -> usize {
-    std::fs::read_to_string(state.join("journal.jsonl"))
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
+    harness_apply(&f.h, &f.plan_path, state, false, kill).await
 }
 
 /// The Octavia collection of a replay step, if it is one.
@@ -460,13 +381,13 @@ fn lb_record_is_member(records: &[plan_schema::journal::JournalRecord], k: u64) 
 /// record.
 pub(crate) fn crash_points(state: &Path) -> Vec<u64> {
     use plan_schema::journal::JournalEvent;
-    let loaded = executor::journal::load(&state.join("journal.jsonl"), None).unwrap();
+    let records = journal_records(state);
     let mut out = Vec::new();
     let mut last_replay = 0;
     let mut bulk = false;
     let mut lb_seen = BTreeSet::new();
     let mut lb = Vec::new();
-    for (i, r) in loaded.records.iter().enumerate() {
+    for (i, r) in records.iter().enumerate() {
         let k = i as u64 + 1;
         match &r.event {
             JournalEvent::StepIntent {
@@ -516,10 +437,7 @@ pub(crate) fn crash_points(state: &Path) -> Vec<u64> {
         out.extend(lb);
     } else {
         out.push(lb[0]);
-        if let Some(m) = lb
-            .iter()
-            .find(|k| lb_record_is_member(&loaded.records, **k))
-        {
+        if let Some(m) = lb.iter().find(|k| lb_record_is_member(&records, **k)) {
             out.push(*m);
         }
         out.push(lb[lb.len() - 1]);
@@ -544,8 +462,7 @@ async fn a_kill_at_any_replay_point_converges_without_duplicates() {
     for k in points {
         let f = fixture().await;
         let killed = apply_child(&f, &f.state, Some(k)).await;
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(killed.signal(), Some(9), "k={k}: killed");
+        assert_killed(killed, k);
         // No synced record is lost.
         assert!(journal_lines(&f.state) >= k as usize, "k={k}");
         let again = apply_child(&f, &f.state, None).await;
@@ -562,8 +479,8 @@ async fn a_kill_at_any_replay_point_converges_without_duplicates() {
         );
         assert_lb_once(&f).await;
         // The journal is whole (validated on load) and its ids are the target's.
-        let loaded = executor::journal::load(&f.state.join("journal.jsonl"), None).unwrap();
-        let p = executor::progress::Progress::from_records(&loaded.records);
+        let records = journal_records(&f.state);
+        let p = executor::progress::Progress::from_records(&records);
         let fip_ids: BTreeSet<String> = f
             .target("/v2.0/floatingips", "floatingips")
             .await
@@ -584,49 +501,24 @@ async fn a_kill_at_any_replay_point_converges_without_duplicates() {
 async fn a_plan_whose_source_objects_are_gone_is_stale_and_refused_nothing_sent() {
     let f = fixture().await;
     // Plan from a copy of the snapshot with one more network than the live source has.
-    let inv = f.plan_path.with_file_name("inventory");
-    test_support::copy_dir(&clean_inventory(), &inv);
-    let file = inv.join("neutron/networks.json");
-    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    let nets = doc["networks"].as_array_mut().unwrap();
-    let mut gone = nets
-        .iter()
-        .find(|n| n["router:external"] == false)
-        .unwrap()
-        .clone();
-    gone["id"] = json!("0b5e1c1e-0000-4000-8000-00000000dead");
-    gone["name"] = json!("deleted-since");
-    gone["subnets"] = json!([]);
-    nets.push(gone);
-    std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
-    let snap = VioSnapshot::load(&inv).unwrap();
-    let plan = build_vio_plan(
-        &snap,
-        &VioRules::builtin(),
-        &VioPlanOptions {
-            created_at: "2026-12-01T10:00:00Z".into(),
-            tool_version: "test".into(),
-            deployment: None,
-            rules_source: None,
-            inventory_source: Some("inventory".into()),
-        },
-    )
-    .unwrap();
-    std::fs::write(
-        &f.plan_path,
-        plan_schema::write::to_toml(&plan, None).unwrap(),
-    )
-    .unwrap();
-
-    let from = f.h.request_log().len();
-    let e = executor::apply(&f.opts()).await.expect_err("refused");
-    assert!(e.is_refusal(), "{e}");
-    let text = e.to_string();
+    let inv = f.copy_inventory();
+    edit_json(&inv.join("neutron/networks.json"), |doc| {
+        let nets = doc["networks"].as_array_mut().unwrap();
+        let mut gone = nets
+            .iter()
+            .find(|n| n["router:external"] == false)
+            .unwrap()
+            .clone();
+        gone["id"] = json!("0b5e1c1e-0000-4000-8000-00000000dead");
+        gone["name"] = json!("deleted-since");
+        gone["subnets"] = json!([]);
+        nets.push(gone);
+    });
+    let text = f.refused_after_replan(&inv).await;
     assert!(
         text.contains("stale") && text.contains("0b5e1c1e-0000-4000-8000-00000000dead"),
         "{text}"
     );
-    assert_eq!(target_writes(&f.h, from), Vec::<String>::new());
     let journal = std::fs::read_to_string(f.state.join("journal.jsonl")).unwrap_or_default();
     assert!(
         !journal.contains("step_intent"),
@@ -688,10 +580,9 @@ async fn a_stopped_coordinator_is_refused_with_1001_nothing_sent() {
 /// and half way.
 fn rollback_points(state: &Path) -> Vec<u64> {
     use plan_schema::journal::JournalEvent;
-    let loaded = executor::journal::load(&state.join("journal.jsonl"), None).unwrap();
-    let n = loaded.records.len() as u64;
-    let first = loaded
-        .records
+    let records = journal_records(state);
+    let n = records.len() as u64;
+    let first = records
         .iter()
         .position(|r| matches!(r.event, JournalEvent::RollbackIntent { .. }))
         .expect("a rollback") as u64
@@ -714,8 +605,7 @@ async fn a_kill_during_the_rollback_after_a_replay_failure_is_finished_by_the_ne
         let f = fixture().await;
         f.replay_faults(json!({"fail_at_object": [40]})).await;
         let killed = apply_child(&f, &f.state, Some(k)).await;
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(killed.signal(), Some(9), "k={k}: killed");
+        assert_killed(killed, k);
         let journal = std::fs::read_to_string(f.state.join("journal.jsonl")).unwrap();
         assert!(
             journal.contains("\"rollback_intent\""),
@@ -989,58 +879,32 @@ async fn an_octavia_failure_rolls_back_with_2112_or_stops_and_a_rerun_finishes()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_whose_octavia_member_is_gone_is_stale_and_refused_nothing_sent() {
     let f = fixture().await;
-    let inv = f.plan_path.with_file_name("inventory");
-    test_support::copy_dir(&clean_inventory(), &inv);
-    let file = inv.join("octavia/members.json");
-    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    let pools = doc.as_object_mut().unwrap();
-    let (pool, entry) = pools.iter_mut().next().unwrap();
-    let pool = pool.clone();
-    let members = entry["members"].as_array_mut().unwrap();
-    let mut gone = members[0].clone();
-    gone["id"] = json!("0b5e1c1e-0000-4000-8000-0000000000b1");
-    gone["protocol_port"] = json!(9090);
-    members.push(gone);
-    std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
-    let pools_file = inv.join("octavia/pools.json");
-    let mut pd: Value =
-        serde_json::from_str(&std::fs::read_to_string(&pools_file).unwrap()).unwrap();
-    for p in pd["pools"].as_array_mut().unwrap() {
-        if p["id"] == pool.as_str() {
-            p["members"]
-                .as_array_mut()
-                .unwrap()
-                .push(json!({"id": "0b5e1c1e-0000-4000-8000-0000000000b1"}));
+    let inv = f.copy_inventory();
+    let mut pool = String::new();
+    edit_json(&inv.join("octavia/members.json"), |doc| {
+        let pools = doc.as_object_mut().unwrap();
+        let (id, entry) = pools.iter_mut().next().unwrap();
+        pool = id.clone();
+        let members = entry["members"].as_array_mut().unwrap();
+        let mut gone = members[0].clone();
+        gone["id"] = json!("0b5e1c1e-0000-4000-8000-0000000000b1");
+        gone["protocol_port"] = json!(9090);
+        members.push(gone);
+    });
+    edit_json(&inv.join("octavia/pools.json"), |pd| {
+        for p in pd["pools"].as_array_mut().unwrap() {
+            if p["id"] == pool.as_str() {
+                p["members"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"id": "0b5e1c1e-0000-4000-8000-0000000000b1"}));
+            }
         }
-    }
-    std::fs::write(&pools_file, serde_json::to_string_pretty(&pd).unwrap()).unwrap();
-    let snap = VioSnapshot::load(&inv).unwrap();
-    let plan = build_vio_plan(
-        &snap,
-        &VioRules::builtin(),
-        &VioPlanOptions {
-            created_at: "2026-12-01T10:00:00Z".into(),
-            tool_version: "test".into(),
-            deployment: None,
-            rules_source: None,
-            inventory_source: Some("inventory".into()),
-        },
-    )
-    .unwrap();
-    std::fs::write(
-        &f.plan_path,
-        plan_schema::write::to_toml(&plan, None).unwrap(),
-    )
-    .unwrap();
-
-    let from = f.h.request_log().len();
-    let e = executor::apply(&f.opts()).await.expect_err("refused");
-    assert!(e.is_refusal(), "{e}");
-    let text = e.to_string();
+    });
+    let text = f.refused_after_replan(&inv).await;
     assert!(
         text.contains("no longer in the source Octavia")
             && text.contains("0b5e1c1e-0000-4000-8000-0000000000b1"),
         "{text}"
     );
-    assert_eq!(target_writes(&f.h, from), Vec::<String>::new());
 }

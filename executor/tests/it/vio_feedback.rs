@@ -7,63 +7,34 @@
 //! Each test stops before the host migration (no `--confirm-point-of-no-return`), so the
 //! coordinator's feedback of the edge cutover run is still there to read.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use executor::client::{Credentials, NsxvAuth, NsxvClient, ServiceConfig, VcenterClient};
-use executor::{ApplyOptions, ExitCode, WindowClients};
-use plan_schema::vio::{Action, EdgeCutover, Plan, StartBy};
+use executor::{ApplyOptions, ExitCode};
+use plan_schema::vio::{Action, EdgeCutover, Plan};
+use planner::vio::rules::VioRules;
 use serde_json::Value;
 use simulator::SimHandle;
 
-use crate::common::{apply_opts, full_log};
-use crate::vio_apply::{clean_inventory, openstack};
+use crate::common::full_log;
+use crate::vio_common::{
+    VioFixture, build_plan, clean_inventory, reseal, started_by_apply, without_octavia,
+};
 
 /// Instant coordinator work, and the foreseeable per-DLR confirmation switched on.
 const FAULTS: &str = "[migration.v2t]\nedge_s_per_dlr = 0\ndfw_s = 0\nhost_s_per_host = 0\nconfirm_dlr_gateways = true\n";
 
 /// The clean example's plan from the built-in rules, without its Octavia steps (as in
 /// `vio_window`), both runs started by apply, `edit` applied to the edge cutover, resealed.
-fn plan(dir: &Path, edit: impl FnOnce(&mut EdgeCutover)) -> (PathBuf, Plan) {
-    let snap = planner::vio::snapshot::VioSnapshot::load(&clean_inventory()).unwrap();
-    let mut plan = planner::vio::build_vio_plan(
-        &snap,
-        &planner::vio::rules::VioRules::builtin(),
-        &planner::vio::VioPlanOptions {
-            created_at: "2026-12-01T10:00:00Z".into(),
-            tool_version: "test".into(),
-            deployment: None,
-            rules_source: None,
-            inventory_source: None,
-        },
-    )
-    .unwrap();
-    let octavia: std::collections::BTreeSet<String> = plan
-        .steps
-        .iter()
-        .filter(|s| matches!(&s.action, Action::ApiReplay(r) if r.call.contains("/lbaas/")))
-        .map(|s| s.id.clone())
-        .collect();
-    plan.steps.retain(|s| !octavia.contains(&s.id));
-    let mut edit = Some(edit);
-    for s in &mut plan.steps {
-        s.depends_on.retain(|d| !octavia.contains(d));
-        match &mut s.action {
-            Action::EdgeCutover(c) => {
-                c.start = StartBy::Apply;
-                if let Some(e) = edit.take() {
-                    e(c);
-                }
-            }
-            Action::HostMigration(h) => h.start = StartBy::Apply,
-            _ => {}
-        }
+fn plan(edit: impl FnOnce(&mut EdgeCutover)) -> Plan {
+    let mut plan = build_plan(&clean_inventory(), &VioRules::builtin(), None);
+    without_octavia(&mut plan);
+    started_by_apply(&mut plan);
+    if let Some(c) = plan.steps.iter_mut().find_map(|s| match &mut s.action {
+        Action::EdgeCutover(c) => Some(c),
+        _ => None,
+    }) {
+        edit(c);
     }
-    plan.summary = plan.computed_summary();
-    plan_schema::seal::seal(&mut plan);
-    let path = dir.join("plan.toml");
-    std::fs::write(&path, plan_schema::write::to_toml(&plan, None).unwrap()).unwrap();
-    (path, plan)
+    reseal(&mut plan);
+    plan
 }
 
 fn cutover(plan: &Plan) -> &EdgeCutover {
@@ -76,33 +47,17 @@ fn cutover(plan: &Plan) -> &EdgeCutover {
         .expect("the clean example has an edge cutover")
 }
 
-fn window(h: &SimHandle) -> WindowClients {
-    let creds = || Credentials::new(simulator::DEFAULT_USERNAME, simulator::DEFAULT_PASSWORD);
-    let svc = ServiceConfig {
-        timeout: Duration::from_secs(20),
-        ..ServiceConfig::default()
-    };
-    WindowClients {
-        nsxv: Some(NsxvClient::new(&h.base_url(), creds(), NsxvAuth::Basic, svc.clone()).unwrap()),
-        vcenter: Some(VcenterClient::new(&h.base_url(), creds(), svc).unwrap()),
-    }
-}
-
 /// Apply `edit`'s plan against a fresh simulator without the host migration's confirmation.
 async fn run(
     edit: impl FnOnce(&mut EdgeCutover),
 ) -> (tempfile::TempDir, SimHandle, Plan, executor::Outcome) {
-    let dir = tempfile::tempdir().unwrap();
-    let faults = dir.path().join("faults.toml");
-    std::fs::write(&faults, FAULTS).unwrap();
-    let h = test_support::start_vio_sim(&clean_inventory(), Some(faults)).await;
-    let (path, plan) = plan(dir.path(), edit);
-    let mut o: ApplyOptions = apply_opts(&h, &path, &dir.path().join("state"));
-    o.openstack = Some(openstack(&h, dir.path()));
-    o.window = window(&h);
-    o.confirm_point_of_no_return = false;
+    let f = VioFixture::builder()
+        .faults(FAULTS)
+        .start(|_| plan(edit))
+        .await;
+    let o: ApplyOptions = f.window_opts(false);
     let out = executor::apply(&o).await.expect("not refused");
-    (dir, h, plan, out)
+    (f.dir, f.h, f.plan, out)
 }
 
 /// The bodies of the feedback answers apply sent.

@@ -10,43 +10,27 @@
 use std::path::PathBuf;
 
 use executor::client::Kubectl;
-use executor::{ApplyOptions, ExitCode};
+use executor::{ApplyOptions, AuditReport, ExitCode};
 use plan_schema::vio::{Phase, Plan};
 use planner::vio::rules::VioRules;
-use planner::vio::snapshot::VioSnapshot;
-use planner::vio::{VioPlanOptions, build_vio_plan};
 use serde_json::{Value, json};
 use simulator::SimHandle;
 
 use crate::common::apply_opts;
-
-fn clean_inventory() -> PathBuf {
-    test_support::repo_root().join("examples/inventories/vio-small-clean")
-}
+use crate::vio_common::{
+    CLEAN_SOURCE, build_plan, clean_inventory, openstack, reseal, save_plan_in, start_sim,
+};
 
 /// The clean example's plan, planned with `rules`, with only the steps of `phases`, resealed.
 pub fn plan_of_phases_with(phases: &[Phase], rules: &VioRules) -> Plan {
-    let snap = VioSnapshot::load(&clean_inventory()).expect("snapshot loads");
-    let mut plan = build_vio_plan(
-        &snap,
-        rules,
-        &VioPlanOptions {
-            created_at: "2026-12-01T10:00:00Z".into(),
-            tool_version: "test".into(),
-            deployment: None,
-            rules_source: None,
-            inventory_source: Some("examples/inventories/vio-small-clean".into()),
-        },
-    )
-    .expect("plan builds");
+    let mut plan = build_plan(&clean_inventory(), rules, Some(CLEAN_SOURCE));
     plan.steps.retain(|s| phases.contains(&s.phase));
     let kept: std::collections::BTreeSet<String> =
         plan.steps.iter().map(|s| s.id.clone()).collect();
     for s in &mut plan.steps {
         s.depends_on.retain(|d| kept.contains(d));
     }
-    plan.summary = plan.computed_summary();
-    plan_schema::seal::seal(&mut plan);
+    reseal(&mut plan);
     plan
 }
 
@@ -65,14 +49,9 @@ pub async fn fixture(phases: &[Phase]) -> Fixture {
 
 pub async fn fixture_with(phases: &[Phase], rules: &VioRules) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let h = test_support::start_vio_sim(&clean_inventory(), None).await;
+    let h = start_sim(&clean_inventory(), dir.path(), None).await;
     let plan = plan_of_phases_with(phases, rules);
-    let plan_path = dir.path().join("plan.toml");
-    std::fs::write(
-        &plan_path,
-        plan_schema::write::to_toml(&plan, None).unwrap(),
-    )
-    .unwrap();
+    let plan_path = save_plan_in(dir.path(), &plan);
     let kubeconfig = test_support::kubeconfig(&h, dir.path());
     let state = dir.path().join("state");
     Fixture {
@@ -97,7 +76,7 @@ impl Fixture {
     pub fn opts(&self) -> ApplyOptions {
         let mut o = apply_opts(&self.h, &self.plan_path, &self.state);
         o.kubectl = Some(self.kubectl());
-        o.openstack = Some(crate::vio_apply::openstack(&self.h, self.dir.path()));
+        o.openstack = Some(openstack(&self.h, self.dir.path()));
         o
     }
 
@@ -116,6 +95,21 @@ impl Fixture {
             .filter(|r| r["api"] == "k8s" && r["method"] != "GET")
             .map(|r| format!("{} {}", r["method"], r["path"]))
             .collect()
+    }
+
+    /// `audit` of `plan` through `kc`, asserted to have written nothing.
+    pub async fn audit_read_only(&self, plan: &plan_schema::AnyPlan, kc: &Kubectl) -> AuditReport {
+        let from = self.h.request_log().len();
+        let report = executor::audit(
+            plan,
+            &crate::common::nsx_config(&self.h),
+            &Default::default(),
+            Some(kc),
+        )
+        .await
+        .unwrap();
+        assert_eq!(writes_since(&self.h, from), Vec::<String>::new());
+        report
     }
 
     /// Everything the run wrote to its state directory.
@@ -399,15 +393,7 @@ async fn cleanup_removes_only_what_the_migration_left_and_audit_is_clean_after_a
     let kc = f.kubectl();
 
     // Before: every step still to do; nothing written by the audit.
-    let from = f.h.request_log().len();
-    let report = executor::audit(
-        &parsed,
-        &crate::common::nsx_config(&f.h),
-        &Default::default(),
-        Some(&kc),
-    )
-    .await
-    .unwrap();
+    let report = f.audit_read_only(&parsed, &kc).await;
     assert!(!report.is_clean(), "{}", report.render());
     assert_eq!(
         report.counts.get("pending"),
@@ -420,7 +406,6 @@ async fn cleanup_removes_only_what_the_migration_left_and_audit_is_clean_after_a
         "{}",
         report.render()
     );
-    assert_eq!(writes_since(&f.h, from), Vec::<String>::new());
 
     let mut o = f.opts();
     o.confirm_tasks = vec!["vio-reconfig/database".into()];
@@ -455,17 +440,8 @@ async fn cleanup_removes_only_what_the_migration_left_and_audit_is_clean_after_a
     );
 
     // After: clean, and still read-only.
-    let from = f.h.request_log().len();
-    let report = executor::audit(
-        &parsed,
-        &crate::common::nsx_config(&f.h),
-        &Default::default(),
-        Some(&kc),
-    )
-    .await
-    .unwrap();
+    let report = f.audit_read_only(&parsed, &kc).await;
     assert!(report.is_clean(), "{}", report.render());
-    assert_eq!(writes_since(&f.h, from), Vec::<String>::new());
 
     // A re-run sends nothing.
     let from = f.h.request_log().len();
@@ -483,15 +459,7 @@ async fn cleanup_removes_only_what_the_migration_left_and_audit_is_clean_after_a
 async fn audit_of_the_whole_plan_before_the_migration_lists_what_is_to_do() {
     let f = fixture(<Phase as plan_schema::KindPhase>::ALL).await;
     let parsed = plan_schema::read_plan_file(&f.plan_path).unwrap();
-    let from = f.h.request_log().len();
-    let report = executor::audit(
-        &parsed,
-        &crate::common::nsx_config(&f.h),
-        &Default::default(),
-        Some(&f.kubectl()),
-    )
-    .await
-    .unwrap();
+    let report = f.audit_read_only(&parsed, &f.kubectl()).await;
     assert!(!report.is_clean());
     assert_eq!(
         report.counts.get("pending"),
@@ -504,7 +472,6 @@ async fn audit_of_the_whole_plan_before_the_migration_lists_what_is_to_do() {
         "{}",
         report.render()
     );
-    assert_eq!(writes_since(&f.h, from), Vec::<String>::new());
     let j = serde_json::to_value(&report).unwrap();
     assert_eq!(j["steps"].as_array().unwrap().len(), f.plan.steps.len());
 }

@@ -8,44 +8,28 @@
 
 use std::time::Duration;
 
-use executor::client::{ConfigSearch, OpenStackClient, RetryPolicy, SeededJitter, ServiceConfig};
+use executor::client::{OpenStackClient, ServiceConfig};
 use executor::{ExitCode, OnImportFailure};
 use plan_schema::vio::Phase;
 use planner::vio::rules::VioRules;
 use serde_json::{Value, json};
 use simulator::SimHandle;
 
-use crate::common::{add_fault, full_log};
+use crate::common::{add_fault, full_log, sim_control};
+use crate::vio_common::{is_change_with, openstack_with, quick_retry};
 use crate::vio_reconfig::{Fixture, fixture, fixture_with};
-
-fn quick() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 2,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(20),
-        max_elapsed: Duration::from_secs(10),
-        max_retry_after: Duration::from_millis(50),
-        jitter: std::sync::Arc::new(SeededJitter::new(7)),
-    }
-}
 
 /// An OpenStack client that gives up on a hung request after 1.5 s, retrying once.
 fn openstack_quick(h: &SimHandle, dir: &std::path::Path) -> OpenStackClient {
-    let (clouds, secure) = test_support::clouds_yaml(h, dir, simulator::DEFAULT_PASSWORD);
-    let search = ConfigSearch {
-        clouds: vec![clouds],
-        secure: vec![secure],
-    };
-    let cloud = executor::client::resolve_cloud(Some("vio-sim"), &|_| None, &search).unwrap();
-    OpenStackClient::new(
-        cloud,
+    openstack_with(
+        h,
+        dir,
         ServiceConfig {
-            retry: quick(),
+            retry: quick_retry(),
             timeout: Duration::from_millis(1500),
             ..ServiceConfig::default()
         },
     )
-    .unwrap()
 }
 
 fn rule(method: &str, path: &str, action: Value) -> Value {
@@ -70,13 +54,8 @@ fn changed_after_fault(h: &SimHandle) -> Option<Vec<String>> {
     Some(
         log.iter()
             .filter(|r| r["seq"].as_u64().unwrap() > seq)
-            .filter(|r| {
-                let p = r["path"].as_str().unwrap_or("");
-                r["method"] != "GET"
-                    && p != "/v3/auth/tokens"
-                    && !p.starts_with("/api/session")
-                    && !p.contains("nsx-migrate-lock")
-            })
+            // The simulator's control endpoint counts here (as it always did in this module).
+            .filter(|r| is_change_with(r, true))
             .filter(|r| (r["method"].clone(), r["path"].clone()) != faulted)
             .map(|r| {
                 format!(
@@ -267,7 +246,7 @@ async fn fault_matrix_post_migration_cleanup() {
                 .await
                 .unwrap();
                 add_fault(&f.h, r).await;
-                cfg.retry = quick();
+                cfg.retry = quick_retry();
                 cfg.timeout = Duration::from_millis(1500);
                 let mut o = f.opts();
                 o.nsx = cfg;
@@ -297,7 +276,7 @@ async fn fault_matrix_audit() {
     let f = fixture_with(<Phase as plan_schema::KindPhase>::ALL, &VioRules::builtin()).await;
     let parsed = plan_schema::read_plan_file(&f.plan_path).unwrap();
     let mut cfg = crate::common::nsx_config(&f.h);
-    cfg.retry = quick();
+    cfg.retry = quick_retry();
     cfg.timeout = Duration::from_millis(1500);
     let mut kc = f.kubectl();
     kc.timeout = Duration::from_secs(2);
@@ -345,16 +324,7 @@ async fn fault_matrix_audit() {
             Vec::<Value>::new(),
             "{name}: audit wrote"
         );
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let c = reqwest::Client::new()
-            .delete(format!("{}/_sim/faults", f.h.base_url()))
-            .basic_auth(
-                simulator::DEFAULT_USERNAME,
-                Some(simulator::DEFAULT_PASSWORD),
-            )
-            .send()
-            .await
-            .unwrap();
+        let c = sim_control(&f.h, reqwest::Method::DELETE, "/_sim/faults", None).await;
         assert!(c.status().is_success());
     }
 }

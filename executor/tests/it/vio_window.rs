@@ -3,108 +3,59 @@
 //! of no return, feedback, the coordinator's faults and timeouts, rollback before and after the
 //! host migration, and kill points in the window.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use executor::client::{
-    Credentials, NsxClient, NsxvAuth, NsxvClient, ServiceConfig, VcenterClient,
-};
-use executor::{ApplyOptions, ExitCode, WindowClients};
+use executor::client::{NsxClient, ServiceConfig};
+use executor::{ApplyOptions, ExitCode};
 use plan_schema::vio::{Action, FeedbackResponse, Plan, StartBy};
+use planner::vio::rules::VioRules;
 use serde_json::{Value, json};
-use simulator::SimHandle;
 
-use crate::common::{apply_opts, full_log, nsx_config, rollback_opts};
-use crate::vio_apply::{clean_inventory, journal_lines, openstack};
+use crate::common::{apply_opts, full_log, journal_lines, nsx_config, rollback_opts, sim_control};
+use crate::vio_common::{
+    VioFixture, assert_killed, build_plan, changes, clean_inventory, clean_plan, edit_json,
+    harness_apply, is_change, journal_records, quick_retry, reseal, save_plan_in, started_by_apply,
+    window_clients, window_clients_with, without_octavia,
+};
 
 /// Coordinator timings for tests: each component's work is done within a millisecond.
 const FAST: &str = "[migration.v2t]\nedge_s_per_dlr = 0\ndfw_s = 0\nhost_s_per_host = 0\n";
 
-struct W {
-    _dir: tempfile::TempDir,
-    h: SimHandle,
-    plan_path: PathBuf,
-    state: PathBuf,
-    os: executor::client::OpenStackClient,
+/// The fixture of the window's tests (the plan's runs started by apply).
+struct W(VioFixture);
+
+impl std::ops::Deref for W {
+    type Target = VioFixture;
+    fn deref(&self) -> &VioFixture {
+        &self.0
+    }
 }
 
 /// The clean example's plan with both coordinator runs started by apply (the planner's
 /// default is the operator), its load balancer included, `edit` applied, resealed.
-fn window_plan(dir: &Path, edit: impl FnOnce(&mut Plan)) -> PathBuf {
-    let snap = planner::vio::snapshot::VioSnapshot::load(&clean_inventory()).unwrap();
-    let mut plan = planner::vio::build_vio_plan(
-        &snap,
-        &planner::vio::rules::VioRules::builtin(),
-        &planner::vio::VioPlanOptions {
-            created_at: "2026-12-01T10:00:00Z".into(),
-            tool_version: "test".into(),
-            deployment: None,
-            rules_source: None,
-            inventory_source: Some("examples/inventories/vio-small-clean".into()),
-        },
-    )
-    .unwrap();
-    for s in &mut plan.steps {
-        match &mut s.action {
-            Action::EdgeCutover(c) => c.start = StartBy::Apply,
-            Action::HostMigration(h) => h.start = StartBy::Apply,
-            _ => {}
-        }
-    }
+fn window_plan(edit: impl FnOnce(&mut Plan)) -> Plan {
+    let mut plan = clean_plan();
+    started_by_apply(&mut plan);
     edit(&mut plan);
-    plan.summary = plan.computed_summary();
-    plan_schema::seal::seal(&mut plan);
-    let path = dir.join("plan.toml");
-    std::fs::write(&path, plan_schema::write::to_toml(&plan, None).unwrap()).unwrap();
-    path
+    reseal(&mut plan);
+    plan
 }
 
 async fn fixture_with(faults: &str, edit: impl FnOnce(&mut Plan)) -> W {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("faults.toml");
-    std::fs::write(&f, faults).unwrap();
-    let h = test_support::start_vio_sim(&clean_inventory(), Some(f)).await;
-    let plan_path = window_plan(dir.path(), edit);
-    let os = openstack(&h, dir.path());
-    let state = dir.path().join("state");
-    W {
-        _dir: dir,
-        h,
-        plan_path,
-        state,
-        os,
-    }
+    W(VioFixture::builder()
+        .faults(faults)
+        .start(|_| window_plan(edit))
+        .await)
 }
 
 async fn fixture(faults: &str) -> W {
     fixture_with(faults, |_| {}).await
 }
 
-fn svc() -> ServiceConfig {
-    ServiceConfig {
-        timeout: Duration::from_secs(20),
-        ..ServiceConfig::default()
-    }
-}
-
-fn creds() -> Credentials {
-    Credentials::new(simulator::DEFAULT_USERNAME, simulator::DEFAULT_PASSWORD)
-}
-
-fn window(h: &SimHandle) -> WindowClients {
-    WindowClients {
-        nsxv: Some(NsxvClient::new(&h.base_url(), creds(), NsxvAuth::Basic, svc()).unwrap()),
-        vcenter: Some(VcenterClient::new(&h.base_url(), creds(), svc()).unwrap()),
-    }
-}
-
 impl W {
     fn opts(&self, confirm: bool) -> ApplyOptions {
-        let mut o = apply_opts(&self.h, &self.plan_path, &self.state);
-        o.openstack = Some(self.os.clone());
-        o.window = window(&self.h);
-        o.confirm_point_of_no_return = confirm;
-        o
+        self.window_opts(confirm)
     }
 
     fn nsx(&self) -> NsxClient {
@@ -114,13 +65,13 @@ impl W {
     async fn rollback(&self) -> executor::Outcome {
         let mut r = rollback_opts(&self.h, &self.state);
         r.openstack = Some(self.os.clone());
-        r.window = window(&self.h);
+        r.window = window_clients(&self.h);
         executor::rollback(&r).await.expect("not refused")
     }
 
     /// vNIC `edge/index` connected?
     async fn vnic_connected(&self, edge: &str, index: u32) -> bool {
-        let v = window(&self.h).nsxv.unwrap();
+        let v = window_clients(&self.h).nsxv.unwrap();
         v.get_json(&format!("/api/4.0/edges/{edge}/vnics/{index}"))
             .await
             .unwrap()["isConnected"]
@@ -128,7 +79,7 @@ impl W {
     }
 
     async fn power(&self, vm: &str) -> String {
-        let vc = window(&self.h).vcenter.unwrap();
+        let vc = window_clients(&self.h).vcenter.unwrap();
         vc.get(&format!("/api/vcenter/vm/{vm}/power"))
             .await
             .unwrap()["state"]
@@ -160,45 +111,15 @@ impl W {
     }
 
     async fn advance_clock(&self, seconds: u64) {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let r = reqwest::Client::new()
-            .post(format!(
-                "{}/_sim/v2t/clock?advance_seconds={seconds}",
-                self.h.base_url()
-            ))
-            .basic_auth(
-                simulator::DEFAULT_USERNAME,
-                Some(simulator::DEFAULT_PASSWORD),
-            )
-            .send()
-            .await
-            .unwrap();
+        let r = sim_control(
+            &self.h,
+            reqwest::Method::POST,
+            &format!("/_sim/v2t/clock?advance_seconds={seconds}"),
+            None,
+        )
+        .await;
         assert!(r.status().is_success());
     }
-}
-
-/// Changes in the request log after `from`, as `METHOD path?query`, without Keystone's token
-/// requests and the lock on the manager (neither changes the deployment).
-fn changes(h: &SimHandle, from: usize) -> Vec<String> {
-    full_log(h)
-        .into_iter()
-        .skip(from)
-        .filter(|r| {
-            let p = r["path"].as_str().unwrap_or("");
-            r["method"] != "GET"
-                && p != "/v3/auth/tokens"
-                && !p.starts_with("/_sim")
-                && !p.starts_with("/api/session")
-                && !p.contains("nsx-migrate-lock")
-        })
-        .map(|r| {
-            format!(
-                "{} {}",
-                r["method"].as_str().unwrap_or(""),
-                r["path"].as_str().unwrap_or("")
-            )
-        })
-        .collect()
 }
 
 const EDGES_DOWN: [(&str, u32); 3] = [("edge-1", 0), ("edge-4", 1), ("edge-9", 0)];
@@ -388,21 +309,24 @@ async fn unanswered_feedback_stops_with_the_list_and_the_plans_answer_resolves_i
     // A plan that answers it (by hash), applied from a new state directory: the replay and
     // the edge preparation are adopted from live state, the answer sent, the run continued.
     let d2 = tempfile::tempdir().unwrap();
-    let p2 = window_plan(d2.path(), |p| {
-        for s in &mut p.steps {
-            if let Action::EdgeCutover(c) = &mut s.action {
-                c.feedback.push(FeedbackResponse {
-                    request: "EDGE_CUTOVER_DLR".into(),
-                    action: "skip".into(),
-                    value: None,
-                    ..Default::default()
-                });
+    let p2 = save_plan_in(
+        d2.path(),
+        &window_plan(|p| {
+            for s in &mut p.steps {
+                if let Action::EdgeCutover(c) = &mut s.action {
+                    c.feedback.push(FeedbackResponse {
+                        request: "EDGE_CUTOVER_DLR".into(),
+                        action: "skip".into(),
+                        value: None,
+                        ..Default::default()
+                    });
+                }
             }
-        }
-    });
+        }),
+    );
     let mut o = apply_opts(&f.h, &p2, &d2.path().join("state"));
     o.openstack = Some(f.os.clone());
-    o.window = window(&f.h);
+    o.window = window_clients(&f.h);
     o.confirm_point_of_no_return = true;
     let from = f.h.request_log().len();
     let out = executor::apply(&o).await.expect("not refused");
@@ -486,11 +410,7 @@ async fn with_start_by_the_operator_apply_waits_for_the_operators_start() {
     nsx.post("/api/v1/migration/plan?action=start", &json!({}))
         .await
         .unwrap();
-    let out = tokio::time::timeout(Duration::from_secs(60), run)
-        .await
-        .expect("apply ends")
-        .unwrap()
-        .expect("not refused");
+    let out = finished(run).await;
     // On to the point of no return (not confirmed here).
     assert!(
         out.message.contains("--confirm-point-of-no-return"),
@@ -603,25 +523,9 @@ async fn a_coordinator_run_past_its_timeout_stops_with_1132() {
         let f = fixture(&format!("[migration.v2t]\n{faults}")).await;
         let o = f.opts(true);
         let run = tokio::spawn(async move { executor::apply(&o).await });
-        let nsx = f.nsx();
-        let mut started = false;
-        for _ in 0..4000 {
-            if let Ok(s) = nsx.get("/api/v1/migration/status-summary").await
-                && s["overall_migration_status"] == "IN_PROGRESS"
-                && f.coordinator_mode().await == json!(mode)
-            {
-                started = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert!(started, "the {mode} run started");
+        until_running(&f, mode).await;
         f.advance_clock(advance_h * 3600).await;
-        let out = tokio::time::timeout(Duration::from_secs(60), run)
-            .await
-            .expect("apply ends")
-            .unwrap()
-            .expect("not refused");
+        let out = finished(run).await;
         assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
         assert!(
             out.message.contains("seed error 1132") && out.message.contains(limit),
@@ -631,45 +535,17 @@ async fn a_coordinator_run_past_its_timeout_stops_with_1132() {
     }
 }
 
-const HARNESS: &str = env!("CARGO_BIN_EXE_executor-crash-harness");
-
+/// `executor-crash-harness apply` of the fixture's plan in a child process, with the window's
+/// clients and the point of no return confirmed; SIGKILLed after its `kill`-th journal record.
 async fn apply_child(f: &W, kill: Option<u64>) -> std::process::ExitStatus {
-    let dir = f.plan_path.parent().unwrap();
-    let mut cmd = tokio::process::Command::new(HARNESS);
-    cmd.args([
-        "apply",
-        f.plan_path.to_str().unwrap(),
-        f.state.to_str().unwrap(),
-        &f.h.base_url(),
-    ])
-    .env("NSX_USERNAME", simulator::DEFAULT_USERNAME)
-    .env("NSX_PASSWORD", simulator::DEFAULT_PASSWORD)
-    .env("OS_CLOUD", "vio-sim")
-    .env("OS_CLIENT_CONFIG_FILE", dir.join("clouds.yaml"))
-    .env("OS_CLIENT_SECURE_FILE", dir.join("secure.yaml"))
-    .env("EXEC_HARNESS_CONCURRENCY", "1")
-    .env("EXEC_HARNESS_WINDOW", "1")
-    .env("EXEC_HARNESS_CONFIRM", "1")
-    .env_remove(executor::journal::KILL_AFTER_ENV)
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null())
-    .kill_on_drop(true);
-    if let Some(k) = kill {
-        cmd.env(executor::journal::KILL_AFTER_ENV, k.to_string());
-    }
-    let mut c = cmd.spawn().expect("harness starts");
-    tokio::time::timeout(Duration::from_secs(180), c.wait())
-        .await
-        .expect("harness finished in time")
-        .unwrap()
+    harness_apply(&f.h, &f.plan_path, &f.state, true, kill).await
 }
 
 /// Journal positions (1-based) of every record of the window's steps.
 fn window_points(state: &Path) -> Vec<u64> {
     use plan_schema::journal::JournalEvent;
-    let loaded = executor::journal::load(&state.join("journal.jsonl"), None).unwrap();
-    loaded
-        .records
+    let records = journal_records(state);
+    records
         .iter()
         .enumerate()
         .filter(|(_, r)| match &r.event {
@@ -737,15 +613,14 @@ async fn a_kill_at_any_window_point_converges() {
     for k in points {
         let f = fixture(FAST).await;
         let killed = apply_child(&f, Some(k)).await;
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(killed.signal(), Some(9), "k={k}: killed");
+        assert_killed(killed, k);
         assert!(journal_lines(&f.state) >= k as usize, "k={k}");
         let again = apply_child(&f, None).await;
         assert_eq!(again.code(), Some(1), "k={k}: the re-run converges");
         assert_converged(&f, k).await;
         // The journal is whole and every window step is done.
-        let loaded = executor::journal::load(&f.state.join("journal.jsonl"), None).unwrap();
-        let p = executor::progress::Progress::from_records(&loaded.records);
+        let records = journal_records(&f.state);
+        let p = executor::progress::Progress::from_records(&records);
         for s in [
             "edge-cutover/run",
             "host-migration/run",
@@ -759,16 +634,6 @@ async fn a_kill_at_any_window_point_converges() {
 // ---------------------------------------------------------------------------------------------
 // The fault matrix (issue 15: "each fault of the simulator in each stage has a test with its
 // exit code"). docs/recovery.md has the whole table, with the tests of the other stages.
-
-/// A change of the deployment in the request log (as `changes` counts them).
-fn is_change(r: &Value) -> bool {
-    let p = r["path"].as_str().unwrap_or("");
-    r["method"] != "GET"
-        && p != "/v3/auth/tokens"
-        && !p.starts_with("/_sim")
-        && !p.starts_with("/api/session")
-        && !p.contains("nsx-migrate-lock")
-}
 
 /// One fault of the matrix: a simulator rule on one call of the window, the seed code and step
 /// the stop must name, and calls that must not have been sent (`(prefix, at most)`).
@@ -796,14 +661,7 @@ fn rule(method: &str, path: &str, query: Option<&str>, action: Value) -> Value {
 /// logged the fault: a hang is never answered, so never logged), and the later calls listed
 /// were not sent.
 async fn run_case(c: Case) {
-    let quick = executor::client::RetryPolicy {
-        max_attempts: 2,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(20),
-        max_elapsed: Duration::from_secs(10),
-        max_retry_after: Duration::from_millis(50),
-        jitter: std::sync::Arc::new(executor::client::SeededJitter::new(7)),
-    };
+    let quick = quick_retry();
     {
         let f = fixture(FAST).await;
         crate::common::add_fault(&f.h, c.rule.clone()).await;
@@ -817,12 +675,7 @@ async fn run_case(c: Case) {
             retry: quick.clone(),
             ..ServiceConfig::default()
         };
-        o.window = WindowClients {
-            nsxv: Some(
-                NsxvClient::new(&f.h.base_url(), creds(), NsxvAuth::Basic, cfg.clone()).unwrap(),
-            ),
-            vcenter: Some(VcenterClient::new(&f.h.base_url(), creds(), cfg).unwrap()),
-        };
+        o.window = window_clients_with(&f.h, cfg);
         let out = executor::apply(&o).await.expect("not refused");
         let name = c.name;
         assert_eq!(out.exit_code, ExitCode::Mixed, "{name}: {}", out.message);
@@ -1026,6 +879,17 @@ async fn fault_matrix_host_migration() {
     .await;
 }
 
+/// The outcome of an apply spawned as `run` (bounded in time).
+async fn finished<E: std::fmt::Debug>(
+    run: tokio::task::JoinHandle<Result<executor::Outcome, E>>,
+) -> executor::Outcome {
+    tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("apply ends")
+        .unwrap()
+        .expect("not refused")
+}
+
 /// Wait (bounded) until the coordinator runs `mode`.
 async fn until_running(f: &W, mode: &str) {
     let nsx = f.nsx();
@@ -1057,11 +921,7 @@ async fn the_coordinator_going_down_mid_cutover_stops_with_1001_and_a_rerun_resu
     let mut down = timings.clone();
     down["service_down"] = json!(true);
     crate::common::set_migration_faults(&f.h, json!({"v2t": down})).await;
-    let out = tokio::time::timeout(Duration::from_secs(60), run)
-        .await
-        .expect("apply ends")
-        .unwrap()
-        .expect("not refused");
+    let out = finished(run).await;
     assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
     assert!(
         out.message.contains("seed error 1001") && out.message.contains("edge-cutover/run"),
@@ -1154,11 +1014,7 @@ async fn the_nsx_v_token_lifetime_against_the_host_migrations_48_hours() {
     let run = tokio::spawn(async move { executor::apply(&o).await });
     until_running(&f, "DFW_AND_HOST_AND_WORKLOAD").await;
     f.advance_clock(25 * 3600).await;
-    let out = tokio::time::timeout(Duration::from_secs(60), run)
-        .await
-        .expect("apply ends")
-        .unwrap()
-        .expect("not refused");
+    let out = finished(run).await;
     assert_eq!(out.exit_code, ExitCode::Mixed, "{}", out.message);
     assert!(
         out.message.contains("seed error 1120") && out.message.contains("token"),
@@ -1220,78 +1076,40 @@ async fn nogw_fixture() -> W {
     let dir = tempfile::tempdir().unwrap();
     let inv = dir.path().join("inventory");
     test_support::copy_dir(&clean_inventory(), &inv);
-    let edit = |file: &str, key: &str, f: &dyn Fn(&mut Vec<Value>)| {
-        let path = inv.join(file);
-        let mut doc: Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        f(doc[key].as_array_mut().unwrap());
-        std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
-    };
-    edit("neutron/routers.json", "routers", &|rs| {
-        for r in rs.iter_mut().filter(|r| r["id"] == NOGW_ROUTER) {
+    edit_json(&inv.join("neutron/routers.json"), |doc| {
+        for r in doc["routers"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .filter(|r| r["id"] == NOGW_ROUTER)
+        {
             r["external_gateway_info"] = Value::Null;
         }
     });
-    edit("neutron/ports.json", "ports", &|ps| {
-        ps.retain(|p| {
+    edit_json(&inv.join("neutron/ports.json"), |doc| {
+        doc["ports"].as_array_mut().unwrap().retain(|p| {
             !(p["device_id"] == NOGW_ROUTER && p["device_owner"] == "network:router_gateway")
         });
     });
-    std::fs::write(dir.path().join("faults.toml"), FAST).unwrap();
-    let h = test_support::start_vio_sim(&inv, Some(dir.path().join("faults.toml"))).await;
-    let snap = planner::vio::snapshot::VioSnapshot::load(&inv).unwrap();
-    let mut plan = planner::vio::build_vio_plan(
-        &snap,
-        &planner::vio::rules::VioRules::builtin(),
-        &planner::vio::VioPlanOptions {
-            created_at: "2026-12-01T10:00:00Z".into(),
-            tool_version: "test".into(),
-            deployment: None,
-            rules_source: None,
-            inventory_source: Some("inventory".into()),
-        },
-    )
-    .unwrap();
-    // As `window_plan`: apply starts both runs; no Octavia steps.
-    let octavia: std::collections::BTreeSet<String> = plan
-        .steps
-        .iter()
-        .filter(|s| matches!(&s.action, Action::ApiReplay(r) if r.call.contains("/lbaas/")))
-        .map(|s| s.id.clone())
-        .collect();
-    plan.steps.retain(|s| !octavia.contains(&s.id));
-    for s in &mut plan.steps {
-        s.depends_on.retain(|d| !octavia.contains(d));
-        match &mut s.action {
-            Action::EdgeCutover(c) => c.start = StartBy::Apply,
-            Action::HostMigration(h) => h.start = StartBy::Apply,
-            _ => {}
-        }
-    }
-    plan.summary = plan.computed_summary();
-    plan_schema::seal::seal(&mut plan);
-    let ids: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
-    for want in [
-        format!("edge-prep/nogw-fixup/{NOGW_ROUTER}"),
-        format!("edge-cutover/nogw-restore/{NOGW_ROUTER}"),
-    ] {
-        assert!(ids.contains(&want.as_str()), "{want} not planned");
-    }
-    let plan_path = dir.path().join("plan.toml");
-    std::fs::write(
-        &plan_path,
-        plan_schema::write::to_toml(&plan, None).unwrap(),
-    )
-    .unwrap();
-    let os = openstack(&h, dir.path());
-    let state = dir.path().join("state");
-    W {
-        _dir: dir,
-        h,
-        plan_path,
-        state,
-        os,
-    }
+    W(VioFixture::builder()
+        .inventory(dir, inv)
+        .faults(FAST)
+        .start(|inv| {
+            let mut plan = build_plan(inv, &VioRules::builtin(), Some("inventory"));
+            // As `window_plan`: apply starts both runs; no Octavia steps.
+            without_octavia(&mut plan);
+            started_by_apply(&mut plan);
+            reseal(&mut plan);
+            let ids: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
+            for want in [
+                format!("edge-prep/nogw-fixup/{NOGW_ROUTER}"),
+                format!("edge-cutover/nogw-restore/{NOGW_ROUTER}"),
+            ] {
+                assert!(ids.contains(&want.as_str()), "{want} not planned");
+            }
+            plan
+        })
+        .await)
 }
 
 impl W {
@@ -1362,8 +1180,8 @@ async fn a_gateway_less_router_is_attached_for_the_cutover_and_detached_after_it
     let start = pos("POST /api/v1/migration/plan?action=start").unwrap();
     assert!(attach < start && start < detach, "{log:#?}");
     assert_eq!(f.tier0_of(NOGW_ROUTER).await, Value::Null);
-    let loaded = executor::journal::load(&f.state.join("journal.jsonl"), None).unwrap();
-    let p = executor::progress::Progress::from_records(&loaded.records);
+    let records = journal_records(&f.state);
+    let p = executor::progress::Progress::from_records(&records);
     for s in [
         format!("edge-prep/nogw-fixup/{NOGW_ROUTER}"),
         format!("edge-cutover/nogw-restore/{NOGW_ROUTER}"),
