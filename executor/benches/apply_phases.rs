@@ -180,7 +180,7 @@ async fn run(
     .expect("simulator");
     let timer = Arc::new(Timer::default());
     let mut o = ApplyOptions::new(&plan_path, work.path().join("state"), nsx(&h.base_url()));
-    o.concurrency = concurrency;
+    o.concurrency = Some(concurrency);
     o.poll = poll;
     o.observer = Some(SharedObserver(timer.clone()));
     let t = Instant::now();
@@ -261,7 +261,7 @@ async fn update_bench() {
     let mut rates = Vec::new();
     for (concurrency, lbs, namespaces) in [
         (
-            ApplyOptions::new("", "", nsx("http://127.0.0.1:1")).concurrency,
+            <plan_schema::mp::MpToPolicy as executor::kind::KindExecutor>::DEFAULT_CONCURRENCY,
             99,
             200,
         ),

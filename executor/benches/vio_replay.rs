@@ -100,7 +100,10 @@ async fn main() {
     let ports: usize = env_num("VIO_BENCH_PORTS", 10_000);
     let load_before = loadavg();
     let rate: f64 = env_num("EXEC_BENCH_RATE", 95.0);
-    let concurrency: usize = env_num("VIO_BENCH_CONCURRENCY", 8);
+    let concurrency: usize = env_num(
+        "VIO_BENCH_CONCURRENCY",
+        <plan_schema::vio::VioV2t as executor::kind::KindExecutor>::DEFAULT_CONCURRENCY,
+    );
     let work = tempfile::tempdir().unwrap();
     let inv = work.path().join("vio");
     simulator::vio::generate::generate(
@@ -183,7 +186,7 @@ async fn main() {
     let timer = Arc::new(Timer::default());
     let mut o = ApplyOptions::new(&plan_path, work.path().join("state"), nsx);
     o.openstack = Some(os);
-    o.concurrency = concurrency;
+    o.concurrency = Some(concurrency);
     o.observer = Some(SharedObserver(timer.clone()));
     let t = Instant::now();
     let out = executor::apply(&o).await.expect("not refused");

@@ -237,7 +237,7 @@ async fn apply_kind<K: KindExecutor>(
         dry_run: opts.dry_run,
         log,
         poll: opts.poll.clone(),
-        concurrency: opts.concurrency.max(1),
+        concurrency: opts.concurrency.unwrap_or(K::DEFAULT_CONCURRENCY).max(1),
         on_import_failure: opts.on_import_failure,
         observer: opts.observer.clone(),
         manager_lock: (!opts.dry_run).then_some(&opts.manager_lock),

@@ -31,6 +31,9 @@ pub enum Flow {
 /// A kind's executor.
 #[allow(async_fn_in_trait)]
 pub trait KindExecutor: Kind {
+    /// Changes in flight at once when the operator does not say (`--concurrency`).
+    const DEFAULT_CONCURRENCY: usize = 8;
+
     /// Checks of the options alone, before anything is opened (lock, journal) or sent: what
     /// the kind cannot run without (e.g. the credentials of a service only it drives).
     fn check_options(_opts: &ApplyOptions) -> Result<(), ExecError> {

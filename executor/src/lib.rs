@@ -135,7 +135,9 @@ pub struct ApplyOptions {
     /// before such a step and sends nothing for it.
     pub confirm_point_of_no_return: bool,
     pub dry_run: bool,
-    pub concurrency: usize,
+    /// Changes in flight at once (Manager-to-Policy: Policy updates; vio-v2t: replay steps);
+    /// `None`: the kind's default (`KindExecutor::DEFAULT_CONCURRENCY`: 8, vio-v2t 16).
+    pub concurrency: Option<usize>,
     pub on_import_failure: OnImportFailure,
     pub poll: PollConfig,
     /// Receives per-stage progress and the operator messages (the CLI prints them; tests and
@@ -161,7 +163,7 @@ impl ApplyOptions {
             window: WindowClients::default(),
             confirm_point_of_no_return: false,
             dry_run: false,
-            concurrency: 8,
+            concurrency: None,
             on_import_failure: OnImportFailure::Rollback,
             poll: PollConfig::default(),
             observer: None,

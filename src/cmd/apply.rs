@@ -33,9 +33,10 @@ pub struct Args {
     /// Print the requests that would be sent, in order; send none (reads only).
     #[arg(long)]
     dry_run: bool,
-    /// Policy updates in flight at once.
-    #[arg(long, default_value_t = 8)]
-    concurrency: usize,
+    /// Changes in flight at once: Policy updates (Manager-to-Policy, default 8) or API replay
+    /// steps (vio-v2t, default 16).
+    #[arg(long, value_name = "N")]
+    concurrency: Option<usize>,
     /// On an import failure (Manager-to-Policy) or a replay failure (vio-v2t,
     /// `--on-failure`): roll back what this plan made (exit 2), or stop and keep it (exit 1).
     #[arg(long, value_enum, default_value = "rollback", alias = "on-failure")]
@@ -80,7 +81,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut o = ApplyOptions::new(&args.plan, &args.state_dir, args.nsx.config()?);
     o.dry_run = args.dry_run;
     o.manager_lock = args.lock.config()?;
-    o.concurrency = args.concurrency.max(1);
+    o.concurrency = args.concurrency.map(|n| n.max(1));
     o.on_import_failure = match args.on_import_failure {
         FailureArg::Rollback => OnImportFailure::Rollback,
         FailureArg::Stop => OnImportFailure::Stop,

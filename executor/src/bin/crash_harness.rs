@@ -97,10 +97,12 @@ fn main() -> ExitCode {
             o.poll = poll();
             // EXEC_HARNESS_CONCURRENCY=1 makes the journal's record order the same in every
             // run, so a kill point taken from one run's journal lands on the same record.
-            o.concurrency = std::env::var("EXEC_HARNESS_CONCURRENCY")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(4);
+            o.concurrency = Some(
+                std::env::var("EXEC_HARNESS_CONCURRENCY")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(4),
+            );
             o.kubectl = args.get(4).map(|k| Kubectl {
                 kubeconfig: Some(k.into()),
                 ..Kubectl::default()

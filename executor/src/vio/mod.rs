@@ -41,6 +41,10 @@ use crate::progress::STEP_OP;
 use crate::{OnImportFailure, current};
 
 impl KindExecutor for VioV2t {
+    /// 16 replay steps in flight: the replay reached 89% of NSX's 100 requests/s with 8 and
+    /// 91% with 16 (docs/performance.md); NSX allows 40 concurrent requests per client.
+    const DEFAULT_CONCURRENCY: usize = 16;
+
     fn check_options(opts: &ApplyOptions) -> Result<(), ExecError> {
         match opts.openstack {
             Some(_) => Ok(()),

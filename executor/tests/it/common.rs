@@ -52,7 +52,7 @@ pub fn fast_poll() -> PollConfig {
 pub fn apply_opts(h: &SimHandle, plan: &Path, state: &Path) -> ApplyOptions {
     let mut o = ApplyOptions::new(plan, state, nsx_config(h));
     o.poll = fast_poll();
-    o.concurrency = 4;
+    o.concurrency = Some(4);
     o
 }
 

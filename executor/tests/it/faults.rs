@@ -550,7 +550,7 @@ async fn update_conflicts_and_limits_are_absorbed() {
     r429["status"] = json!(429);
     r429["nth"] = json!([2]);
     add_fault(&s.h, json!({"rules": [r412, r409, r503, r429]})).await;
-    let out = s.apply_with(|o| o.concurrency = 1).await;
+    let out = s.apply_with(|o| o.concurrency = Some(1)).await;
     assert_eq!(out.exit_code, ExitCode::Success, "{}", out.message);
     for f in ["412", "409", "503", "429"] {
         assert_eq!(s.fired(f), 1, "fault {f}");
@@ -569,7 +569,7 @@ async fn update_busy_and_timeout_are_absorbed() {
     add_fault(&s.h, json!({"rules": [busy, hang]})).await;
     let out = s
         .apply_with(|o| {
-            o.concurrency = 1;
+            o.concurrency = Some(1);
             o.nsx.timeout = Duration::from_secs(1);
         })
         .await;
@@ -593,7 +593,7 @@ async fn update_failures_exit_1_and_rerun_retries_only_those() {
     add_fault(&s.h, json!({"rules": [reset, hang, down]})).await;
     let out = s
         .apply_with(|o| {
-            o.concurrency = 1;
+            o.concurrency = Some(1);
             o.nsx.timeout = Duration::from_secs(1);
         })
         .await;

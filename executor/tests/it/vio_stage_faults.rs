@@ -106,7 +106,7 @@ async fn fault_matrix_api_replay() {
                 add_fault(&f.h, r).await;
                 let mut o = f.opts();
                 o.openstack = Some(openstack_quick(&f.h, f.dir.path()));
-                o.concurrency = 1;
+                o.concurrency = Some(1);
                 o.on_import_failure = OnImportFailure::Rollback;
                 let out = executor::apply(&o).await.expect("not refused");
                 assert_eq!(
