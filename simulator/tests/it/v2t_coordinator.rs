@@ -171,6 +171,20 @@ async fn replayed_t1(c: &Client) {
     assert!(s < 300, "{v}");
 }
 
+/// An edge cutover set up with the replay's Tier-1 in place, whose run will ask for feedback
+/// on each of `edges` (the simulator's `feedback_edges`).
+async fn edge_cutover_asking_feedback(h: &SimHandle, c: &Client, edges: &[&str]) {
+    let (s, _) = c
+        .put(
+            "/_sim/migration-faults",
+            &json!({"v2t": {"feedback_edges": edges}}),
+        )
+        .await;
+    assert_eq!(s, 204);
+    setup(h, c, "EDGE_CUTOVER").await;
+    replayed_t1(c).await;
+}
+
 async fn advance(c: &Client, secs: u64) -> u64 {
     let (s, v) = c
         .post_empty(&format!("/_sim/v2t/clock?advance_seconds={secs}"))
@@ -612,15 +626,7 @@ async fn a_dlr_missing_from_the_mapping_pauses_the_run_until_answered() {
 async fn a_configured_feedback_item_on_a_mapped_dlr_and_accept_recommended() {
     let map = validators();
     let (h, c) = start(None).await;
-    let (s, _) = c
-        .put(
-            "/_sim/migration-faults",
-            &json!({"v2t": {"feedback_edges": [DLR_EDGE]}}),
-        )
-        .await;
-    assert_eq!(s, 204);
-    setup(&h, &c, "EDGE_CUTOVER").await;
-    replayed_t1(&c).await;
+    edge_cutover_asking_feedback(&h, &c, &[DLR_EDGE]).await;
     assert_eq!(
         upload(&c, "EDGE_CUTOVER_MAPPING", &mapping(DLR_ROUTER))
             .await
@@ -657,15 +663,7 @@ async fn a_configured_feedback_item_on_a_mapped_dlr_and_accept_recommended() {
 async fn feedback_pages_with_a_cursor_and_filters() {
     let map = validators();
     let (h, c) = start(None).await;
-    let (s, _) = c
-        .put(
-            "/_sim/migration-faults",
-            &json!({"v2t": {"feedback_edges": [DLR_EDGE, "edge-3"]}}),
-        )
-        .await;
-    assert_eq!(s, 204);
-    setup(&h, &c, "EDGE_CUTOVER").await;
-    replayed_t1(&c).await;
+    edge_cutover_asking_feedback(&h, &c, &[DLR_EDGE, "edge-3"]).await;
     // The DLR for cutover and the PLR's ESG for DHCP leases, both mapped to the router's T1.
     let file = serde_json::to_vec(&json!([{"name": "dlr_edges_to_migrate",
         "v_edges_to_policy_gateways_mappings": [
@@ -1175,15 +1173,7 @@ async fn a_map_answer_cuts_the_edge_over_to_that_gateway_and_a_bad_one_is_reject
 async fn a_skip_answer_leaves_the_edge_out_of_the_cutover() {
     let map = validators();
     let (h, c) = start(None).await;
-    let (s, _) = c
-        .put(
-            "/_sim/migration-faults",
-            &json!({"v2t": {"feedback_edges": [DLR_EDGE]}}),
-        )
-        .await;
-    assert_eq!(s, 204);
-    setup(&h, &c, "EDGE_CUTOVER").await;
-    replayed_t1(&c).await;
+    edge_cutover_asking_feedback(&h, &c, &[DLR_EDGE]).await;
     assert_eq!(
         upload(&c, "EDGE_CUTOVER_MAPPING", &mapping(DLR_ROUTER))
             .await
