@@ -60,11 +60,18 @@ async fn two_concurrent_applies_one_runs_the_other_is_refused_before_any_write()
     let plan = write_plan(d.path());
     let mut a = apply_opts(&h, &plan, &d.path().join("operator-a"));
     let mut b = apply_opts(&h, &plan, &d.path().join("operator-b"));
-    // Both at NSX's pace (the tests' default is unthrottled): unpaced, the first run can finish
-    // and release the lock before the second one's preflight asks for it, and then there is
-    // nothing to contend for.
+    // Both at NSX's pace (the tests' default is unthrottled), and the winner's first firewall
+    // write answered 3 s late: the winner holds the lock well past the moment the other run
+    // asks for it. Without that, on a busy machine the first run could finish and release the
+    // lock before the second one's preflight asked for it, and there was nothing to contend for.
     a.nsx.rate_limit = Some(80.0);
     b.nsx.rate_limit = Some(80.0);
+    crate::common::add_fault(
+        &h,
+        json!({"rules": [{"method": "DELETE", "path": "/api/v1/firewall/sections/*",
+                          "nth": [1], "action": "delay", "delay_ms": 3000}]}),
+    )
+    .await;
     let (ra, rb) = tokio::join!(executor::apply(&a), executor::apply(&b));
     let (won, lost, lost_dir) = match (ra, rb) {
         (Ok(o), Err(e)) => (o, e, d.path().join("operator-b")),
